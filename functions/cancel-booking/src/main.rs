@@ -1,0 +1,16 @@
+//! `cancel-booking`: the Lambda behind `POST /bookings/{booking}/cancel`. All the work is in the shared crate.
+
+use bookings::{App, Route};
+use lambda_http::{Error, service_fn, tracing};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let app = App::from_env()?;
+    // One runtime loop per AWS_LAMBDA_MAX_CONCURRENCY slot (one on classic Lambda), sharing `app`.
+    lambda_http::run_concurrent(service_fn(move |request| {
+        let app = app.clone();
+        async move { Ok::<_, Error>(app.handle(Route::CancelBooking, request).await) }
+    }))
+    .await
+}

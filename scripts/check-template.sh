@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Checks that the SAM template is clean and really builds:
+#   1. cfn-lint template.yaml                      (no errors, no warnings)
+#   2. sam validate --lint                         (SAM transform + cfn-lint, no matches)
+#   3. sam build                                   (cargo-lambda, Zig, arm64)
+#   4. both .aws-sam/build/<Function>/bootstrap are 64-bit little-endian AArch64 ELF executables
+#
+# Tools come from the project venv (.venv: cfn-lint, aws-sam-cli, cargo-lambda + ziglang), so it
+# must exist: python3 -m venv .venv && .venv/bin/pip install cfn-lint aws-sam-cli cargo-lambda
+# Needs the Rust target aarch64-unknown-linux-gnu (rustup target add aarch64-unknown-linux-gnu).
+# Works offline (crates already fetched), needs no AWS credentials and no Docker.
+#
+# Environment: VENV (default .venv), VALIDATE_REGION (default eu-west-1; only used for
+# validation, nothing is deployed), SKIP_BUILD=1 to stop after the lint steps.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+VENV=${VENV:-.venv}
+VALIDATE_REGION=${VALIDATE_REGION:-eu-west-1}
+export SAM_CLI_TELEMETRY=0
+export PATH="$ROOT/$VENV/bin:$PATH"
+
+# Logical id of each function -> binary it must contain.
+FUNCTIONS=(ListBookingsFunction:list-bookings CancelBookingFunction:cancel-booking)
+
+fail() {
+  echo "check-template: FAIL: $*" >&2
+  exit 1
+}
+step() { printf '\n==> %s\n' "$*"; }
+
+for tool in cfn-lint sam cargo cargo-lambda od; do
+  command -v "$tool" >/dev/null 2>&1 || fail "'$tool' not found (PATH=$PATH); see the header of $0"
+done
+[[ -f template.yaml ]] || fail "no template.yaml in $ROOT"
+
+step "cfn-lint $(cfn-lint --version 2>&1)"
+# Exit status is non-zero for errors (2), warnings (4) and informational matches (8); also refuse
+# any output at all, so a future cfn-lint that prints a match with status 0 still fails.
+if ! lint_out=$(cfn-lint template.yaml 2>&1); then
+  printf '%s\n' "$lint_out" >&2
+  fail "cfn-lint reported problems"
+fi
+[[ -z "$lint_out" ]] || { printf '%s\n' "$lint_out" >&2; fail "cfn-lint printed output"; }
+echo "cfn-lint: no errors, no warnings"
+
+step "sam validate --lint ($(sam --version))"
+if ! validate_out=$(sam validate --lint --template-file template.yaml --region "$VALIDATE_REGION" 2>&1); then
+  printf '%s\n' "$validate_out" >&2
+  fail "sam validate --lint failed"
+fi
+printf '%s\n' "$validate_out"
+grep -q "is a valid SAM Template" <<<"$validate_out" || fail "sam validate --lint did not confirm the template"
+
+if [[ "${SKIP_BUILD:-0}" == 1 ]]; then
+  echo "SKIP_BUILD=1: not building"
+  exit 0
+fi
+
+step "toolchain"
+if command -v rustup >/dev/null 2>&1; then
+  rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
+    || fail "Rust target aarch64-unknown-linux-gnu missing: rustup target add aarch64-unknown-linux-gnu"
+fi
+python3 -c 'import ziglang' 2>/dev/null \
+  || command -v zig >/dev/null 2>&1 \
+  || fail "Zig not found: pip install cargo-lambda (pulls ziglang) into $VENV"
+echo "$(cargo --version); $(cargo lambda --version)"
+
+step "sam build"
+rm -rf .aws-sam/build
+start=$(date +%s)
+sam build --template-file template.yaml || fail "sam build failed"
+echo "sam build took $(($(date +%s) - start)) s"
+
+step "built artifacts"
+# ELF header: bytes 0-3 magic 7f 45 4c 46, byte 4 class (02 = 64-bit), byte 5 data (01 = little
+# endian), bytes 18-19 e_machine little endian (b7 00 = EM_AARCH64), bytes 16-17 e_type (02 00
+# = executable, 03 00 = position-independent executable).
+for entry in "${FUNCTIONS[@]}"; do
+  id=${entry%%:*}
+  binary=${entry#*:}
+  artifact=".aws-sam/build/$id/bootstrap"
+  [[ -f "$artifact" ]] || fail "$artifact missing (function $id, binary $binary)"
+  [[ -x "$artifact" ]] || fail "$artifact is not executable"
+  read -r -a header <<<"$(od -An -v -t x1 -N 20 "$artifact" | tr '\n' ' ')"
+  [[ ${#header[@]} -eq 20 ]] || fail "$artifact is shorter than an ELF header"
+  [[ "${header[*]:0:4}" == "7f 45 4c 46" ]] || fail "$artifact is not an ELF file (magic ${header[*]:0:4})"
+  [[ "${header[4]}" == 02 ]] || fail "$artifact is not a 64-bit ELF (class ${header[4]})"
+  [[ "${header[5]}" == 01 ]] || fail "$artifact is not little-endian (data ${header[5]})"
+  [[ "${header[16]} ${header[17]}" == "02 00" || "${header[16]} ${header[17]}" == "03 00" ]] \
+    || fail "$artifact is not an executable (e_type ${header[16]} ${header[17]})"
+  [[ "${header[18]} ${header[19]}" == "b7 00" ]] \
+    || fail "$artifact is not AArch64 (e_machine ${header[18]} ${header[19]}; b7 00 expected)"
+  size=$(wc -c <"$artifact")
+  printf '%-24s %-16s %10d bytes  aarch64 ELF ok' "$id" "$binary" "$size"
+  if command -v file >/dev/null 2>&1; then
+    printf '  (%s)' "$(file -b "$artifact" | cut -d, -f1-2)"
+  fi
+  printf '\n'
+done
+
+[[ -f .aws-sam/build/template.yaml ]] || fail ".aws-sam/build/template.yaml missing"
+echo
+echo "check-template: OK"

@@ -1,0 +1,337 @@
+//! The HTTP contract of our two routes: requests in, responses out, and the one place where
+//! errors become statuses and RFC 9457 problem documents.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+
+use crate::booking_id::{BookingId, InvalidBookingId};
+use crate::config::Config;
+use crate::identity::{self, IdentityError};
+use crate::omnilab::{Call, ClientBuildError, CredentialsError, OmniLab, Stats, UpstreamError};
+use crate::query::{InvalidParameter, ListQuery};
+use crate::service::{Bookings, CancelError};
+
+/// Lambda stops a function at its deadline; answering a little before it means the caller gets
+/// our 504 rather than API Gateway's opaque one.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(300);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /bookings`
+    ListBookings,
+    /// `POST /bookings/{booking}/cancel`
+    CancelBooking,
+}
+
+impl Route {
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::ListBookings => "GET /bookings",
+            Self::CancelBooking => "POST /bookings/{booking}/cancel",
+        }
+    }
+
+    fn method(self) -> Method {
+        match self {
+            Self::ListBookings => Method::GET,
+            Self::CancelBooking => Method::POST,
+        }
+    }
+}
+
+/// Everything a request can end in other than success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    InvalidParameter(#[from] InvalidParameter),
+    #[error(transparent)]
+    Unauthenticated(#[from] IdentityError),
+    #[error("this route does not accept that method")]
+    MethodNotAllowed,
+    #[error("no such booking for this customer")]
+    NotFound,
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+impl From<CancelError> for ApiError {
+    fn from(error: CancelError) -> Self {
+        match error {
+            CancelError::NotFound => Self::NotFound,
+            CancelError::Upstream(error) => Self::Upstream(error),
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// The offending request field, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Upstream(error) => match error {
+                UpstreamError::RateLimited => StatusCode::SERVICE_UNAVAILABLE,
+                UpstreamError::Timeout | UpstreamError::Credentials(CredentialsError::Timeout) => {
+                    StatusCode::GATEWAY_TIMEOUT
+                }
+                UpstreamError::Credentials(CredentialsError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+                UpstreamError::Credentials(CredentialsError::Malformed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+                UpstreamError::Status(_)
+                | UpstreamError::Transport(_)
+                | UpstreamError::Decode(_)
+                | UpstreamError::Unauthorized
+                | UpstreamError::CredentialsRejected => StatusCode::BAD_GATEWAY,
+            },
+        }
+    }
+
+    /// What the caller is told. Upstream details stay in our logs: the caller learns only
+    /// which kind of failure it was.
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        // Problem types are `tag:` URIs (RFC 4151): stable identifiers that need no web page.
+        let (kind, title, detail, field) = match self {
+            Self::InvalidParameter(error) => (
+                "tag:omnilab-bookings,2026:invalid-parameter",
+                "Invalid request parameter",
+                error.to_string(),
+                Some(error.field.clone()),
+            ),
+            Self::Unauthenticated(_) => (
+                "tag:omnilab-bookings,2026:unauthenticated",
+                "Not signed in",
+                "Sign in to see your bookings.".to_owned(),
+                None,
+            ),
+            Self::MethodNotAllowed => ("tag:omnilab-bookings,2026:method-not-allowed", "Method not allowed", self.to_string(), None),
+            Self::NotFound => (
+                "tag:omnilab-bookings,2026:booking-not-found",
+                "Booking not found",
+                "You have no booking with this id.".to_owned(),
+                Some("booking".to_owned()),
+            ),
+            Self::Upstream(_) => match status {
+                StatusCode::SERVICE_UNAVAILABLE => (
+                    "tag:omnilab-bookings,2026:upstream-unavailable",
+                    "Bookings are temporarily unavailable",
+                    "The booking service is busy. Try again shortly.".to_owned(),
+                    None,
+                ),
+                StatusCode::GATEWAY_TIMEOUT => (
+                    "tag:omnilab-bookings,2026:upstream-timeout",
+                    "Bookings took too long",
+                    "The booking service did not answer in time. Try again shortly.".to_owned(),
+                    None,
+                ),
+                StatusCode::INTERNAL_SERVER_ERROR => (
+                    "tag:omnilab-bookings,2026:misconfigured",
+                    "Bookings are misconfigured",
+                    "This service is not set up correctly. The operators have been told.".to_owned(),
+                    None,
+                ),
+                _ => (
+                    "tag:omnilab-bookings,2026:upstream-error",
+                    "The booking service failed",
+                    "The booking service answered with an error. Try again shortly.".to_owned(),
+                    None,
+                ),
+            },
+        };
+        Problem {
+            kind,
+            title,
+            status: status.as_u16(),
+            detail,
+            field,
+        }
+    }
+
+    fn log(&self, route: Route) {
+        match self {
+            Self::Upstream(error) => tracing::error!(route = route.key(), %error, "upstream failure"),
+            error => tracing::info!(route = route.key(), %error, "request refused"),
+        }
+    }
+}
+
+/// Why the function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Client(#[from] ClientBuildError),
+}
+
+/// One container's application: cheap to clone, shared by every concurrent request.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    bookings: Bookings,
+    external_id_claim: String,
+}
+
+impl App {
+    pub fn new(config: Config) -> Result<Self, StartupError> {
+        let omnilab = OmniLab::new(&config)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                bookings: Bookings::new(omnilab),
+                external_id_claim: config.external_id_claim,
+            }),
+        })
+    }
+
+    /// The Lambda start-up: configuration from the environment, or one log line naming the
+    /// variable that is wrong.
+    pub fn from_env() -> Result<Self, StartupError> {
+        Config::from_env()
+            .map_err(StartupError::from)
+            .and_then(Self::new)
+            .inspect_err(|error| tracing::error!(%error, "cannot start"))
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.inner.bookings.omnilab().stats()
+    }
+
+    /// Serves one request of `route`: always an answer, never a panic or an `Err`.
+    pub async fn handle(&self, route: Route, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let call = Call::new(self.budget(&request));
+        let outcome = match route {
+            Route::ListBookings => self.list(&call, &request).await,
+            Route::CancelBooking => self.cancel(&call, &request).await,
+        };
+        let response = outcome.unwrap_or_else(|error| {
+            error.log(route);
+            problem_response(&error)
+        });
+        tracing::info!(
+            route = route.key(),
+            status = response.status().as_u16(),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            upstream_calls = call.upstream_calls(),
+            "request"
+        );
+        response
+    }
+
+    async fn list(&self, call: &Call, request: &Request) -> Result<Response<Body>, ApiError> {
+        check_method(Route::ListBookings, request)?;
+        let customer = identity::customer(request, &self.inner.external_id_claim)?;
+        let query = ListQuery::parse(query_pairs(request))?;
+        let list = self.inner.bookings.list(call, &customer, &query).await?;
+        Ok(json_response(StatusCode::OK, &list))
+    }
+
+    async fn cancel(&self, call: &Call, request: &Request) -> Result<Response<Body>, ApiError> {
+        check_method(Route::CancelBooking, request)?;
+        let customer = identity::customer(request, &self.inner.external_id_claim)?;
+        if let Some((name, _)) = query_pairs(request).next() {
+            return Err(InvalidParameter::new(name, "is not accepted by this route").into());
+        }
+        let id = booking_param(request)
+            .ok_or(ApiError::NotFound)
+            .and_then(|text| {
+                BookingId::parse(text).map_err(|_| InvalidParameter::new("booking", InvalidBookingId::REASON).into())
+            })?;
+        let cancelled = self.inner.bookings.cancel(call, &customer, &id).await?;
+        Ok(json_response(StatusCode::OK, &cancelled))
+    }
+
+    /// The time this request may spend: up to Lambda's deadline (less a margin), or the
+    /// configured default where there is none (local runs).
+    fn budget(&self, request: &Request) -> Duration {
+        let default = self.inner.bookings.omnilab().policy().default_budget;
+        let Some(context) = request.lambda_context_ref() else {
+            return default;
+        };
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+        Duration::from_millis(context.deadline.saturating_sub(now_ms))
+            .saturating_sub(DEADLINE_MARGIN)
+            .min(default)
+    }
+}
+
+fn check_method(route: Route, request: &Request) -> Result<(), ApiError> {
+    (request.method() == route.method())
+        .then_some(())
+        .ok_or(ApiError::MethodNotAllowed)
+}
+
+/// The query as it was sent, repeats included (lambda_http parses `rawQueryString`).
+fn query_pairs(request: &Request) -> impl Iterator<Item = (&str, &str)> {
+    request
+        .query_string_parameters_ref()
+        .into_iter()
+        .flat_map(|map| map.iter())
+}
+
+/// `{booking}` from API Gateway's path parameters, or from the raw path where there are none
+/// (local Lambda emulators do not match routes).
+fn booking_param(request: &Request) -> Option<&str> {
+    if let Some(value) = request.path_parameters_ref().and_then(|p| p.first("booking")) {
+        return Some(value);
+    }
+    request
+        .raw_http_path()
+        .trim_end_matches('/')
+        .strip_suffix("/cancel")?
+        .rsplit_once("/bookings/")
+        .map(|(_, id)| id)
+        .filter(|id| !id.contains('/'))
+}
+
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => response(status, "application/json", bytes),
+        Err(error) => {
+            tracing::error!(%error, "response did not serialize");
+            response(StatusCode::INTERNAL_SERVER_ERROR, "application/problem+json", Vec::new())
+        }
+    }
+}
+
+fn problem_response(error: &ApiError) -> Response<Body> {
+    let problem = error.problem();
+    let bytes = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut response = response(error.status(), "application/problem+json", bytes);
+    if matches!(error, ApiError::Unauthenticated(_)) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+fn response(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response<Body> {
+    let mut response = Response::new(Body::Binary(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    // A customer's bookings are personal: no shared cache may keep them.
+    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,302 @@
+//! Settings, read from the environment once at start-up.
+//!
+//! A missing or invalid setting is reported naming the variable, never echoing its value: an
+//! operator who pasted a secret into the wrong variable must not find it in the logs.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::omnilab::CredentialsSource;
+
+/// Everything the functions need to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// OmniLab's base URL, without a trailing slash (`https://<tenant>.api.omnilab-<env>.21-digital.com`).
+    pub api_base: String,
+    pub credentials: CredentialsSource,
+    /// The JWT claim that holds the customer's external ID.
+    pub external_id_claim: String,
+    pub upstream: UpstreamPolicy,
+}
+
+/// How patiently we talk to OmniLab.
+#[derive(Clone, Debug)]
+pub struct UpstreamPolicy {
+    /// The longest one upstream attempt may take.
+    pub attempt_timeout: Duration,
+    /// Attempts for a call that is safe to repeat, the first one included.
+    pub max_attempts: u32,
+    /// First backoff step; doubled on each retry, with full jitter.
+    pub base_backoff: Duration,
+    /// Requests that arrive without a Lambda deadline (local runs) get this much time.
+    pub default_budget: Duration,
+    /// How many result pages `all=true` fetches at the same time.
+    pub page_concurrency: usize,
+}
+
+impl Default for UpstreamPolicy {
+    fn default() -> Self {
+        Self {
+            attempt_timeout: Duration::from_secs(5),
+            max_attempts: 3,
+            base_backoff: Duration::from_millis(100),
+            default_budget: Duration::from_secs(25),
+            page_concurrency: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} is not set")]
+    Missing { var: &'static str },
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: &'static str },
+}
+
+/// The OmniLab environments a tenant can be provisioned in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Dev,
+    Uat,
+    Prod,
+}
+
+impl Environment {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "dev" => Some(Self::Dev),
+            "uat" => Some(Self::Uat),
+            "prod" => Some(Self::Prod),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Dev => "dev",
+            Self::Uat => "uat",
+            Self::Prod => "prod",
+        }
+    }
+}
+
+pub const DEFAULT_EXTERNAL_ID_CLAIM: &str = "sub";
+
+impl Config {
+    /// Reads the Lambda configuration from the process environment. Credentials always come
+    /// from Secrets Manager here.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|var| std::env::var(var).ok())
+    }
+
+    /// Same as [`Config::from_env`], over any lookup (so tests need not touch the process env).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |var: &str| get(var).filter(|value| !value.trim().is_empty());
+        let api_base = api_base(&get)?;
+        let secret_id = get("OMNILAB_SECRET_ID").ok_or(ConfigError::Missing {
+            var: "OMNILAB_SECRET_ID",
+        })?;
+        let external_id_claim = match get("EXTERNAL_ID_CLAIM") {
+            None => DEFAULT_EXTERNAL_ID_CLAIM.to_owned(),
+            Some(claim) if is_claim_name(&claim) => claim,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "EXTERNAL_ID_CLAIM",
+                    reason: "must be a claim name without spaces",
+                });
+            }
+        };
+        let mut upstream = UpstreamPolicy::default();
+        if let Some(ms) = get("OMNILAB_TIMEOUT_MS") {
+            upstream.attempt_timeout = ms
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| (100..=29_000).contains(ms))
+                .map(Duration::from_millis)
+                .ok_or(ConfigError::Invalid {
+                    var: "OMNILAB_TIMEOUT_MS",
+                    reason: "must be milliseconds between 100 and 29000",
+                })?;
+        }
+        Ok(Self {
+            api_base,
+            credentials: CredentialsSource::SecretsManager { secret_id },
+            external_id_claim,
+            upstream,
+        })
+    }
+}
+
+fn api_base(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    if let Some(host) = get("OMNILAB_API_HOST") {
+        return parse_api_host(&host);
+    }
+    let tenant = get("OMNILAB_TENANT").ok_or(ConfigError::Missing {
+        var: "OMNILAB_TENANT",
+    })?;
+    if !is_dns_label(&tenant) {
+        return Err(ConfigError::Invalid {
+            var: "OMNILAB_TENANT",
+            reason: "must be a lower-case tenant key (letters, digits, hyphens)",
+        });
+    }
+    let env = get("OMNILAB_ENVIRONMENT").ok_or(ConfigError::Missing {
+        var: "OMNILAB_ENVIRONMENT",
+    })?;
+    let env = Environment::parse(&env).ok_or(ConfigError::Invalid {
+        var: "OMNILAB_ENVIRONMENT",
+        reason: "must be one of dev, uat, prod",
+    })?;
+    Ok(format!(
+        "https://{tenant}.api.omnilab-{}.21-digital.com",
+        env.as_str()
+    ))
+}
+
+/// An explicit base URL: `https://` anywhere, `http://` only on loopback (local runs and tests),
+/// so a typo can never send the client secret over plain HTTP across a network.
+pub fn parse_api_host(text: &str) -> Result<String, ConfigError> {
+    const VAR: &str = "OMNILAB_API_HOST";
+    let invalid = |reason| ConfigError::Invalid { var: VAR, reason };
+    let url = reqwest::Url::parse(text.trim()).map_err(|_| invalid("must be an absolute URL"))?;
+    let host = url.host_str().ok_or(invalid("must name a host"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(host) => {}
+        "http" => return Err(invalid("http:// is accepted only for loopback addresses")),
+        _ => return Err(invalid("must be an https:// URL")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("must not carry credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn is_dns_label(text: &str) -> bool {
+    (1..=63).contains(&text.len())
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn is_claim_name(text: &str) -> bool {
+    text.len() <= 256 && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| vars.get(k).cloned())
+    }
+
+    const SECRET: (&str, &str) = ("OMNILAB_SECRET_ID", "omnilab/uat");
+
+    #[test]
+    fn builds_the_host_from_tenant_and_environment() {
+        let c = config(&[
+            ("OMNILAB_TENANT", "example-brand"),
+            ("OMNILAB_ENVIRONMENT", "uat"),
+            SECRET,
+        ])
+        .unwrap();
+        assert_eq!(
+            c.api_base,
+            "https://example-brand.api.omnilab-uat.21-digital.com"
+        );
+        assert_eq!(c.external_id_claim, "sub");
+        assert!(
+            matches!(c.credentials, CredentialsSource::SecretsManager { ref secret_id } if secret_id == "omnilab/uat")
+        );
+    }
+
+    #[test]
+    fn an_explicit_host_wins() {
+        let c = config(&[
+            ("OMNILAB_API_HOST", "https://acme.example.com/"),
+            ("EXTERNAL_ID_CLAIM", "custom:external_id"),
+            SECRET,
+        ])
+        .unwrap();
+        assert_eq!(c.api_base, "https://acme.example.com");
+        assert_eq!(c.external_id_claim, "custom:external_id");
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
+            assert!(parse_api_host(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.1",
+            "http://acme.example.com",
+            "ftp://127.0.0.1",
+            "acme.example.com",
+            "https://user:pw@acme.example.com",
+            "https://acme.example.com/?x=1",
+        ] {
+            assert!(
+                matches!(parse_api_host(bad), Err(ConfigError::Invalid { var: "OMNILAB_API_HOST", .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_the_variable_that_is_wrong() {
+        assert_eq!(
+            config(&[("OMNILAB_TENANT", "acme"), SECRET]).unwrap_err(),
+            ConfigError::Missing { var: "OMNILAB_ENVIRONMENT" }
+        );
+        assert!(matches!(
+            config(&[("OMNILAB_TENANT", "acme"), ("OMNILAB_ENVIRONMENT", "staging"), SECRET]),
+            Err(ConfigError::Invalid { var: "OMNILAB_ENVIRONMENT", .. })
+        ));
+        assert!(matches!(
+            config(&[("OMNILAB_TENANT", "Acme Inc"), ("OMNILAB_ENVIRONMENT", "dev"), SECRET]),
+            Err(ConfigError::Invalid { var: "OMNILAB_TENANT", .. })
+        ));
+        assert_eq!(
+            config(&[("OMNILAB_TENANT", "acme"), ("OMNILAB_ENVIRONMENT", "dev")]).unwrap_err(),
+            ConfigError::Missing { var: "OMNILAB_SECRET_ID" }
+        );
+        assert!(matches!(
+            config(&[("OMNILAB_API_HOST", "https://a.example"), SECRET, ("OMNILAB_TIMEOUT_MS", "0")]),
+            Err(ConfigError::Invalid { var: "OMNILAB_TIMEOUT_MS", .. })
+        ));
+    }
+
+    #[test]
+    fn the_error_never_echoes_the_value() {
+        let err = config(&[("OMNILAB_API_HOST", "http://s3cr3t-value.example"), SECRET])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("OMNILAB_API_HOST"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+}

@@ -1,0 +1,88 @@
+//! The signed-in customer, as API Gateway's JWT authorizer vouches for them.
+//!
+//! The authorizer has already checked the token's signature, issuer, audience and expiry; we
+//! only read the one claim that carries the customer's external ID. Nothing in the query, path
+//! or body can change who the caller is.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+
+/// The customer's ID in the brand's own system: OmniLab's `external_id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalId(String);
+
+impl ExternalId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    #[error("the request carries no `{claim}` claim from the JWT authorizer")]
+    MissingClaim { claim: String },
+    #[error("the `{claim}` claim is not a usable external ID")]
+    InvalidClaim { claim: String },
+}
+
+/// Reads the caller's external ID from the authorizer's claims on an HTTP API (payload 2.0) request.
+pub fn customer(request: &Request, claim: &str) -> Result<ExternalId, IdentityError> {
+    let value = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|authorizer| authorizer.jwt.as_ref())
+            .and_then(|jwt| jwt.claims.get(claim)),
+        _ => None,
+    };
+    let value = value.ok_or_else(|| IdentityError::MissingClaim { claim: claim.to_owned() })?;
+    let usable = !value.trim().is_empty() && value.len() <= 256 && !value.chars().any(char::is_control);
+    if usable {
+        Ok(ExternalId(value.clone()))
+    } else {
+        Err(IdentityError::InvalidClaim { claim: claim.to_owned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_with_claims(claims: serde_json::Value) -> Request {
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "GET /bookings",
+            "rawPath": "/bookings",
+            "rawQueryString": "",
+            "headers": {},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "example.com",
+                "domainPrefix": "api", "requestId": "id", "routeKey": "GET /bookings", "stage": "$default",
+                "time": "10/Dec/2024:12:30:00 +0000", "timeEpoch": 1733833800000i64,
+                "http": {"method": "GET", "path": "/bookings", "protocol": "HTTP/1.1",
+                         "sourceIp": "127.0.0.1", "userAgent": "test"},
+                "authorizer": {"jwt": {"claims": claims, "scopes": null}}
+            },
+            "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    #[test]
+    fn reads_the_configured_claim() {
+        let request = request_with_claims(serde_json::json!({"sub": "abc", "custom:external_id": "9b33d8c1"}));
+        assert_eq!(customer(&request, "sub").unwrap().as_str(), "abc");
+        assert_eq!(customer(&request, "custom:external_id").unwrap().as_str(), "9b33d8c1");
+    }
+
+    #[test]
+    fn no_claim_is_no_identity() {
+        let request = request_with_claims(serde_json::json!({"email": "a@example.com"}));
+        assert_eq!(
+            customer(&request, "sub"),
+            Err(IdentityError::MissingClaim { claim: "sub".into() })
+        );
+        let blank = request_with_claims(serde_json::json!({"sub": "  "}));
+        assert!(matches!(customer(&blank, "sub"), Err(IdentityError::InvalidClaim { .. })));
+    }
+}

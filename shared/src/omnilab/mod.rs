@@ -1,0 +1,48 @@
+//! Everything that talks to OmniLab, server to server.
+//!
+//! - [`credentials`]: the client credentials, read from Secrets Manager once per container.
+//! - [`auth`]: the client-credentials token, cached, shared and refreshed in one flight.
+//! - [`transport`]: deadlines, retries and bounded bodies for every upstream call.
+//! - [`client`]: the two Booking API endpoints, typed.
+
+mod auth;
+mod client;
+mod credentials;
+mod error;
+mod transport;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub use client::{ClientBuildError, OmniLab, Stats};
+pub use credentials::{Credentials, CredentialsError, CredentialsSource};
+pub use error::UpstreamError;
+
+/// One request's dealings with OmniLab: the time it has left, and how many calls it made.
+#[derive(Debug)]
+pub struct Call {
+    deadline: Instant,
+    upstream_calls: AtomicU32,
+}
+
+impl Call {
+    pub fn new(budget: Duration) -> Self {
+        Self {
+            deadline: Instant::now() + budget,
+            upstream_calls: AtomicU32::new(0),
+        }
+    }
+
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Upstream round trips so far (Secrets Manager reads and OmniLab calls alike).
+    pub fn upstream_calls(&self) -> u32 {
+        self.upstream_calls.load(Ordering::Relaxed)
+    }
+
+    fn count(&self) {
+        self.upstream_calls.fetch_add(1, Ordering::Relaxed);
+    }
+}

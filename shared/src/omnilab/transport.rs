@@ -1,0 +1,133 @@
+//! Every upstream call goes through here: one shared connection pool, a timeout inside the
+//! request's deadline, retries with jittered backoff where repeating is safe, bounded bodies.
+
+use std::time::Duration;
+
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::{Call, UpstreamError};
+use crate::config::UpstreamPolicy;
+
+/// OmniLab's pages are tens of kilobytes; anything near this is not a booking page.
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Reads and the token exchange: retry 5xx, 429 and transport failures.
+    Safe,
+    /// A cancel: repeat only when the request provably never left (connection refused).
+    OnlyUnsent,
+}
+
+pub(crate) struct Transport {
+    client: reqwest::Client,
+    policy: UpstreamPolicy,
+}
+
+impl Transport {
+    pub(crate) fn new(policy: UpstreamPolicy) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            // Below OmniLab's likely idle limit, so we rarely write into a closing connection.
+            .pool_idle_timeout(Duration::from_secs(50))
+            .user_agent(concat!("omnilab-bookings/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { client, policy })
+    }
+
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub(crate) fn policy(&self) -> &UpstreamPolicy {
+        &self.policy
+    }
+
+    /// Sends the request `build` makes, retrying as `retry` allows, and returns the first
+    /// answer that is neither a 5xx nor a 429. Final 5xx and 429 answers become errors.
+    pub(crate) async fn send(
+        &self,
+        call: &Call,
+        retry: Retry,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, UpstreamError> {
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let remaining = call.remaining();
+            if remaining.is_zero() {
+                return Err(UpstreamError::Timeout);
+            }
+            call.count();
+            let outcome = build().timeout(remaining.min(self.policy.attempt_timeout)).send().await;
+            let (failure, server_wait) = match outcome {
+                Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
+                    (UpstreamError::RateLimited, Some(retry_after(&response)))
+                }
+                Ok(response) if response.status().is_server_error() => {
+                    (UpstreamError::Status(response.status().as_u16()), None)
+                }
+                Ok(response) => return Ok(response),
+                // A slow upstream stays slow: retrying would only spend the caller's deadline.
+                Err(error) if error.is_timeout() => return Err(UpstreamError::Timeout),
+                Err(error) => {
+                    let failure = UpstreamError::from_reqwest(&error);
+                    if retry == Retry::OnlyUnsent && error.is_connect() && attempt < self.policy.max_attempts {
+                        tracing::warn!(attempt, error = %failure, "retrying OmniLab call");
+                        tokio::time::sleep(self.backoff(attempt).min(call.remaining())).await;
+                        continue;
+                    }
+                    (failure, None)
+                }
+            };
+            if retry != Retry::Safe || attempt >= self.policy.max_attempts {
+                return Err(failure);
+            }
+            let wait = match server_wait {
+                Some(Some(asked)) => asked,
+                _ => self.backoff(attempt),
+            };
+            // Leave room for the retry itself; a wait that cannot fit is a wait for nothing.
+            if wait + Duration::from_millis(50) >= call.remaining() {
+                return Err(failure);
+            }
+            tracing::warn!(attempt, error = %failure, wait_ms = wait.as_millis() as u64, "retrying OmniLab call");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Full jitter over an exponential step: spreads the retries of many containers apart.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self.policy.base_backoff.saturating_mul(1 << attempt.min(10));
+        ceiling.mul_f64(0.5 + fastrand::f64() / 2.0)
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by rate limiters in practice).
+fn retry_after(response: &Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// Reads a JSON body, at most [`MAX_BODY_BYTES`] of it.
+pub(crate) async fn read_json<T: DeserializeOwned>(mut response: Response) -> Result<T, UpstreamError> {
+    if response.content_length().is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(UpstreamError::Decode("body too large".into()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| UpstreamError::from_reqwest(&e))? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(UpstreamError::Decode("body too large".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| UpstreamError::from_json(&e))
+}

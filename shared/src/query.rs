@@ -1,0 +1,347 @@
+//! The query of `GET /bookings`, validated before anything is sent upstream.
+
+use jiff::Timestamp;
+
+use crate::model::BookingStatus;
+
+/// A list request that OmniLab will accept: every field has been checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListQuery {
+    pub scope: Scope,
+    pub slot_from: Option<Timestamp>,
+    pub slot_to: Option<Timestamp>,
+    /// Empty means every status. Sorted, without repeats.
+    pub statuses: Vec<BookingStatus>,
+    pub language: Option<Language>,
+    pub pages: Pages,
+}
+
+/// Which campaigns to look in. OmniLab takes a public key or an interaction name, never both,
+/// and one value at most: one enum makes the other combinations unrepresentable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    AllCampaigns,
+    PublicKey(String),
+    Interaction(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pages {
+    One { number: u32, size: u32 },
+    /// Every page, fetched `size` bookings at a time.
+    All { size: u32 },
+}
+
+/// A base language code such as `en` or `fr`, lower case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Language(String);
+
+impl Language {
+    /// Accepts a BCP 47 tag and keeps its base: `fr-CA` becomes `fr`, as OmniLab would.
+    pub fn parse(text: &str) -> Option<Self> {
+        let base = text.split(['-', '_']).next().unwrap_or_default();
+        ((2..=3).contains(&base.len()) && base.bytes().all(|b| b.is_ascii_alphabetic()))
+            .then(|| Self(base.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One query parameter was wrong; `field` names it so the caller can fix it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {reason}")]
+pub struct InvalidParameter {
+    pub field: String,
+    pub reason: &'static str,
+}
+
+impl InvalidParameter {
+    pub fn new(field: &str, reason: &'static str) -> Self {
+        // A field name is echoed back; keep a hostile one from making the answer huge.
+        let field = match field.char_indices().nth(64) {
+            Some((cut, _)) => format!("{}…", &field[..cut]),
+            None => field.to_owned(),
+        };
+        Self { field, reason }
+    }
+}
+
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+impl ListQuery {
+    /// Validates the query pairs as they came in the URL (repeats kept, in order).
+    pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, InvalidParameter> {
+        let mut raw = Raw::default();
+        for (name, value) in pairs {
+            let slot = match name {
+                // Identity comes only from sign-in: never let a caller name whose bookings to read.
+                "external_id" => {
+                    return Err(InvalidParameter::new(
+                        name,
+                        "is not accepted: the customer is identified by their sign-in",
+                    ));
+                }
+                "public_keys" => &mut raw.public_keys,
+                "interactions" => &mut raw.interactions,
+                "slot_date_range.from" => &mut raw.from,
+                "slot_date_range.to" => &mut raw.to,
+                "language" => &mut raw.language,
+                "page_size" => &mut raw.page_size,
+                "page_number" => &mut raw.page_number,
+                "all" => &mut raw.all,
+                "booking_status" => {
+                    // API Gateway joins repeated parameters with commas; accept both spellings.
+                    for status in value.split(',') {
+                        let status = BookingStatus::parse(status.trim()).ok_or_else(|| {
+                            InvalidParameter::new(name, "must be CONFIRMED, WAITLIST or CANCELLED")
+                        })?;
+                        if !raw.statuses.contains(&status) {
+                            raw.statuses.push(status);
+                        }
+                    }
+                    continue;
+                }
+                _ => return Err(InvalidParameter::new(name, "is not a known parameter")),
+            };
+            if slot.replace(value).is_some() {
+                return Err(InvalidParameter::new(name, "must be given once"));
+            }
+        }
+        raw.validate()
+    }
+}
+
+#[derive(Default)]
+struct Raw<'a> {
+    public_keys: Option<&'a str>,
+    interactions: Option<&'a str>,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    statuses: Vec<BookingStatus>,
+    language: Option<&'a str>,
+    page_size: Option<&'a str>,
+    page_number: Option<&'a str>,
+    all: Option<&'a str>,
+}
+
+impl Raw<'_> {
+    fn validate(mut self) -> Result<ListQuery, InvalidParameter> {
+        let scope = match (self.public_keys, self.interactions) {
+            (Some(_), Some(_)) => {
+                return Err(InvalidParameter::new(
+                    "public_keys",
+                    "cannot be combined with interactions",
+                ));
+            }
+            (Some(key), None) => Scope::PublicKey(public_key(key)?),
+            (None, Some(name)) => Scope::Interaction(interaction(name)?),
+            (None, None) => Scope::AllCampaigns,
+        };
+        let slot_from = self.from.map(|t| timestamp("slot_date_range.from", t)).transpose()?;
+        let slot_to = self.to.map(|t| timestamp("slot_date_range.to", t)).transpose()?;
+        if let (Some(from), Some(to)) = (slot_from, slot_to)
+            && from > to
+        {
+            return Err(InvalidParameter::new(
+                "slot_date_range.from",
+                "must not be after slot_date_range.to",
+            ));
+        }
+        let language = self
+            .language
+            .map(|l| {
+                Language::parse(l).ok_or_else(|| {
+                    InvalidParameter::new("language", "must be a language code such as en or fr")
+                })
+            })
+            .transpose()?;
+        let size = self
+            .page_size
+            .map(|s| number("page_size", s, 1..=MAX_PAGE_SIZE, "must be a whole number from 1 to 100"))
+            .transpose()?;
+        let all = match self.all {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(InvalidParameter::new("all", "must be true or false")),
+        };
+        let pages = match (all, self.page_number) {
+            (true, Some(_)) => {
+                return Err(InvalidParameter::new(
+                    "page_number",
+                    "cannot be combined with all=true",
+                ));
+            }
+            // Fewer, larger pages: all=true is about round trips, not page layout.
+            (true, None) => Pages::All { size: size.unwrap_or(MAX_PAGE_SIZE) },
+            (false, number_text) => Pages::One {
+                number: number_text
+                    .map(|n| number("page_number", n, 1..=u32::MAX, "must be a whole number from 1"))
+                    .transpose()?
+                    .unwrap_or(1),
+                size: size.unwrap_or(DEFAULT_PAGE_SIZE),
+            },
+        };
+        self.statuses.sort_unstable();
+        Ok(ListQuery {
+            scope,
+            slot_from,
+            slot_to,
+            statuses: self.statuses,
+            language,
+            pages,
+        })
+    }
+}
+
+fn public_key(text: &str) -> Result<String, InvalidParameter> {
+    if text.contains(',') {
+        return Err(InvalidParameter::new("public_keys", "takes only one value"));
+    }
+    let ok = (1..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
+    ok.then(|| text.to_owned())
+        .ok_or_else(|| InvalidParameter::new("public_keys", "must be a campaign public key"))
+}
+
+fn interaction(text: &str) -> Result<String, InvalidParameter> {
+    if text.contains(',') {
+        return Err(InvalidParameter::new("interactions", "takes only one value"));
+    }
+    text.strip_prefix("interactions/")
+        .filter(|id| crate::booking_id::BookingId::parse(id).is_ok())
+        .map(|_| text.to_owned())
+        .ok_or_else(|| {
+            InvalidParameter::new("interactions", "must be a resource name such as interactions/<uuid>")
+        })
+}
+
+fn timestamp(field: &'static str, text: &str) -> Result<Timestamp, InvalidParameter> {
+    // jiff's Timestamp parser demands an offset, so a local time without one is refused.
+    text.parse::<Timestamp>().map_err(|_| {
+        InvalidParameter::new(field, "must be an RFC 3339 timestamp such as 2024-12-10T12:30:00Z")
+    })
+}
+
+fn number(
+    field: &'static str,
+    text: &str,
+    range: std::ops::RangeInclusive<u32>,
+    reason: &'static str,
+) -> Result<u32, InvalidParameter> {
+    text.parse::<u32>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| InvalidParameter::new(field, reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(query: &[(&str, &str)]) -> Result<ListQuery, InvalidParameter> {
+        ListQuery::parse(query.iter().copied())
+    }
+
+    fn field_of(query: &[(&str, &str)]) -> String {
+        parse(query).unwrap_err().field
+    }
+
+    #[test]
+    fn an_empty_query_lists_the_first_page_across_campaigns() {
+        let q = parse(&[]).unwrap();
+        assert_eq!(q.scope, Scope::AllCampaigns);
+        assert_eq!(q.pages, Pages::One { number: 1, size: 50 });
+        assert!(q.statuses.is_empty());
+    }
+
+    #[test]
+    fn the_account_page_query() {
+        let q = parse(&[
+            ("public_keys", "winter-festival"),
+            ("booking_status", "CONFIRMED"),
+            ("slot_date_range.from", "2024-12-10T13:30:00+01:00"),
+            ("language", "fr-CA"),
+            ("page_size", "20"),
+            ("page_number", "3"),
+        ])
+        .unwrap();
+        assert_eq!(q.scope, Scope::PublicKey("winter-festival".into()));
+        assert_eq!(q.statuses, vec![BookingStatus::Confirmed]);
+        assert_eq!(q.slot_from.unwrap().to_string(), "2024-12-10T12:30:00Z");
+        assert_eq!(q.language.unwrap().as_str(), "fr");
+        assert_eq!(q.pages, Pages::One { number: 3, size: 20 });
+    }
+
+    #[test]
+    fn statuses_repeat_or_come_comma_joined() {
+        let repeated = parse(&[("booking_status", "WAITLIST"), ("booking_status", "CONFIRMED")]).unwrap();
+        let joined = parse(&[("booking_status", "CONFIRMED,WAITLIST,CONFIRMED")]).unwrap();
+        assert_eq!(repeated.statuses, vec![BookingStatus::Confirmed, BookingStatus::Waitlist]);
+        assert_eq!(joined.statuses, repeated.statuses);
+        assert_eq!(field_of(&[("booking_status", "CONFIRMED,BOOKED")]), "booking_status");
+        assert_eq!(field_of(&[("booking_status", "")]), "booking_status");
+    }
+
+    #[test]
+    fn one_campaign_at_a_time() {
+        assert_eq!(
+            field_of(&[("public_keys", "a"), ("interactions", "interactions/2394d604-afcc-4f7f-98c1-ef3676c20d6b")]),
+            "public_keys"
+        );
+        assert_eq!(field_of(&[("public_keys", "a"), ("public_keys", "b")]), "public_keys");
+        assert_eq!(field_of(&[("public_keys", "a,b")]), "public_keys");
+        assert_eq!(field_of(&[("interactions", "2394d604-afcc-4f7f-98c1-ef3676c20d6b")]), "interactions");
+        let q = parse(&[("interactions", "interactions/2394d604-afcc-4f7f-98c1-ef3676c20d6b")]).unwrap();
+        assert_eq!(
+            q.scope,
+            Scope::Interaction("interactions/2394d604-afcc-4f7f-98c1-ef3676c20d6b".into())
+        );
+    }
+
+    #[test]
+    fn identity_never_comes_from_the_query() {
+        assert_eq!(field_of(&[("external_id", "someone-else")]), "external_id");
+    }
+
+    #[test]
+    fn date_range_must_be_rfc3339_and_ordered() {
+        assert_eq!(field_of(&[("slot_date_range.from", "2024-12-10")]), "slot_date_range.from");
+        assert_eq!(field_of(&[("slot_date_range.to", "2024-12-10T12:30:00")]), "slot_date_range.to");
+        assert_eq!(
+            field_of(&[("slot_date_range.from", "2024-12-11T00:00:00Z"), ("slot_date_range.to", "2024-12-10T00:00:00Z")]),
+            "slot_date_range.from"
+        );
+    }
+
+    #[test]
+    fn paging_is_bounded() {
+        for bad in ["0", "101", "-1", "ten", ""] {
+            assert_eq!(field_of(&[("page_size", bad)]), "page_size", "{bad:?}");
+        }
+        assert_eq!(field_of(&[("page_number", "0")]), "page_number");
+        assert_eq!(field_of(&[("all", "true"), ("page_number", "2")]), "page_number");
+        assert_eq!(field_of(&[("all", "yes")]), "all");
+        assert_eq!(parse(&[("all", "true")]).unwrap().pages, Pages::All { size: 100 });
+    }
+
+    #[test]
+    fn unknown_parameters_are_named() {
+        assert_eq!(field_of(&[("page-size", "10")]), "page-size");
+        let long = "x".repeat(10_000);
+        assert!(field_of(&[(&long, "1")]).chars().count() <= 65);
+    }
+
+    #[test]
+    fn languages_reduce_to_their_base() {
+        assert_eq!(Language::parse("EN").unwrap().as_str(), "en");
+        assert_eq!(Language::parse("fr_CA").unwrap().as_str(), "fr");
+        assert_eq!(Language::parse("e"), None);
+        assert_eq!(Language::parse("english"), None);
+        assert_eq!(field_of(&[("language", "12")]), "language");
+    }
+}

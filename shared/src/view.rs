@@ -1,0 +1,248 @@
+//! What `GET /bookings` answers: OmniLab's bookings made ready to show.
+//!
+//! Three things are added to the raw page: localized strings always come out as plain text, each
+//! slot gets its end and its start in the campaign's local time, and bookings are grouped by
+//! touchpoint the way the reference page's account-page flow asks.
+
+use std::collections::HashMap;
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::model::Booking;
+use crate::query::Language;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct BookingView {
+    #[serde(flatten)]
+    pub booking: Booking,
+    /// Only when OmniLab gave a duration: we never guess one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot_ending_at: Option<Timestamp>,
+    /// The start with the offset of `interaction.timezone` at that instant (DST included).
+    /// Absent only if OmniLab sent a time zone name that does not exist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot_starting_at_local: Option<String>,
+}
+
+/// The bookings of one touchpoint: `activity.id` repeats across campaigns, so the campaign's
+/// public key is part of the key.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct BookingGroup {
+    pub interaction_public_key: String,
+    pub activity_id: String,
+    pub activity_title: String,
+    pub timezone: String,
+    /// In slot order.
+    pub booking_ids: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct BookingList {
+    pub bookings: Vec<BookingView>,
+    pub groups: Vec<BookingGroup>,
+    pub page_number: u32,
+    pub page_size: u32,
+    pub total_count: u64,
+}
+
+impl BookingView {
+    pub fn new(mut booking: Booking, language: Option<&Language>) -> Self {
+        booking.activity.title = localized(&booking.activity.title, language);
+        if let Some(hint) = booking.activity.location_hint.as_mut() {
+            *hint = localized(hint, language);
+        }
+        let slot_ending_at = booking.slot_duration_in_minutes.and_then(|minutes| {
+            booking
+                .slot_starting_at
+                .checked_add(SignedDuration::from_mins(i64::from(minutes)))
+                .ok()
+        });
+        let slot_starting_at_local = local_time(booking.slot_starting_at, &booking.interaction.timezone);
+        if slot_starting_at_local.is_none() {
+            tracing::warn!(timezone = %booking.interaction.timezone, "OmniLab sent an unknown time zone");
+        }
+        Self {
+            booking,
+            slot_ending_at,
+            slot_starting_at_local,
+        }
+    }
+}
+
+/// Resolves OmniLab's localized-string edge case: when the campaign has no text in the resolved
+/// language, the field may hold a language map serialized as a string, such as `{"fr":"…"}`.
+/// Take the requested language's entry, else the first one; anything that is not such a map is
+/// already the text.
+pub fn localized(raw: &str, language: Option<&Language>) -> String {
+    if !raw.trim_start().starts_with('{') {
+        return raw.to_owned();
+    }
+    // `serde_json` keeps the map in document order (feature `preserve_order`), so "first" is
+    // the first entry OmniLab wrote. Its recursion limit bounds hostile nesting.
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(raw) else {
+        return raw.to_owned();
+    };
+    let text_of = |value: &serde_json::Value| value.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    language
+        .and_then(|language| map.get(language.as_str()).and_then(text_of))
+        .or_else(|| map.values().find_map(text_of))
+        .unwrap_or_default()
+}
+
+/// RFC 3339 with the zone's offset at that instant, e.g. `2024-07-10T13:30:00+01:00` in London.
+pub fn local_time(instant: Timestamp, timezone: &str) -> Option<String> {
+    let zone = TimeZone::get(timezone).ok()?;
+    Some(instant.display_with_offset(zone.to_offset(instant)).to_string())
+}
+
+/// Groups bookings by (campaign, touchpoint); bookings inside a group in slot order, groups by
+/// their earliest slot (ties broken by key, so the answer is stable).
+pub fn group(bookings: &[BookingView]) -> Vec<BookingGroup> {
+    let mut order: Vec<&BookingView> = bookings.iter().collect();
+    order.sort_by(|a, b| {
+        (a.booking.slot_starting_at, &a.booking.booking).cmp(&(b.booking.slot_starting_at, &b.booking.booking))
+    });
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut groups: Vec<BookingGroup> = Vec::new();
+    for view in order {
+        let booking = &view.booking;
+        let key = (booking.interaction.public_key.as_str(), booking.activity.id.as_str());
+        let at = *index.entry(key).or_insert_with(|| {
+            groups.push(BookingGroup {
+                interaction_public_key: booking.interaction.public_key.clone(),
+                activity_id: booking.activity.id.clone(),
+                activity_title: booking.activity.title.clone(),
+                timezone: booking.interaction.timezone.clone(),
+                booking_ids: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        groups[at].booking_ids.push(booking.booking.clone());
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Activity, BookingStatus, Group, Interaction, TicketType};
+
+    fn lang(code: &str) -> Language {
+        Language::parse(code).unwrap()
+    }
+
+    #[test]
+    fn plain_text_stays_as_it_is() {
+        assert_eq!(localized("Santa Photo Experience", Some(&lang("fr"))), "Santa Photo Experience");
+        assert_eq!(localized("{not json", None), "{not json");
+        assert_eq!(localized("", None), "");
+    }
+
+    #[test]
+    fn a_language_map_resolves_to_the_language_else_the_first_entry() {
+        let raw = r#"{"fr":"Photo avec le Père Noël","de":"Fotoerlebnis"}"#;
+        assert_eq!(localized(raw, Some(&lang("de"))), "Fotoerlebnis");
+        assert_eq!(localized(raw, Some(&lang("en"))), "Photo avec le Père Noël");
+        assert_eq!(localized(raw, None), "Photo avec le Père Noël");
+        assert_eq!(localized(r#"{"fr":"","de":"Foto"}"#, Some(&lang("fr"))), "Foto");
+    }
+
+    #[test]
+    fn hostile_maps_do_not_panic() {
+        let deep = format!("{}{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
+        assert_eq!(localized(&deep, None), deep);
+        assert_eq!(localized(r#"{"fr":{"x":1}}"#, None), "");
+        assert_eq!(localized("[1,2]", None), "[1,2]");
+    }
+
+    #[test]
+    fn local_time_follows_daylight_saving() {
+        let winter: Timestamp = "2024-12-10T12:30:00Z".parse().unwrap();
+        let summer: Timestamp = "2024-07-10T12:30:00Z".parse().unwrap();
+        assert_eq!(local_time(winter, "Europe/London").unwrap(), "2024-12-10T12:30:00+00:00");
+        assert_eq!(local_time(summer, "Europe/London").unwrap(), "2024-07-10T13:30:00+01:00");
+        assert_eq!(local_time(winter, "America/New_York").unwrap(), "2024-12-10T07:30:00-05:00");
+        // The night the clocks go forward in Paris: 00:30Z is 01:30+01:00, 01:30Z is 03:30+02:00.
+        let before: Timestamp = "2025-03-30T00:30:00Z".parse().unwrap();
+        let after: Timestamp = "2025-03-30T01:30:00Z".parse().unwrap();
+        assert_eq!(local_time(before, "Europe/Paris").unwrap(), "2025-03-30T01:30:00+01:00");
+        assert_eq!(local_time(after, "Europe/Paris").unwrap(), "2025-03-30T03:30:00+02:00");
+        assert_eq!(local_time(winter, "Mars/Olympus_Mons"), None);
+    }
+
+    fn booking(public_key: &str, activity: &str, at: &str, id: &str, minutes: Option<u32>) -> Booking {
+        Booking {
+            activity: Activity {
+                id: activity.into(),
+                title: format!("{activity} title"),
+                location_hint: None,
+            },
+            interaction: Interaction {
+                public_key: public_key.into(),
+                timezone: "Europe/London".into(),
+            },
+            group: Group {
+                unique_key: "example-brand".into(),
+                display_name: "Example Brand".into(),
+            },
+            slot_starting_at: at.parse().unwrap(),
+            slot_duration_in_minutes: minutes,
+            booking_status: BookingStatus::Confirmed,
+            booked_at: "2024-12-01T09:15:00Z".parse().unwrap(),
+            ticket_type: TicketType {
+                display_name: "Standard entry".into(),
+                has_limited_capacity: true,
+            },
+            host: None,
+            booking: id.into(),
+        }
+    }
+
+    #[test]
+    fn the_end_of_a_slot_is_known_only_with_a_duration() {
+        let with = BookingView::new(booking("p", "a", "2024-12-10T12:30:00Z", "1", Some(30)), None);
+        let without = BookingView::new(booking("p", "a", "2024-12-10T12:30:00Z", "2", None), None);
+        assert_eq!(with.slot_ending_at.unwrap().to_string(), "2024-12-10T13:00:00Z");
+        assert_eq!(without.slot_ending_at, None);
+        let json = serde_json::to_value(&without).unwrap();
+        assert!(json.get("slot_ending_at").is_none());
+        assert!(json.get("slot_duration_in_minutes").is_none());
+        assert_eq!(json["slot_starting_at_local"], "2024-12-10T12:30:00+00:00");
+        assert_eq!(json["booking"], "2");
+    }
+
+    #[test]
+    fn the_same_activity_in_two_campaigns_is_two_groups() {
+        let views: Vec<BookingView> = [
+            booking("winter-festival", "santa", "2024-12-12T10:00:00Z", "w2", Some(30)),
+            booking("spring-fair", "santa", "2024-12-11T10:00:00Z", "s1", None),
+            booking("winter-festival", "craft", "2024-12-13T10:00:00Z", "c1", Some(60)),
+            booking("winter-festival", "santa", "2024-12-10T10:00:00Z", "w1", Some(30)),
+        ]
+        .into_iter()
+        .map(|b| BookingView::new(b, None))
+        .collect();
+        let groups = group(&views);
+        let summary: Vec<(&str, &str, Vec<&str>)> = groups
+            .iter()
+            .map(|g| {
+                (
+                    g.interaction_public_key.as_str(),
+                    g.activity_id.as_str(),
+                    g.booking_ids.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("winter-festival", "santa", vec!["w1", "w2"]),
+                ("spring-fair", "santa", vec!["s1"]),
+                ("winter-festival", "craft", vec!["c1"]),
+            ]
+        );
+        assert!(group(&[]).is_empty());
+    }
+}
