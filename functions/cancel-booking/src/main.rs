@@ -6,7 +6,11 @@ use lambda_http::{Error, service_fn, tracing};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let app = App::from_env()?;
+    // A bad setting has been logged, naming the variable; a runtime loop without config would
+    // only fail every request.
+    let Ok(app) = App::from_env() else {
+        std::process::exit(1);
+    };
     // One runtime loop per AWS_LAMBDA_MAX_CONCURRENCY slot (one on classic Lambda), sharing `app`.
     lambda_http::run_concurrent(service_fn(move |request| {
         let app = app.clone();

@@ -1,0 +1,445 @@
+//! A stand-in for OmniLab's Booking API, served over real HTTP, that behaves as the reference
+//! page says: client-credentials tokens that expire, paging with `total_count`, the filters,
+//! omitted durations, the language-map edge case, the same activity id in two campaigns, and
+//! a cancel that (like OmniLab's) checks nothing about who asks.
+//!
+//! Used by the tests and by the local dev server. Faults can be queued to test the unhappy
+//! paths: error statuses, rate limiting, slow answers, dropped connections, malformed JSON.
+
+mod data;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+pub use data::{
+    CRAFT_ACTIVITY_ID, Campaign, DEMO_CUSTOMER, Localized, OTHER_CUSTOMER, SHARED_ACTIVITY_ID, SandboxData,
+    StoredBooking, booking_uuid,
+};
+
+use crate::model::{Activity, Booking, BookingStatus, Group, Interaction};
+use crate::omnilab::Credentials;
+
+/// The endpoint a fault applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    Fetch,
+    Cancel,
+    Any,
+}
+
+/// Something to go wrong with the next matching request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    Status(u16),
+    /// 429, with `Retry-After` in seconds when given.
+    RateLimited { retry_after: Option<u64> },
+    /// Answer normally, but only after this long.
+    Slow(Duration),
+    /// 200 with a body that is not JSON.
+    Malformed,
+    /// Send the headers, then cut the connection.
+    Drop,
+    /// 401, as for an expired or revoked token.
+    Unauthorized,
+}
+
+/// Requests the sandbox has answered, by endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub token_exchanges: u64,
+    pub fetches: u64,
+    pub cancels: u64,
+}
+
+/// A fetch as the sandbox received it, to check what we forwarded.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub query: Vec<(String, String)>,
+}
+
+#[derive(Clone)]
+pub struct Sandbox {
+    state: Arc<SandboxState>,
+}
+
+struct SandboxState {
+    data: Mutex<SandboxData>,
+    credentials: Mutex<Credentials>,
+    token_lifetime: AtomicU64,
+    tokens: Mutex<HashMap<String, Instant>>,
+    faults: Mutex<VecDeque<(Endpoint, Fault)>>,
+    latency_ms: AtomicU64,
+    issued: AtomicU64,
+    token_exchanges: AtomicU64,
+    fetches: AtomicU64,
+    cancels: AtomicU64,
+    cancelled: Mutex<HashMap<String, u64>>,
+    received: Mutex<Vec<Received>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking test thread must not wedge the sandbox for the others.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Sandbox {
+    /// The credentials the sandbox accepts by default.
+    pub fn default_credentials() -> Credentials {
+        Credentials {
+            client_id: "sandbox-client".into(),
+            client_secret: "sandbox-secret".into(),
+            audience: "https://sandbox.omnilab.test".into(),
+        }
+    }
+
+    pub fn new(data: SandboxData) -> Self {
+        Self {
+            state: Arc::new(SandboxState {
+                data: Mutex::new(data),
+                credentials: Mutex::new(Self::default_credentials()),
+                token_lifetime: AtomicU64::new(3600),
+                tokens: Mutex::new(HashMap::new()),
+                faults: Mutex::new(VecDeque::new()),
+                latency_ms: AtomicU64::new(0),
+                issued: AtomicU64::new(0),
+                token_exchanges: AtomicU64::new(0),
+                fetches: AtomicU64::new(0),
+                cancels: AtomicU64::new(0),
+                cancelled: Mutex::new(HashMap::new()),
+                received: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Serves on `addr` (port 0 for any free port) in a background task; returns the address.
+    pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let router = Router::new().fallback(dispatch).with_state(self.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "sandbox stopped");
+            }
+        });
+        Ok(local)
+    }
+
+    /// The router alone, to mount inside another server.
+    pub fn router(&self) -> Router {
+        Router::new().fallback(dispatch).with_state(self.clone())
+    }
+
+    pub fn set_credentials(&self, credentials: Credentials) {
+        *lock(&self.state.credentials) = credentials;
+    }
+
+    pub fn set_token_lifetime(&self, seconds: u64) {
+        self.state.token_lifetime.store(seconds, Ordering::Relaxed);
+    }
+
+    /// Every token issued so far stops working, as after a key rotation on OmniLab's side.
+    pub fn revoke_tokens(&self) {
+        lock(&self.state.tokens).clear();
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        self.state.latency_ms.store(latency.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub fn inject(&self, endpoint: Endpoint, fault: Fault) {
+        lock(&self.state.faults).push_back((endpoint, fault));
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.state.faults).clear();
+    }
+
+    pub fn counters(&self) -> Counters {
+        Counters {
+            token_exchanges: self.state.token_exchanges.load(Ordering::Relaxed),
+            fetches: self.state.fetches.load(Ordering::Relaxed),
+            cancels: self.state.cancels.load(Ordering::Relaxed),
+        }
+    }
+
+    /// How often OmniLab's cancel was called for this booking.
+    pub fn cancel_calls(&self, booking: &str) -> u64 {
+        lock(&self.state.cancelled).get(booking).copied().unwrap_or(0)
+    }
+
+    pub fn status_of(&self, booking: &str) -> Option<BookingStatus> {
+        lock(&self.state.data)
+            .bookings
+            .iter()
+            .find(|b| b.booking == booking)
+            .map(|b| b.booking_status)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        lock(&self.state.received).clone()
+    }
+
+    pub fn data(&self) -> SandboxData {
+        lock(&self.state.data).clone()
+    }
+
+    fn next_fault(&self, endpoint: Endpoint) -> Option<Fault> {
+        let mut faults = lock(&self.state.faults);
+        let at = faults.iter().position(|(e, _)| *e == endpoint || *e == Endpoint::Any)?;
+        faults.remove(at).map(|(_, fault)| fault)
+    }
+
+    fn token_is_valid(&self, headers: &HeaderMap) -> bool {
+        let Some(token) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        lock(&self.state.tokens)
+            .get(token)
+            .is_some_and(|expires| Instant::now() < *expires)
+    }
+}
+
+async fn dispatch(
+    State(sandbox): State<Sandbox>,
+    method: Method,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let endpoint = match (method.clone(), uri.path()) {
+        (Method::POST, "/v1/oauth:token") => Endpoint::Token,
+        (Method::GET, "/v1/interactions:fetchContactBookings") => Endpoint::Fetch,
+        (Method::POST, "/v1/interactions:cancelInteractionBooking") => Endpoint::Cancel,
+        _ => return error(StatusCode::NOT_FOUND, "not_found"),
+    };
+    let latency = sandbox.state.latency_ms.load(Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    match sandbox.next_fault(endpoint) {
+        None => {}
+        Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
+        Some(Fault::Status(code)) => {
+            return error(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "injected");
+        }
+        Some(Fault::RateLimited { retry_after }) => {
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+            if let Some(seconds) = retry_after {
+                response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+            }
+            return response;
+        }
+        Some(Fault::Malformed) => {
+            return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"bookings\": [{\"activ").into_response();
+        }
+        Some(Fault::Drop) => {
+            let broken = futures_util::stream::once(async {
+                Err::<Bytes, _>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "dropped"))
+            });
+            return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(broken)).into_response();
+        }
+        Some(Fault::Unauthorized) => return error(StatusCode::UNAUTHORIZED, "invalid_token"),
+    }
+    match endpoint {
+        Endpoint::Token => token(&sandbox, &body),
+        Endpoint::Fetch => {
+            if !sandbox.token_is_valid(&headers) {
+                return error(StatusCode::UNAUTHORIZED, "invalid_token");
+            }
+            sandbox.state.fetches.fetch_add(1, Ordering::Relaxed);
+            let pairs: Vec<(String, String)> = form_pairs(query.as_deref().unwrap_or_default());
+            lock(&sandbox.state.received).push(Received { query: pairs.clone() });
+            fetch(&sandbox, &pairs)
+        }
+        Endpoint::Cancel | Endpoint::Any => {
+            if !sandbox.token_is_valid(&headers) {
+                return error(StatusCode::UNAUTHORIZED, "invalid_token");
+            }
+            sandbox.state.cancels.fetch_add(1, Ordering::Relaxed);
+            cancel(&sandbox, &body)
+        }
+    }
+}
+
+fn error(status: StatusCode, code: &str) -> Response {
+    (status, axum::Json(json!({ "error": code, "message": "sandbox" }))).into_response()
+}
+
+fn form_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(query).unwrap_or_default()
+}
+
+fn token(sandbox: &Sandbox, body: &[u8]) -> Response {
+    sandbox.state.token_exchanges.fetch_add(1, Ordering::Relaxed);
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    let expected = lock(&sandbox.state.credentials).clone();
+    let field = |name: &str| request.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+    if field("grant_type") != "client_credentials" {
+        return error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    }
+    if field("client_id") != expected.client_id
+        || field("client_secret") != expected.client_secret
+        || field("audience") != expected.audience
+    {
+        return error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    let n = sandbox.state.issued.fetch_add(1, Ordering::Relaxed) + 1;
+    let token = format!("sandbox-token-{n}-{:016x}", fastrand::u64(..));
+    let lifetime = sandbox.state.token_lifetime.load(Ordering::Relaxed);
+    lock(&sandbox.state.tokens).insert(token.clone(), Instant::now() + Duration::from_secs(lifetime));
+    axum::Json(json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime })).into_response()
+}
+
+fn fetch(sandbox: &Sandbox, pairs: &[(String, String)]) -> Response {
+    let values = |name: &str| -> Vec<&str> {
+        pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    };
+    let one = |name: &str| -> Result<Option<&str>, Response> {
+        match values(name).as_slice() {
+            [] => Ok(None),
+            [value] => Ok(Some(value)),
+            _ => Err(error(StatusCode::BAD_REQUEST, "only_one_value_supported")),
+        }
+    };
+    let parsed = (|| {
+        let contact = one("external_id")?.ok_or_else(|| error(StatusCode::BAD_REQUEST, "external_id_required"))?;
+        let public_key = one("public_keys")?;
+        let interaction = one("interactions")?;
+        if public_key.is_some() && interaction.is_some() {
+            return Err(error(StatusCode::BAD_REQUEST, "public_keys_and_interactions_exclusive"));
+        }
+        let time = |name: &str| -> Result<Option<Timestamp>, Response> {
+            one(name)?
+                .map(|t| t.parse::<Timestamp>().map_err(|_| error(StatusCode::BAD_REQUEST, "invalid_date")))
+                .transpose()
+        };
+        let from = time("slot_date_range.from")?;
+        let to = time("slot_date_range.to")?;
+        let mut statuses = Vec::new();
+        for status in values("booking_status") {
+            statuses.push(BookingStatus::parse(status).ok_or_else(|| error(StatusCode::BAD_REQUEST, "invalid_status"))?);
+        }
+        let number = |name: &str, default: u32| -> Result<u32, Response> {
+            one(name)?
+                .map(|n| n.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| error(StatusCode::BAD_REQUEST, "invalid_page")))
+                .transpose()
+                .map(|n| n.unwrap_or(default))
+        };
+        let page_size = number("page_size", 50)?;
+        let page_number = number("page_number", 1)?;
+        let language = one("language")?.map(|l| l.split('-').next().unwrap_or(l).to_ascii_lowercase());
+        Ok((contact.to_owned(), public_key.map(str::to_owned), interaction.map(str::to_owned), from, to, statuses, page_size, page_number, language))
+    })();
+    let (contact, public_key, interaction, from, to, statuses, page_size, page_number, language) = match parsed {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+
+    let data = lock(&sandbox.state.data);
+    let mut matching: Vec<&StoredBooking> = data
+        .bookings
+        .iter()
+        .filter(|b| b.contact == contact)
+        .filter(|b| public_key.as_ref().is_none_or(|k| data.campaigns[b.campaign].public_key == *k))
+        .filter(|b| interaction.as_ref().is_none_or(|n| data.campaigns[b.campaign].name == *n))
+        .filter(|b| from.is_none_or(|from| b.slot_starting_at >= from))
+        .filter(|b| to.is_none_or(|to| b.slot_starting_at <= to))
+        .filter(|b| statuses.is_empty() || statuses.contains(&b.booking_status))
+        .collect();
+    matching.sort_by_key(|b| (b.slot_starting_at, b.booking.clone()));
+    let total_count = matching.len();
+    let skip = (page_number as usize - 1).saturating_mul(page_size as usize);
+    let bookings: Vec<Booking> = matching
+        .into_iter()
+        .skip(skip)
+        .take(page_size as usize)
+        .map(|b| render(&data.campaigns[b.campaign], b, language.as_deref()))
+        .collect();
+    axum::Json(json!({
+        "bookings": bookings,
+        "page_number": page_number,
+        "page_size": page_size,
+        "total_count": total_count,
+    }))
+    .into_response()
+}
+
+/// A stored booking as OmniLab renders it in `language`.
+fn render(campaign: &Campaign, stored: &StoredBooking, language: Option<&str>) -> Booking {
+    Booking {
+        activity: Activity {
+            id: stored.activity_id.clone(),
+            title: localize(campaign, &stored.title, language),
+            location_hint: Some(localize(campaign, &stored.location_hint, language)),
+        },
+        interaction: Interaction {
+            public_key: campaign.public_key.clone(),
+            timezone: campaign.timezone.clone(),
+        },
+        group: Group {
+            unique_key: campaign.group_key.clone(),
+            display_name: campaign.group_name.clone(),
+        },
+        slot_starting_at: stored.slot_starting_at,
+        slot_duration_in_minutes: stored.slot_duration_in_minutes,
+        booking_status: stored.booking_status,
+        booked_at: stored.booked_at,
+        ticket_type: stored.ticket_type.clone(),
+        host: stored.host.clone(),
+        booking: stored.booking.clone(),
+    }
+}
+
+/// The reference page's rule: the requested language if the campaign offers it, else the
+/// campaign's default; and where that language has no text, the raw language map as a string.
+fn localize(campaign: &Campaign, text: &Localized, language: Option<&str>) -> String {
+    let resolved = language
+        .filter(|l| campaign.languages.iter().any(|c| c == l))
+        .or(campaign.languages.first().map(String::as_str))
+        .unwrap_or("en");
+    match text.0.iter().find(|(l, _)| l == resolved) {
+        Some((_, value)) => value.clone(),
+        None => {
+            let map: serde_json::Map<String, Value> =
+                text.0.iter().map(|(l, t)| (l.clone(), Value::String(t.clone()))).collect();
+            Value::Object(map).to_string()
+        }
+    }
+}
+
+fn cancel(sandbox: &Sandbox, body: &[u8]) -> Response {
+    let Some(booking) = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("booking").and_then(Value::as_str).map(str::to_owned))
+    else {
+        return error(StatusCode::BAD_REQUEST, "booking_required");
+    };
+    *lock(&sandbox.state.cancelled).entry(booking.clone()).or_default() += 1;
+    let mut data = lock(&sandbox.state.data);
+    // Like OmniLab's: any valid token may cancel any booking. Our functions must check ownership.
+    let Some(stored) = data.bookings.iter_mut().find(|b| b.booking == booking) else {
+        return error(StatusCode::NOT_FOUND, "booking_not_found");
+    };
+    stored.booking_status = BookingStatus::Cancelled;
+    stored.booked_at = Timestamp::now();
+    axum::Json(json!({})).into_response()
+}
