@@ -93,8 +93,17 @@ for entry in "${FUNCTIONS[@]}"; do
     || fail "$artifact is not an executable (e_type ${header[16]} ${header[17]})"
   [[ "${header[18]} ${header[19]}" == "b7 00" ]] \
     || fail "$artifact is not AArch64 (e_machine ${header[18]} ${header[19]}; b7 00 expected)"
+  # provided.al2023 ships glibc 2.34: a binary that needs a newer symbol version cannot start.
+  newest=
+  if command -v readelf >/dev/null 2>&1; then
+    newest=$(readelf -V --wide "$artifact" 2>/dev/null | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n1 || true)
+    if [[ -n "$newest" && "$(printf '%s\n2.34\n' "$newest" | sort -V | tail -n1)" != 2.34 ]]; then
+      fail "$artifact needs glibc $newest; provided.al2023 has 2.34"
+    fi
+  fi
   size=$(wc -c <"$artifact")
   printf '%-24s %-16s %10d bytes  aarch64 ELF ok' "$id" "$binary" "$size"
+  [[ -z "${newest:-}" ]] || printf ', needs glibc %s' "$newest"
   if command -v file >/dev/null 2>&1; then
     printf '  (%s)' "$(file -b "$artifact" | cut -d, -f1-2)"
   fi

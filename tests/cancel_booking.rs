@@ -1,0 +1,108 @@
+//! `POST /bookings/{booking}/cancel`: "Offer Cancel" from the reference page, safely.
+
+use bookings::config::UpstreamPolicy;
+use bookings::model::BookingStatus;
+use bookings::sandbox::{SandboxData, booking_uuid};
+use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_customer_cancels_their_booking_and_it_leaves_the_confirmed_list() {
+    let world = World::demo().await;
+    let id = booking_uuid(1);
+    let answer = world.cancel(DEMO_CUSTOMER, &id).await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_eq!(answer.body, json!({"booking": id, "booking_status": "CANCELLED"}));
+    assert_eq!(world.sandbox.cancel_calls(&id), 1);
+    assert_eq!(world.sandbox.status_of(&id), Some(BookingStatus::Cancelled));
+
+    // "then refresh the list so the cancelled slot disappears"
+    let confirmed = world.list(DEMO_CUSTOMER, "booking_status=CONFIRMED").await;
+    assert!(!confirmed.booking_ids().contains(&id));
+    assert_eq!(confirmed.body["total_count"], 9);
+}
+
+#[tokio::test]
+async fn another_customers_booking_is_not_found_and_never_cancelled() {
+    let world = World::demo().await;
+    let theirs = world.list(OTHER_CUSTOMER, "").await.booking_ids();
+    assert_eq!(theirs.len(), 2);
+    for id in &theirs {
+        let answer = world.cancel(DEMO_CUSTOMER, id).await;
+        answer.assert_problem(404, Some("booking"));
+        assert_eq!(world.sandbox.cancel_calls(id), 0, "OmniLab's cancel was never called");
+        assert_eq!(world.sandbox.status_of(id), Some(BookingStatus::Confirmed));
+    }
+    // The same answer as for a booking that does not exist at all: nothing is revealed.
+    let unknown = world.cancel(DEMO_CUSTOMER, "00000000-0000-4000-8000-000000000000").await;
+    unknown.assert_problem(404, Some("booking"));
+    assert_eq!(world.sandbox.counters().cancels, 0);
+}
+
+#[tokio::test]
+async fn an_id_that_is_not_a_uuid_is_refused_before_anything_goes_upstream() {
+    let world = World::demo().await;
+    for bad in ["42", "bookings%2F2394d604-afcc-4f7f-98c1-ef3676c20d6b", "2394d604afcc4f7f98c1ef3676c20d6b", "DROP%20TABLE"] {
+        let answer = world.cancel(DEMO_CUSTOMER, bad).await;
+        answer.assert_problem(400, Some("booking"));
+    }
+    assert_eq!(world.sandbox.counters(), Default::default());
+    assert_eq!(world.app.stats().secret_reads, 0);
+}
+
+#[tokio::test]
+async fn identity_never_comes_from_the_query() {
+    let world = World::demo().await;
+    let request = bookings_tests::events::http_api(
+        "POST",
+        &format!("/bookings/{}/cancel", booking_uuid(13)),
+        &format!("external_id={OTHER_CUSTOMER}"),
+        Some(DEMO_CUSTOMER),
+    );
+    let answer = bookings_tests::Answer::from(world.app.handle(bookings::Route::CancelBooking, request).await);
+    answer.assert_problem(400, Some("external_id"));
+    assert_eq!(world.sandbox.counters(), Default::default());
+}
+
+#[tokio::test]
+async fn an_already_cancelled_booking_is_fine_and_not_cancelled_again() {
+    let world = World::demo().await;
+    let cancelled = booking_uuid(6);
+    assert_eq!(world.sandbox.status_of(&cancelled), Some(BookingStatus::Cancelled));
+    let answer = world.cancel(DEMO_CUSTOMER, &cancelled).await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_eq!(answer.body["booking_status"], "CANCELLED");
+    assert_eq!(world.sandbox.cancel_calls(&cancelled), 0);
+
+    // And cancelling twice calls OmniLab once.
+    let id = booking_uuid(2);
+    assert_eq!(world.cancel(DEMO_CUSTOMER, &id).await.status, 200);
+    assert_eq!(world.cancel(DEMO_CUSTOMER, &id).await.status, 200);
+    assert_eq!(world.sandbox.cancel_calls(&id), 1);
+}
+
+#[tokio::test]
+async fn ownership_is_checked_across_every_page() {
+    let data = SandboxData::demo(demo_start()).with_many("many-bookings", 250, demo_start());
+    let world = World::with(data, UpstreamPolicy::default()).await;
+    let last = world.list("many-bookings", "page_size=100&page_number=3").await.booking_ids().pop().unwrap();
+    let before = world.sandbox.counters().fetches;
+    let answer = world.cancel("many-bookings", &last).await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_eq!(world.sandbox.counters().fetches - before, 3, "three pages of 100 to find it");
+    assert_eq!(world.sandbox.cancel_calls(&last), 1);
+
+    // Someone else's booking is still refused after a full scan.
+    let other = world.cancel("many-bookings", &booking_uuid(1)).await;
+    other.assert_problem(404, Some("booking"));
+}
+
+#[tokio::test]
+async fn an_upper_case_id_matches_and_omnilab_gets_its_own_spelling() {
+    let world = World::demo().await;
+    let id = booking_uuid(3);
+    let answer = world.cancel(DEMO_CUSTOMER, &id.to_uppercase()).await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_eq!(answer.body["booking"], id);
+    assert_eq!(world.sandbox.cancel_calls(&id), 1);
+}

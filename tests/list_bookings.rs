@@ -1,0 +1,251 @@
+//! `GET /bookings`, as the reference page's account-page flow uses it.
+
+use bookings::config::UpstreamPolicy;
+use bookings::sandbox::{CRAFT_ACTIVITY_ID, SHARED_ACTIVITY_ID, SandboxData, booking_uuid};
+use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn the_account_page_lists_confirmed_bookings_grouped_in_local_time() {
+    let world = World::demo().await;
+    let answer = world.list(DEMO_CUSTOMER, "booking_status=CONFIRMED").await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_eq!(answer.content_type, "application/json");
+    let body = &answer.body;
+    assert_eq!(body["total_count"], 10);
+    assert_eq!(body["page_number"], 1);
+    assert_eq!(body["page_size"], 50);
+    let bookings = body["bookings"].as_array().unwrap();
+    assert_eq!(bookings.len(), 10);
+    assert!(bookings.iter().all(|b| b["booking_status"] == "CONFIRMED"));
+
+    // The first Santa slot: 12:30 UTC in London in December is 12:30 local time, 30 minutes long.
+    let first = &bookings[0];
+    assert_eq!(first["booking"], booking_uuid(1));
+    assert_eq!(first["activity"]["title"], "Santa Photo Experience");
+    assert_eq!(first["activity"]["location_hint"], "Level 1, near the fountain");
+    assert_eq!(first["slot_starting_at"], "2024-12-10T12:30:00Z");
+    assert_eq!(first["slot_starting_at_local"], "2024-12-10T12:30:00+00:00");
+    assert_eq!(first["slot_ending_at"], "2024-12-10T13:00:00Z");
+    assert_eq!(first["slot_duration_in_minutes"], 30);
+    assert_eq!(first["host"]["display_name"], "Photo Station 2");
+    assert_eq!(first["ticket_type"], json!({"display_name": "Standard entry", "has_limited_capacity": true}));
+    assert_eq!(first["group"]["unique_key"], "example-brand");
+
+    // New York is five hours behind UTC in December.
+    let egg_hunt = bookings.iter().find(|b| b["booking"] == booking_uuid(4)).unwrap();
+    assert_eq!(egg_hunt["slot_starting_at_local"], "2024-12-13T10:00:00-05:00");
+
+    let groups = body["groups"].as_array().unwrap();
+    let keys: Vec<(&str, &str, usize)> = groups
+        .iter()
+        .map(|g| {
+            (
+                g["interaction_public_key"].as_str().unwrap(),
+                g["activity_id"].as_str().unwrap(),
+                g["booking_ids"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("winter-festival", SHARED_ACTIVITY_ID, 2),
+            ("winter-festival", CRAFT_ACTIVITY_ID, 1),
+            ("spring-fair", SHARED_ACTIVITY_ID, 7),
+        ]
+    );
+    assert_eq!(groups[0]["activity_title"], "Santa Photo Experience");
+    assert_eq!(groups[0]["timezone"], "Europe/London");
+    assert_eq!(groups[0]["booking_ids"], json!([booking_uuid(1), booking_uuid(2)]));
+    assert_eq!(groups[2]["timezone"], "America/New_York");
+}
+
+#[tokio::test]
+async fn a_title_that_arrives_as_a_language_map_is_resolved() {
+    let world = World::demo().await;
+    // The egg hunt has only French text: OmniLab sends {"fr":"Chasse aux œufs"} for English.
+    let english = world.list(DEMO_CUSTOMER, "public_keys=spring-fair&language=en").await;
+    assert_eq!(english.status, 200, "{}", english.raw);
+    let titles: Vec<&Value> = english.body["bookings"].as_array().unwrap().iter().map(|b| &b["activity"]["title"]).collect();
+    assert!(!titles.is_empty());
+    assert!(titles.iter().all(|t| *t == "Chasse aux œufs"), "{titles:?}");
+    assert!(!english.raw.contains(r#"{\"fr\""#), "no raw map leaks: {}", english.raw);
+
+    let french = world.list(DEMO_CUSTOMER, "public_keys=winter-festival&language=fr-CA").await;
+    assert_eq!(french.body["bookings"][0]["activity"]["title"], "Photo avec le Père Noël");
+    assert_eq!(french.body["groups"][0]["activity_title"], "Photo avec le Père Noël");
+    // The sandbox saw the base code, as OmniLab wants it.
+    let received = world.sandbox.received();
+    assert!(received.last().unwrap().query.contains(&("language".into(), "fr".into())));
+}
+
+#[tokio::test]
+async fn a_slot_without_duration_has_no_end_and_no_made_up_duration() {
+    let world = World::demo().await;
+    let answer = world.list(DEMO_CUSTOMER, "public_keys=spring-fair&page_size=1").await;
+    let booking = &answer.body["bookings"][0];
+    assert_eq!(booking["booking"], booking_uuid(4));
+    assert!(booking.get("slot_duration_in_minutes").is_none(), "{booking}");
+    assert!(booking.get("slot_ending_at").is_none(), "{booking}");
+    assert!(booking.get("host").is_none(), "{booking}");
+    assert_eq!(booking["slot_starting_at_local"], "2024-12-13T10:00:00-05:00");
+}
+
+#[tokio::test]
+async fn the_same_activity_id_in_two_campaigns_is_two_groups() {
+    let world = World::demo().await;
+    let answer = world.list(DEMO_CUSTOMER, "").await;
+    let shared: Vec<&str> = answer.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["activity_id"] == SHARED_ACTIVITY_ID)
+        .map(|g| g["interaction_public_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(shared, vec!["winter-festival", "spring-fair"]);
+}
+
+#[tokio::test]
+async fn pages_follow_total_count() {
+    let world = World::demo().await;
+    let page2 = world.list(DEMO_CUSTOMER, "page_size=5&page_number=2").await;
+    assert_eq!(page2.status, 200, "{}", page2.raw);
+    assert_eq!(page2.body["page_number"], 2);
+    assert_eq!(page2.body["page_size"], 5);
+    assert_eq!(page2.body["total_count"], 12);
+    assert_eq!(page2.booking_ids().len(), 5);
+
+    let beyond = world.list(DEMO_CUSTOMER, "page_size=5&page_number=9").await;
+    assert_eq!(beyond.status, 200);
+    assert!(beyond.booking_ids().is_empty());
+    assert_eq!(beyond.body["total_count"], 12);
+}
+
+#[tokio::test]
+async fn all_pages_are_fetched_concurrently_and_merged_in_order() {
+    let data = SandboxData::demo(demo_start()).with_many("many-bookings", 250, demo_start());
+    let world = World::with(data, UpstreamPolicy::default()).await;
+    let one_by_one: Vec<String> = {
+        let mut ids = Vec::new();
+        for page in 1..=3 {
+            ids.extend(world.list("many-bookings", &format!("page_size=100&page_number={page}")).await.booking_ids());
+        }
+        ids
+    };
+    let fetches_before = world.sandbox.counters().fetches;
+    let all = world.list("many-bookings", "all=true").await;
+    assert_eq!(all.status, 200, "{}", all.raw);
+    assert_eq!(world.sandbox.counters().fetches - fetches_before, 3, "page 1, then pages 2 and 3");
+    assert_eq!(all.body["total_count"], 250);
+    assert_eq!(all.body["page_number"], 1);
+    assert_eq!(all.body["page_size"], 250);
+    assert_eq!(all.booking_ids(), one_by_one);
+    assert_eq!(all.body["groups"][0]["booking_ids"].as_array().unwrap().len(), 250);
+}
+
+#[tokio::test]
+async fn filters_reach_omnilab_as_it_documents_them() {
+    let world = World::demo().await;
+    let answer = world
+        .list(
+            DEMO_CUSTOMER,
+            "public_keys=winter-festival&booking_status=CONFIRMED,WAITLIST&booking_status=CANCELLED\
+             &slot_date_range.from=2024-12-10T13%3A00%3A00%2B01%3A00&slot_date_range.to=2024-12-31T00%3A00%3A00Z\
+             &language=fr&page_size=20&page_number=1",
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    let received = world.sandbox.received();
+    let query = &received.last().unwrap().query;
+    let values = |name: &str| -> Vec<&str> { query.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect() };
+    assert_eq!(values("external_id"), vec![DEMO_CUSTOMER]);
+    assert_eq!(values("public_keys"), vec!["winter-festival"]);
+    assert_eq!(values("booking_status"), vec!["CONFIRMED", "WAITLIST", "CANCELLED"]);
+    assert_eq!(values("slot_date_range.from"), vec!["2024-12-10T12:00:00Z"], "converted to UTC");
+    assert_eq!(values("slot_date_range.to"), vec!["2024-12-31T00:00:00Z"]);
+    assert_eq!(values("page_size"), vec!["20"]);
+    assert!(values("interactions").is_empty());
+    // Every winter-festival booking of the customer (all three statuses) from 12:00 UTC on the 10th.
+    assert_eq!(answer.body["total_count"], 5);
+}
+
+#[tokio::test]
+async fn a_customer_only_ever_sees_their_own_bookings() {
+    let world = World::demo().await;
+    let mine = world.list(DEMO_CUSTOMER, "").await.booking_ids();
+    let theirs = world.list(OTHER_CUSTOMER, "").await.booking_ids();
+    assert_eq!(theirs.len(), 2);
+    assert!(mine.iter().all(|id| !theirs.contains(id)));
+    let received = world.sandbox.received();
+    assert!(received.iter().all(|r| r.query.iter().filter(|(k, _)| k == "external_id").count() == 1));
+}
+
+#[tokio::test]
+async fn a_contact_without_bookings_gets_empty_arrays() {
+    let world = World::demo().await;
+    let answer = world.list("new-customer", "").await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, json!({"bookings": [], "groups": [], "page_number": 1, "page_size": 50, "total_count": 0}));
+    let all = world.list("new-customer", "all=true").await;
+    assert_eq!(all.body["bookings"], json!([]));
+    assert_eq!(all.body["total_count"], 0);
+}
+
+#[tokio::test]
+async fn bad_input_is_a_problem_naming_the_field_and_nothing_goes_upstream() {
+    let world = World::demo().await;
+    let cases = [
+        ("external_id=someone-else", "external_id"),
+        ("public_keys=a&interactions=interactions/2394d604-afcc-4f7f-98c1-ef3676c20d6b", "public_keys"),
+        ("public_keys=a&public_keys=b", "public_keys"),
+        ("public_keys=a,b", "public_keys"),
+        ("interactions=winter-festival", "interactions"),
+        ("slot_date_range.from=yesterday", "slot_date_range.from"),
+        ("slot_date_range.to=2024-12-10", "slot_date_range.to"),
+        ("slot_date_range.from=2024-12-11T00:00:00Z&slot_date_range.to=2024-12-10T00:00:00Z", "slot_date_range.from"),
+        ("booking_status=BOOKED", "booking_status"),
+        ("booking_status=confirmed", "booking_status"),
+        ("language=%F0%9F%98%80", "language"),
+        ("page_size=0", "page_size"),
+        ("page_size=101", "page_size"),
+        ("page_number=0", "page_number"),
+        ("page_number=abc", "page_number"),
+        ("all=1", "all"),
+        ("all=true&page_number=2", "page_number"),
+        ("pagesize=10", "pagesize"),
+    ];
+    for (query, field) in cases {
+        let answer = world.list(DEMO_CUSTOMER, query).await;
+        answer.assert_problem(400, Some(field));
+    }
+    assert_eq!(world.sandbox.counters(), Default::default(), "nothing reached OmniLab");
+    assert_eq!(world.app.stats().secret_reads, 0, "not even Secrets Manager");
+}
+
+#[tokio::test]
+async fn without_a_signed_in_customer_the_answer_is_401() {
+    let world = World::demo().await;
+    let request = bookings_tests::events::http_api("GET", "/bookings", "", None);
+    let response = world.app.handle(bookings::Route::ListBookings, request).await;
+    assert_eq!(response.headers().get("www-authenticate").unwrap(), "Bearer");
+    let answer = bookings_tests::Answer::from(response);
+    answer.assert_problem(401, None);
+    assert_eq!(world.sandbox.counters(), Default::default());
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_refused() {
+    let world = World::demo().await;
+    let request = bookings_tests::events::http_api("DELETE", "/bookings", "", Some(DEMO_CUSTOMER));
+    let answer = bookings_tests::Answer::from(world.app.handle(bookings::Route::ListBookings, request).await);
+    answer.assert_problem(405, None);
+}
+
+#[tokio::test]
+async fn answers_are_never_cached_by_shared_caches() {
+    let world = World::demo().await;
+    let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
+    let response = world.app.handle(bookings::Route::ListBookings, request).await;
+    assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
+}

@@ -1,0 +1,278 @@
+//! When OmniLab or Secrets Manager misbehave: the right status, a log line, and the function
+//! keeps serving. Also the token and secret are fetched as rarely as the reference page asks.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bookings::omnilab::Credentials;
+use bookings::sandbox::{Endpoint, Fault, Sandbox, SandboxData, booking_uuid};
+use bookings_tests::{DEMO_CUSTOMER, World, demo_start, quick_policy, secrets};
+
+#[tokio::test]
+async fn warm_requests_reuse_one_secret_read_and_one_token() {
+    let world = World::demo().await;
+    for _ in 0..25 {
+        assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+    }
+    assert_eq!(world.app.stats().secret_reads, 1);
+    assert_eq!(world.app.stats().token_exchanges, 1);
+    assert_eq!(world.sandbox.counters().token_exchanges, 1);
+    assert_eq!(world.sandbox.counters().fetches, 25);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_cold_requests_cause_one_exchange() {
+    let world = Arc::new(World::demo().await);
+    let requests: Vec<_> = (0..20)
+        .map(|_| {
+            let world = world.clone();
+            tokio::spawn(async move { world.list(DEMO_CUSTOMER, "").await.status })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap(), 200);
+    }
+    assert_eq!(world.sandbox.counters().token_exchanges, 1);
+    assert_eq!(world.app.stats().secret_reads, 1);
+}
+
+#[tokio::test]
+async fn a_401_discards_the_token_and_retries_once() {
+    let world = World::demo().await;
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+    world.sandbox.revoke_tokens();
+    let answer = world.list(DEMO_CUSTOMER, "").await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_eq!(world.sandbox.counters().token_exchanges, 2);
+    assert_eq!(world.sandbox.counters().fetches, 3, "the refused call, then its one retry");
+    assert_eq!(world.app.stats().secret_reads, 1, "the credentials were fine");
+
+    // A token refused even when fresh is an upstream fault, not a loop.
+    world.sandbox.inject(Endpoint::Fetch, Fault::Unauthorized);
+    world.sandbox.inject(Endpoint::Fetch, Fault::Unauthorized);
+    world.list(DEMO_CUSTOMER, "").await.assert_problem(502, None);
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200, "and it keeps serving");
+}
+
+#[tokio::test]
+async fn an_expiring_token_is_refreshed_before_it_lapses() {
+    let world = World::demo().await;
+    world.sandbox.set_token_lifetime(1);
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+    tokio::time::sleep(Duration::from_millis(950)).await;
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+    assert_eq!(world.sandbox.counters().token_exchanges, 2);
+    assert_eq!(world.sandbox.counters().fetches, 2, "no request was sent with the lapsing token");
+}
+
+#[tokio::test]
+async fn rotated_credentials_are_read_again_once() {
+    let world = World::demo().await;
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+    let rotated = Credentials {
+        client_secret: "rotated-secret".into(),
+        ..Sandbox::default_credentials()
+    };
+    // The operator rotates: OmniLab accepts only the new secret, Secrets Manager holds it.
+    world.rotate_upstream(&rotated);
+    secrets::put(&world.secret_id, &rotated).await;
+    world.sandbox.revoke_tokens();
+
+    let answer = world.list(DEMO_CUSTOMER, "").await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_eq!(world.app.stats().secret_reads, 2);
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+    assert_eq!(world.app.stats().secret_reads, 2, "and kept again");
+}
+
+#[tokio::test]
+async fn credentials_rejected_for_good_are_a_502_without_a_loop() {
+    let world = World::demo().await;
+    world.rotate_upstream(&Credentials {
+        client_secret: "only-omnilab-knows".into(),
+        ..Sandbox::default_credentials()
+    });
+    let answer = world.list(DEMO_CUSTOMER, "").await;
+    answer.assert_problem(502, None);
+    assert_eq!(world.sandbox.counters().token_exchanges, 1, "the re-read secret was unchanged: no second try");
+    assert_eq!(world.app.stats().secret_reads, 2);
+    assert_eq!(world.sandbox.counters().fetches, 0);
+}
+
+#[tokio::test]
+async fn a_500_then_success_is_retried_for_reads() {
+    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    world.sandbox.inject(Endpoint::Fetch, Fault::Status(500));
+    world.sandbox.inject(Endpoint::Fetch, Fault::Status(503));
+    let answer = world.list(DEMO_CUSTOMER, "").await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_eq!(world.sandbox.counters().fetches, 1, "two injected failures, then the real fetch");
+}
+
+#[tokio::test]
+async fn persistent_500s_are_a_502_and_the_function_keeps_serving() {
+    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    for _ in 0..3 {
+        world.sandbox.inject(Endpoint::Fetch, Fault::Status(500));
+    }
+    world.list(DEMO_CUSTOMER, "").await.assert_problem(502, None);
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+}
+
+#[tokio::test]
+async fn persistent_429_is_a_503() {
+    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    for _ in 0..3 {
+        world.sandbox.inject(Endpoint::Fetch, Fault::RateLimited { retry_after: None });
+    }
+    world.list(DEMO_CUSTOMER, "").await.assert_problem(503, None);
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_only_when_it_fits_the_deadline() {
+    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    world.sandbox.inject(Endpoint::Fetch, Fault::RateLimited { retry_after: Some(1) });
+    let started = Instant::now();
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+    assert!(started.elapsed() >= Duration::from_secs(1), "it waited as OmniLab asked");
+
+    // Three minutes do not fit in a three-second budget: give up at once.
+    world.sandbox.inject(Endpoint::Fetch, Fault::RateLimited { retry_after: Some(180) });
+    let started = Instant::now();
+    world.list(DEMO_CUSTOMER, "").await.assert_problem(503, None);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_slow_upstream_is_a_504_within_the_deadline() {
+    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+    world.sandbox.inject(Endpoint::Fetch, Fault::Slow(Duration::from_secs(5)));
+    let started = Instant::now();
+    world.list(DEMO_CUSTOMER, "").await.assert_problem(504, None);
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_502() {
+    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    world.sandbox.inject(Endpoint::Fetch, Fault::Malformed);
+    world.list(DEMO_CUSTOMER, "").await.assert_problem(502, None);
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_retried_then_a_502_and_serving_goes_on() {
+    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    world.sandbox.inject(Endpoint::Fetch, Fault::Drop);
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200, "one drop mid-body is retried");
+    for _ in 0..3 {
+        world.sandbox.inject(Endpoint::Fetch, Fault::Drop);
+    }
+    world.list(DEMO_CUSTOMER, "").await.assert_problem(502, None);
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_failed_cancel_is_not_repeated() {
+    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    let id = booking_uuid(1);
+    world.sandbox.inject(Endpoint::Cancel, Fault::Status(500));
+    world.cancel(DEMO_CUSTOMER, &id).await.assert_problem(502, None);
+    assert_eq!(world.sandbox.counters().cancels, 0, "the injected 500 answered the only attempt");
+    assert_eq!(world.cancel(DEMO_CUSTOMER, &id).await.status, 200);
+    assert_eq!(world.sandbox.cancel_calls(&id), 1);
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_a_clear_failure_not_a_crash() {
+    let world = World::demo().await;
+    let config = bookings::Config {
+        api_base: format!("http://{}", world.sandbox_addr),
+        credentials: bookings::omnilab::CredentialsSource::SecretsManager {
+            secret_id: "omnilab/does-not-exist".into(),
+        },
+        external_id_claim: "sub".into(),
+        upstream: quick_policy(),
+    };
+    let app = bookings::App::new(config).unwrap();
+    let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
+    let answer = bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await);
+    answer.assert_problem(503, None);
+
+    let malformed = secrets::create_raw(&format!("omnilab/malformed-{}", std::process::id()), "not json").await;
+    let config = bookings::Config {
+        api_base: format!("http://{}", world.sandbox_addr),
+        credentials: bookings::omnilab::CredentialsSource::SecretsManager { secret_id: malformed },
+        external_id_claim: "sub".into(),
+        upstream: quick_policy(),
+    };
+    let app = bookings::App::new(config).unwrap();
+    let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
+    let answer = bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await);
+    answer.assert_problem(500, None);
+    assert_eq!(world.sandbox.counters(), Default::default());
+}
+
+/// Collects every log line the process writes while the test runs.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_token_or_upstream_body_in_any_answer_or_log_line() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    let mut answers = Vec::new();
+    answers.push(world.list(DEMO_CUSTOMER, "").await);
+    world.sandbox.revoke_tokens();
+    answers.push(world.list(DEMO_CUSTOMER, "").await);
+    for fault in [Fault::Status(500), Fault::Status(500), Fault::Status(500)] {
+        world.sandbox.inject(Endpoint::Fetch, fault);
+    }
+    answers.push(world.list(DEMO_CUSTOMER, "").await);
+    world.sandbox.inject(Endpoint::Fetch, Fault::Status(400));
+    answers.push(world.list(DEMO_CUSTOMER, "").await);
+    world.sandbox.inject(Endpoint::Fetch, Fault::Malformed);
+    answers.push(world.list(DEMO_CUSTOMER, "").await);
+    answers.push(world.cancel(DEMO_CUSTOMER, &booking_uuid(1)).await);
+    world.rotate_upstream(&Credentials {
+        client_secret: "never-stored-anywhere".into(),
+        ..Sandbox::default_credentials()
+    });
+    world.sandbox.revoke_tokens();
+    answers.push(world.list(DEMO_CUSTOMER, "").await);
+    assert_eq!(
+        answers.iter().map(|a| a.status).collect::<Vec<_>>(),
+        vec![200, 200, 502, 502, 502, 200, 502]
+    );
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("upstream failure"), "failures are logged: {logs}");
+    assert!(logs.contains("status=502"), "{logs}");
+    let secret = Sandbox::default_credentials().client_secret;
+    for (what, text) in std::iter::once(("logs", logs.as_str())).chain(answers.iter().map(|a| ("answer", a.raw.as_str()))) {
+        assert!(!text.contains(&secret), "client secret in {what}: {text}");
+        assert!(!text.contains("never-stored-anywhere"), "client secret in {what}");
+        assert!(!text.contains("sandbox-token-"), "access token in {what}: {text}");
+        assert!(!text.contains("invalid_client") && !text.contains("injected"), "upstream body in {what}: {text}");
+    }
+}

@@ -1,0 +1,151 @@
+//! What the end-to-end tests share: the sandbox OmniLab on loopback, secrets in the Secrets
+//! Manager emulator, API Gateway events as the JWT authorizer would deliver them, and a Lambda
+//! Runtime API to run the compiled binaries under.
+
+pub mod events;
+pub mod runtime_api;
+pub mod secrets;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bookings::config::UpstreamPolicy;
+use bookings::omnilab::{Credentials, CredentialsSource};
+use bookings::sandbox::{Sandbox, SandboxData};
+use bookings::{App, Config, Route};
+use jiff::Timestamp;
+use lambda_http::{Body, Response};
+use serde_json::Value;
+
+pub use bookings::sandbox::{DEMO_CUSTOMER, OTHER_CUSTOMER};
+
+/// The day the demo data starts: fixed, so local times and groups are known in advance.
+pub fn demo_start() -> Timestamp {
+    "2024-12-09T00:00:00Z".parse().expect("a valid timestamp")
+}
+
+/// One world for one test: a sandbox OmniLab with the demo data, a secret of its own in the
+/// emulator, and the app configured as the Lambda binaries would be.
+pub struct World {
+    pub sandbox: Sandbox,
+    pub sandbox_addr: SocketAddr,
+    pub secret_id: String,
+    pub app: App,
+}
+
+impl World {
+    pub async fn demo() -> Self {
+        Self::with(SandboxData::demo(demo_start()), UpstreamPolicy::default()).await
+    }
+
+    pub async fn with(data: SandboxData, policy: UpstreamPolicy) -> Self {
+        let sandbox = Sandbox::new(data);
+        let sandbox_addr = sandbox
+            .serve("127.0.0.1:0".parse().expect("an address"))
+            .await
+            .expect("the sandbox binds a loopback port");
+        let secret_id = secrets::create(&Sandbox::default_credentials()).await;
+        let config = Config {
+            api_base: format!("http://{sandbox_addr}"),
+            credentials: CredentialsSource::SecretsManager {
+                secret_id: secret_id.clone(),
+            },
+            external_id_claim: "sub".into(),
+            upstream: policy,
+        };
+        let app = App::new(config).expect("the app starts");
+        Self {
+            sandbox,
+            sandbox_addr,
+            secret_id,
+            app,
+        }
+    }
+
+    /// `GET /bookings?{query}` as `customer`.
+    pub async fn list(&self, customer: &str, query: &str) -> Answer {
+        let request = events::http_api("GET", "/bookings", query, Some(customer));
+        Answer::from(self.app.handle(Route::ListBookings, request).await)
+    }
+
+    /// `POST /bookings/{booking}/cancel` as `customer`.
+    pub async fn cancel(&self, customer: &str, booking: &str) -> Answer {
+        let request = events::http_api("POST", &format!("/bookings/{booking}/cancel"), "", Some(customer));
+        Answer::from(self.app.handle(Route::CancelBooking, request).await)
+    }
+
+    /// Rotates the OmniLab credentials: the sandbox accepts only the new ones from now on.
+    pub fn rotate_upstream(&self, credentials: &Credentials) {
+        self.sandbox.set_credentials(credentials.clone());
+    }
+}
+
+/// A short upstream policy, so timeout tests take well under a second.
+pub fn quick_policy() -> UpstreamPolicy {
+    UpstreamPolicy {
+        attempt_timeout: Duration::from_millis(400),
+        base_backoff: Duration::from_millis(10),
+        default_budget: Duration::from_secs(3),
+        ..UpstreamPolicy::default()
+    }
+}
+
+/// A response, read.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+    pub raw: String,
+}
+
+impl From<Response<Body>> for Answer {
+    fn from(response: Response<Body>) -> Self {
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let raw = String::from_utf8_lossy(response.body().as_ref()).into_owned();
+        let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        Self {
+            status,
+            content_type,
+            body,
+            raw,
+        }
+    }
+}
+
+impl Answer {
+    /// Asserts an RFC 9457 problem with this status, naming `field` when given.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, field: Option<&str>) {
+        assert_eq!(self.status, status, "{}", self.raw);
+        assert_eq!(self.content_type, "application/problem+json");
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["type"].as_str().is_some_and(|t| t.starts_with("tag:")), "{}", self.raw);
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string(), "{}", self.raw);
+        match field {
+            Some(field) => {
+                assert_eq!(self.body["field"], field, "{}", self.raw);
+                assert!(self.body["detail"].as_str().is_some_and(|d| d.contains(field)), "{}", self.raw);
+            }
+            None => assert!(self.body.get("field").is_none(), "{}", self.raw),
+        }
+    }
+
+    pub fn booking_ids(&self) -> Vec<String> {
+        self.body["bookings"]
+            .as_array()
+            .map(|bookings| {
+                bookings
+                    .iter()
+                    .filter_map(|b| b["booking"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::credentials::{CredentialStore, Credentials};
-use super::transport::{self, Retry, Transport};
+use super::transport::{Retry, Transport};
 use super::{Call, UpstreamError};
 
 #[derive(Clone)]
@@ -111,18 +111,18 @@ impl Authenticator {
             audience: &credentials.audience,
             grant_type: "client_credentials",
         };
-        let response = transport
+        let answer = transport
             .send(call, Retry::Safe, || transport.client().post(&self.token_url).json(&body))
             .await?;
         self.exchanges.fetch_add(1, Ordering::Relaxed);
-        match response.status() {
+        match answer.status {
             status if status.is_success() => {}
             StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                 return Err(UpstreamError::CredentialsRejected);
             }
             status => return Err(UpstreamError::Status(status.as_u16())),
         }
-        let token: TokenResponse = transport::read_json(response).await?;
+        let token: TokenResponse = answer.json()?;
         if token.access_token.is_empty() {
             return Err(UpstreamError::Decode("empty access_token".into()));
         }

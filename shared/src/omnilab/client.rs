@@ -1,11 +1,11 @@
 //! The two Booking API endpoints, typed.
 
-use reqwest::{RequestBuilder, Response, StatusCode};
+use reqwest::{RequestBuilder, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticator;
 use super::credentials::CredentialStore;
-use super::transport::{self, Retry, Transport};
+use super::transport::{Answer, Retry, Transport};
 use super::{Call, UpstreamError};
 use crate::config::{Config, UpstreamPolicy};
 use crate::identity::ExternalId;
@@ -86,13 +86,13 @@ impl OmniLab {
         params.push(("page_number", page_number.to_string()));
 
         let client = self.transport.client();
-        let response = self
+        let answer = self
             .authorized(call, Retry::Safe, |token| {
                 client.get(&self.fetch_url).bearer_auth(token).query(&params)
             })
             .await?;
-        match response.status() {
-            status if status.is_success() => transport::read_json(response).await,
+        match answer.status {
+            status if status.is_success() => answer.json(),
             status => Err(UpstreamError::Status(status.as_u16())),
         }
     }
@@ -110,13 +110,13 @@ impl OmniLab {
 
         let client = self.transport.client();
         let body = Cancel { booking };
-        let response = self
+        let answer = self
             .authorized(call, Retry::OnlyUnsent, |token| {
                 client.post(&self.cancel_url).bearer_auth(token).json(&body)
             })
             .await?;
-        match response.status() {
-            status if status.is_success() => transport::read_json::<Cancelled>(response).await.map(drop),
+        match answer.status {
+            status if status.is_success() => answer.json::<Cancelled>().map(drop),
             status => Err(UpstreamError::Status(status.as_u16())),
         }
     }
@@ -127,19 +127,19 @@ impl OmniLab {
         call: &Call,
         retry: Retry,
         build: impl Fn(&str) -> RequestBuilder,
-    ) -> Result<Response, UpstreamError> {
+    ) -> Result<Answer, UpstreamError> {
         let token = self.auth.token(&self.transport, call).await?;
-        let response = self.transport.send(call, retry, || build(token.bearer())).await?;
-        if response.status() != StatusCode::UNAUTHORIZED {
-            return Ok(response);
+        let answer = self.transport.send(call, retry, || build(token.bearer())).await?;
+        if answer.status != StatusCode::UNAUTHORIZED {
+            return Ok(answer);
         }
         tracing::info!("OmniLab refused the cached access token; refreshing it");
         self.auth.discard(&token).await;
         let token = self.auth.token(&self.transport, call).await?;
-        let response = self.transport.send(call, retry, || build(token.bearer())).await?;
-        if response.status() == StatusCode::UNAUTHORIZED {
+        let answer = self.transport.send(call, retry, || build(token.bearer())).await?;
+        if answer.status == StatusCode::UNAUTHORIZED {
             return Err(UpstreamError::Unauthorized);
         }
-        Ok(response)
+        Ok(answer)
     }
 }

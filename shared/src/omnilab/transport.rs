@@ -44,14 +44,16 @@ impl Transport {
         &self.policy
     }
 
-    /// Sends the request `build` makes, retrying as `retry` allows, and returns the first
-    /// answer that is neither a 5xx nor a 429. Final 5xx and 429 answers become errors.
+    /// Sends the request `build` makes and reads its answer, retrying as `retry` allows.
+    /// Returns the first answer that is neither a 5xx nor a 429; final 5xx and 429 answers
+    /// become errors. The body is read inside the attempt, so a connection that drops mid-body
+    /// is retried like one that drops before the headers.
     pub(crate) async fn send(
         &self,
         call: &Call,
         retry: Retry,
         build: impl Fn() -> RequestBuilder,
-    ) -> Result<Response, UpstreamError> {
+    ) -> Result<Answer, UpstreamError> {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -60,34 +62,26 @@ impl Transport {
                 return Err(UpstreamError::Timeout);
             }
             call.count();
-            let outcome = build().timeout(remaining.min(self.policy.attempt_timeout)).send().await;
-            let (failure, server_wait) = match outcome {
-                Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
-                    (UpstreamError::RateLimited, Some(retry_after(&response)))
+            let (failure, asked_wait) = match self.attempt(build(), remaining).await {
+                Ok(answer) if answer.status == StatusCode::TOO_MANY_REQUESTS => {
+                    (UpstreamError::RateLimited, answer.retry_after)
                 }
-                Ok(response) if response.status().is_server_error() => {
-                    (UpstreamError::Status(response.status().as_u16()), None)
-                }
-                Ok(response) => return Ok(response),
-                // A slow upstream stays slow: retrying would only spend the caller's deadline.
-                Err(error) if error.is_timeout() => return Err(UpstreamError::Timeout),
-                Err(error) => {
-                    let failure = UpstreamError::from_reqwest(&error);
-                    if retry == Retry::OnlyUnsent && error.is_connect() && attempt < self.policy.max_attempts {
-                        tracing::warn!(attempt, error = %failure, "retrying OmniLab call");
-                        tokio::time::sleep(self.backoff(attempt).min(call.remaining())).await;
-                        continue;
-                    }
+                Ok(answer) if answer.status.is_server_error() => (UpstreamError::Status(answer.status.as_u16()), None),
+                Ok(answer) => return Ok(answer),
+                // A slow upstream stays slow, and an oversized body stays oversized.
+                Err(failure @ (UpstreamError::Timeout | UpstreamError::Decode(_))) => return Err(failure),
+                Err(failure @ UpstreamError::Transport("connect")) if retry == Retry::OnlyUnsent => {
+                    // Refused before anything was sent: repeating cannot cancel twice.
                     (failure, None)
                 }
+                Err(failure) if retry == Retry::OnlyUnsent => return Err(failure),
+                Err(failure) => (failure, None),
             };
-            if retry != Retry::Safe || attempt >= self.policy.max_attempts {
+            let retryable = retry == Retry::Safe || matches!(failure, UpstreamError::Transport("connect"));
+            if !retryable || attempt >= self.policy.max_attempts {
                 return Err(failure);
             }
-            let wait = match server_wait {
-                Some(Some(asked)) => asked,
-                _ => self.backoff(attempt),
-            };
+            let wait = asked_wait.unwrap_or_else(|| self.backoff(attempt));
             // Leave room for the retry itself; a wait that cannot fit is a wait for nothing.
             if wait + Duration::from_millis(50) >= call.remaining() {
                 return Err(failure);
@@ -95,6 +89,22 @@ impl Transport {
             tracing::warn!(attempt, error = %failure, wait_ms = wait.as_millis() as u64, "retrying OmniLab call");
             tokio::time::sleep(wait).await;
         }
+    }
+
+    async fn attempt(&self, request: RequestBuilder, remaining: Duration) -> Result<Answer, UpstreamError> {
+        let response = request
+            .timeout(remaining.min(self.policy.attempt_timeout))
+            .send()
+            .await
+            .map_err(|e| UpstreamError::from_reqwest(&e))?;
+        let status = response.status();
+        let retry_after = retry_after(&response);
+        let body = read_body(response).await?;
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
     }
 
     /// Full jitter over an exponential step: spreads the retries of many containers apart.
@@ -117,8 +127,21 @@ fn retry_after(response: &Response) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-/// Reads a JSON body, at most [`MAX_BODY_BYTES`] of it.
-pub(crate) async fn read_json<T: DeserializeOwned>(mut response: Response) -> Result<T, UpstreamError> {
+/// An upstream answer, read in full.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, UpstreamError> {
+        serde_json::from_slice(&self.body).map_err(|e| UpstreamError::from_json(&e))
+    }
+}
+
+/// Reads a body, at most [`MAX_BODY_BYTES`] of it.
+async fn read_body(mut response: Response) -> Result<Vec<u8>, UpstreamError> {
     if response.content_length().is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(UpstreamError::Decode("body too large".into()));
     }
@@ -129,5 +152,5 @@ pub(crate) async fn read_json<T: DeserializeOwned>(mut response: Response) -> Re
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).map_err(|e| UpstreamError::from_json(&e))
+    Ok(body)
 }

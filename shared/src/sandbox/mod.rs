@@ -55,7 +55,7 @@ pub enum Fault {
     Unauthorized,
 }
 
-/// Requests the sandbox has answered, by endpoint.
+/// Requests that reached each endpoint (those answered by an injected fault are not counted).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub token_exchanges: u64,
@@ -250,9 +250,11 @@ async fn dispatch(
             return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"bookings\": [{\"activ").into_response();
         }
         Some(Fault::Drop) => {
-            let broken = futures_util::stream::once(async {
-                Err::<Bytes, _>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "dropped"))
-            });
+            // The status line and a first chunk go out, then the connection is cut.
+            let broken = futures_util::stream::iter([
+                Ok(Bytes::from_static(b"{\"bookings\": [")),
+                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "dropped")),
+            ]);
             return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(broken)).into_response();
         }
         Some(Fault::Unauthorized) => return error(StatusCode::UNAUTHORIZED, "invalid_token"),
@@ -260,19 +262,19 @@ async fn dispatch(
     match endpoint {
         Endpoint::Token => token(&sandbox, &body),
         Endpoint::Fetch => {
+            sandbox.state.fetches.fetch_add(1, Ordering::Relaxed);
             if !sandbox.token_is_valid(&headers) {
                 return error(StatusCode::UNAUTHORIZED, "invalid_token");
             }
-            sandbox.state.fetches.fetch_add(1, Ordering::Relaxed);
             let pairs: Vec<(String, String)> = form_pairs(query.as_deref().unwrap_or_default());
             lock(&sandbox.state.received).push(Received { query: pairs.clone() });
             fetch(&sandbox, &pairs)
         }
         Endpoint::Cancel | Endpoint::Any => {
+            sandbox.state.cancels.fetch_add(1, Ordering::Relaxed);
             if !sandbox.token_is_valid(&headers) {
                 return error(StatusCode::UNAUTHORIZED, "invalid_token");
             }
-            sandbox.state.cancels.fetch_add(1, Ordering::Relaxed);
             cancel(&sandbox, &body)
         }
     }

@@ -1,0 +1,47 @@
+# Sourced by the scripts beside it: installs what they need on a fresh machine, once.
+# - Python tools (moto, cfn-lint, the SAM CLI, cargo-lambda with its Zig) into ./.venv
+# - the Rust pieces: rustfmt, clippy, the aarch64 target that Lambda's arm64 needs
+# Re-running is cheap: each step checks before it installs.
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$repo_root/.venv"
+
+setup_python_tools() {
+    local stamp="$venv/.requirements"
+    if [ -x "$venv/bin/python" ] && cmp -s "$repo_root/scripts/requirements.txt" "$stamp"; then
+        return
+    fi
+    echo "setup: installing Python tools into .venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$repo_root/scripts/requirements.txt"
+    cp "$repo_root/scripts/requirements.txt" "$stamp"
+}
+
+setup_rust_tools() {
+    rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+    rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+}
+
+setup_arm64_target() {
+    rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' \
+        || rustup target add aarch64-unknown-linux-gnu
+}
+
+# Starts moto's Secrets Manager on a free loopback port and points the AWS SDK at it with the
+# SDK's standard variables. Stopped when the calling script exits.
+start_moto() {
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/moto-$port.log" 2>&1 &
+    moto_pid=$!
+    trap 'kill $moto_pid 2>/dev/null || true' EXIT
+    for _ in $(seq 1 100); do
+        curl -fsS -m 1 "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    curl -fsS -m 1 "http://127.0.0.1:$port/moto-api/" >/dev/null || { echo "moto did not start" >&2; return 1; }
+    export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-west-1
+    unset AWS_PROFILE AWS_SESSION_TOKEN
+    echo "setup: moto's Secrets Manager at $AWS_ENDPOINT_URL_SECRETS_MANAGER"
+}

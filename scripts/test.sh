@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test, the way CI does (.ci/run calls this). Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+setup_python_tools
+setup_rust_tools
+export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+echo "== build the Lambda binaries the end-to-end tests run"
+cargo build --workspace --bins
+
+echo "== tests (unit, handlers against the sandbox and moto, binaries under a Runtime API)"
+start_moto
+cargo test --workspace --all-features
+
+echo "== all tests passed"

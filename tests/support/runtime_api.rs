@@ -1,0 +1,238 @@
+//! A Lambda Runtime API on loopback, to run the compiled binaries through their real runtime
+//! loop: the binary polls `/next`, we hand it an event, it posts the response back.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+/// What the function posted back for one invocation.
+#[derive(Debug)]
+pub enum Outcome {
+    Response(Value),
+    Error(Value),
+}
+
+impl Outcome {
+    #[track_caller]
+    pub fn response(self) -> Value {
+        match self {
+            Self::Response(value) => value,
+            Self::Error(error) => panic!("the function reported an error: {error}"),
+        }
+    }
+}
+
+struct Invocation {
+    id: String,
+    event: Value,
+    deadline_ms: u64,
+}
+
+#[derive(Clone)]
+struct Shared {
+    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>>,
+    waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>,
+    first_poll: Arc<Mutex<Option<Instant>>>,
+    init_errors: Arc<Mutex<Vec<Value>>>,
+}
+
+pub struct RuntimeApi {
+    pub address: String,
+    sender: mpsc::UnboundedSender<Invocation>,
+    shared: Shared,
+    next_id: AtomicU64,
+}
+
+impl RuntimeApi {
+    pub async fn start() -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let shared = Shared {
+            queue: Arc::new(tokio::sync::Mutex::new(receiver)),
+            waiting: Arc::default(),
+            first_poll: Arc::default(),
+            init_errors: Arc::default(),
+        };
+        let router = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(respond))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let address = listener.local_addr().expect("an address").to_string();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self {
+            address,
+            sender,
+            shared,
+            next_id: AtomicU64::new(0),
+        }
+    }
+
+    /// Hands `event` to the next poll and waits for the function's answer.
+    pub async fn invoke(&self, event: Value) -> Outcome {
+        let id = format!("invoke-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let (tell, answer) = oneshot::channel();
+        self.shared.waiting.lock().expect("not poisoned").insert(id.clone(), tell);
+        let deadline_ms = now_ms() + 10_000;
+        self.sender
+            .send(Invocation { id, event, deadline_ms })
+            .expect("the runtime API is running");
+        tokio::time::timeout(Duration::from_secs(30), answer)
+            .await
+            .expect("the function answers within 30 s")
+            .expect("the function answers")
+    }
+
+    /// When the function first asked for work, if it has.
+    pub fn first_poll(&self) -> Option<Instant> {
+        *self.shared.first_poll.lock().expect("not poisoned")
+    }
+
+    pub async fn wait_first_poll(&self, limit: Duration) -> Option<Instant> {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if let Some(at) = self.first_poll() {
+                return Some(at);
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        None
+    }
+
+    pub fn init_errors(&self) -> Vec<Value> {
+        self.shared.init_errors.lock().expect("not poisoned").clone()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+async fn next(State(shared): State<Shared>) -> impl IntoResponse {
+    shared.first_poll.lock().expect("not poisoned").get_or_insert_with(Instant::now);
+    let invocation = shared.queue.lock().await.recv().await;
+    let Some(invocation) = invocation else {
+        return (StatusCode::GONE, HeaderMap::new(), String::new());
+    };
+    let mut headers = HeaderMap::new();
+    let header = |v: &str| HeaderValue::from_str(v).expect("a header value");
+    headers.insert("lambda-runtime-aws-request-id", header(&invocation.id));
+    headers.insert("lambda-runtime-deadline-ms", header(&invocation.deadline_ms.to_string()));
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        header("arn:aws:lambda:eu-west-1:123456789012:function:bookings"),
+    );
+    headers.insert("lambda-runtime-trace-id", header("Root=1-00000000-000000000000000000000000"));
+    (StatusCode::OK, headers, invocation.event.to_string())
+}
+
+async fn respond(State(shared): State<Shared>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+    deliver(&shared, &id, Outcome::Response(serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+async fn fail(State(shared): State<Shared>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+    deliver(&shared, &id, Outcome::Error(serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+async fn init_error(State(shared): State<Shared>, body: Bytes) -> StatusCode {
+    let error = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    shared.init_errors.lock().expect("not poisoned").push(error);
+    StatusCode::ACCEPTED
+}
+
+fn deliver(shared: &Shared, id: &str, outcome: Outcome) -> StatusCode {
+    match shared.waiting.lock().expect("not poisoned").remove(id) {
+        Some(tell) => {
+            let _ = tell.send(outcome);
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::NOT_FOUND,
+    }
+}
+
+/// The compiled binary `name` (the test command builds the workspace's binaries first).
+pub fn binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let profile = std::env::var("BOOKINGS_BIN_PROFILE").unwrap_or_else(|_| "debug".into());
+    let path = target.join(profile).join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (`cargo build --bins`, as scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A function process under the runtime API, with its log lines collected.
+pub struct Function {
+    pub child: tokio::process::Child,
+    pub started: Instant,
+    pub logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Function {
+    pub fn spawn(name: &str, runtime: &RuntimeApi, env: &[(&str, String)]) -> Self {
+        let mut command = tokio::process::Command::new(binary(name));
+        command
+            .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let started = Instant::now();
+        let mut child = command.spawn().expect("the function starts");
+        let logs: Arc<Mutex<Vec<String>>> = Arc::default();
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let logs = logs.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    logs.lock().expect("not poisoned").push(line);
+                }
+            });
+        }
+        Self { child, started, logs }
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().expect("not poisoned").clone()
+    }
+
+    /// Resident memory high-water mark, from /proc (kB).
+    pub fn peak_rss_kb(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+}

@@ -1,0 +1,74 @@
+//! Secrets in a real Secrets Manager API: moto's server, reached through the SDK's standard
+//! `AWS_ENDPOINT_URL_SECRETS_MANAGER` (the test command starts it and sets the variable).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bookings::omnilab::Credentials;
+use tokio::sync::OnceCell;
+
+static CLIENT: OnceCell<aws_sdk_secretsmanager::Client> = OnceCell::const_new();
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub async fn client() -> &'static aws_sdk_secretsmanager::Client {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_SECRETS_MANAGER").is_some(),
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER is not set: run the tests with scripts/test.sh, which starts moto"
+    );
+    CLIENT
+        .get_or_init(|| async {
+            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            aws_sdk_secretsmanager::Client::new(&config)
+        })
+        .await
+}
+
+pub fn secret_string(credentials: &Credentials) -> String {
+    serde_json::json!({
+        "client_id": credentials.client_id,
+        "client_secret": credentials.client_secret,
+        "audience": credentials.audience,
+    })
+    .to_string()
+}
+
+/// Creates a secret of its own for one test and returns its ARN.
+pub async fn create(credentials: &Credentials) -> String {
+    let name = format!(
+        "omnilab/test-{}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        fastrand_suffix()
+    );
+    create_raw(&name, &secret_string(credentials)).await
+}
+
+pub async fn create_raw(name: &str, value: &str) -> String {
+    let output = client()
+        .await
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("moto creates the secret");
+    output.arn().expect("an ARN").to_owned()
+}
+
+/// Rotation, as an operator would do it: a new version of the same secret.
+pub async fn put(secret_id: &str, credentials: &Credentials) {
+    client()
+        .await
+        .put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(secret_string(credentials))
+        .send()
+        .await
+        .expect("moto stores the new version");
+}
+
+fn fastrand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default()
+}
