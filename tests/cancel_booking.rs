@@ -12,7 +12,10 @@ async fn a_customer_cancels_their_booking_and_it_leaves_the_confirmed_list() {
     let id = booking_uuid(1);
     let answer = world.cancel(DEMO_CUSTOMER, &id).await;
     assert_eq!(answer.status, 200, "{}", answer.raw);
-    assert_eq!(answer.body, json!({"booking": id, "booking_status": "CANCELLED"}));
+    assert_eq!(
+        answer.body,
+        json!({"booking": id, "booking_status": "CANCELLED"})
+    );
     assert_eq!(world.sandbox.cancel_calls(&id), 1);
     assert_eq!(world.sandbox.status_of(&id), Some(BookingStatus::Cancelled));
 
@@ -30,11 +33,17 @@ async fn another_customers_booking_is_not_found_and_never_cancelled() {
     for id in &theirs {
         let answer = world.cancel(DEMO_CUSTOMER, id).await;
         answer.assert_problem(404, Some("booking"));
-        assert_eq!(world.sandbox.cancel_calls(id), 0, "OmniLab's cancel was never called");
+        assert_eq!(
+            world.sandbox.cancel_calls(id),
+            0,
+            "OmniLab's cancel was never called"
+        );
         assert_eq!(world.sandbox.status_of(id), Some(BookingStatus::Confirmed));
     }
     // The same answer as for a booking that does not exist at all: nothing is revealed.
-    let unknown = world.cancel(DEMO_CUSTOMER, "00000000-0000-4000-8000-000000000000").await;
+    let unknown = world
+        .cancel(DEMO_CUSTOMER, "00000000-0000-4000-8000-000000000000")
+        .await;
     unknown.assert_problem(404, Some("booking"));
     assert_eq!(world.sandbox.counters().cancels, 0);
 }
@@ -42,7 +51,12 @@ async fn another_customers_booking_is_not_found_and_never_cancelled() {
 #[tokio::test]
 async fn an_id_that_is_not_a_uuid_is_refused_before_anything_goes_upstream() {
     let world = World::demo().await;
-    for bad in ["42", "bookings%2F2394d604-afcc-4f7f-98c1-ef3676c20d6b", "2394d604afcc4f7f98c1ef3676c20d6b", "DROP%20TABLE"] {
+    for bad in [
+        "42",
+        "bookings%2F2394d604-afcc-4f7f-98c1-ef3676c20d6b",
+        "2394d604afcc4f7f98c1ef3676c20d6b",
+        "DROP%20TABLE",
+    ] {
         let answer = world.cancel(DEMO_CUSTOMER, bad).await;
         answer.assert_problem(400, Some("booking"));
     }
@@ -59,7 +73,12 @@ async fn identity_never_comes_from_the_query() {
         &format!("external_id={OTHER_CUSTOMER}"),
         Some(DEMO_CUSTOMER),
     );
-    let answer = bookings_tests::Answer::from(world.app.handle(bookings::Route::CancelBooking, request).await);
+    let answer = bookings_tests::Answer::from(
+        world
+            .app
+            .handle(bookings::Route::CancelBooking, request)
+            .await,
+    );
     answer.assert_problem(400, Some("external_id"));
     assert_eq!(world.sandbox.counters(), Default::default());
 }
@@ -68,7 +87,10 @@ async fn identity_never_comes_from_the_query() {
 async fn an_already_cancelled_booking_is_fine_and_not_cancelled_again() {
     let world = World::demo().await;
     let cancelled = booking_uuid(6);
-    assert_eq!(world.sandbox.status_of(&cancelled), Some(BookingStatus::Cancelled));
+    assert_eq!(
+        world.sandbox.status_of(&cancelled),
+        Some(BookingStatus::Cancelled)
+    );
     let answer = world.cancel(DEMO_CUSTOMER, &cancelled).await;
     assert_eq!(answer.status, 200, "{}", answer.raw);
     assert_eq!(answer.body["booking_status"], "CANCELLED");
@@ -85,11 +107,20 @@ async fn an_already_cancelled_booking_is_fine_and_not_cancelled_again() {
 async fn ownership_is_checked_across_every_page() {
     let data = SandboxData::demo(demo_start()).with_many("many-bookings", 250, demo_start());
     let world = World::with(data, UpstreamPolicy::default()).await;
-    let last = world.list("many-bookings", "page_size=100&page_number=3").await.booking_ids().pop().unwrap();
+    let last = world
+        .list("many-bookings", "page_size=100&page_number=3")
+        .await
+        .booking_ids()
+        .pop()
+        .unwrap();
     let before = world.sandbox.counters().fetches;
     let answer = world.cancel("many-bookings", &last).await;
     assert_eq!(answer.status, 200, "{}", answer.raw);
-    assert_eq!(world.sandbox.counters().fetches - before, 3, "three pages of 100 to find it");
+    assert_eq!(
+        world.sandbox.counters().fetches - before,
+        3,
+        "three pages of 100 to find it"
+    );
     assert_eq!(world.sandbox.cancel_calls(&last), 1);
 
     // Someone else's booking is still refused after a full scan.

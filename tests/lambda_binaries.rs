@@ -1,0 +1,329 @@
+//! The compiled `list-bookings` and `cancel-booking` binaries, through their real Lambda
+//! runtime loop, with API Gateway HTTP API events that carry JWT claims.
+
+use std::time::Duration;
+
+use bookings::sandbox::booking_uuid;
+use bookings_tests::events::http_api_event;
+use bookings_tests::runtime_api::{Function, RuntimeApi};
+use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World};
+use serde_json::Value;
+
+fn function_env(world: &World) -> Vec<(&'static str, String)> {
+    vec![
+        ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
+        ("OMNILAB_SECRET_ID", world.secret_id.clone()),
+        ("EXTERNAL_ID_CLAIM", "sub".into()),
+    ]
+}
+
+fn body_of(response: &Value) -> Value {
+    assert_eq!(response["isBase64Encoded"], false, "{response}");
+    serde_json::from_str(response["body"].as_str().expect("a text body")).expect("a JSON body")
+}
+
+fn request_lines(logs: &[String]) -> Vec<Value> {
+    logs.iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "request")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_bookings_serves_api_gateway_events_through_the_runtime_loop() {
+    let world = World::demo().await;
+    let runtime = RuntimeApi::start().await;
+    let function = Function::spawn("list-bookings", &runtime, &function_env(&world));
+
+    let event = http_api_event(
+        "GET",
+        "/bookings",
+        "booking_status=CONFIRMED&language=fr",
+        Some(DEMO_CUSTOMER),
+    );
+    let response = runtime.invoke(event).await.response();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(response["headers"]["content-type"], "application/json");
+    let body = body_of(&response);
+    assert_eq!(body["total_count"], 10);
+    assert_eq!(
+        body["bookings"][0]["activity"]["title"],
+        "Photo avec le Père Noël"
+    );
+
+    // The same warm process serves on, with no new secret read or token exchange.
+    for _ in 0..5 {
+        let event = http_api_event("GET", "/bookings", "page_size=1", Some(OTHER_CUSTOMER));
+        assert_eq!(runtime.invoke(event).await.response()["statusCode"], 200);
+    }
+    let invalid = runtime
+        .invoke(http_api_event(
+            "GET",
+            "/bookings",
+            "page_size=0",
+            Some(DEMO_CUSTOMER),
+        ))
+        .await
+        .response();
+    assert_eq!(invalid["statusCode"], 400);
+    assert_eq!(
+        invalid["headers"]["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(body_of(&invalid)["field"], "page_size");
+    let anonymous = runtime
+        .invoke(http_api_event("GET", "/bookings", "", None))
+        .await
+        .response();
+    assert_eq!(anonymous["statusCode"], 401);
+    assert_eq!(world.sandbox.counters().token_exchanges, 1);
+    assert_eq!(world.sandbox.counters().fetches, 6);
+
+    // One JSON log line per request: route, status, duration, upstream calls.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let logs = function.logs();
+    let lines = request_lines(&logs);
+    assert_eq!(lines.len(), 8, "{logs:#?}");
+    let first = &lines[0]["fields"];
+    assert_eq!(first["route"], "GET /bookings");
+    assert_eq!(first["status"], 200);
+    assert!(first["duration_ms"].as_f64().is_some());
+    assert_eq!(
+        first["upstream_calls"], 3,
+        "secret read, token exchange, one page"
+    );
+    assert_eq!(
+        lines[1]["fields"]["upstream_calls"], 1,
+        "warm: one page, nothing else"
+    );
+    assert_eq!(
+        lines[6]["fields"]["upstream_calls"], 0,
+        "bad input costs nothing upstream"
+    );
+    let secret = bookings::sandbox::Sandbox::default_credentials().client_secret;
+    assert!(
+        logs.iter()
+            .all(|l| !l.contains(&secret) && !l.contains("sandbox-token-")),
+        "{logs:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_booking_cancels_only_the_callers_own_booking() {
+    let world = World::demo().await;
+    let runtime = RuntimeApi::start().await;
+    let _function = Function::spawn("cancel-booking", &runtime, &function_env(&world));
+
+    let theirs = booking_uuid(13);
+    let refused = runtime
+        .invoke(http_api_event(
+            "POST",
+            &format!("/bookings/{theirs}/cancel"),
+            "",
+            Some(DEMO_CUSTOMER),
+        ))
+        .await
+        .response();
+    assert_eq!(refused["statusCode"], 404, "{refused}");
+    assert_eq!(world.sandbox.cancel_calls(&theirs), 0);
+
+    let mine = booking_uuid(1);
+    let done = runtime
+        .invoke(http_api_event(
+            "POST",
+            &format!("/bookings/{mine}/cancel"),
+            "",
+            Some(DEMO_CUSTOMER),
+        ))
+        .await
+        .response();
+    assert_eq!(done["statusCode"], 200, "{done}");
+    assert_eq!(body_of(&done)["booking_status"], "CANCELLED");
+    assert_eq!(world.sandbox.cancel_calls(&mine), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_concurrency_shares_one_token_across_concurrent_invocations() {
+    let world = World::demo().await;
+    let runtime = std::sync::Arc::new(RuntimeApi::start().await);
+    let mut env = function_env(&world);
+    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "8".into()));
+    let _function = Function::spawn("list-bookings", &runtime, &env);
+
+    let invocations: Vec<_> = (0..32)
+        .map(|_| {
+            let runtime = runtime.clone();
+            tokio::spawn(async move {
+                let event = http_api_event("GET", "/bookings", "", Some(DEMO_CUSTOMER));
+                runtime.invoke(event).await.response()["statusCode"].clone()
+            })
+        })
+        .collect();
+    for invocation in invocations {
+        assert_eq!(invocation.await.unwrap(), 200);
+    }
+    assert_eq!(world.sandbox.counters().token_exchanges, 1);
+    assert_eq!(world.sandbox.counters().fetches, 32);
+}
+
+#[tokio::test]
+async fn a_missing_setting_stops_the_function_with_one_line_naming_it() {
+    let runtime = RuntimeApi::start().await;
+    let mut function = Function::spawn(
+        "list-bookings",
+        &runtime,
+        &[
+            ("OMNILAB_TENANT", "example-brand".into()),
+            ("OMNILAB_ENVIRONMENT", "staging".into()),
+        ],
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), function.child.wait())
+        .await
+        .expect("the function exits")
+        .expect("an exit status");
+    assert!(!status.success());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let logs = function.logs();
+    assert_eq!(logs.len(), 1, "{logs:#?}");
+    assert!(logs[0].contains("OMNILAB_ENVIRONMENT"), "{logs:#?}");
+    assert!(
+        !logs[0].contains("staging"),
+        "the value is not echoed: {logs:#?}"
+    );
+    assert!(runtime.first_poll().is_none(), "it never asked for work");
+}
+
+/// The same binaries under cargo-lambda's own Runtime API emulator (`cargo lambda watch`),
+/// invoked with `cargo lambda invoke` and an event file carrying JWT claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cargo_lambda_watch_and_invoke_run_both_functions() {
+    let world = World::demo().await;
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut env_vars: Vec<String> = function_env(&world)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for key in [
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+    ] {
+        env_vars.push(format!(
+            "{key}={}",
+            std::env::var(key).expect("set by the test command")
+        ));
+    }
+    let watch_log =
+        std::env::temp_dir().join(format!("cargo-lambda-watch-{}.log", std::process::id()));
+    let mut watch = tokio::process::Command::new("cargo");
+    watch
+        .current_dir(&workspace)
+        .args([
+            "lambda",
+            "watch",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port,
+        ])
+        .stdout(std::fs::File::create(&watch_log).unwrap())
+        .stderr(std::fs::File::create(watch_log.with_extension("err")).unwrap())
+        .process_group(0)
+        .kill_on_drop(true);
+    for var in &env_vars {
+        watch.args(["--env-var", var]);
+    }
+    let watch = watch
+        .spawn()
+        .expect("cargo lambda is installed (scripts/test.sh puts .venv/bin on PATH)");
+    let group = watch.id().expect("a pid");
+    let _stop = StopGroup(group);
+
+    let dir = std::env::temp_dir().join(format!("bookings-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let invoke = |function: &'static str, event: Value| {
+        let file = dir.join(format!("{function}.json"));
+        std::fs::write(&file, event.to_string()).unwrap();
+        let port = port.clone();
+        let workspace = workspace.clone();
+        async move {
+            let output = tokio::process::Command::new("cargo")
+                .current_dir(&workspace)
+                .args([
+                    "lambda",
+                    "invoke",
+                    function,
+                    "--invoke-address",
+                    "127.0.0.1",
+                    "--invoke-port",
+                    &port,
+                ])
+                .arg("--data-file")
+                .arg(&file)
+                .output()
+                .await
+                .expect("cargo lambda invoke runs");
+            serde_json::from_slice::<Value>(&output.stdout).ok()
+        }
+    };
+
+    // The first invocation waits for cargo-lambda to build the function: allow it time.
+    let list_event = http_api_event(
+        "GET",
+        "/bookings",
+        "public_keys=winter-festival",
+        Some(DEMO_CUSTOMER),
+    );
+    let mut listed = None;
+    for _ in 0..60 {
+        if let Some(response) = invoke("list-bookings", list_event.clone()).await {
+            listed = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let listed = listed
+        .unwrap_or_else(|| panic!("no answer within two minutes; see {}", watch_log.display()));
+    assert_eq!(listed["statusCode"], 200, "{listed}");
+    assert_eq!(body_of(&listed)["total_count"], 5);
+
+    let mine = booking_uuid(2);
+    let cancel_event = http_api_event(
+        "POST",
+        &format!("/bookings/{mine}/cancel"),
+        "",
+        Some(DEMO_CUSTOMER),
+    );
+    let cancelled = invoke("cancel-booking", cancel_event)
+        .await
+        .expect("an answer");
+    assert_eq!(cancelled["statusCode"], 200, "{cancelled}");
+    assert_eq!(world.sandbox.cancel_calls(&mine), 1);
+
+    let anonymous = invoke(
+        "list-bookings",
+        http_api_event("GET", "/bookings", "", None),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(anonymous["statusCode"], 401, "{anonymous}");
+}
+
+/// Stops cargo-lambda and the function processes it started, however the test ends.
+struct StopGroup(u32);
+
+impl Drop for StopGroup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("--")
+            .arg(format!("-{}", self.0))
+            .status();
+    }
+}

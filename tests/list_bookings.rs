@@ -23,18 +23,30 @@ async fn the_account_page_lists_confirmed_bookings_grouped_in_local_time() {
     let first = &bookings[0];
     assert_eq!(first["booking"], booking_uuid(1));
     assert_eq!(first["activity"]["title"], "Santa Photo Experience");
-    assert_eq!(first["activity"]["location_hint"], "Level 1, near the fountain");
+    assert_eq!(
+        first["activity"]["location_hint"],
+        "Level 1, near the fountain"
+    );
     assert_eq!(first["slot_starting_at"], "2024-12-10T12:30:00Z");
     assert_eq!(first["slot_starting_at_local"], "2024-12-10T12:30:00+00:00");
     assert_eq!(first["slot_ending_at"], "2024-12-10T13:00:00Z");
     assert_eq!(first["slot_duration_in_minutes"], 30);
     assert_eq!(first["host"]["display_name"], "Photo Station 2");
-    assert_eq!(first["ticket_type"], json!({"display_name": "Standard entry", "has_limited_capacity": true}));
+    assert_eq!(
+        first["ticket_type"],
+        json!({"display_name": "Standard entry", "has_limited_capacity": true})
+    );
     assert_eq!(first["group"]["unique_key"], "example-brand");
 
     // New York is five hours behind UTC in December.
-    let egg_hunt = bookings.iter().find(|b| b["booking"] == booking_uuid(4)).unwrap();
-    assert_eq!(egg_hunt["slot_starting_at_local"], "2024-12-13T10:00:00-05:00");
+    let egg_hunt = bookings
+        .iter()
+        .find(|b| b["booking"] == booking_uuid(4))
+        .unwrap();
+    assert_eq!(
+        egg_hunt["slot_starting_at_local"],
+        "2024-12-13T10:00:00-05:00"
+    );
 
     let groups = body["groups"].as_array().unwrap();
     let keys: Vec<(&str, &str, usize)> = groups
@@ -57,7 +69,10 @@ async fn the_account_page_lists_confirmed_bookings_grouped_in_local_time() {
     );
     assert_eq!(groups[0]["activity_title"], "Santa Photo Experience");
     assert_eq!(groups[0]["timezone"], "Europe/London");
-    assert_eq!(groups[0]["booking_ids"], json!([booking_uuid(1), booking_uuid(2)]));
+    assert_eq!(
+        groups[0]["booking_ids"],
+        json!([booking_uuid(1), booking_uuid(2)])
+    );
     assert_eq!(groups[2]["timezone"], "America/New_York");
 }
 
@@ -65,31 +80,64 @@ async fn the_account_page_lists_confirmed_bookings_grouped_in_local_time() {
 async fn a_title_that_arrives_as_a_language_map_is_resolved() {
     let world = World::demo().await;
     // The egg hunt has only French text: OmniLab sends {"fr":"Chasse aux œufs"} for English.
-    let english = world.list(DEMO_CUSTOMER, "public_keys=spring-fair&language=en").await;
+    let english = world
+        .list(DEMO_CUSTOMER, "public_keys=spring-fair&language=en")
+        .await;
     assert_eq!(english.status, 200, "{}", english.raw);
-    let titles: Vec<&Value> = english.body["bookings"].as_array().unwrap().iter().map(|b| &b["activity"]["title"]).collect();
+    let titles: Vec<&Value> = english.body["bookings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| &b["activity"]["title"])
+        .collect();
     assert!(!titles.is_empty());
     assert!(titles.iter().all(|t| *t == "Chasse aux œufs"), "{titles:?}");
-    assert!(!english.raw.contains(r#"{\"fr\""#), "no raw map leaks: {}", english.raw);
+    assert!(
+        !english.raw.contains(r#"{\"fr\""#),
+        "no raw map leaks: {}",
+        english.raw
+    );
 
-    let french = world.list(DEMO_CUSTOMER, "public_keys=winter-festival&language=fr-CA").await;
-    assert_eq!(french.body["bookings"][0]["activity"]["title"], "Photo avec le Père Noël");
-    assert_eq!(french.body["groups"][0]["activity_title"], "Photo avec le Père Noël");
+    let french = world
+        .list(DEMO_CUSTOMER, "public_keys=winter-festival&language=fr-CA")
+        .await;
+    assert_eq!(
+        french.body["bookings"][0]["activity"]["title"],
+        "Photo avec le Père Noël"
+    );
+    assert_eq!(
+        french.body["groups"][0]["activity_title"],
+        "Photo avec le Père Noël"
+    );
     // The sandbox saw the base code, as OmniLab wants it.
     let received = world.sandbox.received();
-    assert!(received.last().unwrap().query.contains(&("language".into(), "fr".into())));
+    assert!(
+        received
+            .last()
+            .unwrap()
+            .query
+            .contains(&("language".into(), "fr".into()))
+    );
 }
 
 #[tokio::test]
 async fn a_slot_without_duration_has_no_end_and_no_made_up_duration() {
     let world = World::demo().await;
-    let answer = world.list(DEMO_CUSTOMER, "public_keys=spring-fair&page_size=1").await;
+    let answer = world
+        .list(DEMO_CUSTOMER, "public_keys=spring-fair&page_size=1")
+        .await;
     let booking = &answer.body["bookings"][0];
     assert_eq!(booking["booking"], booking_uuid(4));
-    assert!(booking.get("slot_duration_in_minutes").is_none(), "{booking}");
+    assert!(
+        booking.get("slot_duration_in_minutes").is_none(),
+        "{booking}"
+    );
     assert!(booking.get("slot_ending_at").is_none(), "{booking}");
     assert!(booking.get("host").is_none(), "{booking}");
-    assert_eq!(booking["slot_starting_at_local"], "2024-12-13T10:00:00-05:00");
+    assert_eq!(
+        booking["slot_starting_at_local"],
+        "2024-12-13T10:00:00-05:00"
+    );
 }
 
 #[tokio::test]
@@ -129,19 +177,37 @@ async fn all_pages_are_fetched_concurrently_and_merged_in_order() {
     let one_by_one: Vec<String> = {
         let mut ids = Vec::new();
         for page in 1..=3 {
-            ids.extend(world.list("many-bookings", &format!("page_size=100&page_number={page}")).await.booking_ids());
+            ids.extend(
+                world
+                    .list(
+                        "many-bookings",
+                        &format!("page_size=100&page_number={page}"),
+                    )
+                    .await
+                    .booking_ids(),
+            );
         }
         ids
     };
     let fetches_before = world.sandbox.counters().fetches;
     let all = world.list("many-bookings", "all=true").await;
     assert_eq!(all.status, 200, "{}", all.raw);
-    assert_eq!(world.sandbox.counters().fetches - fetches_before, 3, "page 1, then pages 2 and 3");
+    assert_eq!(
+        world.sandbox.counters().fetches - fetches_before,
+        3,
+        "page 1, then pages 2 and 3"
+    );
     assert_eq!(all.body["total_count"], 250);
     assert_eq!(all.body["page_number"], 1);
     assert_eq!(all.body["page_size"], 250);
     assert_eq!(all.booking_ids(), one_by_one);
-    assert_eq!(all.body["groups"][0]["booking_ids"].as_array().unwrap().len(), 250);
+    assert_eq!(
+        all.body["groups"][0]["booking_ids"]
+            .as_array()
+            .unwrap()
+            .len(),
+        250
+    );
 }
 
 #[tokio::test]
@@ -158,11 +224,24 @@ async fn filters_reach_omnilab_as_it_documents_them() {
     assert_eq!(answer.status, 200, "{}", answer.raw);
     let received = world.sandbox.received();
     let query = &received.last().unwrap().query;
-    let values = |name: &str| -> Vec<&str> { query.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect() };
+    let values = |name: &str| -> Vec<&str> {
+        query
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
     assert_eq!(values("external_id"), vec![DEMO_CUSTOMER]);
     assert_eq!(values("public_keys"), vec!["winter-festival"]);
-    assert_eq!(values("booking_status"), vec!["CONFIRMED", "WAITLIST", "CANCELLED"]);
-    assert_eq!(values("slot_date_range.from"), vec!["2024-12-10T12:00:00Z"], "converted to UTC");
+    assert_eq!(
+        values("booking_status"),
+        vec!["CONFIRMED", "WAITLIST", "CANCELLED"]
+    );
+    assert_eq!(
+        values("slot_date_range.from"),
+        vec!["2024-12-10T12:00:00Z"],
+        "converted to UTC"
+    );
     assert_eq!(values("slot_date_range.to"), vec!["2024-12-31T00:00:00Z"]);
     assert_eq!(values("page_size"), vec!["20"]);
     assert!(values("interactions").is_empty());
@@ -178,7 +257,11 @@ async fn a_customer_only_ever_sees_their_own_bookings() {
     assert_eq!(theirs.len(), 2);
     assert!(mine.iter().all(|id| !theirs.contains(id)));
     let received = world.sandbox.received();
-    assert!(received.iter().all(|r| r.query.iter().filter(|(k, _)| k == "external_id").count() == 1));
+    assert!(
+        received
+            .iter()
+            .all(|r| r.query.iter().filter(|(k, _)| k == "external_id").count() == 1)
+    );
 }
 
 #[tokio::test]
@@ -186,7 +269,10 @@ async fn a_contact_without_bookings_gets_empty_arrays() {
     let world = World::demo().await;
     let answer = world.list("new-customer", "").await;
     assert_eq!(answer.status, 200);
-    assert_eq!(answer.body, json!({"bookings": [], "groups": [], "page_number": 1, "page_size": 50, "total_count": 0}));
+    assert_eq!(
+        answer.body,
+        json!({"bookings": [], "groups": [], "page_number": 1, "page_size": 50, "total_count": 0})
+    );
     let all = world.list("new-customer", "all=true").await;
     assert_eq!(all.body["bookings"], json!([]));
     assert_eq!(all.body["total_count"], 0);
@@ -197,13 +283,19 @@ async fn bad_input_is_a_problem_naming_the_field_and_nothing_goes_upstream() {
     let world = World::demo().await;
     let cases = [
         ("external_id=someone-else", "external_id"),
-        ("public_keys=a&interactions=interactions/2394d604-afcc-4f7f-98c1-ef3676c20d6b", "public_keys"),
+        (
+            "public_keys=a&interactions=interactions/2394d604-afcc-4f7f-98c1-ef3676c20d6b",
+            "public_keys",
+        ),
         ("public_keys=a&public_keys=b", "public_keys"),
         ("public_keys=a,b", "public_keys"),
         ("interactions=winter-festival", "interactions"),
         ("slot_date_range.from=yesterday", "slot_date_range.from"),
         ("slot_date_range.to=2024-12-10", "slot_date_range.to"),
-        ("slot_date_range.from=2024-12-11T00:00:00Z&slot_date_range.to=2024-12-10T00:00:00Z", "slot_date_range.from"),
+        (
+            "slot_date_range.from=2024-12-11T00:00:00Z&slot_date_range.to=2024-12-10T00:00:00Z",
+            "slot_date_range.from",
+        ),
         ("booking_status=BOOKED", "booking_status"),
         ("booking_status=confirmed", "booking_status"),
         ("language=%F0%9F%98%80", "language"),
@@ -219,16 +311,30 @@ async fn bad_input_is_a_problem_naming_the_field_and_nothing_goes_upstream() {
         let answer = world.list(DEMO_CUSTOMER, query).await;
         answer.assert_problem(400, Some(field));
     }
-    assert_eq!(world.sandbox.counters(), Default::default(), "nothing reached OmniLab");
-    assert_eq!(world.app.stats().secret_reads, 0, "not even Secrets Manager");
+    assert_eq!(
+        world.sandbox.counters(),
+        Default::default(),
+        "nothing reached OmniLab"
+    );
+    assert_eq!(
+        world.app.stats().secret_reads,
+        0,
+        "not even Secrets Manager"
+    );
 }
 
 #[tokio::test]
 async fn without_a_signed_in_customer_the_answer_is_401() {
     let world = World::demo().await;
     let request = bookings_tests::events::http_api("GET", "/bookings", "", None);
-    let response = world.app.handle(bookings::Route::ListBookings, request).await;
-    assert_eq!(response.headers().get("www-authenticate").unwrap(), "Bearer");
+    let response = world
+        .app
+        .handle(bookings::Route::ListBookings, request)
+        .await;
+    assert_eq!(
+        response.headers().get("www-authenticate").unwrap(),
+        "Bearer"
+    );
     let answer = bookings_tests::Answer::from(response);
     answer.assert_problem(401, None);
     assert_eq!(world.sandbox.counters(), Default::default());
@@ -238,7 +344,12 @@ async fn without_a_signed_in_customer_the_answer_is_401() {
 async fn a_wrong_method_is_refused() {
     let world = World::demo().await;
     let request = bookings_tests::events::http_api("DELETE", "/bookings", "", Some(DEMO_CUSTOMER));
-    let answer = bookings_tests::Answer::from(world.app.handle(bookings::Route::ListBookings, request).await);
+    let answer = bookings_tests::Answer::from(
+        world
+            .app
+            .handle(bookings::Route::ListBookings, request)
+            .await,
+    );
     answer.assert_problem(405, None);
 }
 
@@ -246,6 +357,9 @@ async fn a_wrong_method_is_refused() {
 async fn answers_are_never_cached_by_shared_caches() {
     let world = World::demo().await;
     let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
-    let response = world.app.handle(bookings::Route::ListBookings, request).await;
+    let response = world
+        .app
+        .handle(bookings::Route::ListBookings, request)
+        .await;
     assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
 }

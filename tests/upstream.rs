@@ -44,14 +44,29 @@ async fn a_401_discards_the_token_and_retries_once() {
     let answer = world.list(DEMO_CUSTOMER, "").await;
     assert_eq!(answer.status, 200, "{}", answer.raw);
     assert_eq!(world.sandbox.counters().token_exchanges, 2);
-    assert_eq!(world.sandbox.counters().fetches, 3, "the refused call, then its one retry");
-    assert_eq!(world.app.stats().secret_reads, 1, "the credentials were fine");
+    assert_eq!(
+        world.sandbox.counters().fetches,
+        3,
+        "the refused call, then its one retry"
+    );
+    assert_eq!(
+        world.app.stats().secret_reads,
+        1,
+        "the credentials were fine"
+    );
 
     // A token refused even when fresh is an upstream fault, not a loop.
     world.sandbox.inject(Endpoint::Fetch, Fault::Unauthorized);
     world.sandbox.inject(Endpoint::Fetch, Fault::Unauthorized);
-    world.list(DEMO_CUSTOMER, "").await.assert_problem(502, None);
-    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200, "and it keeps serving");
+    world
+        .list(DEMO_CUSTOMER, "")
+        .await
+        .assert_problem(502, None);
+    assert_eq!(
+        world.list(DEMO_CUSTOMER, "").await.status,
+        200,
+        "and it keeps serving"
+    );
 }
 
 #[tokio::test]
@@ -62,7 +77,11 @@ async fn an_expiring_token_is_refreshed_before_it_lapses() {
     tokio::time::sleep(Duration::from_millis(950)).await;
     assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
     assert_eq!(world.sandbox.counters().token_exchanges, 2);
-    assert_eq!(world.sandbox.counters().fetches, 2, "no request was sent with the lapsing token");
+    assert_eq!(
+        world.sandbox.counters().fetches,
+        2,
+        "no request was sent with the lapsing token"
+    );
 }
 
 #[tokio::test]
@@ -94,7 +113,11 @@ async fn credentials_rejected_for_good_are_a_502_without_a_loop() {
     });
     let answer = world.list(DEMO_CUSTOMER, "").await;
     answer.assert_problem(502, None);
-    assert_eq!(world.sandbox.counters().token_exchanges, 1, "the re-read secret was unchanged: no second try");
+    assert_eq!(
+        world.sandbox.counters().token_exchanges,
+        1,
+        "the re-read secret was unchanged: no second try"
+    );
     assert_eq!(world.app.stats().secret_reads, 2);
     assert_eq!(world.sandbox.counters().fetches, 0);
 }
@@ -106,7 +129,11 @@ async fn a_500_then_success_is_retried_for_reads() {
     world.sandbox.inject(Endpoint::Fetch, Fault::Status(503));
     let answer = world.list(DEMO_CUSTOMER, "").await;
     assert_eq!(answer.status, 200, "{}", answer.raw);
-    assert_eq!(world.sandbox.counters().fetches, 1, "two injected failures, then the real fetch");
+    assert_eq!(
+        world.sandbox.counters().fetches,
+        1,
+        "two injected failures, then the real fetch"
+    );
 }
 
 #[tokio::test]
@@ -115,7 +142,10 @@ async fn persistent_500s_are_a_502_and_the_function_keeps_serving() {
     for _ in 0..3 {
         world.sandbox.inject(Endpoint::Fetch, Fault::Status(500));
     }
-    world.list(DEMO_CUSTOMER, "").await.assert_problem(502, None);
+    world
+        .list(DEMO_CUSTOMER, "")
+        .await
+        .assert_problem(502, None);
     assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
 }
 
@@ -123,24 +153,45 @@ async fn persistent_500s_are_a_502_and_the_function_keeps_serving() {
 async fn persistent_429_is_a_503() {
     let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
     for _ in 0..3 {
-        world.sandbox.inject(Endpoint::Fetch, Fault::RateLimited { retry_after: None });
+        world
+            .sandbox
+            .inject(Endpoint::Fetch, Fault::RateLimited { retry_after: None });
     }
-    world.list(DEMO_CUSTOMER, "").await.assert_problem(503, None);
+    world
+        .list(DEMO_CUSTOMER, "")
+        .await
+        .assert_problem(503, None);
     assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
 }
 
 #[tokio::test]
 async fn retry_after_is_honoured_only_when_it_fits_the_deadline() {
     let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
-    world.sandbox.inject(Endpoint::Fetch, Fault::RateLimited { retry_after: Some(1) });
+    world.sandbox.inject(
+        Endpoint::Fetch,
+        Fault::RateLimited {
+            retry_after: Some(1),
+        },
+    );
     let started = Instant::now();
     assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
-    assert!(started.elapsed() >= Duration::from_secs(1), "it waited as OmniLab asked");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "it waited as OmniLab asked"
+    );
 
     // Three minutes do not fit in a three-second budget: give up at once.
-    world.sandbox.inject(Endpoint::Fetch, Fault::RateLimited { retry_after: Some(180) });
+    world.sandbox.inject(
+        Endpoint::Fetch,
+        Fault::RateLimited {
+            retry_after: Some(180),
+        },
+    );
     let started = Instant::now();
-    world.list(DEMO_CUSTOMER, "").await.assert_problem(503, None);
+    world
+        .list(DEMO_CUSTOMER, "")
+        .await
+        .assert_problem(503, None);
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
@@ -148,10 +199,19 @@ async fn retry_after_is_honoured_only_when_it_fits_the_deadline() {
 async fn a_slow_upstream_is_a_504_within_the_deadline() {
     let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
     assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
-    world.sandbox.inject(Endpoint::Fetch, Fault::Slow(Duration::from_secs(5)));
+    world
+        .sandbox
+        .inject(Endpoint::Fetch, Fault::Slow(Duration::from_secs(5)));
     let started = Instant::now();
-    world.list(DEMO_CUSTOMER, "").await.assert_problem(504, None);
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    world
+        .list(DEMO_CUSTOMER, "")
+        .await
+        .assert_problem(504, None);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
 }
 
@@ -159,7 +219,10 @@ async fn a_slow_upstream_is_a_504_within_the_deadline() {
 async fn malformed_json_is_a_502() {
     let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
     world.sandbox.inject(Endpoint::Fetch, Fault::Malformed);
-    world.list(DEMO_CUSTOMER, "").await.assert_problem(502, None);
+    world
+        .list(DEMO_CUSTOMER, "")
+        .await
+        .assert_problem(502, None);
     assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
 }
 
@@ -167,11 +230,18 @@ async fn malformed_json_is_a_502() {
 async fn a_dropped_connection_is_retried_then_a_502_and_serving_goes_on() {
     let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
     world.sandbox.inject(Endpoint::Fetch, Fault::Drop);
-    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200, "one drop mid-body is retried");
+    assert_eq!(
+        world.list(DEMO_CUSTOMER, "").await.status,
+        200,
+        "one drop mid-body is retried"
+    );
     for _ in 0..3 {
         world.sandbox.inject(Endpoint::Fetch, Fault::Drop);
     }
-    world.list(DEMO_CUSTOMER, "").await.assert_problem(502, None);
+    world
+        .list(DEMO_CUSTOMER, "")
+        .await
+        .assert_problem(502, None);
     assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
 }
 
@@ -180,8 +250,15 @@ async fn a_failed_cancel_is_not_repeated() {
     let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
     let id = booking_uuid(1);
     world.sandbox.inject(Endpoint::Cancel, Fault::Status(500));
-    world.cancel(DEMO_CUSTOMER, &id).await.assert_problem(502, None);
-    assert_eq!(world.sandbox.counters().cancels, 0, "the injected 500 answered the only attempt");
+    world
+        .cancel(DEMO_CUSTOMER, &id)
+        .await
+        .assert_problem(502, None);
+    assert_eq!(
+        world.sandbox.counters().cancels,
+        0,
+        "the injected 500 answered the only attempt"
+    );
     assert_eq!(world.cancel(DEMO_CUSTOMER, &id).await.status, 200);
     assert_eq!(world.sandbox.cancel_calls(&id), 1);
 }
@@ -199,19 +276,27 @@ async fn a_missing_secret_is_a_clear_failure_not_a_crash() {
     };
     let app = bookings::App::new(config).unwrap();
     let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
-    let answer = bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await);
+    let answer =
+        bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await);
     answer.assert_problem(503, None);
 
-    let malformed = secrets::create_raw(&format!("omnilab/malformed-{}", std::process::id()), "not json").await;
+    let malformed = secrets::create_raw(
+        &format!("omnilab/malformed-{}", std::process::id()),
+        "not json",
+    )
+    .await;
     let config = bookings::Config {
         api_base: format!("http://{}", world.sandbox_addr),
-        credentials: bookings::omnilab::CredentialsSource::SecretsManager { secret_id: malformed },
+        credentials: bookings::omnilab::CredentialsSource::SecretsManager {
+            secret_id: malformed,
+        },
         external_id_claim: "sub".into(),
         upstream: quick_policy(),
     };
     let app = bookings::App::new(config).unwrap();
     let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
-    let answer = bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await);
+    let answer =
+        bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await);
     answer.assert_problem(500, None);
     assert_eq!(world.sandbox.counters(), Default::default());
 }
@@ -266,13 +351,27 @@ async fn no_secret_token_or_upstream_body_in_any_answer_or_log_line() {
     );
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("upstream failure"), "failures are logged: {logs}");
+    assert!(
+        logs.contains("upstream failure"),
+        "failures are logged: {logs}"
+    );
     assert!(logs.contains("status=502"), "{logs}");
     let secret = Sandbox::default_credentials().client_secret;
-    for (what, text) in std::iter::once(("logs", logs.as_str())).chain(answers.iter().map(|a| ("answer", a.raw.as_str()))) {
+    for (what, text) in std::iter::once(("logs", logs.as_str()))
+        .chain(answers.iter().map(|a| ("answer", a.raw.as_str())))
+    {
         assert!(!text.contains(&secret), "client secret in {what}: {text}");
-        assert!(!text.contains("never-stored-anywhere"), "client secret in {what}");
-        assert!(!text.contains("sandbox-token-"), "access token in {what}: {text}");
-        assert!(!text.contains("invalid_client") && !text.contains("injected"), "upstream body in {what}: {text}");
+        assert!(
+            !text.contains("never-stored-anywhere"),
+            "client secret in {what}"
+        );
+        assert!(
+            !text.contains("sandbox-token-"),
+            "access token in {what}: {text}"
+        );
+        assert!(
+            !text.contains("invalid_client") && !text.contains("injected"),
+            "upstream body in {what}: {text}"
+        );
     }
 }

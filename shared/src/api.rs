@@ -92,8 +92,12 @@ impl ApiError {
                 UpstreamError::Timeout | UpstreamError::Credentials(CredentialsError::Timeout) => {
                     StatusCode::GATEWAY_TIMEOUT
                 }
-                UpstreamError::Credentials(CredentialsError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
-                UpstreamError::Credentials(CredentialsError::Malformed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+                UpstreamError::Credentials(CredentialsError::Unavailable(_)) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                UpstreamError::Credentials(CredentialsError::Malformed(_)) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
                 UpstreamError::Status(_)
                 | UpstreamError::Transport(_)
                 | UpstreamError::Decode(_)
@@ -121,7 +125,12 @@ impl ApiError {
                 "Sign in to see your bookings.".to_owned(),
                 None,
             ),
-            Self::MethodNotAllowed => ("tag:omnilab-bookings,2026:method-not-allowed", "Method not allowed", self.to_string(), None),
+            Self::MethodNotAllowed => (
+                "tag:omnilab-bookings,2026:method-not-allowed",
+                "Method not allowed",
+                self.to_string(),
+                None,
+            ),
             Self::NotFound => (
                 "tag:omnilab-bookings,2026:booking-not-found",
                 "Booking not found",
@@ -144,7 +153,8 @@ impl ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR => (
                     "tag:omnilab-bookings,2026:misconfigured",
                     "Bookings are misconfigured",
-                    "This service is not set up correctly. The operators have been told.".to_owned(),
+                    "This service is not set up correctly. The operators have been told."
+                        .to_owned(),
                     None,
                 ),
                 _ => (
@@ -166,7 +176,9 @@ impl ApiError {
 
     fn log(&self, route: Route) {
         match self {
-            Self::Upstream(error) => tracing::error!(route = route.key(), %error, "upstream failure"),
+            Self::Upstream(error) => {
+                tracing::error!(route = route.key(), %error, "upstream failure")
+            }
             error => tracing::info!(route = route.key(), %error, "request refused"),
         }
     }
@@ -255,7 +267,8 @@ impl App {
         let id = booking_param(request)
             .ok_or(ApiError::NotFound)
             .and_then(|text| {
-                BookingId::parse(text).map_err(|_| InvalidParameter::new("booking", InvalidBookingId::REASON).into())
+                BookingId::parse(text)
+                    .map_err(|_| InvalidParameter::new("booking", InvalidBookingId::REASON).into())
             })?;
         let cancelled = self.inner.bookings.cancel(call, &customer, &id).await?;
         Ok(json_response(StatusCode::OK, &cancelled))
@@ -265,13 +278,18 @@ impl App {
     /// configured default where there is none (local runs).
     fn budget(&self, request: &Request) -> Duration {
         let default = self.inner.bookings.omnilab().policy().default_budget;
-        let Some(context) = request.lambda_context_ref() else {
-            return default;
-        };
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
-        Duration::from_millis(context.deadline.saturating_sub(now_ms))
-            .saturating_sub(DEADLINE_MARGIN)
-            .min(default)
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        match request.lambda_context_ref().map(|context| context.deadline) {
+            // Real Lambda deadlines are epoch milliseconds in the future. Some local emulators
+            // (cargo lambda watch) send a bare duration instead, which reads as long past.
+            Some(deadline) if deadline > now_ms => Duration::from_millis(deadline - now_ms)
+                .saturating_sub(DEADLINE_MARGIN)
+                .min(default),
+            _ => default,
+        }
     }
 }
 
@@ -292,7 +310,10 @@ fn query_pairs(request: &Request) -> impl Iterator<Item = (&str, &str)> {
 /// `{booking}` from API Gateway's path parameters, or from the raw path where there are none
 /// (local Lambda emulators do not match routes).
 fn booking_param(request: &Request) -> Option<&str> {
-    if let Some(value) = request.path_parameters_ref().and_then(|p| p.first("booking")) {
+    if let Some(value) = request
+        .path_parameters_ref()
+        .and_then(|p| p.first("booking"))
+    {
         return Some(value);
     }
     request
@@ -305,33 +326,45 @@ fn booking_param(request: &Request) -> Option<&str> {
 }
 
 fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => response(status, "application/json", bytes),
+    match serde_json::to_string(body) {
+        Ok(text) => response(status, "application/json", text),
         Err(error) => {
             tracing::error!(%error, "response did not serialize");
-            response(StatusCode::INTERNAL_SERVER_ERROR, "application/problem+json", Vec::new())
+            response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "application/problem+json",
+                String::new(),
+            )
         }
     }
 }
 
 fn problem_response(error: &ApiError) -> Response<Body> {
     let problem = error.problem();
-    let bytes = serde_json::to_vec(&problem).unwrap_or_default();
-    let mut response = response(error.status(), "application/problem+json", bytes);
+    let text = serde_json::to_string(&problem).unwrap_or_default();
+    let mut response = response(error.status(), "application/problem+json", text);
     if matches!(error, ApiError::Unauthenticated(_)) {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
     }
     response
 }
 
-fn response(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response<Body> {
-    let mut response = Response::new(Body::Binary(body));
+// Text bodies: API Gateway passes them through, where binary ones would travel base64-encoded.
+fn response(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
     // A customer's bookings are personal: no shared cache may keep them.
-    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     response
 }

@@ -51,7 +51,10 @@ pub enum ConfigError {
     #[error("{var} is not set")]
     Missing { var: &'static str },
     #[error("{var} is invalid: {reason}")]
-    Invalid { var: &'static str, reason: &'static str },
+    Invalid {
+        var: &'static str,
+        reason: &'static str,
+    },
 }
 
 /// The OmniLab environments a tenant can be provisioned in.
@@ -261,7 +264,13 @@ mod tests {
             "https://acme.example.com/?x=1",
         ] {
             assert!(
-                matches!(parse_api_host(bad), Err(ConfigError::Invalid { var: "OMNILAB_API_HOST", .. })),
+                matches!(
+                    parse_api_host(bad),
+                    Err(ConfigError::Invalid {
+                        var: "OMNILAB_API_HOST",
+                        ..
+                    })
+                ),
                 "{bad}"
             );
         }
@@ -271,23 +280,48 @@ mod tests {
     fn names_the_variable_that_is_wrong() {
         assert_eq!(
             config(&[("OMNILAB_TENANT", "acme"), SECRET]).unwrap_err(),
-            ConfigError::Missing { var: "OMNILAB_ENVIRONMENT" }
+            ConfigError::Missing {
+                var: "OMNILAB_ENVIRONMENT"
+            }
         );
         assert!(matches!(
-            config(&[("OMNILAB_TENANT", "acme"), ("OMNILAB_ENVIRONMENT", "staging"), SECRET]),
-            Err(ConfigError::Invalid { var: "OMNILAB_ENVIRONMENT", .. })
+            config(&[
+                ("OMNILAB_TENANT", "acme"),
+                ("OMNILAB_ENVIRONMENT", "staging"),
+                SECRET
+            ]),
+            Err(ConfigError::Invalid {
+                var: "OMNILAB_ENVIRONMENT",
+                ..
+            })
         ));
         assert!(matches!(
-            config(&[("OMNILAB_TENANT", "Acme Inc"), ("OMNILAB_ENVIRONMENT", "dev"), SECRET]),
-            Err(ConfigError::Invalid { var: "OMNILAB_TENANT", .. })
+            config(&[
+                ("OMNILAB_TENANT", "Acme Inc"),
+                ("OMNILAB_ENVIRONMENT", "dev"),
+                SECRET
+            ]),
+            Err(ConfigError::Invalid {
+                var: "OMNILAB_TENANT",
+                ..
+            })
         ));
         assert_eq!(
             config(&[("OMNILAB_TENANT", "acme"), ("OMNILAB_ENVIRONMENT", "dev")]).unwrap_err(),
-            ConfigError::Missing { var: "OMNILAB_SECRET_ID" }
+            ConfigError::Missing {
+                var: "OMNILAB_SECRET_ID"
+            }
         );
         assert!(matches!(
-            config(&[("OMNILAB_API_HOST", "https://a.example"), SECRET, ("OMNILAB_TIMEOUT_MS", "0")]),
-            Err(ConfigError::Invalid { var: "OMNILAB_TIMEOUT_MS", .. })
+            config(&[
+                ("OMNILAB_API_HOST", "https://a.example"),
+                SECRET,
+                ("OMNILAB_TIMEOUT_MS", "0")
+            ]),
+            Err(ConfigError::Invalid {
+                var: "OMNILAB_TIMEOUT_MS",
+                ..
+            })
         ));
     }
 

@@ -35,12 +35,17 @@ pub fn customer(request: &Request, claim: &str) -> Result<ExternalId, IdentityEr
             .and_then(|jwt| jwt.claims.get(claim)),
         _ => None,
     };
-    let value = value.ok_or_else(|| IdentityError::MissingClaim { claim: claim.to_owned() })?;
-    let usable = !value.trim().is_empty() && value.len() <= 256 && !value.chars().any(char::is_control);
+    let value = value.ok_or_else(|| IdentityError::MissingClaim {
+        claim: claim.to_owned(),
+    })?;
+    let usable =
+        !value.trim().is_empty() && value.len() <= 256 && !value.chars().any(char::is_control);
     if usable {
         Ok(ExternalId(value.clone()))
     } else {
-        Err(IdentityError::InvalidClaim { claim: claim.to_owned() })
+        Err(IdentityError::InvalidClaim {
+            claim: claim.to_owned(),
+        })
     }
 }
 
@@ -70,9 +75,14 @@ mod tests {
 
     #[test]
     fn reads_the_configured_claim() {
-        let request = request_with_claims(serde_json::json!({"sub": "abc", "custom:external_id": "9b33d8c1"}));
+        let request = request_with_claims(
+            serde_json::json!({"sub": "abc", "custom:external_id": "9b33d8c1"}),
+        );
         assert_eq!(customer(&request, "sub").unwrap().as_str(), "abc");
-        assert_eq!(customer(&request, "custom:external_id").unwrap().as_str(), "9b33d8c1");
+        assert_eq!(
+            customer(&request, "custom:external_id").unwrap().as_str(),
+            "9b33d8c1"
+        );
     }
 
     #[test]
@@ -80,9 +90,14 @@ mod tests {
         let request = request_with_claims(serde_json::json!({"email": "a@example.com"}));
         assert_eq!(
             customer(&request, "sub"),
-            Err(IdentityError::MissingClaim { claim: "sub".into() })
+            Err(IdentityError::MissingClaim {
+                claim: "sub".into()
+            })
         );
         let blank = request_with_claims(serde_json::json!({"sub": "  "}));
-        assert!(matches!(customer(&blank, "sub"), Err(IdentityError::InvalidClaim { .. })));
+        assert!(matches!(
+            customer(&blank, "sub"),
+            Err(IdentityError::InvalidClaim { .. })
+        ));
     }
 }

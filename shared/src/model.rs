@@ -121,10 +121,7 @@ mod tests {
         let booking = &page.bookings[0];
         assert_eq!(booking.slot_duration_in_minutes, Some(30));
         assert_eq!(booking.booking_status, BookingStatus::Confirmed);
-        assert_eq!(
-            booking.slot_starting_at.to_string(),
-            "2024-12-10T12:30:00Z"
-        );
+        assert_eq!(booking.slot_starting_at.to_string(), "2024-12-10T12:30:00Z");
         assert_eq!(page.total_count, 1);
     }
 

@@ -27,9 +27,14 @@ pub enum Scope {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pages {
-    One { number: u32, size: u32 },
+    One {
+        number: u32,
+        size: u32,
+    },
     /// Every page, fetched `size` bookings at a time.
-    All { size: u32 },
+    All {
+        size: u32,
+    },
 }
 
 /// A base language code such as `en` or `fr`, lower case.
@@ -73,7 +78,9 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 
 impl ListQuery {
     /// Validates the query pairs as they came in the URL (repeats kept, in order).
-    pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, InvalidParameter> {
+    pub fn parse<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, InvalidParameter> {
         let mut raw = Raw::default();
         for (name, value) in pairs {
             let slot = match name {
@@ -140,8 +147,14 @@ impl Raw<'_> {
             (None, Some(name)) => Scope::Interaction(interaction(name)?),
             (None, None) => Scope::AllCampaigns,
         };
-        let slot_from = self.from.map(|t| timestamp("slot_date_range.from", t)).transpose()?;
-        let slot_to = self.to.map(|t| timestamp("slot_date_range.to", t)).transpose()?;
+        let slot_from = self
+            .from
+            .map(|t| timestamp("slot_date_range.from", t))
+            .transpose()?;
+        let slot_to = self
+            .to
+            .map(|t| timestamp("slot_date_range.to", t))
+            .transpose()?;
         if let (Some(from), Some(to)) = (slot_from, slot_to)
             && from > to
         {
@@ -160,7 +173,14 @@ impl Raw<'_> {
             .transpose()?;
         let size = self
             .page_size
-            .map(|s| number("page_size", s, 1..=MAX_PAGE_SIZE, "must be a whole number from 1 to 100"))
+            .map(|s| {
+                number(
+                    "page_size",
+                    s,
+                    1..=MAX_PAGE_SIZE,
+                    "must be a whole number from 1 to 100",
+                )
+            })
             .transpose()?;
         let all = match self.all {
             None | Some("false") => false,
@@ -175,10 +195,19 @@ impl Raw<'_> {
                 ));
             }
             // Fewer, larger pages: all=true is about round trips, not page layout.
-            (true, None) => Pages::All { size: size.unwrap_or(MAX_PAGE_SIZE) },
+            (true, None) => Pages::All {
+                size: size.unwrap_or(MAX_PAGE_SIZE),
+            },
             (false, number_text) => Pages::One {
                 number: number_text
-                    .map(|n| number("page_number", n, 1..=u32::MAX, "must be a whole number from 1"))
+                    .map(|n| {
+                        number(
+                            "page_number",
+                            n,
+                            1..=u32::MAX,
+                            "must be a whole number from 1",
+                        )
+                    })
                     .transpose()?
                     .unwrap_or(1),
                 size: size.unwrap_or(DEFAULT_PAGE_SIZE),
@@ -210,20 +239,29 @@ fn public_key(text: &str) -> Result<String, InvalidParameter> {
 
 fn interaction(text: &str) -> Result<String, InvalidParameter> {
     if text.contains(',') {
-        return Err(InvalidParameter::new("interactions", "takes only one value"));
+        return Err(InvalidParameter::new(
+            "interactions",
+            "takes only one value",
+        ));
     }
     text.strip_prefix("interactions/")
         .filter(|id| crate::booking_id::BookingId::parse(id).is_ok())
         .map(|_| text.to_owned())
         .ok_or_else(|| {
-            InvalidParameter::new("interactions", "must be a resource name such as interactions/<uuid>")
+            InvalidParameter::new(
+                "interactions",
+                "must be a resource name such as interactions/<uuid>",
+            )
         })
 }
 
 fn timestamp(field: &'static str, text: &str) -> Result<Timestamp, InvalidParameter> {
     // jiff's Timestamp parser demands an offset, so a local time without one is refused.
     text.parse::<Timestamp>().map_err(|_| {
-        InvalidParameter::new(field, "must be an RFC 3339 timestamp such as 2024-12-10T12:30:00Z")
+        InvalidParameter::new(
+            field,
+            "must be an RFC 3339 timestamp such as 2024-12-10T12:30:00Z",
+        )
     })
 }
 
@@ -255,7 +293,13 @@ mod tests {
     fn an_empty_query_lists_the_first_page_across_campaigns() {
         let q = parse(&[]).unwrap();
         assert_eq!(q.scope, Scope::AllCampaigns);
-        assert_eq!(q.pages, Pages::One { number: 1, size: 50 });
+        assert_eq!(
+            q.pages,
+            Pages::One {
+                number: 1,
+                size: 50
+            }
+        );
         assert!(q.statuses.is_empty());
     }
 
@@ -274,29 +318,61 @@ mod tests {
         assert_eq!(q.statuses, vec![BookingStatus::Confirmed]);
         assert_eq!(q.slot_from.unwrap().to_string(), "2024-12-10T12:30:00Z");
         assert_eq!(q.language.unwrap().as_str(), "fr");
-        assert_eq!(q.pages, Pages::One { number: 3, size: 20 });
+        assert_eq!(
+            q.pages,
+            Pages::One {
+                number: 3,
+                size: 20
+            }
+        );
     }
 
     #[test]
     fn statuses_repeat_or_come_comma_joined() {
-        let repeated = parse(&[("booking_status", "WAITLIST"), ("booking_status", "CONFIRMED")]).unwrap();
+        let repeated = parse(&[
+            ("booking_status", "WAITLIST"),
+            ("booking_status", "CONFIRMED"),
+        ])
+        .unwrap();
         let joined = parse(&[("booking_status", "CONFIRMED,WAITLIST,CONFIRMED")]).unwrap();
-        assert_eq!(repeated.statuses, vec![BookingStatus::Confirmed, BookingStatus::Waitlist]);
+        assert_eq!(
+            repeated.statuses,
+            vec![BookingStatus::Confirmed, BookingStatus::Waitlist]
+        );
         assert_eq!(joined.statuses, repeated.statuses);
-        assert_eq!(field_of(&[("booking_status", "CONFIRMED,BOOKED")]), "booking_status");
+        assert_eq!(
+            field_of(&[("booking_status", "CONFIRMED,BOOKED")]),
+            "booking_status"
+        );
         assert_eq!(field_of(&[("booking_status", "")]), "booking_status");
     }
 
     #[test]
     fn one_campaign_at_a_time() {
         assert_eq!(
-            field_of(&[("public_keys", "a"), ("interactions", "interactions/2394d604-afcc-4f7f-98c1-ef3676c20d6b")]),
+            field_of(&[
+                ("public_keys", "a"),
+                (
+                    "interactions",
+                    "interactions/2394d604-afcc-4f7f-98c1-ef3676c20d6b"
+                )
+            ]),
             "public_keys"
         );
-        assert_eq!(field_of(&[("public_keys", "a"), ("public_keys", "b")]), "public_keys");
+        assert_eq!(
+            field_of(&[("public_keys", "a"), ("public_keys", "b")]),
+            "public_keys"
+        );
         assert_eq!(field_of(&[("public_keys", "a,b")]), "public_keys");
-        assert_eq!(field_of(&[("interactions", "2394d604-afcc-4f7f-98c1-ef3676c20d6b")]), "interactions");
-        let q = parse(&[("interactions", "interactions/2394d604-afcc-4f7f-98c1-ef3676c20d6b")]).unwrap();
+        assert_eq!(
+            field_of(&[("interactions", "2394d604-afcc-4f7f-98c1-ef3676c20d6b")]),
+            "interactions"
+        );
+        let q = parse(&[(
+            "interactions",
+            "interactions/2394d604-afcc-4f7f-98c1-ef3676c20d6b",
+        )])
+        .unwrap();
         assert_eq!(
             q.scope,
             Scope::Interaction("interactions/2394d604-afcc-4f7f-98c1-ef3676c20d6b".into())
@@ -310,10 +386,19 @@ mod tests {
 
     #[test]
     fn date_range_must_be_rfc3339_and_ordered() {
-        assert_eq!(field_of(&[("slot_date_range.from", "2024-12-10")]), "slot_date_range.from");
-        assert_eq!(field_of(&[("slot_date_range.to", "2024-12-10T12:30:00")]), "slot_date_range.to");
         assert_eq!(
-            field_of(&[("slot_date_range.from", "2024-12-11T00:00:00Z"), ("slot_date_range.to", "2024-12-10T00:00:00Z")]),
+            field_of(&[("slot_date_range.from", "2024-12-10")]),
+            "slot_date_range.from"
+        );
+        assert_eq!(
+            field_of(&[("slot_date_range.to", "2024-12-10T12:30:00")]),
+            "slot_date_range.to"
+        );
+        assert_eq!(
+            field_of(&[
+                ("slot_date_range.from", "2024-12-11T00:00:00Z"),
+                ("slot_date_range.to", "2024-12-10T00:00:00Z")
+            ]),
             "slot_date_range.from"
         );
     }
@@ -324,9 +409,15 @@ mod tests {
             assert_eq!(field_of(&[("page_size", bad)]), "page_size", "{bad:?}");
         }
         assert_eq!(field_of(&[("page_number", "0")]), "page_number");
-        assert_eq!(field_of(&[("all", "true"), ("page_number", "2")]), "page_number");
+        assert_eq!(
+            field_of(&[("all", "true"), ("page_number", "2")]),
+            "page_number"
+        );
         assert_eq!(field_of(&[("all", "yes")]), "all");
-        assert_eq!(parse(&[("all", "true")]).unwrap().pages, Pages::All { size: 100 });
+        assert_eq!(
+            parse(&[("all", "true")]).unwrap().pages,
+            Pages::All { size: 100 }
+        );
     }
 
     #[test]

@@ -43,14 +43,30 @@ impl Bookings {
         &self.omnilab
     }
 
-    pub async fn list(&self, call: &Call, customer: &ExternalId, query: &ListQuery) -> Result<BookingList, UpstreamError> {
+    pub async fn list(
+        &self,
+        call: &Call,
+        customer: &ExternalId,
+        query: &ListQuery,
+    ) -> Result<BookingList, UpstreamError> {
         let (bookings, page_number, page_size, total_count) = match query.pages {
             Pages::One { number, size } => {
-                let page = self.omnilab.fetch_contact_bookings(call, customer, query, number, size).await?;
-                (page.bookings, page.page_number, page.page_size, page.total_count)
+                let page = self
+                    .omnilab
+                    .fetch_contact_bookings(call, customer, query, number, size)
+                    .await?;
+                (
+                    page.bookings,
+                    page.page_number,
+                    page.page_size,
+                    page.total_count,
+                )
             }
             Pages::All { size } => {
-                let pages = self.every_page(call, customer, query, size).try_collect::<Vec<_>>().await?;
+                let pages = self
+                    .every_page(call, customer, query, size)
+                    .try_collect::<Vec<_>>()
+                    .await?;
                 let total_count = pages.first().map_or(0, |p| p.total_count);
                 let bookings: Vec<Booking> = pages.into_iter().flat_map(|p| p.bookings).collect();
                 // Everything came back as one page.
@@ -73,8 +89,16 @@ impl Bookings {
 
     /// Cancels one of the caller's own bookings. OmniLab's cancel endpoint takes only a booking
     /// id, so without the ownership check any signed-in customer could cancel anyone's booking.
-    pub async fn cancel(&self, call: &Call, customer: &ExternalId, id: &BookingId) -> Result<Cancelled, CancelError> {
-        let booking = self.find_own(call, customer, id).await?.ok_or(CancelError::NotFound)?;
+    pub async fn cancel(
+        &self,
+        call: &Call,
+        customer: &ExternalId,
+        id: &BookingId,
+    ) -> Result<Cancelled, CancelError> {
+        let booking = self
+            .find_own(call, customer, id)
+            .await?
+            .ok_or(CancelError::NotFound)?;
         if booking.booking_status != BookingStatus::Cancelled {
             self.omnilab
                 .cancel_interaction_booking(call, &booking.booking)
@@ -93,16 +117,24 @@ impl Bookings {
 
     /// Looks for `id` among the caller's bookings of every campaign and status, stopping at the
     /// page that holds it.
-    async fn find_own(&self, call: &Call, customer: &ExternalId, id: &BookingId) -> Result<Option<Booking>, UpstreamError> {
+    async fn find_own(
+        &self,
+        call: &Call,
+        customer: &ExternalId,
+        id: &BookingId,
+    ) -> Result<Option<Booking>, UpstreamError> {
         let everything = ListQuery {
             scope: Scope::AllCampaigns,
             slot_from: None,
             slot_to: None,
             statuses: Vec::new(),
             language: None,
-            pages: Pages::All { size: SCAN_PAGE_SIZE },
+            pages: Pages::All {
+                size: SCAN_PAGE_SIZE,
+            },
         };
-        let mut pages = std::pin::pin!(self.every_page(call, customer, &everything, SCAN_PAGE_SIZE));
+        let mut pages =
+            std::pin::pin!(self.every_page(call, customer, &everything, SCAN_PAGE_SIZE));
         while let Some(page) = pages.try_next().await? {
             if let Some(booking) = page.bookings.into_iter().find(|b| id.matches(&b.booking)) {
                 return Ok(Some(booking));
@@ -120,16 +152,28 @@ impl Bookings {
         query: &'a ListQuery,
         size: u32,
     ) -> impl futures_util::Stream<Item = Result<BookingPage, UpstreamError>> + 'a {
-        let fetch = move |number: u32| self.omnilab.fetch_contact_bookings(call, customer, query, number, size);
+        let fetch = move |number: u32| {
+            self.omnilab
+                .fetch_contact_bookings(call, customer, query, number, size)
+        };
         stream::once(fetch(1))
             .map_ok(move |first| {
                 let pages = first.total_count.div_ceil(u64::from(size)).min(MAX_PAGES);
                 if first.total_count.div_ceil(u64::from(size)) > MAX_PAGES {
-                    tracing::warn!(total_count = first.total_count, "stopping after {MAX_PAGES} pages");
+                    tracing::warn!(
+                        total_count = first.total_count,
+                        "stopping after {MAX_PAGES} pages"
+                    );
                 }
                 // An empty first page ends the scan, whatever total_count claims.
-                let rest = if first.bookings.is_empty() { 1 } else { pages as u32 };
-                let later = stream::iter(2..=rest).map(fetch).buffered(self.omnilab.policy().page_concurrency);
+                let rest = if first.bookings.is_empty() {
+                    1
+                } else {
+                    pages as u32
+                };
+                let later = stream::iter(2..=rest)
+                    .map(fetch)
+                    .buffered(self.omnilab.policy().page_concurrency);
                 stream::once(async move { Ok(first) }).chain(later)
             })
             .try_flatten()

@@ -59,7 +59,8 @@ impl BookingView {
                 .checked_add(SignedDuration::from_mins(i64::from(minutes)))
                 .ok()
         });
-        let slot_starting_at_local = local_time(booking.slot_starting_at, &booking.interaction.timezone);
+        let slot_starting_at_local =
+            local_time(booking.slot_starting_at, &booking.interaction.timezone);
         if slot_starting_at_local.is_none() {
             tracing::warn!(timezone = %booking.interaction.timezone, "OmniLab sent an unknown time zone");
         }
@@ -84,7 +85,8 @@ pub fn localized(raw: &str, language: Option<&Language>) -> String {
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(raw) else {
         return raw.to_owned();
     };
-    let text_of = |value: &serde_json::Value| value.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    let text_of =
+        |value: &serde_json::Value| value.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
     language
         .and_then(|language| map.get(language.as_str()).and_then(text_of))
         .or_else(|| map.values().find_map(text_of))
@@ -94,7 +96,11 @@ pub fn localized(raw: &str, language: Option<&Language>) -> String {
 /// RFC 3339 with the zone's offset at that instant, e.g. `2024-07-10T13:30:00+01:00` in London.
 pub fn local_time(instant: Timestamp, timezone: &str) -> Option<String> {
     let zone = TimeZone::get(timezone).ok()?;
-    Some(instant.display_with_offset(zone.to_offset(instant)).to_string())
+    Some(
+        instant
+            .display_with_offset(zone.to_offset(instant))
+            .to_string(),
+    )
 }
 
 /// Groups bookings by (campaign, touchpoint); bookings inside a group in slot order, groups by
@@ -102,13 +108,17 @@ pub fn local_time(instant: Timestamp, timezone: &str) -> Option<String> {
 pub fn group(bookings: &[BookingView]) -> Vec<BookingGroup> {
     let mut order: Vec<&BookingView> = bookings.iter().collect();
     order.sort_by(|a, b| {
-        (a.booking.slot_starting_at, &a.booking.booking).cmp(&(b.booking.slot_starting_at, &b.booking.booking))
+        (a.booking.slot_starting_at, &a.booking.booking)
+            .cmp(&(b.booking.slot_starting_at, &b.booking.booking))
     });
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
     let mut groups: Vec<BookingGroup> = Vec::new();
     for view in order {
         let booking = &view.booking;
-        let key = (booking.interaction.public_key.as_str(), booking.activity.id.as_str());
+        let key = (
+            booking.interaction.public_key.as_str(),
+            booking.activity.id.as_str(),
+        );
         let at = *index.entry(key).or_insert_with(|| {
             groups.push(BookingGroup {
                 interaction_public_key: booking.interaction.public_key.clone(),
@@ -135,7 +145,10 @@ mod tests {
 
     #[test]
     fn plain_text_stays_as_it_is() {
-        assert_eq!(localized("Santa Photo Experience", Some(&lang("fr"))), "Santa Photo Experience");
+        assert_eq!(
+            localized("Santa Photo Experience", Some(&lang("fr"))),
+            "Santa Photo Experience"
+        );
         assert_eq!(localized("{not json", None), "{not json");
         assert_eq!(localized("", None), "");
     }
@@ -146,7 +159,10 @@ mod tests {
         assert_eq!(localized(raw, Some(&lang("de"))), "Fotoerlebnis");
         assert_eq!(localized(raw, Some(&lang("en"))), "Photo avec le Père Noël");
         assert_eq!(localized(raw, None), "Photo avec le Père Noël");
-        assert_eq!(localized(r#"{"fr":"","de":"Foto"}"#, Some(&lang("fr"))), "Foto");
+        assert_eq!(
+            localized(r#"{"fr":"","de":"Foto"}"#, Some(&lang("fr"))),
+            "Foto"
+        );
     }
 
     #[test]
@@ -161,18 +177,39 @@ mod tests {
     fn local_time_follows_daylight_saving() {
         let winter: Timestamp = "2024-12-10T12:30:00Z".parse().unwrap();
         let summer: Timestamp = "2024-07-10T12:30:00Z".parse().unwrap();
-        assert_eq!(local_time(winter, "Europe/London").unwrap(), "2024-12-10T12:30:00+00:00");
-        assert_eq!(local_time(summer, "Europe/London").unwrap(), "2024-07-10T13:30:00+01:00");
-        assert_eq!(local_time(winter, "America/New_York").unwrap(), "2024-12-10T07:30:00-05:00");
+        assert_eq!(
+            local_time(winter, "Europe/London").unwrap(),
+            "2024-12-10T12:30:00+00:00"
+        );
+        assert_eq!(
+            local_time(summer, "Europe/London").unwrap(),
+            "2024-07-10T13:30:00+01:00"
+        );
+        assert_eq!(
+            local_time(winter, "America/New_York").unwrap(),
+            "2024-12-10T07:30:00-05:00"
+        );
         // The night the clocks go forward in Paris: 00:30Z is 01:30+01:00, 01:30Z is 03:30+02:00.
         let before: Timestamp = "2025-03-30T00:30:00Z".parse().unwrap();
         let after: Timestamp = "2025-03-30T01:30:00Z".parse().unwrap();
-        assert_eq!(local_time(before, "Europe/Paris").unwrap(), "2025-03-30T01:30:00+01:00");
-        assert_eq!(local_time(after, "Europe/Paris").unwrap(), "2025-03-30T03:30:00+02:00");
+        assert_eq!(
+            local_time(before, "Europe/Paris").unwrap(),
+            "2025-03-30T01:30:00+01:00"
+        );
+        assert_eq!(
+            local_time(after, "Europe/Paris").unwrap(),
+            "2025-03-30T03:30:00+02:00"
+        );
         assert_eq!(local_time(winter, "Mars/Olympus_Mons"), None);
     }
 
-    fn booking(public_key: &str, activity: &str, at: &str, id: &str, minutes: Option<u32>) -> Booking {
+    fn booking(
+        public_key: &str,
+        activity: &str,
+        at: &str,
+        id: &str,
+        minutes: Option<u32>,
+    ) -> Booking {
         Booking {
             activity: Activity {
                 id: activity.into(),
@@ -202,9 +239,15 @@ mod tests {
 
     #[test]
     fn the_end_of_a_slot_is_known_only_with_a_duration() {
-        let with = BookingView::new(booking("p", "a", "2024-12-10T12:30:00Z", "1", Some(30)), None);
+        let with = BookingView::new(
+            booking("p", "a", "2024-12-10T12:30:00Z", "1", Some(30)),
+            None,
+        );
         let without = BookingView::new(booking("p", "a", "2024-12-10T12:30:00Z", "2", None), None);
-        assert_eq!(with.slot_ending_at.unwrap().to_string(), "2024-12-10T13:00:00Z");
+        assert_eq!(
+            with.slot_ending_at.unwrap().to_string(),
+            "2024-12-10T13:00:00Z"
+        );
         assert_eq!(without.slot_ending_at, None);
         let json = serde_json::to_value(&without).unwrap();
         assert!(json.get("slot_ending_at").is_none());
@@ -216,10 +259,28 @@ mod tests {
     #[test]
     fn the_same_activity_in_two_campaigns_is_two_groups() {
         let views: Vec<BookingView> = [
-            booking("winter-festival", "santa", "2024-12-12T10:00:00Z", "w2", Some(30)),
+            booking(
+                "winter-festival",
+                "santa",
+                "2024-12-12T10:00:00Z",
+                "w2",
+                Some(30),
+            ),
             booking("spring-fair", "santa", "2024-12-11T10:00:00Z", "s1", None),
-            booking("winter-festival", "craft", "2024-12-13T10:00:00Z", "c1", Some(60)),
-            booking("winter-festival", "santa", "2024-12-10T10:00:00Z", "w1", Some(30)),
+            booking(
+                "winter-festival",
+                "craft",
+                "2024-12-13T10:00:00Z",
+                "c1",
+                Some(60),
+            ),
+            booking(
+                "winter-festival",
+                "santa",
+                "2024-12-10T10:00:00Z",
+                "w1",
+                Some(30),
+            ),
         ]
         .into_iter()
         .map(|b| BookingView::new(b, None))

@@ -31,7 +31,10 @@ pub fn http_api_event(method: &str, path: &str, query: &str, customer: Option<&s
         },
         "isBase64Encoded": false
     });
-    if let Some(booking) = path.strip_prefix("/bookings/").and_then(|p| p.strip_suffix("/cancel")) {
+    if let Some(booking) = path
+        .strip_prefix("/bookings/")
+        .and_then(|p| p.strip_suffix("/cancel"))
+    {
         event["pathParameters"] = json!({ "booking": booking });
     }
     if let Some(customer) = customer {

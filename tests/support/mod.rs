@@ -70,7 +70,12 @@ impl World {
 
     /// `POST /bookings/{booking}/cancel` as `customer`.
     pub async fn cancel(&self, customer: &str, booking: &str) -> Answer {
-        let request = events::http_api("POST", &format!("/bookings/{booking}/cancel"), "", Some(customer));
+        let request = events::http_api(
+            "POST",
+            &format!("/bookings/{booking}/cancel"),
+            "",
+            Some(customer),
+        );
         Answer::from(self.app.handle(Route::CancelBooking, request).await)
     }
 
@@ -126,12 +131,28 @@ impl Answer {
         assert_eq!(self.status, status, "{}", self.raw);
         assert_eq!(self.content_type, "application/problem+json");
         assert_eq!(self.body["status"], status);
-        assert!(self.body["type"].as_str().is_some_and(|t| t.starts_with("tag:")), "{}", self.raw);
-        assert!(self.body["title"].is_string() && self.body["detail"].is_string(), "{}", self.raw);
+        assert!(
+            self.body["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("tag:")),
+            "{}",
+            self.raw
+        );
+        assert!(
+            self.body["title"].is_string() && self.body["detail"].is_string(),
+            "{}",
+            self.raw
+        );
         match field {
             Some(field) => {
                 assert_eq!(self.body["field"], field, "{}", self.raw);
-                assert!(self.body["detail"].as_str().is_some_and(|d| d.contains(field)), "{}", self.raw);
+                assert!(
+                    self.body["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.contains(field)),
+                    "{}",
+                    self.raw
+                );
             }
             None => assert!(self.body.get("field").is_none(), "{}", self.raw),
         }

@@ -67,11 +67,16 @@ impl RuntimeApi {
         };
         let router = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(respond))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(respond),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
         let address = listener.local_addr().expect("an address").to_string();
         tokio::spawn(async move { axum::serve(listener, router).await });
         Self {
@@ -86,10 +91,18 @@ impl RuntimeApi {
     pub async fn invoke(&self, event: Value) -> Outcome {
         let id = format!("invoke-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
         let (tell, answer) = oneshot::channel();
-        self.shared.waiting.lock().expect("not poisoned").insert(id.clone(), tell);
+        self.shared
+            .waiting
+            .lock()
+            .expect("not poisoned")
+            .insert(id.clone(), tell);
         let deadline_ms = now_ms() + 10_000;
         self.sender
-            .send(Invocation { id, event, deadline_ms })
+            .send(Invocation {
+                id,
+                event,
+                deadline_ms,
+            })
             .expect("the runtime API is running");
         tokio::time::timeout(Duration::from_secs(30), answer)
             .await
@@ -114,16 +127,27 @@ impl RuntimeApi {
     }
 
     pub fn init_errors(&self) -> Vec<Value> {
-        self.shared.init_errors.lock().expect("not poisoned").clone()
+        self.shared
+            .init_errors
+            .lock()
+            .expect("not poisoned")
+            .clone()
     }
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
 }
 
 async fn next(State(shared): State<Shared>) -> impl IntoResponse {
-    shared.first_poll.lock().expect("not poisoned").get_or_insert_with(Instant::now);
+    shared
+        .first_poll
+        .lock()
+        .expect("not poisoned")
+        .get_or_insert_with(Instant::now);
     let invocation = shared.queue.lock().await.recv().await;
     let Some(invocation) = invocation else {
         return (StatusCode::GONE, HeaderMap::new(), String::new());
@@ -131,21 +155,35 @@ async fn next(State(shared): State<Shared>) -> impl IntoResponse {
     let mut headers = HeaderMap::new();
     let header = |v: &str| HeaderValue::from_str(v).expect("a header value");
     headers.insert("lambda-runtime-aws-request-id", header(&invocation.id));
-    headers.insert("lambda-runtime-deadline-ms", header(&invocation.deadline_ms.to_string()));
+    headers.insert(
+        "lambda-runtime-deadline-ms",
+        header(&invocation.deadline_ms.to_string()),
+    );
     headers.insert(
         "lambda-runtime-invoked-function-arn",
         header("arn:aws:lambda:eu-west-1:123456789012:function:bookings"),
     );
-    headers.insert("lambda-runtime-trace-id", header("Root=1-00000000-000000000000000000000000"));
+    headers.insert(
+        "lambda-runtime-trace-id",
+        header("Root=1-00000000-000000000000000000000000"),
+    );
     (StatusCode::OK, headers, invocation.event.to_string())
 }
 
 async fn respond(State(shared): State<Shared>, Path(id): Path<String>, body: Bytes) -> StatusCode {
-    deliver(&shared, &id, Outcome::Response(serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    deliver(
+        &shared,
+        &id,
+        Outcome::Response(serde_json::from_slice(&body).unwrap_or(Value::Null)),
+    )
 }
 
 async fn fail(State(shared): State<Shared>, Path(id): Path<String>, body: Bytes) -> StatusCode {
-    deliver(&shared, &id, Outcome::Error(serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    deliver(
+        &shared,
+        &id,
+        Outcome::Error(serde_json::from_slice(&body).unwrap_or(Value::Null)),
+    )
 }
 
 async fn init_error(State(shared): State<Shared>, body: Bytes) -> StatusCode {
@@ -205,8 +243,14 @@ impl Function {
         let mut child = command.spawn().expect("the function starts");
         let logs: Arc<Mutex<Vec<String>>> = Arc::default();
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
@@ -219,7 +263,11 @@ impl Function {
                 }
             });
         }
-        Self { child, started, logs }
+        Self {
+            child,
+            started,
+            logs,
+        }
     }
 
     pub fn logs(&self) -> Vec<String> {

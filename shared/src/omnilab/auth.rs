@@ -66,7 +66,11 @@ impl Authenticator {
         self.credentials.reads()
     }
 
-    pub(crate) async fn token(&self, transport: &Transport, call: &Call) -> Result<AccessToken, UpstreamError> {
+    pub(crate) async fn token(
+        &self,
+        transport: &Transport,
+        call: &Call,
+    ) -> Result<AccessToken, UpstreamError> {
         let mut current = self.current.lock().await;
         if let Some(token) = current.as_ref().filter(|t| Instant::now() < t.refresh_at) {
             return Ok(token.clone());
@@ -79,12 +83,19 @@ impl Authenticator {
     /// OmniLab answered 401 to `rejected`: forget it, unless a newer token already replaced it.
     pub(crate) async fn discard(&self, rejected: &AccessToken) {
         let mut current = self.current.lock().await;
-        if current.as_ref().is_some_and(|t| Arc::ptr_eq(&t.value, &rejected.value)) {
+        if current
+            .as_ref()
+            .is_some_and(|t| Arc::ptr_eq(&t.value, &rejected.value))
+        {
             *current = None;
         }
     }
 
-    async fn exchange(&self, transport: &Transport, call: &Call) -> Result<AccessToken, UpstreamError> {
+    async fn exchange(
+        &self,
+        transport: &Transport,
+        call: &Call,
+    ) -> Result<AccessToken, UpstreamError> {
         let credentials = self.credentials.get(call).await?;
         match self.request(transport, call, &credentials).await {
             Err(UpstreamError::CredentialsRejected) => {
@@ -112,7 +123,9 @@ impl Authenticator {
             grant_type: "client_credentials",
         };
         let answer = transport
-            .send(call, Retry::Safe, || transport.client().post(&self.token_url).json(&body))
+            .send(call, Retry::Safe, || {
+                transport.client().post(&self.token_url).json(&body)
+            })
             .await?;
         self.exchanges.fetch_add(1, Ordering::Relaxed);
         match answer.status {

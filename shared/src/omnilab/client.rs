@@ -88,7 +88,10 @@ impl OmniLab {
         let client = self.transport.client();
         let answer = self
             .authorized(call, Retry::Safe, |token| {
-                client.get(&self.fetch_url).bearer_auth(token).query(&params)
+                client
+                    .get(&self.fetch_url)
+                    .bearer_auth(token)
+                    .query(&params)
             })
             .await?;
         match answer.status {
@@ -99,7 +102,11 @@ impl OmniLab {
 
     /// `POST /v1/interactions:cancelInteractionBooking`, with the booking value exactly as
     /// OmniLab listed it.
-    pub async fn cancel_interaction_booking(&self, call: &Call, booking: &str) -> Result<(), UpstreamError> {
+    pub async fn cancel_interaction_booking(
+        &self,
+        call: &Call,
+        booking: &str,
+    ) -> Result<(), UpstreamError> {
         #[derive(Serialize)]
         struct Cancel<'a> {
             booking: &'a str,
@@ -129,14 +136,20 @@ impl OmniLab {
         build: impl Fn(&str) -> RequestBuilder,
     ) -> Result<Answer, UpstreamError> {
         let token = self.auth.token(&self.transport, call).await?;
-        let answer = self.transport.send(call, retry, || build(token.bearer())).await?;
+        let answer = self
+            .transport
+            .send(call, retry, || build(token.bearer()))
+            .await?;
         if answer.status != StatusCode::UNAUTHORIZED {
             return Ok(answer);
         }
         tracing::info!("OmniLab refused the cached access token; refreshing it");
         self.auth.discard(&token).await;
         let token = self.auth.token(&self.transport, call).await?;
-        let answer = self.transport.send(call, retry, || build(token.bearer())).await?;
+        let answer = self
+            .transport
+            .send(call, retry, || build(token.bearer()))
+            .await?;
         if answer.status == StatusCode::UNAUTHORIZED {
             return Err(UpstreamError::Unauthorized);
         }

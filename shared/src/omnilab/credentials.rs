@@ -29,7 +29,9 @@ impl fmt::Debug for Credentials {
 /// Where the credentials come from. The Lambda binaries only ever use Secrets Manager.
 #[derive(Clone, Debug)]
 pub enum CredentialsSource {
-    SecretsManager { secret_id: String },
+    SecretsManager {
+        secret_id: String,
+    },
     /// Fixed credentials, for local runs against the sandbox.
     Static(Credentials),
 }
@@ -40,7 +42,9 @@ pub enum CredentialsError {
     Unavailable(String),
     #[error("Secrets Manager did not answer in time")]
     Timeout,
-    #[error("the secret is not JSON of the shape {{\"client_id\", \"client_secret\", \"audience\"}} ({0})")]
+    #[error(
+        "the secret is not JSON of the shape {{\"client_id\", \"client_secret\", \"audience\"}} ({0})"
+    )]
     Malformed(&'static str),
 }
 
@@ -113,7 +117,9 @@ impl CredentialStore {
         let output = tokio::time::timeout(call.remaining(), request)
             .await
             .map_err(|_| CredentialsError::Timeout)?
-            .map_err(|error| CredentialsError::Unavailable(DisplayErrorContext(&error).to_string()))?;
+            .map_err(|error| {
+                CredentialsError::Unavailable(DisplayErrorContext(&error).to_string())
+            })?;
         let text = output
             .secret_string()
             .ok_or(CredentialsError::Malformed("not a string secret"))?;
@@ -130,7 +136,10 @@ fn parse(text: &str) -> Result<Credentials, CredentialsError> {
         })
     })?;
     let blank = |s: &str| s.trim().is_empty();
-    if blank(&credentials.client_id) || blank(&credentials.client_secret) || blank(&credentials.audience) {
+    if blank(&credentials.client_id)
+        || blank(&credentials.client_secret)
+        || blank(&credentials.audience)
+    {
         return Err(CredentialsError::Malformed("empty field"));
     }
     Ok(credentials)
@@ -157,7 +166,10 @@ mod tests {
             r#"{"client_id":"id","client_secret":" ","audience":"aud"}"#,
         ] {
             let error = parse(text).unwrap_err().to_string();
-            assert!(!error.contains("12345678") && !error.contains("s3cr3t"), "{error}");
+            assert!(
+                !error.contains("12345678") && !error.contains("s3cr3t"),
+                "{error}"
+            );
         }
     }
 }

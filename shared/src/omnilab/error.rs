@@ -44,6 +44,10 @@ impl UpstreamError {
             serde_json::error::Category::Data => "unexpected shape",
             serde_json::error::Category::Eof => "truncated",
         };
-        Self::Decode(format!("{kind} at line {} column {}", error.line(), error.column()))
+        Self::Decode(format!(
+            "{kind} at line {} column {}",
+            error.line(),
+            error.column()
+        ))
     }
 }

@@ -66,18 +66,25 @@ impl Transport {
                 Ok(answer) if answer.status == StatusCode::TOO_MANY_REQUESTS => {
                     (UpstreamError::RateLimited, answer.retry_after)
                 }
-                Ok(answer) if answer.status.is_server_error() => (UpstreamError::Status(answer.status.as_u16()), None),
+                Ok(answer) if answer.status.is_server_error() => {
+                    (UpstreamError::Status(answer.status.as_u16()), None)
+                }
                 Ok(answer) => return Ok(answer),
                 // A slow upstream stays slow, and an oversized body stays oversized.
-                Err(failure @ (UpstreamError::Timeout | UpstreamError::Decode(_))) => return Err(failure),
-                Err(failure @ UpstreamError::Transport("connect")) if retry == Retry::OnlyUnsent => {
+                Err(failure @ (UpstreamError::Timeout | UpstreamError::Decode(_))) => {
+                    return Err(failure);
+                }
+                Err(failure @ UpstreamError::Transport("connect"))
+                    if retry == Retry::OnlyUnsent =>
+                {
                     // Refused before anything was sent: repeating cannot cancel twice.
                     (failure, None)
                 }
                 Err(failure) if retry == Retry::OnlyUnsent => return Err(failure),
                 Err(failure) => (failure, None),
             };
-            let retryable = retry == Retry::Safe || matches!(failure, UpstreamError::Transport("connect"));
+            let retryable =
+                retry == Retry::Safe || matches!(failure, UpstreamError::Transport("connect"));
             if !retryable || attempt >= self.policy.max_attempts {
                 return Err(failure);
             }
@@ -91,7 +98,11 @@ impl Transport {
         }
     }
 
-    async fn attempt(&self, request: RequestBuilder, remaining: Duration) -> Result<Answer, UpstreamError> {
+    async fn attempt(
+        &self,
+        request: RequestBuilder,
+        remaining: Duration,
+    ) -> Result<Answer, UpstreamError> {
         let response = request
             .timeout(remaining.min(self.policy.attempt_timeout))
             .send()
@@ -109,7 +120,10 @@ impl Transport {
 
     /// Full jitter over an exponential step: spreads the retries of many containers apart.
     fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self.policy.base_backoff.saturating_mul(1 << attempt.min(10));
+        let ceiling = self
+            .policy
+            .base_backoff
+            .saturating_mul(1 << attempt.min(10));
         ceiling.mul_f64(0.5 + fastrand::f64() / 2.0)
     }
 }
@@ -142,11 +156,18 @@ impl Answer {
 
 /// Reads a body, at most [`MAX_BODY_BYTES`] of it.
 async fn read_body(mut response: Response) -> Result<Vec<u8>, UpstreamError> {
-    if response.content_length().is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
+    {
         return Err(UpstreamError::Decode("body too large".into()));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| UpstreamError::from_reqwest(&e))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| UpstreamError::from_reqwest(&e))?
+    {
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(UpstreamError::Decode("body too large".into()));
         }

@@ -23,7 +23,12 @@ pub struct Localized(pub Vec<(String, String)>);
 
 impl Localized {
     pub fn new(entries: &[(&str, &str)]) -> Self {
-        Self(entries.iter().map(|(l, t)| (l.to_string(), t.to_string())).collect())
+        Self(
+            entries
+                .iter()
+                .map(|(l, t)| (l.to_string(), t.to_string()))
+                .collect(),
+        )
     }
 }
 
@@ -85,10 +90,17 @@ impl SandboxData {
             group_key: "example-brand".into(),
             group_name: "Example Brand".into(),
         };
-        let santa = Localized::new(&[("en", "Santa Photo Experience"), ("fr", "Photo avec le Père Noël")]);
-        let santa_place = Localized::new(&[("en", "Level 1, near the fountain"), ("fr", "Niveau 1, près de la fontaine")]);
+        let santa = Localized::new(&[
+            ("en", "Santa Photo Experience"),
+            ("fr", "Photo avec le Père Noël"),
+        ]);
+        let santa_place = Localized::new(&[
+            ("en", "Level 1, near the fountain"),
+            ("fr", "Niveau 1, près de la fontaine"),
+        ]);
         let craft = Localized::new(&[("en", "Craft Workshop"), ("fr", "Atelier créatif")]);
-        let craft_place = Localized::new(&[("en", "Level 2, studio B"), ("fr", "Niveau 2, studio B")]);
+        let craft_place =
+            Localized::new(&[("en", "Level 2, studio B"), ("fr", "Niveau 2, studio B")]);
         // Only French was filled in: an English request gets the raw map, as OmniLab sends it.
         let egg_hunt = Localized::new(&[("fr", "Chasse aux œufs")]);
         let egg_place = Localized::new(&[("en", "Central lawn"), ("fr", "Pelouse centrale")]);
@@ -142,18 +154,112 @@ impl SandboxData {
         };
         use BookingStatus::{Cancelled, Confirmed, Waitlist};
         let me = DEMO_CUSTOMER;
-        let (santa, craft, egg) = ((&santa, &santa_place), (&craft, &craft_place), (&egg_hunt, &egg_place));
-        add(me, 0, SHARED_ACTIVITY_ID, santa, at(1, 12, 30), Some(30), Confirmed, &standard, station(2));
-        add(me, 0, SHARED_ACTIVITY_ID, santa, at(3, 10, 0), Some(30), Confirmed, &family, station(1));
-        add(me, 0, CRAFT_ACTIVITY_ID, craft, at(2, 14, 0), Some(90), Confirmed, &standard, None);
-        add(me, 1, SHARED_ACTIVITY_ID, egg, at(4, 15, 0), None, Confirmed, &family, None);
-        add(me, 0, CRAFT_ACTIVITY_ID, craft, at(5, 9, 0), Some(90), Waitlist, &standard, None);
-        add(me, 0, SHARED_ACTIVITY_ID, santa, at(6, 11, 0), Some(30), Cancelled, &standard, station(2));
+        let (santa, craft, egg) = (
+            (&santa, &santa_place),
+            (&craft, &craft_place),
+            (&egg_hunt, &egg_place),
+        );
+        add(
+            me,
+            0,
+            SHARED_ACTIVITY_ID,
+            santa,
+            at(1, 12, 30),
+            Some(30),
+            Confirmed,
+            &standard,
+            station(2),
+        );
+        add(
+            me,
+            0,
+            SHARED_ACTIVITY_ID,
+            santa,
+            at(3, 10, 0),
+            Some(30),
+            Confirmed,
+            &family,
+            station(1),
+        );
+        add(
+            me,
+            0,
+            CRAFT_ACTIVITY_ID,
+            craft,
+            at(2, 14, 0),
+            Some(90),
+            Confirmed,
+            &standard,
+            None,
+        );
+        add(
+            me,
+            1,
+            SHARED_ACTIVITY_ID,
+            egg,
+            at(4, 15, 0),
+            None,
+            Confirmed,
+            &family,
+            None,
+        );
+        add(
+            me,
+            0,
+            CRAFT_ACTIVITY_ID,
+            craft,
+            at(5, 9, 0),
+            Some(90),
+            Waitlist,
+            &standard,
+            None,
+        );
+        add(
+            me,
+            0,
+            SHARED_ACTIVITY_ID,
+            santa,
+            at(6, 11, 0),
+            Some(30),
+            Cancelled,
+            &standard,
+            station(2),
+        );
         for day in 7..13 {
-            add(me, 1, SHARED_ACTIVITY_ID, egg, at(day, 16, 0), Some(45), Confirmed, &standard, None);
+            add(
+                me,
+                1,
+                SHARED_ACTIVITY_ID,
+                egg,
+                at(day, 16, 0),
+                Some(45),
+                Confirmed,
+                &standard,
+                None,
+            );
         }
-        add(OTHER_CUSTOMER, 0, SHARED_ACTIVITY_ID, santa, at(1, 13, 0), Some(30), Confirmed, &standard, station(1));
-        add(OTHER_CUSTOMER, 1, SHARED_ACTIVITY_ID, egg, at(2, 16, 0), Some(45), Confirmed, &family, None);
+        add(
+            OTHER_CUSTOMER,
+            0,
+            SHARED_ACTIVITY_ID,
+            santa,
+            at(1, 13, 0),
+            Some(30),
+            Confirmed,
+            &standard,
+            station(1),
+        );
+        add(
+            OTHER_CUSTOMER,
+            1,
+            SHARED_ACTIVITY_ID,
+            egg,
+            at(2, 16, 0),
+            Some(45),
+            Confirmed,
+            &family,
+            None,
+        );
         data
     }
 

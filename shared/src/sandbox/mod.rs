@@ -23,8 +23,8 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 pub use data::{
-    CRAFT_ACTIVITY_ID, Campaign, DEMO_CUSTOMER, Localized, OTHER_CUSTOMER, SHARED_ACTIVITY_ID, SandboxData,
-    StoredBooking, booking_uuid,
+    CRAFT_ACTIVITY_ID, Campaign, DEMO_CUSTOMER, Localized, OTHER_CUSTOMER, SHARED_ACTIVITY_ID,
+    SandboxData, StoredBooking, booking_uuid,
 };
 
 use crate::model::{Activity, Booking, BookingStatus, Group, Interaction};
@@ -44,7 +44,9 @@ pub enum Endpoint {
 pub enum Fault {
     Status(u16),
     /// 429, with `Retry-After` in seconds when given.
-    RateLimited { retry_after: Option<u64> },
+    RateLimited {
+        retry_after: Option<u64>,
+    },
     /// Answer normally, but only after this long.
     Slow(Duration),
     /// 200 with a body that is not JSON.
@@ -91,7 +93,9 @@ struct SandboxState {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking test thread must not wedge the sandbox for the others.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Sandbox {
@@ -155,7 +159,9 @@ impl Sandbox {
     }
 
     pub fn set_latency(&self, latency: Duration) {
-        self.state.latency_ms.store(latency.as_millis() as u64, Ordering::Relaxed);
+        self.state
+            .latency_ms
+            .store(latency.as_millis() as u64, Ordering::Relaxed);
     }
 
     pub fn inject(&self, endpoint: Endpoint, fault: Fault) {
@@ -176,7 +182,10 @@ impl Sandbox {
 
     /// How often OmniLab's cancel was called for this booking.
     pub fn cancel_calls(&self, booking: &str) -> u64 {
-        lock(&self.state.cancelled).get(booking).copied().unwrap_or(0)
+        lock(&self.state.cancelled)
+            .get(booking)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn status_of(&self, booking: &str) -> Option<BookingStatus> {
@@ -197,7 +206,9 @@ impl Sandbox {
 
     fn next_fault(&self, endpoint: Endpoint) -> Option<Fault> {
         let mut faults = lock(&self.state.faults);
-        let at = faults.iter().position(|(e, _)| *e == endpoint || *e == Endpoint::Any)?;
+        let at = faults
+            .iter()
+            .position(|(e, _)| *e == endpoint || *e == Endpoint::Any)?;
         faults.remove(at).map(|(_, fault)| fault)
     }
 
@@ -237,25 +248,43 @@ async fn dispatch(
         None => {}
         Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
         Some(Fault::Status(code)) => {
-            return error(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "injected");
+            return error(
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                "injected",
+            );
         }
         Some(Fault::RateLimited { retry_after }) => {
             let mut response = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
             if let Some(seconds) = retry_after {
-                response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, seconds.into());
             }
             return response;
         }
         Some(Fault::Malformed) => {
-            return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"bookings\": [{\"activ").into_response();
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                "{\"bookings\": [{\"activ",
+            )
+                .into_response();
         }
         Some(Fault::Drop) => {
             // The status line and a first chunk go out, then the connection is cut.
             let broken = futures_util::stream::iter([
                 Ok(Bytes::from_static(b"{\"bookings\": [")),
-                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "dropped")),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "dropped",
+                )),
             ]);
-            return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(broken)).into_response();
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::from_stream(broken),
+            )
+                .into_response();
         }
         Some(Fault::Unauthorized) => return error(StatusCode::UNAUTHORIZED, "invalid_token"),
     }
@@ -267,7 +296,9 @@ async fn dispatch(
                 return error(StatusCode::UNAUTHORIZED, "invalid_token");
             }
             let pairs: Vec<(String, String)> = form_pairs(query.as_deref().unwrap_or_default());
-            lock(&sandbox.state.received).push(Received { query: pairs.clone() });
+            lock(&sandbox.state.received).push(Received {
+                query: pairs.clone(),
+            });
             fetch(&sandbox, &pairs)
         }
         Endpoint::Cancel | Endpoint::Any => {
@@ -281,7 +312,11 @@ async fn dispatch(
 }
 
 fn error(status: StatusCode, code: &str) -> Response {
-    (status, axum::Json(json!({ "error": code, "message": "sandbox" }))).into_response()
+    (
+        status,
+        axum::Json(json!({ "error": code, "message": "sandbox" })),
+    )
+        .into_response()
 }
 
 fn form_pairs(query: &str) -> Vec<(String, String)> {
@@ -289,12 +324,21 @@ fn form_pairs(query: &str) -> Vec<(String, String)> {
 }
 
 fn token(sandbox: &Sandbox, body: &[u8]) -> Response {
-    sandbox.state.token_exchanges.fetch_add(1, Ordering::Relaxed);
+    sandbox
+        .state
+        .token_exchanges
+        .fetch_add(1, Ordering::Relaxed);
     let Ok(request) = serde_json::from_slice::<Value>(body) else {
         return error(StatusCode::BAD_REQUEST, "invalid_request");
     };
     let expected = lock(&sandbox.state.credentials).clone();
-    let field = |name: &str| request.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let field = |name: &str| {
+        request
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     if field("grant_type") != "client_credentials" {
         return error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     }
@@ -307,62 +351,114 @@ fn token(sandbox: &Sandbox, body: &[u8]) -> Response {
     let n = sandbox.state.issued.fetch_add(1, Ordering::Relaxed) + 1;
     let token = format!("sandbox-token-{n}-{:016x}", fastrand::u64(..));
     let lifetime = sandbox.state.token_lifetime.load(Ordering::Relaxed);
-    lock(&sandbox.state.tokens).insert(token.clone(), Instant::now() + Duration::from_secs(lifetime));
-    axum::Json(json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime })).into_response()
+    lock(&sandbox.state.tokens).insert(
+        token.clone(),
+        Instant::now() + Duration::from_secs(lifetime),
+    );
+    axum::Json(json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime }))
+        .into_response()
 }
 
-fn fetch(sandbox: &Sandbox, pairs: &[(String, String)]) -> Response {
-    let values = |name: &str| -> Vec<&str> {
-        pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
-    };
-    let one = |name: &str| -> Result<Option<&str>, Response> {
-        match values(name).as_slice() {
-            [] => Ok(None),
-            [value] => Ok(Some(value)),
-            _ => Err(error(StatusCode::BAD_REQUEST, "only_one_value_supported")),
-        }
-    };
-    let parsed = (|| {
-        let contact = one("external_id")?.ok_or_else(|| error(StatusCode::BAD_REQUEST, "external_id_required"))?;
-        let public_key = one("public_keys")?;
-        let interaction = one("interactions")?;
-        if public_key.is_some() && interaction.is_some() {
-            return Err(error(StatusCode::BAD_REQUEST, "public_keys_and_interactions_exclusive"));
-        }
-        let time = |name: &str| -> Result<Option<Timestamp>, Response> {
+/// A fetch query, checked the way OmniLab checks it.
+struct FetchQuery {
+    contact: String,
+    public_key: Option<String>,
+    interaction: Option<String>,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    statuses: Vec<BookingStatus>,
+    page_size: u32,
+    page_number: u32,
+    language: Option<String>,
+}
+
+impl FetchQuery {
+    /// On failure, the error code OmniLab would answer 400 with.
+    fn parse(pairs: &[(String, String)]) -> Result<Self, &'static str> {
+        let values = |name: &str| -> Vec<&str> {
+            pairs
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        let one = |name: &str| -> Result<Option<String>, &'static str> {
+            match values(name).as_slice() {
+                [] => Ok(None),
+                [value] => Ok(Some((*value).to_owned())),
+                _ => Err("only_one_value_supported"),
+            }
+        };
+        let time = |name: &str| -> Result<Option<Timestamp>, &'static str> {
             one(name)?
-                .map(|t| t.parse::<Timestamp>().map_err(|_| error(StatusCode::BAD_REQUEST, "invalid_date")))
+                .map(|t| t.parse::<Timestamp>().map_err(|_| "invalid_date"))
                 .transpose()
         };
-        let from = time("slot_date_range.from")?;
-        let to = time("slot_date_range.to")?;
-        let mut statuses = Vec::new();
-        for status in values("booking_status") {
-            statuses.push(BookingStatus::parse(status).ok_or_else(|| error(StatusCode::BAD_REQUEST, "invalid_status"))?);
-        }
-        let number = |name: &str, default: u32| -> Result<u32, Response> {
+        let number = |name: &str, default: u32| -> Result<u32, &'static str> {
             one(name)?
-                .map(|n| n.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| error(StatusCode::BAD_REQUEST, "invalid_page")))
+                .map(|n| {
+                    n.parse::<u32>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or("invalid_page")
+                })
                 .transpose()
                 .map(|n| n.unwrap_or(default))
         };
-        let page_size = number("page_size", 50)?;
-        let page_number = number("page_number", 1)?;
-        let language = one("language")?.map(|l| l.split('-').next().unwrap_or(l).to_ascii_lowercase());
-        Ok((contact.to_owned(), public_key.map(str::to_owned), interaction.map(str::to_owned), from, to, statuses, page_size, page_number, language))
-    })();
-    let (contact, public_key, interaction, from, to, statuses, page_size, page_number, language) = match parsed {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
+        let public_key = one("public_keys")?;
+        let interaction = one("interactions")?;
+        if public_key.is_some() && interaction.is_some() {
+            return Err("public_keys_and_interactions_exclusive");
+        }
+        let statuses = values("booking_status")
+            .into_iter()
+            .map(|s| BookingStatus::parse(s).ok_or("invalid_status"))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            contact: one("external_id")?.ok_or("external_id_required")?,
+            public_key,
+            interaction,
+            from: time("slot_date_range.from")?,
+            to: time("slot_date_range.to")?,
+            statuses,
+            page_size: number("page_size", 50)?,
+            page_number: number("page_number", 1)?,
+            language: one("language")?
+                .map(|l| l.split('-').next().unwrap_or_default().to_ascii_lowercase()),
+        })
+    }
+}
 
+fn fetch(sandbox: &Sandbox, pairs: &[(String, String)]) -> Response {
+    let FetchQuery {
+        contact,
+        public_key,
+        interaction,
+        from,
+        to,
+        statuses,
+        page_size,
+        page_number,
+        language,
+    } = match FetchQuery::parse(pairs) {
+        Ok(query) => query,
+        Err(code) => return error(StatusCode::BAD_REQUEST, code),
+    };
     let data = lock(&sandbox.state.data);
     let mut matching: Vec<&StoredBooking> = data
         .bookings
         .iter()
         .filter(|b| b.contact == contact)
-        .filter(|b| public_key.as_ref().is_none_or(|k| data.campaigns[b.campaign].public_key == *k))
-        .filter(|b| interaction.as_ref().is_none_or(|n| data.campaigns[b.campaign].name == *n))
+        .filter(|b| {
+            public_key
+                .as_ref()
+                .is_none_or(|k| data.campaigns[b.campaign].public_key == *k)
+        })
+        .filter(|b| {
+            interaction
+                .as_ref()
+                .is_none_or(|n| data.campaigns[b.campaign].name == *n)
+        })
         .filter(|b| from.is_none_or(|from| b.slot_starting_at >= from))
         .filter(|b| to.is_none_or(|to| b.slot_starting_at <= to))
         .filter(|b| statuses.is_empty() || statuses.contains(&b.booking_status))
@@ -421,8 +517,11 @@ fn localize(campaign: &Campaign, text: &Localized, language: Option<&str>) -> St
     match text.0.iter().find(|(l, _)| l == resolved) {
         Some((_, value)) => value.clone(),
         None => {
-            let map: serde_json::Map<String, Value> =
-                text.0.iter().map(|(l, t)| (l.clone(), Value::String(t.clone()))).collect();
+            let map: serde_json::Map<String, Value> = text
+                .0
+                .iter()
+                .map(|(l, t)| (l.clone(), Value::String(t.clone())))
+                .collect();
             Value::Object(map).to_string()
         }
     }
@@ -435,7 +534,9 @@ fn cancel(sandbox: &Sandbox, body: &[u8]) -> Response {
     else {
         return error(StatusCode::BAD_REQUEST, "booking_required");
     };
-    *lock(&sandbox.state.cancelled).entry(booking.clone()).or_default() += 1;
+    *lock(&sandbox.state.cancelled)
+        .entry(booking.clone())
+        .or_default() += 1;
     let mut data = lock(&sandbox.state.data);
     // Like OmniLab's: any valid token may cancel any booking. Our functions must check ownership.
     let Some(stored) = data.bookings.iter_mut().find(|b| b.booking == booking) else {
