@@ -898,7 +898,10 @@ fn function_environment_is_complete() {
             Eval::NoValue,
             "{id}: unset by default"
         );
-        o.insert("OmniLabApiHost".into(), "https://example-brand.api.omnilab-uat.21-digital.com".into());
+        o.insert(
+            "OmniLabApiHost".into(),
+            "https://example-brand.api.omnilab-uat.21-digital.com".into(),
+        );
         assert_eq!(
             eval(&t, host, &parameter_values(&t, &o)),
             Eval::Str("https://example-brand.api.omnilab-uat.21-digital.com".into())
