@@ -1,0 +1,266 @@
+//! `cargo run -p dev-server`: the product on your machine, no AWS account needed.
+//!
+//! Serves our two routes on http://127.0.0.1:3000 by calling the very handler code the Lambda
+//! binaries run, with each request wrapped as the API Gateway HTTP API event Lambda would get.
+//! Upstream is the embedded OmniLab sandbox (demo data), or a real OmniLab environment when
+//! `OMNILAB_API_HOST` and `OMNILAB_CLIENT_ID`/`OMNILAB_CLIENT_SECRET`/`OMNILAB_AUDIENCE` are set.
+//!
+//! There is no JWT authorizer here, so this server plays its part: it signs every request in as
+//! the demo customer, or as the one named in the `x-dev-customer` header. That header means
+//! nothing to the Lambda binaries, which only read the authorizer's claims.
+
+mod event;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use bookings::config::{UpstreamPolicy, parse_api_host};
+use bookings::omnilab::{Credentials, CredentialsSource};
+use bookings::sandbox::{DEMO_CUSTOMER, Endpoint, Fault, Sandbox, SandboxData};
+use bookings::{App, Config, Route};
+use lambda_http::tracing;
+
+#[derive(Clone)]
+struct Server {
+    app: App,
+    claim: String,
+    sandbox: Option<Sandbox>,
+}
+
+#[tokio::main]
+async fn main() {
+    tracing::init_default_subscriber();
+    if let Err(error) = run().await {
+        tracing::error!(%error, "dev server stopped");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let claim = std::env::var("EXTERNAL_ID_CLAIM").unwrap_or_else(|_| "sub".into());
+    let (api_base, credentials, sandbox) = match std::env::var("OMNILAB_API_HOST") {
+        Ok(host) => (parse_api_host(&host)?, real_credentials()?, None),
+        Err(_) => {
+            let sandbox = Sandbox::new(SandboxData::demo(today()));
+            let addr = sandbox.serve(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+            (
+                format!("http://{addr}"),
+                Sandbox::default_credentials(),
+                Some(sandbox),
+            )
+        }
+    };
+    let app = App::new(Config {
+        api_base: api_base.clone(),
+        credentials: CredentialsSource::Static(credentials),
+        external_id_claim: claim.clone(),
+        upstream: UpstreamPolicy::default(),
+    })?;
+    let server = Server {
+        app,
+        claim,
+        sandbox,
+    };
+    let mut router = Router::new()
+        .route(
+            "/",
+            get(|| async { Html(include_str!("../page/index.html")) }),
+        )
+        .route(
+            "/app.js",
+            get(|| {
+                static_file(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../page/app.js"),
+                )
+            }),
+        )
+        .route(
+            "/style.css",
+            get(|| static_file("text/css; charset=utf-8", include_str!("../page/style.css"))),
+        )
+        .route("/bookings", get(list).fallback(list))
+        .route("/bookings/{booking}/cancel", post(cancel).fallback(cancel));
+    if server.sandbox.is_some() {
+        router = router
+            .route("/_sandbox/faults", post(inject_fault))
+            .route("/_sandbox/faults", axum::routing::delete(clear_faults));
+    }
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let upstream = if server.sandbox.is_some() {
+        format!("the OmniLab sandbox at {api_base} (demo data)")
+    } else {
+        format!("OmniLab at {api_base}")
+    };
+    println!(
+        "OmniLab Bookings dev server: open http://{}/",
+        listener.local_addr()?
+    );
+    println!("  signed in as {DEMO_CUSTOMER} (send `x-dev-customer: <external id>` to switch)");
+    println!("  upstream: {upstream}");
+    axum::serve(listener, router.with_state(server))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// Midnight UTC today, so the demo's bookings are always upcoming.
+fn today() -> jiff::Timestamp {
+    let now = jiff::Timestamp::now().as_second();
+    jiff::Timestamp::from_second(now - now.rem_euclid(86_400))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+fn real_credentials() -> Result<Credentials, String> {
+    let var = |name: &str| {
+        std::env::var(name).map_err(|_| format!("{name} is not set (needed with OMNILAB_API_HOST)"))
+    };
+    Ok(Credentials {
+        client_id: var("OMNILAB_CLIENT_ID")?,
+        client_secret: var("OMNILAB_CLIENT_SECRET")?,
+        audience: var("OMNILAB_AUDIENCE")?,
+    })
+}
+
+fn static_file(
+    content_type: &'static str,
+    body: &'static str,
+) -> impl std::future::Future<Output = Response> {
+    async move { ([(header::CONTENT_TYPE, content_type)], body).into_response() }
+}
+
+async fn list(
+    State(server): State<Server>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    server
+        .call(
+            Route::ListBookings,
+            method,
+            uri.path(),
+            query.as_deref(),
+            &headers,
+        )
+        .await
+}
+
+async fn cancel(
+    State(server): State<Server>,
+    Path(_booking): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    server
+        .call(
+            Route::CancelBooking,
+            method,
+            uri.path(),
+            query.as_deref(),
+            &headers,
+        )
+        .await
+}
+
+impl Server {
+    async fn call(
+        &self,
+        route: Route,
+        method: Method,
+        path: &str,
+        query: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Response {
+        let customer = headers
+            .get("x-dev-customer")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(DEMO_CUSTOMER);
+        let request = match event::http_api_request(
+            route,
+            &method,
+            path,
+            query.unwrap_or_default(),
+            &self.claim,
+            customer,
+        ) {
+            Ok(request) => request,
+            Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
+        };
+        let response = self.app.handle(route, request).await;
+        let (parts, body) = response.into_parts();
+        (
+            parts.status,
+            parts.headers,
+            Bytes::copy_from_slice(body.as_ref()),
+        )
+            .into_response()
+    }
+}
+
+/// `{"endpoint": "fetch"|"cancel"|"token"|"any", "fault": "500"|"429"|"slow"|"malformed"|"drop", "count": n}`
+#[derive(serde::Deserialize)]
+struct FaultRequest {
+    endpoint: String,
+    fault: String,
+    #[serde(default = "one")]
+    count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+async fn inject_fault(
+    State(server): State<Server>,
+    axum::Json(request): axum::Json<FaultRequest>,
+) -> StatusCode {
+    let Some(sandbox) = server.sandbox else {
+        return StatusCode::NOT_FOUND;
+    };
+    let endpoint = match request.endpoint.as_str() {
+        "fetch" => Endpoint::Fetch,
+        "cancel" => Endpoint::Cancel,
+        "token" => Endpoint::Token,
+        "any" => Endpoint::Any,
+        _ => return StatusCode::BAD_REQUEST,
+    };
+    let fault = match request.fault.as_str() {
+        "429" => Fault::RateLimited { retry_after: None },
+        "slow" => Fault::Slow(std::time::Duration::from_secs(30)),
+        "malformed" => Fault::Malformed,
+        "drop" => Fault::Drop,
+        status => match status.parse::<u16>() {
+            Ok(code @ 400..=599) => Fault::Status(code),
+            _ => return StatusCode::BAD_REQUEST,
+        },
+    };
+    for _ in 0..request.count.min(100) {
+        sandbox.inject(endpoint, fault.clone());
+    }
+    StatusCode::NO_CONTENT
+}
+
+async fn clear_faults(State(server): State<Server>) -> StatusCode {
+    match server.sandbox {
+        Some(sandbox) => {
+            sandbox.clear_faults();
+            StatusCode::NO_CONTENT
+        }
+        None => StatusCode::NOT_FOUND,
+    }
+}
