@@ -133,11 +133,8 @@ fn real_credentials() -> Result<Credentials, String> {
     })
 }
 
-fn static_file(
-    content_type: &'static str,
-    body: &'static str,
-) -> impl std::future::Future<Output = Response> {
-    async move { ([(header::CONTENT_TYPE, content_type)], body).into_response() }
+async fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 async fn list(
