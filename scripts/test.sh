@@ -6,6 +6,7 @@ source scripts/setup.sh
 
 setup_python_tools
 setup_rust_tools
+setup_arm64_target
 export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 
 echo "== format and lints"
@@ -18,5 +19,8 @@ cargo build --workspace --bins
 echo "== tests (unit, handlers against the sandbox and moto, binaries under a Runtime API)"
 start_moto
 cargo test --workspace --all-features
+
+echo "== the SAM template: cfn-lint, sam validate --lint, sam build for arm64"
+scripts/check-template.sh
 
 echo "== all tests passed"

@@ -73,6 +73,19 @@ impl InvalidParameter {
     }
 }
 
+/// Every parameter `GET /bookings` accepts (the OpenAPI document is checked against this list).
+pub const PARAMETERS: [&str; 9] = [
+    "public_keys",
+    "interactions",
+    "slot_date_range.from",
+    "slot_date_range.to",
+    "booking_status",
+    "language",
+    "page_size",
+    "page_number",
+    "all",
+];
+
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 100;
 
@@ -425,6 +438,23 @@ mod tests {
         assert_eq!(field_of(&[("page-size", "10")]), "page-size");
         let long = "x".repeat(10_000);
         assert!(field_of(&[(&long, "1")]).chars().count() <= 65);
+    }
+
+    #[test]
+    fn every_listed_parameter_is_accepted_and_nothing_else() {
+        for name in PARAMETERS {
+            let value = match name {
+                "interactions" => "interactions/2394d604-afcc-4f7f-98c1-ef3676c20d6b",
+                "slot_date_range.from" | "slot_date_range.to" => "2024-12-10T12:30:00Z",
+                "booking_status" => "CONFIRMED",
+                "language" => "en",
+                "page_size" | "page_number" => "2",
+                "all" => "false",
+                _ => "winter-festival",
+            };
+            assert!(parse(&[(name, value)]).is_ok(), "{name}");
+        }
+        assert_eq!(field_of(&[("external_id", "x")]), "external_id");
     }
 
     #[test]
