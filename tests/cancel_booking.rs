@@ -137,3 +137,20 @@ async fn an_upper_case_id_matches_and_omnilab_gets_its_own_spelling() {
     assert_eq!(answer.body["booking"], id);
     assert_eq!(world.sandbox.cancel_calls(&id), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_concurrent_cancels_of_one_booking_call_omnilab_once() {
+    let world = std::sync::Arc::new(World::demo().await);
+    let id = booking_uuid(3);
+    let cancels: Vec<_> = (0..10)
+        .map(|_| {
+            let world = world.clone();
+            let id = id.clone();
+            tokio::spawn(async move { world.cancel(DEMO_CUSTOMER, &id).await.status })
+        })
+        .collect();
+    for cancel in cancels {
+        assert_eq!(cancel.await.unwrap(), 200);
+    }
+    assert_eq!(world.sandbox.cancel_calls(&id), 1);
+}

@@ -1,6 +1,10 @@
 //! The two use cases of the reference page's account-page flow.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use futures_util::{StreamExt, TryStreamExt, stream};
+use tokio::sync::OnceCell;
 
 use crate::booking_id::BookingId;
 use crate::identity::ExternalId;
@@ -30,13 +34,24 @@ pub struct Cancelled {
     pub booking_status: BookingStatus,
 }
 
+/// How many cancelled booking ids a container remembers before it starts afresh.
+const REMEMBERED_CANCELS: usize = 10_000;
+
+type CancelOutcome = Arc<OnceCell<Result<(), UpstreamError>>>;
+
 pub struct Bookings {
     omnilab: OmniLab,
+    // One upstream cancel per booking per container: concurrent cancels of the same booking
+    // share the one in flight, and later ones find it done.
+    cancels: Mutex<HashMap<String, CancelOutcome>>,
 }
 
 impl Bookings {
     pub fn new(omnilab: OmniLab) -> Self {
-        Self { omnilab }
+        Self {
+            omnilab,
+            cancels: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn omnilab(&self) -> &OmniLab {
@@ -100,19 +115,39 @@ impl Bookings {
             .await?
             .ok_or(CancelError::NotFound)?;
         if booking.booking_status != BookingStatus::Cancelled {
-            self.omnilab
-                .cancel_interaction_booking(call, &booking.booking)
-                .await
-                .map_err(|error| match error {
-                    // Gone between our check and the cancel: the caller sees what a re-list would show.
-                    UpstreamError::Status(404) => CancelError::NotFound,
-                    error => CancelError::Upstream(error),
-                })?;
+            self.cancel_once(call, &booking.booking).await.map_err(|error| match error {
+                // Gone between our check and the cancel: the caller sees what a re-list would show.
+                UpstreamError::Status(404) => CancelError::NotFound,
+                error => CancelError::Upstream(error),
+            })?;
         }
         Ok(Cancelled {
             booking: booking.booking,
             booking_status: BookingStatus::Cancelled,
         })
+    }
+
+    async fn cancel_once(&self, call: &Call, booking: &str) -> Result<(), UpstreamError> {
+        let key = booking.to_ascii_lowercase();
+        let outcome = {
+            let mut cancels = self.cancels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if cancels.len() >= REMEMBERED_CANCELS {
+                cancels.retain(|_, outcome| !outcome.initialized());
+            }
+            cancels.entry(key.clone()).or_default().clone()
+        };
+        let result = outcome
+            .get_or_init(|| self.omnilab.cancel_interaction_booking(call, booking))
+            .await
+            .clone();
+        if result.is_err() {
+            // A failure is not remembered: the next attempt may succeed.
+            let mut cancels = self.cancels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if cancels.get(&key).is_some_and(|current| Arc::ptr_eq(current, &outcome)) {
+                cancels.remove(&key);
+            }
+        }
+        result
     }
 
     /// Looks for `id` among the caller's bookings of every campaign and status, stopping at the

@@ -2,7 +2,7 @@ use super::CredentialsError;
 
 /// What went wrong upstream. Deliberately carries no upstream body and no URL: those may hold
 /// personal data or tokens, and these errors end up in logs.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
     #[error("OmniLab answered HTTP {0}")]
     Status(u16),

@@ -1,0 +1,268 @@
+//! The benchmark: the release binaries under a local Lambda Runtime API, against the OmniLab
+//! sandbox and moto's Secrets Manager. Prints a markdown table with each figure and its target.
+//!
+//! Run it with `scripts/bench.sh` (it builds the release binaries and starts moto).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bookings::config::UpstreamPolicy;
+use bookings::sandbox::SandboxData;
+use bookings_tests::events::http_api_event;
+use bookings_tests::runtime_api::{Function, RuntimeApi, binary};
+use bookings_tests::{World, demo_start};
+use serde_json::Value;
+
+const CONTACT: &str = "bench-contact";
+
+struct Row {
+    figure: String,
+    measured: String,
+    target: &'static str,
+    ok: bool,
+}
+
+fn env_for(world: &World) -> Vec<(&'static str, String)> {
+    vec![
+        ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
+        ("OMNILAB_SECRET_ID", world.secret_id.clone()),
+        ("AWS_LAMBDA_LOG_LEVEL", "warn".into()),
+    ]
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn world(bookings: u32) -> World {
+    let data = SandboxData::demo(demo_start()).with_many(CONTACT, bookings, demo_start());
+    World::with(data, UpstreamPolicy::default()).await
+}
+
+fn list_event(query: &str) -> Value {
+    http_api_event("GET", "/bookings", query, Some(CONTACT))
+}
+
+/// Time the sandbox itself takes to answer one page, seen from a client on the same machine:
+/// what the function adds is measured on top of this.
+async fn upstream_alone(world: &World, query: &str, runs: usize) -> Vec<Duration> {
+    let client = reqwest::Client::new();
+    let base = format!("http://{}", world.sandbox_addr);
+    let token: Value = client
+        .post(format!("{base}/v1/oauth:token"))
+        .json(&serde_json::json!({
+            "client_id": "sandbox-client", "client_secret": "sandbox-secret",
+            "audience": "https://sandbox.omnilab.test", "grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let body = client
+            .get(format!("{base}/v1/interactions:fetchContactBookings?external_id={CONTACT}&{query}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(!body.is_empty());
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times
+}
+
+async fn cold_starts(name: &str, runs: usize) -> (Duration, Duration, Vec<Duration>) {
+    let world = world(50).await;
+    let mut to_next = Vec::new();
+    let mut first = Vec::new();
+    for _ in 0..runs {
+        let runtime = RuntimeApi::start().await;
+        let function = Function::spawn(name, &runtime, &env_for(&world));
+        let polled = runtime.wait_first_poll(Duration::from_secs(10)).await.expect("the function polls");
+        to_next.push(polled - function.started);
+        let started = Instant::now();
+        let response = runtime.invoke(list_event("page_size=50")).await.response();
+        assert_eq!(response["statusCode"], 200, "{response}");
+        first.push(started.elapsed());
+    }
+    to_next.sort();
+    first.sort();
+    (percentile(&to_next, 0.5), percentile(&first, 0.5), first)
+}
+
+fn zipped_size(path: &std::path::Path) -> u64 {
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import io,sys,zipfile\nb=io.BytesIO()\nz=zipfile.ZipFile(b,'w',zipfile.ZIP_DEFLATED,compresslevel=9)\nz.write(sys.argv[1],'bootstrap')\nz.close()\nprint(len(b.getvalue()))",
+        ])
+        .arg(path)
+        .output()
+        .expect("python3 zips");
+    String::from_utf8_lossy(&output.stdout).trim().parse().unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let mut rows: Vec<Row> = Vec::new();
+    let mb = |bytes: u64| format!("{:.2} MB", bytes as f64 / 1_000_000.0);
+
+    // Binary sizes.
+    for name in ["list-bookings", "cancel-booking"] {
+        let path = binary(name);
+        let size = std::fs::metadata(&path).unwrap().len();
+        rows.push(Row {
+            figure: format!("`{name}` binary (stripped; zipped)"),
+            measured: format!("{}; {}", mb(size), mb(zipped_size(&path))),
+            target: "<= 8 MB",
+            ok: size <= 8_000_000,
+        });
+    }
+
+    // Cold start: process start to the first /next, and the first invocation.
+    let (to_next, first, _) = cold_starts("list-bookings", 15).await;
+    rows.push(Row {
+        figure: "process start -> first `/next` (median of 15)".into(),
+        measured: ms(to_next),
+        target: "<= 10 ms",
+        ok: to_next <= Duration::from_millis(10),
+    });
+    let round_trip = {
+        let world = world(50).await;
+        percentile(&upstream_alone(&world, "page_size=50", 50).await, 0.5)
+    };
+    rows.push(Row {
+        figure: format!(
+            "first invocation after a cold start (median; one sandbox round trip is {})",
+            ms(round_trip)
+        ),
+        measured: format!("{} (3 upstream round trips: secret, token, page)", ms(first)),
+        target: "<= 3 round trips + 5 ms",
+        ok: first <= round_trip * 3 + Duration::from_millis(5),
+    });
+
+    // Warm latency of a 50-booking page, and memory.
+    let world = world(50).await;
+    let runtime = RuntimeApi::start().await;
+    let function = Function::spawn("list-bookings", &runtime, &env_for(&world));
+    runtime.invoke(list_event("page_size=50")).await.response();
+    let mut warm = Vec::new();
+    for _ in 0..300 {
+        let started = Instant::now();
+        let response = runtime.invoke(list_event("page_size=50")).await.response();
+        warm.push(started.elapsed());
+        assert_eq!(response["statusCode"], 200);
+    }
+    warm.sort();
+    let upstream = upstream_alone(&world, "page_size=50", 300).await;
+    let added = |p| percentile(&warm, p).saturating_sub(percentile(&upstream, p));
+    rows.push(Row {
+        figure: format!(
+            "warm `GET /bookings`, 50 bookings: p50 / p99 end to end (sandbox alone {} / {})",
+            ms(percentile(&upstream, 0.5)),
+            ms(percentile(&upstream, 0.99))
+        ),
+        measured: format!(
+            "{} / {}; added {} / {}",
+            ms(percentile(&warm, 0.5)),
+            ms(percentile(&warm, 0.99)),
+            ms(added(0.5)),
+            ms(added(0.99))
+        ),
+        target: "added <= 1 ms / <= 3 ms",
+        ok: added(0.5) <= Duration::from_millis(1) && added(0.99) <= Duration::from_millis(3),
+    });
+    let after_300 = function.peak_rss_kb().unwrap_or(0);
+    for _ in 0..2700 {
+        runtime.invoke(list_event("page_size=50")).await.response();
+    }
+    let after_3000 = function.peak_rss_kb().unwrap_or(0);
+    rows.push(Row {
+        figure: "peak resident memory (VmHWM) after 300 / 3,000 requests".into(),
+        measured: format!("{:.1} MB / {:.1} MB", after_300 as f64 / 1024.0, after_3000 as f64 / 1024.0),
+        target: "<= 20 MB, flat",
+        ok: after_300 <= 20 * 1024 && after_3000 <= after_300 + 1024,
+    });
+    drop(function);
+
+    // all=true over 10 pages with 100 ms upstream latency.
+    let world = world(1000).await;
+    let runtime = RuntimeApi::start().await;
+    let _function = Function::spawn("list-bookings", &runtime, &env_for(&world));
+    runtime.invoke(list_event("page_size=100")).await.response();
+    world.sandbox.set_latency(Duration::from_millis(100));
+    let started = Instant::now();
+    runtime.invoke(list_event("page_size=100")).await.response();
+    let one_page = started.elapsed();
+    let fetches = world.sandbox.counters().fetches;
+    let started = Instant::now();
+    let all = runtime.invoke(list_event("all=true&page_size=100")).await.response();
+    let all_pages = started.elapsed();
+    let body: Value = serde_json::from_str(all["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["bookings"].as_array().unwrap().len(), 1000);
+    rows.push(Row {
+        figure: format!(
+            "`all=true`, 10 pages at 100 ms upstream latency ({} upstream calls)",
+            world.sandbox.counters().fetches - fetches
+        ),
+        measured: format!("{} = {:.1} x one page ({})", ms(all_pages), all_pages.as_secs_f64() / one_page.as_secs_f64(), ms(one_page)),
+        target: "<= 3 x one page",
+        ok: all_pages <= one_page * 3,
+    });
+
+    // 64 concurrent requests on a cold cache, 8 runtime loops.
+    let world = Arc::new(world_for_concurrency().await);
+    let runtime = Arc::new(RuntimeApi::start().await);
+    let mut env = env_for(&world);
+    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "8".into()));
+    env.push(("AWS_LAMBDA_LOG_LEVEL", "info".into()));
+    let function = Function::spawn("list-bookings", &runtime, &env);
+    let calls: Vec<_> = (0..64)
+        .map(|_| {
+            let runtime = runtime.clone();
+            tokio::spawn(async move { runtime.invoke(list_event("page_size=50")).await.response()["statusCode"].clone() })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let upstream_calls: u64 = function
+        .logs()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "request")
+        .filter_map(|l| l["fields"]["upstream_calls"].as_u64())
+        .sum();
+    let counters = world.sandbox.counters();
+    let secret_reads = upstream_calls - counters.fetches - counters.token_exchanges;
+    rows.push(Row {
+        figure: "64 concurrent cold requests, `AWS_LAMBDA_MAX_CONCURRENCY=8`: token exchanges / secret reads".into(),
+        measured: format!("{} / {}", counters.token_exchanges, secret_reads),
+        target: "1 / 1",
+        ok: counters.token_exchanges == 1 && secret_reads == 1,
+    });
+
+    println!("| figure | measured | target | met |");
+    println!("|---|---|---|---|");
+    for row in &rows {
+        println!("| {} | {} | {} | {} |", row.figure, row.measured, row.target, if row.ok { "yes" } else { "**no**" });
+    }
+}
+
+async fn world_for_concurrency() -> World {
+    world(50).await
+}
