@@ -41,7 +41,7 @@ impl Default for UpstreamPolicy {
             max_attempts: 3,
             base_backoff: Duration::from_millis(100),
             default_budget: Duration::from_secs(25),
-            page_concurrency: 4,
+            page_concurrency: 10,
         }
     }
 }

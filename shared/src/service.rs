@@ -115,11 +115,13 @@ impl Bookings {
             .await?
             .ok_or(CancelError::NotFound)?;
         if booking.booking_status != BookingStatus::Cancelled {
-            self.cancel_once(call, &booking.booking).await.map_err(|error| match error {
-                // Gone between our check and the cancel: the caller sees what a re-list would show.
-                UpstreamError::Status(404) => CancelError::NotFound,
-                error => CancelError::Upstream(error),
-            })?;
+            self.cancel_once(call, &booking.booking)
+                .await
+                .map_err(|error| match error {
+                    // Gone between our check and the cancel: the caller sees what a re-list would show.
+                    UpstreamError::Status(404) => CancelError::NotFound,
+                    error => CancelError::Upstream(error),
+                })?;
         }
         Ok(Cancelled {
             booking: booking.booking,
@@ -130,7 +132,10 @@ impl Bookings {
     async fn cancel_once(&self, call: &Call, booking: &str) -> Result<(), UpstreamError> {
         let key = booking.to_ascii_lowercase();
         let outcome = {
-            let mut cancels = self.cancels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut cancels = self
+                .cancels
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             if cancels.len() >= REMEMBERED_CANCELS {
                 cancels.retain(|_, outcome| !outcome.initialized());
             }
@@ -142,8 +147,14 @@ impl Bookings {
             .clone();
         if result.is_err() {
             // A failure is not remembered: the next attempt may succeed.
-            let mut cancels = self.cancels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if cancels.get(&key).is_some_and(|current| Arc::ptr_eq(current, &outcome)) {
+            let mut cancels = self
+                .cancels
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if cancels
+                .get(&key)
+                .is_some_and(|current| Arc::ptr_eq(current, &outcome))
+            {
                 cancels.remove(&key);
             }
         }

@@ -39,7 +39,7 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-async fn world(bookings: u32) -> World {
+async fn new_world(bookings: u32) -> World {
     let data = SandboxData::demo(demo_start()).with_many(CONTACT, bookings, demo_start());
     World::with(data, UpstreamPolicy::default()).await
 }
@@ -69,7 +69,9 @@ async fn upstream_alone(world: &World, query: &str, runs: usize) -> Vec<Duration
     for _ in 0..runs {
         let started = Instant::now();
         let body = client
-            .get(format!("{base}/v1/interactions:fetchContactBookings?external_id={CONTACT}&{query}"))
+            .get(format!(
+                "{base}/v1/interactions:fetchContactBookings?external_id={CONTACT}&{query}"
+            ))
             .bearer_auth(&token)
             .send()
             .await
@@ -85,13 +87,16 @@ async fn upstream_alone(world: &World, query: &str, runs: usize) -> Vec<Duration
 }
 
 async fn cold_starts(name: &str, runs: usize) -> (Duration, Duration, Vec<Duration>) {
-    let world = world(50).await;
+    let world = new_world(50).await;
     let mut to_next = Vec::new();
     let mut first = Vec::new();
     for _ in 0..runs {
         let runtime = RuntimeApi::start().await;
         let function = Function::spawn(name, &runtime, &env_for(&world));
-        let polled = runtime.wait_first_poll(Duration::from_secs(10)).await.expect("the function polls");
+        let polled = runtime
+            .wait_first_poll(Duration::from_secs(10))
+            .await
+            .expect("the function polls");
         to_next.push(polled - function.started);
         let started = Instant::now();
         let response = runtime.invoke(list_event("page_size=50")).await.response();
@@ -112,7 +117,10 @@ fn zipped_size(path: &std::path::Path) -> u64 {
         .arg(path)
         .output()
         .expect("python3 zips");
-    String::from_utf8_lossy(&output.stdout).trim().parse().unwrap_or(0)
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 #[tokio::main]
@@ -141,7 +149,7 @@ async fn main() {
         ok: to_next <= Duration::from_millis(10),
     });
     let round_trip = {
-        let world = world(50).await;
+        let world = new_world(50).await;
         percentile(&upstream_alone(&world, "page_size=50", 50).await, 0.5)
     };
     rows.push(Row {
@@ -149,13 +157,16 @@ async fn main() {
             "first invocation after a cold start (median; one sandbox round trip is {})",
             ms(round_trip)
         ),
-        measured: format!("{} (3 upstream round trips: secret, token, page)", ms(first)),
+        measured: format!(
+            "{} (3 upstream round trips: secret, token, page)",
+            ms(first)
+        ),
         target: "<= 3 round trips + 5 ms",
         ok: first <= round_trip * 3 + Duration::from_millis(5),
     });
 
     // Warm latency of a 50-booking page, and memory.
-    let world = world(50).await;
+    let world = new_world(50).await;
     let runtime = RuntimeApi::start().await;
     let function = Function::spawn("list-bookings", &runtime, &env_for(&world));
     runtime.invoke(list_event("page_size=50")).await.response();
@@ -192,14 +203,18 @@ async fn main() {
     let after_3000 = function.peak_rss_kb().unwrap_or(0);
     rows.push(Row {
         figure: "peak resident memory (VmHWM) after 300 / 3,000 requests".into(),
-        measured: format!("{:.1} MB / {:.1} MB", after_300 as f64 / 1024.0, after_3000 as f64 / 1024.0),
+        measured: format!(
+            "{:.1} MB / {:.1} MB",
+            after_300 as f64 / 1024.0,
+            after_3000 as f64 / 1024.0
+        ),
         target: "<= 20 MB, flat",
         ok: after_300 <= 20 * 1024 && after_3000 <= after_300 + 1024,
     });
     drop(function);
 
     // all=true over 10 pages with 100 ms upstream latency.
-    let world = world(1000).await;
+    let world = new_world(1000).await;
     let runtime = RuntimeApi::start().await;
     let _function = Function::spawn("list-bookings", &runtime, &env_for(&world));
     runtime.invoke(list_event("page_size=100")).await.response();
@@ -209,7 +224,10 @@ async fn main() {
     let one_page = started.elapsed();
     let fetches = world.sandbox.counters().fetches;
     let started = Instant::now();
-    let all = runtime.invoke(list_event("all=true&page_size=100")).await.response();
+    let all = runtime
+        .invoke(list_event("all=true&page_size=100"))
+        .await
+        .response();
     let all_pages = started.elapsed();
     let body: Value = serde_json::from_str(all["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["bookings"].as_array().unwrap().len(), 1000);
@@ -218,7 +236,12 @@ async fn main() {
             "`all=true`, 10 pages at 100 ms upstream latency ({} upstream calls)",
             world.sandbox.counters().fetches - fetches
         ),
-        measured: format!("{} = {:.1} x one page ({})", ms(all_pages), all_pages.as_secs_f64() / one_page.as_secs_f64(), ms(one_page)),
+        measured: format!(
+            "{} = {:.1} x one page ({})",
+            ms(all_pages),
+            all_pages.as_secs_f64() / one_page.as_secs_f64(),
+            ms(one_page)
+        ),
         target: "<= 3 x one page",
         ok: all_pages <= one_page * 3,
     });
@@ -233,7 +256,9 @@ async fn main() {
     let calls: Vec<_> = (0..64)
         .map(|_| {
             let runtime = runtime.clone();
-            tokio::spawn(async move { runtime.invoke(list_event("page_size=50")).await.response()["statusCode"].clone() })
+            tokio::spawn(async move {
+                runtime.invoke(list_event("page_size=50")).await.response()["statusCode"].clone()
+            })
         })
         .collect();
     for call in calls {
@@ -259,10 +284,16 @@ async fn main() {
     println!("| figure | measured | target | met |");
     println!("|---|---|---|---|");
     for row in &rows {
-        println!("| {} | {} | {} | {} |", row.figure, row.measured, row.target, if row.ok { "yes" } else { "**no**" });
+        println!(
+            "| {} | {} | {} | {} |",
+            row.figure,
+            row.measured,
+            row.target,
+            if row.ok { "yes" } else { "**no**" }
+        );
     }
 }
 
 async fn world_for_concurrency() -> World {
-    world(50).await
+    new_world(50).await
 }
