@@ -23,7 +23,6 @@ use bookings::config::{UpstreamPolicy, parse_api_host};
 use bookings::omnilab::{Credentials, CredentialsSource};
 use bookings::sandbox::{DEMO_CUSTOMER, Endpoint, Fault, Sandbox, SandboxData};
 use bookings::{App, Config, Route};
-use lambda_http::tracing;
 
 #[derive(Clone)]
 struct Server {
@@ -34,7 +33,7 @@ struct Server {
 
 #[tokio::main]
 async fn main() {
-    tracing::init_default_subscriber();
+    bookings::telemetry::init();
     if let Err(error) = run().await {
         tracing::error!(%error, "dev server stopped");
         std::process::exit(1);

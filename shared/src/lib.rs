@@ -21,6 +21,7 @@ pub mod model;
 pub mod omnilab;
 pub mod query;
 pub mod service;
+pub mod telemetry;
 pub mod view;
 
 #[cfg(feature = "sandbox")]

@@ -1,11 +1,11 @@
 //! `list-bookings`: the Lambda behind `GET /bookings`. All the work is in the shared crate.
 
 use bookings::{App, Route};
-use lambda_http::{Error, service_fn, tracing};
+use lambda_http::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    bookings::telemetry::init();
     // A bad setting has been logged, naming the variable; a runtime loop without config would
     // only fail every request.
     let Ok(app) = App::from_env() else {

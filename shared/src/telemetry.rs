@@ -1,0 +1,52 @@
+//! Log output: `tracing` events to stdout, one JSON object a line when Lambda's advanced logging
+//! controls ask for it (`AWS_LAMBDA_LOG_FORMAT=JSON`), at `AWS_LAMBDA_LOG_LEVEL` (else
+//! `RUST_LOG`, else INFO).
+//!
+//! The same contract as lambda_runtime's default subscriber, with a plain level instead of an
+//! `EnvFilter`: the filter's regex engine was a megabyte of every binary.
+
+use tracing::Level;
+
+pub fn init() {
+    let level = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok())
+        .and_then(|text| parse_level(&text))
+        .unwrap_or(Level::INFO);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .without_time()
+        .with_ansi(false);
+    // Fails only if a subscriber is already set (tests); the existing one then keeps logging.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn parse_level(text: &str) -> Option<Level> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "trace" => Some(Level::TRACE),
+        "debug" => Some(Level::DEBUG),
+        "info" => Some(Level::INFO),
+        "warn" | "warning" => Some(Level::WARN),
+        "error" | "fatal" | "critical" => Some(Level::ERROR),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_lambdas_level_names() {
+        assert_eq!(parse_level("WARN"), Some(Level::WARN));
+        assert_eq!(parse_level("debug"), Some(Level::DEBUG));
+        assert_eq!(parse_level("FATAL"), Some(Level::ERROR));
+        assert_eq!(parse_level("loud"), None);
+    }
+}
