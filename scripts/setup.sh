@@ -1,6 +1,7 @@
 # Sourced by the scripts beside it: installs what they need on a fresh machine, once.
 # - Python tools (moto, cfn-lint, the SAM CLI, cargo-lambda with its Zig) into ./.venv
 # - the Rust pieces: rustfmt, clippy, the aarch64 target that Lambda's arm64 needs
+# - Debian's Chromium and chromedriver, for the account page's browser tests
 # Re-running is cheap: each step checks before it installs.
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +26,21 @@ setup_rust_tools() {
 setup_arm64_target() {
     rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' \
         || rustup target add aarch64-unknown-linux-gnu
+}
+
+# Debian's chromium and chromedriver (tests/account_page.rs drives the page through WebDriver).
+# Installed only when either binary is missing; sudo only when we are not root.
+setup_chromium() {
+    if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+        return
+    fi
+    echo "setup: installing chromium and chromium-driver with apt-get"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo="sudo"
+    fi
+    $sudo apt-get update
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver
 }
 
 # Starts moto's Secrets Manager on a free loopback port and points the AWS SDK at it with the

@@ -7,16 +7,17 @@ source scripts/setup.sh
 setup_python_tools
 setup_rust_tools
 setup_arm64_target
+setup_chromium
 export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 
 echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-echo "== build the Lambda binaries the end-to-end tests run"
+echo "== build the binaries the end-to-end tests run (the Lambda functions, the dev server)"
 cargo build --workspace --bins
 
-echo "== tests (unit, handlers against the sandbox and moto, binaries under a Runtime API)"
+echo "== tests (unit, handlers against the sandbox and moto, binaries under a Runtime API, the account page in chromium)"
 start_moto
 cargo test --workspace --all-features
 

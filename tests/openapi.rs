@@ -8,11 +8,14 @@ use std::time::Duration;
 use bookings::Route;
 use bookings::sandbox::{Endpoint, Fault, SandboxData, booking_uuid};
 use bookings_tests::events::http_api;
-use bookings_tests::{Answer, DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start, quick_policy, secrets};
+use bookings_tests::{
+    Answer, DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start, quick_policy, secrets,
+};
 use serde_json::Value;
 
 fn spec() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml")).expect("openapi.yaml");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml"))
+        .expect("openapi.yaml");
     serde_norway::from_str(&text).expect("openapi.yaml is YAML")
 }
 
@@ -33,12 +36,20 @@ fn the_documented_routes_are_the_functions_routes() {
     let spec = spec();
     let mut documented: Vec<String> = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
-        for method in item.as_object().unwrap().keys().filter(|k| *k != "parameters") {
+        for method in item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != "parameters")
+        {
             documented.push(format!("{} {path}", method.to_uppercase()));
         }
     }
     documented.sort();
-    let mut ours = vec![Route::ListBookings.key().to_owned(), Route::CancelBooking.key().to_owned()];
+    let mut ours = vec![
+        Route::ListBookings.key().to_owned(),
+        Route::CancelBooking.key().to_owned(),
+    ];
     ours.sort();
     assert_eq!(documented, ours);
 }
@@ -68,8 +79,13 @@ fn the_documented_query_parameters_are_the_accepted_ones() {
 async fn every_documented_example_value_is_accepted() {
     let world = World::demo().await;
     let spec = spec();
-    for parameter in spec["paths"]["/bookings"]["get"]["parameters"].as_array().unwrap() {
-        let Some(example) = parameter["example"].as_str() else { continue };
+    for parameter in spec["paths"]["/bookings"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+    {
+        let Some(example) = parameter["example"].as_str() else {
+            continue;
+        };
         let name = parameter["name"].as_str().unwrap();
         let query = format!("{name}={}", example.replace(':', "%3A").replace('+', "%2B"));
         let answer = world.list(DEMO_CUSTOMER, &query).await;
@@ -82,12 +98,26 @@ async fn list_status(world: &World, query: &str) -> u16 {
 }
 
 async fn anonymous(world: &World, route: Route, path: &str) -> u16 {
-    let method = if route == Route::ListBookings { "GET" } else { "POST" };
-    Answer::from(world.app.handle(route, http_api(method, path, "", None)).await).status
+    let method = if route == Route::ListBookings {
+        "GET"
+    } else {
+        "POST"
+    };
+    Answer::from(
+        world
+            .app
+            .handle(route, http_api(method, path, "", None))
+            .await,
+    )
+    .status
 }
 
 async fn misconfigured(world: &World, route: Route, path: &str) -> u16 {
-    let secret = secrets::create_raw(&format!("omnilab/openapi-bad-{}-{}", std::process::id(), path.len()), "{}").await;
+    let secret = secrets::create_raw(
+        &format!("omnilab/openapi-bad-{}-{}", std::process::id(), path.len()),
+        "{}",
+    )
+    .await;
     let app = bookings::App::new(bookings::Config {
         api_base: format!("http://{}", world.sandbox_addr),
         credentials: bookings::omnilab::CredentialsSource::SecretsManager { secret_id: secret },
@@ -95,8 +125,16 @@ async fn misconfigured(world: &World, route: Route, path: &str) -> u16 {
         upstream: quick_policy(),
     })
     .unwrap();
-    let method = if route == Route::ListBookings { "GET" } else { "POST" };
-    Answer::from(app.handle(route, http_api(method, path, "", Some(DEMO_CUSTOMER))).await).status
+    let method = if route == Route::ListBookings {
+        "GET"
+    } else {
+        "POST"
+    };
+    Answer::from(
+        app.handle(route, http_api(method, path, "", Some(DEMO_CUSTOMER)))
+            .await,
+    )
+    .status
 }
 
 fn failing(world: &World, endpoint: Endpoint, fault: Fault) {
@@ -115,9 +153,15 @@ async fn list_bookings_answers_exactly_the_documented_statuses() {
     seen.insert(misconfigured(&world, Route::ListBookings, "/bookings").await);
     failing(&world, Endpoint::Fetch, Fault::Status(500));
     seen.insert(list_status(&world, "").await);
-    failing(&world, Endpoint::Fetch, Fault::RateLimited { retry_after: None });
+    failing(
+        &world,
+        Endpoint::Fetch,
+        Fault::RateLimited { retry_after: None },
+    );
     seen.insert(list_status(&world, "").await);
-    world.sandbox.inject(Endpoint::Fetch, Fault::Slow(Duration::from_secs(5)));
+    world
+        .sandbox
+        .inject(Endpoint::Fetch, Fault::Slow(Duration::from_secs(5)));
     seen.insert(list_status(&world, "").await);
 
     let mut documented = documented_statuses(&spec()["paths"]["/bookings"]["get"]);
@@ -137,12 +181,17 @@ async fn cancel_booking_answers_exactly_the_documented_statuses() {
     seen.insert(misconfigured(&world, Route::CancelBooking, &path(2)).await);
     world.sandbox.inject(Endpoint::Cancel, Fault::Status(500));
     seen.insert(world.cancel(DEMO_CUSTOMER, &booking_uuid(2)).await.status);
-    world.sandbox.inject(Endpoint::Cancel, Fault::RateLimited { retry_after: None });
+    world
+        .sandbox
+        .inject(Endpoint::Cancel, Fault::RateLimited { retry_after: None });
     seen.insert(world.cancel(DEMO_CUSTOMER, &booking_uuid(2)).await.status);
-    world.sandbox.inject(Endpoint::Cancel, Fault::Slow(Duration::from_secs(5)));
+    world
+        .sandbox
+        .inject(Endpoint::Cancel, Fault::Slow(Duration::from_secs(5)));
     seen.insert(world.cancel(DEMO_CUSTOMER, &booking_uuid(2)).await.status);
 
-    let mut documented = documented_statuses(&spec()["paths"]["/bookings/{booking}/cancel"]["post"]);
+    let mut documented =
+        documented_statuses(&spec()["paths"]["/bookings/{booking}/cancel"]["post"]);
     documented.retain(|code| !GATEWAY_ONLY.contains(code));
     assert_eq!(seen, documented);
 }
@@ -151,5 +200,10 @@ async fn cancel_booking_answers_exactly_the_documented_statuses() {
 fn the_gateway_only_statuses_say_so() {
     let spec = spec();
     let throttled = &spec["components"]["responses"]["Throttled"]["description"];
-    assert!(throttled.as_str().is_some_and(|d| d.to_lowercase().contains("throttl")), "{throttled}");
+    assert!(
+        throttled
+            .as_str()
+            .is_some_and(|d| d.to_lowercase().contains("throttl")),
+        "{throttled}"
+    );
 }

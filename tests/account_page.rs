@@ -1,0 +1,1008 @@
+//! The reference account page (dev-server/page) in a real browser.
+//!
+//! Each test starts the compiled dev server (`target/debug/dev-server`, PORT=0, embedded OmniLab
+//! sandbox with the demo data) and Debian's chromium through chromedriver (WebDriver, driven by
+//! fantoccini), then uses the page as a customer would: read the list, cancel through the
+//! confirmation dialog, switch language, see the alert when OmniLab fails (the sandbox's fault
+//! controls), see the empty state.
+//!
+//! Chromium runs with `TZ=Asia/Tokyo`, so a page that showed the browser's time instead of the
+//! campaign's would be caught: the expected times below are computed with jiff in each campaign's
+//! zone from the demo data's rules (slots on the days after today's UTC midnight).
+//!
+//! Needs /usr/bin/chromium and /usr/bin/chromedriver (`source scripts/setup.sh && setup_chromium`)
+//! and the dev server built and current (`cargo build -p dev-server`, or `--workspace --bins` as
+//! scripts/test.sh does). Missing either, or a binary older than dev-server/page, is a failure,
+//! never a skip.
+//! Screenshots go to tests/artifacts/ (gitignored), with the dev server's and chromedriver's logs.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bookings::sandbox::booking_uuid;
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ZonedDateTime};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The browser's own time zone: far from both campaigns', so mixing them up shows.
+const BROWSER_TZ: &str = "Asia/Tokyo";
+/// How long the page may take to settle after an action.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// One browser at a time: two cores, and each test has its own dev server and chromium.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+// ------------------------------------------------------------------------------------------------
+// The tests
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn shows_the_groups_in_campaign_local_time_and_cancels_through_the_dialog() {
+    with_page("list-and-cancel", |page| async move {
+        let start = demo_start();
+        page.open("?lang=en").await;
+        let shown = page.wait_for("the list", |s| !s.campaigns.is_empty()).await;
+        page.screenshot("account-page-loaded.png").await;
+
+        // A phone: one column of cards, all of a group's cards one under the other.
+        page.client
+            .set_window_size(390, 844)
+            .await
+            .expect("window size");
+        let columns: Value = page
+            .client
+            .execute(
+                r#"return [...document.querySelectorAll('[data-testid="group"]')].map((g) =>
+                     new Set([...g.querySelectorAll('[data-testid="booking"]')]
+                       .map((b) => b.getBoundingClientRect().left)).size);"#,
+                vec![],
+            )
+            .await
+            .expect("card positions");
+        assert_eq!(columns, json!([1, 1, 1]), "one column per group on a phone");
+        page.screenshot("account-page-phone.png").await;
+        page.client
+            .set_window_size(1280, 2000)
+            .await
+            .expect("window size");
+
+        assert_eq!(shown.title, "My bookings");
+        assert_eq!(shown.count, "10 upcoming bookings");
+        assert!(shown.error.is_none(), "unexpected alert: {:?}", shown.error);
+        assert!(!shown.empty, "the empty state shows next to a list");
+        assert_eq!(shown.campaigns, expected_campaigns(start, Lang::En, &[]));
+
+        // The egg hunt is in New York: its 15:00 UTC slot reads 10:00 in winter (UTC-5), 11:00
+        // in summer; and it has no set duration.
+        let egg = shown
+            .booking(&booking_uuid(4))
+            .expect("booking 4 is listed");
+        let ny = (start + SignedDuration::from_hours(4 * 24 + 15))
+            .to_zoned_datetime(zone("America/New_York"));
+        let offset_hours = ny.offset().seconds() / 3600;
+        assert!(
+            matches!(offset_hours, -5 | -4),
+            "New York is UTC-5 or UTC-4"
+        );
+        assert_eq!(egg.time, format!("{:02}:00", 15 + offset_hours));
+        assert_eq!(egg.zone, "New York time");
+        assert_eq!(egg.duration, "Open-ended");
+
+        // Cancel the first Santa slot. First say "Keep it": nothing changes.
+        let santa = booking_uuid(1);
+        page.click(&format!(
+            r#"[data-booking-id="{santa}"] [data-testid="cancel-button"]"#
+        ))
+        .await;
+        let dialog = page.wait_for("the dialog", |s| s.dialog_open).await;
+        assert!(
+            dialog.dialog_text.contains("Santa Photo Experience"),
+            "the dialog names the booking: {:?}",
+            dialog.dialog_text
+        );
+        page.screenshot("account-page-confirm.png").await;
+        page.click(r#"[data-testid="confirm-keep"]"#).await;
+        let kept = page
+            .wait_for("the dialog to close", |s| !s.dialog_open)
+            .await;
+        assert!(kept.booking(&santa).is_some(), "Keep it keeps the booking");
+        assert_eq!(kept.count, "10 upcoming bookings");
+        assert!(
+            page.api_ids("CONFIRMED").await.contains(&santa),
+            "Keep it sent no cancel"
+        );
+
+        // Now really cancel: the slot disappears and the count drops.
+        page.click(&format!(
+            r#"[data-booking-id="{santa}"] [data-testid="cancel-button"]"#
+        ))
+        .await;
+        page.wait_for("the dialog", |s| s.dialog_open).await;
+        page.click(r#"[data-testid="confirm-cancel"]"#).await;
+        let after = page
+            .wait_for("the cancelled slot to go", |s| {
+                s.booking(&santa).is_none() && s.count == "9 upcoming bookings"
+            })
+            .await;
+        page.screenshot("account-page-cancelled.png").await;
+        assert!(!after.dialog_open);
+        assert!(after.error.is_none(), "unexpected alert: {:?}", after.error);
+        assert_eq!(
+            after.notice.as_deref(),
+            Some("Your booking for Santa Photo Experience is cancelled.")
+        );
+        assert_eq!(after.campaigns, expected_campaigns(start, Lang::En, &[1]));
+        assert!(
+            page.api_ids("CANCELLED").await.contains(&santa),
+            "the API says the booking is cancelled"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn switches_to_french_and_back() {
+    with_page("language", |page| async move {
+        let start = demo_start();
+        page.open("?lang=en").await;
+        page.wait_for("the list", |s| !s.campaigns.is_empty()).await;
+
+        page.click(r#"[data-testid="lang-fr"]"#).await;
+        let french = page
+            .wait_for("French titles", |s| {
+                s.group_titles().first().map(String::as_str) == Some("Photo avec le Père Noël")
+            })
+            .await;
+        page.screenshot("account-page-fr.png").await;
+        assert_eq!(
+            french.group_titles(),
+            [
+                "Photo avec le Père Noël",
+                "Atelier créatif",
+                "Chasse aux œufs"
+            ]
+        );
+        assert_eq!(french.title, "Mes réservations");
+        assert_eq!(french.lang, "fr");
+        assert_eq!(french.count, "10 réservations à venir");
+        assert_eq!(french.campaigns, expected_campaigns(start, Lang::Fr, &[]));
+        assert!(
+            page.client
+                .current_url()
+                .await
+                .unwrap()
+                .as_str()
+                .contains("lang=fr"),
+            "the choice is kept in the address"
+        );
+
+        page.click(r#"[data-testid="lang-en"]"#).await;
+        let english = page
+            .wait_for("English titles", |s| {
+                s.group_titles().first().map(String::as_str) == Some("Santa Photo Experience")
+            })
+            .await;
+        assert_eq!(english.title, "My bookings");
+        assert_eq!(english.campaigns, expected_campaigns(start, Lang::En, &[]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shows_the_problem_when_a_call_fails_and_recovers() {
+    with_page("errors", |page| async move {
+        page.open("?lang=en").await;
+        page.wait_for("the list", |s| !s.campaigns.is_empty()).await;
+
+        // Every attempt of the next list call fails upstream (GETs are tried 3 times).
+        page.fault("fetch", "500", 3).await;
+        page.client.refresh().await.expect("reload");
+        let failed = page.wait_for("the alert", |s| s.error.is_some()).await;
+        page.screenshot("account-page-error.png").await;
+        let alert = page
+            .client
+            .find(Locator::Css(r#"[role="alert"]"#))
+            .await
+            .expect("an element with role=alert");
+        assert!(alert.is_displayed().await.unwrap(), "the alert is visible");
+        assert!(failed.campaigns.is_empty(), "no list under the alert");
+        assert!(!failed.empty, "no empty state under the alert");
+
+        // What the alert says is the API's problem document: ask the API the same question.
+        page.fault("fetch", "500", 3).await;
+        let problem = page.api_problem().await;
+        let error = failed.error.expect("an alert");
+        assert_eq!(error.title, problem["title"].as_str().unwrap());
+        assert_eq!(error.detail, problem["detail"].as_str().unwrap());
+        assert!(!error.title.is_empty() && !error.detail.is_empty());
+        assert!(error.retry, "a failed list offers Try again");
+
+        // OmniLab is back: "Try again" brings the list back and the alert goes.
+        page.clear_faults().await;
+        page.click(r#"[data-testid="retry"]"#).await;
+        let back = page
+            .wait_for("the list again", |s| {
+                !s.campaigns.is_empty() && s.error.is_none()
+            })
+            .await;
+        assert_eq!(back.count, "10 upcoming bookings");
+        assert_eq!(
+            back.campaigns,
+            expected_campaigns(demo_start(), Lang::En, &[])
+        );
+
+        // A failed cancel: the alert says why and the booking stays.
+        page.fault("cancel", "500", 1).await;
+        let craft = booking_uuid(3);
+        page.click(&format!(
+            r#"[data-booking-id="{craft}"] [data-testid="cancel-button"]"#
+        ))
+        .await;
+        page.wait_for("the dialog", |s| s.dialog_open).await;
+        page.click(r#"[data-testid="confirm-cancel"]"#).await;
+        let refused = page
+            .wait_for("the cancel alert", |s| {
+                s.error.is_some() && !s.dialog_open && !s.loading && !s.campaigns.is_empty()
+            })
+            .await;
+        page.screenshot("account-page-cancel-error.png").await;
+        assert!(
+            refused.booking(&craft).is_some(),
+            "the booking is still listed"
+        );
+        assert_eq!(refused.count, "10 upcoming bookings");
+        assert!(
+            refused.notice.is_none(),
+            "no success notice after a failure"
+        );
+        let error = refused.error.expect("an alert");
+        assert!(
+            !error.title.is_empty() && !error.detail.is_empty(),
+            "the alert has the problem's text: {error:?}"
+        );
+        assert!(!error.retry, "a failed cancel offers no list reload");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_customer_without_bookings_sees_the_empty_state() {
+    with_page("empty", |page| async move {
+        // The dev server's local-only customer switch, through the page's dev_customer parameter.
+        page.open("?lang=en&dev_customer=nobody-here").await;
+        let shown = page.wait_for("the empty state", |s| s.empty).await;
+        page.screenshot("account-page-empty.png").await;
+        assert!(shown.campaigns.is_empty());
+        assert!(shown.error.is_none(), "unexpected alert: {:?}", shown.error);
+        assert_eq!(shown.count, "0 upcoming bookings");
+        let empty = page
+            .client
+            .find(Locator::Css(r#"[data-testid="empty"]"#))
+            .await
+            .expect("the empty state");
+        assert!(empty.is_displayed().await.unwrap());
+        assert!(empty.text().await.unwrap().contains("No upcoming bookings"));
+    })
+    .await;
+}
+
+// ------------------------------------------------------------------------------------------------
+// What the page should show, from the demo data's rules (shared/src/sandbox/data.rs)
+// ------------------------------------------------------------------------------------------------
+
+/// Midnight UTC today, as the dev server computes it at start. (A run straddling midnight UTC
+/// could disagree by a day: the dev server starts a moment before this is called.)
+fn demo_start() -> Timestamp {
+    let now = Timestamp::now().as_second();
+    Timestamp::from_second(now - now.rem_euclid(86_400)).unwrap()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Lang {
+    En,
+    Fr,
+}
+
+/// One of the demo customer's confirmed bookings, as shared/src/sandbox/data.rs makes it.
+struct DemoSlot {
+    n: u32,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    minutes: Option<i64>,
+    ticket: &'static str,
+    host: Option<&'static str>,
+}
+
+struct DemoActivity {
+    campaign: &'static str,
+    timezone: &'static str,
+    title: [&'static str; 2],
+    location: [&'static str; 2],
+    slots: Vec<DemoSlot>,
+}
+
+// A table reads best as a table.
+#[rustfmt::skip]
+fn demo_activities() -> Vec<DemoActivity> {
+    // booking n, day after start, UTC hour and minute, duration, ticket, host
+    let slot = |n, day, hour, minute, minutes, ticket, host| DemoSlot {
+        n, day, hour, minute, minutes, ticket, host,
+    };
+    let mut eggs = vec![slot(4, 4, 15, 0, None, "Family pass", None)];
+    eggs.extend((7..=12).map(|n| slot(n, i64::from(n), 16, 0, Some(45), "Standard entry", None)));
+    vec![
+        DemoActivity {
+            campaign: "winter-festival",
+            timezone: "Europe/London",
+            title: ["Santa Photo Experience", "Photo avec le Père Noël"],
+            location: ["Level 1, near the fountain", "Niveau 1, près de la fontaine"],
+            slots: vec![
+                slot(1, 1, 12, 30, Some(30), "Standard entry", Some("Photo Station 2")),
+                slot(2, 3, 10, 0, Some(30), "Family pass", Some("Photo Station 1")),
+            ],
+        },
+        DemoActivity {
+            campaign: "winter-festival",
+            timezone: "Europe/London",
+            title: ["Craft Workshop", "Atelier créatif"],
+            location: ["Level 2, studio B", "Niveau 2, studio B"],
+            slots: vec![slot(3, 2, 14, 0, Some(90), "Standard entry", None)],
+        },
+        DemoActivity {
+            campaign: "spring-fair",
+            timezone: "America/New_York",
+            // Only French was written: English falls back to it.
+            title: ["Chasse aux œufs", "Chasse aux œufs"],
+            location: ["Central lawn", "Pelouse centrale"],
+            slots: eggs,
+        },
+    ]
+}
+
+/// The campaigns as the page should render them, without the bookings numbered in `cancelled`:
+/// activities ordered by their earliest remaining slot, each campaign where its first one falls.
+fn expected_campaigns(start: Timestamp, lang: Lang, cancelled: &[u32]) -> Vec<ShownCampaign> {
+    let l = lang as usize;
+    let slot_start = |slot: &DemoSlot| {
+        start
+            + SignedDuration::from_hours(slot.day * 24 + slot.hour)
+            + SignedDuration::from_mins(slot.minute)
+    };
+    let mut activities = demo_activities();
+    for activity in &mut activities {
+        activity.slots.retain(|slot| !cancelled.contains(&slot.n));
+        activity.slots.sort_by_key(slot_start);
+    }
+    activities.retain(|activity| !activity.slots.is_empty());
+    activities.sort_by_key(|activity| slot_start(&activity.slots[0]));
+
+    let mut campaigns: Vec<ShownCampaign> = Vec::new();
+    for activity in activities {
+        let city = activity
+            .timezone
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .replace('_', " ");
+        let bookings: Vec<ShownBooking> = activity
+            .slots
+            .iter()
+            .map(|slot| {
+                let starts = slot_start(slot);
+                let local = starts.to_zoned_datetime(zone(activity.timezone));
+                let mut time = local.strftime("%H:%M").to_string();
+                if let Some(minutes) = slot.minutes {
+                    let ends = (starts + SignedDuration::from_mins(minutes))
+                        .to_zoned_datetime(zone(activity.timezone));
+                    time = format!("{time} – {}", ends.strftime("%H:%M"));
+                }
+                ShownBooking {
+                    id: booking_uuid(slot.n),
+                    date: date_words(&local, lang),
+                    datetime: local.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                    time,
+                    zone: match lang {
+                        Lang::En => format!("{city} time"),
+                        Lang::Fr => format!("heure de {city}"),
+                    },
+                    duration: match (slot.minutes, lang) {
+                        (Some(m), _) => format!("{m} min"),
+                        (None, Lang::En) => "Open-ended".into(),
+                        (None, Lang::Fr) => "Durée libre".into(),
+                    },
+                    ticket: Some(slot.ticket.into()),
+                    host: slot.host.map(Into::into),
+                    location: Some(activity.location[l].into()),
+                }
+            })
+            .collect();
+        let group = ShownGroup {
+            title: activity.title[l].into(),
+            bookings,
+        };
+        match campaigns.iter_mut().find(|c| c.key == activity.campaign) {
+            Some(campaign) => campaign.groups.push(group),
+            None => campaigns.push(ShownCampaign {
+                key: activity.campaign.into(),
+                zone: match lang {
+                    Lang::En => format!("Times are local to {city}"),
+                    Lang::Fr => format!("Heures locales de {city}"),
+                },
+                groups: vec![group],
+            }),
+        }
+    }
+    campaigns
+}
+
+/// The words a long date must contain, however the browser's locale data punctuates it:
+/// weekday, day of month, month, year ("Saturday 28 November 2026", "samedi 28 novembre 2026").
+fn date_words(local: &ZonedDateTime, lang: Lang) -> Vec<String> {
+    const JOURS: [&str; 7] = [
+        "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+    ];
+    const MOIS: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    let day = local.day().to_string();
+    let year = local.year().to_string();
+    match lang {
+        Lang::En => vec![
+            local.strftime("%A").to_string(),
+            day,
+            local.strftime("%B").to_string(),
+            year,
+        ],
+        Lang::Fr => vec![
+            JOURS[usize::try_from(local.weekday().to_monday_zero_offset()).unwrap()].into(),
+            day,
+            MOIS[usize::try_from(local.month() - 1).unwrap()].into(),
+            year,
+        ],
+    }
+}
+
+fn zone(name: &str) -> TimeZone {
+    TimeZone::get(name).unwrap_or_else(|e| panic!("time zone {name}: {e}"))
+}
+
+// ------------------------------------------------------------------------------------------------
+// What the page shows: one snapshot of the DOM, read through the data-testid attributes
+// ------------------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+struct Snapshot {
+    title: String,
+    lang: String,
+    loading: bool,
+    count: String,
+    error: Option<ShownError>,
+    notice: Option<String>,
+    empty: bool,
+    dialog_open: bool,
+    dialog_text: String,
+    campaigns: Vec<ShownCampaign>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ShownError {
+    title: String,
+    detail: String,
+    /// The "Try again" button is shown.
+    retry: bool,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct ShownCampaign {
+    key: String,
+    zone: String,
+    groups: Vec<ShownGroup>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct ShownGroup {
+    title: String,
+    bookings: Vec<ShownBooking>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ShownBooking {
+    id: String,
+    /// The visible long date; compared by its words (see `date_words`).
+    #[serde(deserialize_with = "words")]
+    date: Vec<String>,
+    /// The `<time datetime>`: the slot start with the campaign's offset.
+    datetime: String,
+    time: String,
+    zone: String,
+    duration: String,
+    ticket: Option<String>,
+    host: Option<String>,
+    location: Option<String>,
+}
+
+impl PartialEq for ShownBooking {
+    /// Every field equal, except the date: shown must contain every expected word.
+    fn eq(&self, expected: &Self) -> bool {
+        self.id == expected.id
+            && expected
+                .date
+                .iter()
+                .all(|word| self.date.contains(word) || self.date.contains(&format!("{word}er")))
+            && self.datetime == expected.datetime
+            && self.time == expected.time
+            && self.zone == expected.zone
+            && self.duration == expected.duration
+            && self.ticket == expected.ticket
+            && self.host == expected.host
+            && self.location == expected.location
+    }
+}
+
+fn words<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    Ok(text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+impl Snapshot {
+    fn booking(&self, id: &str) -> Option<&ShownBooking> {
+        self.campaigns
+            .iter()
+            .flat_map(|c| &c.groups)
+            .flat_map(|g| &g.bookings)
+            .find(|b| b.id == id)
+    }
+
+    fn group_titles(&self) -> Vec<String> {
+        self.campaigns
+            .iter()
+            .flat_map(|c| &c.groups)
+            .map(|g| g.title.clone())
+            .collect()
+    }
+}
+
+const SNAPSHOT_JS: &str = r#"
+const q = (root, id) => root.querySelector(`[data-testid="${id}"]`);
+const all = (root, id) => [...root.querySelectorAll(`[data-testid="${id}"]`)];
+const text = (root, id) => { const e = q(root, id); return e ? e.textContent.trim() : null; };
+const shown = (id) => { const e = q(document, id); return !!e && !e.hidden; };
+return {
+  title: text(document, "page-title"),
+  lang: document.documentElement.lang,
+  loading: shown("loading"),
+  count: text(document, "booking-count"),
+  error: shown("error")
+    ? {
+        title: text(document, "error-title"),
+        detail: text(document, "error-detail"),
+        retry: shown("retry"),
+      }
+    : null,
+  notice: shown("notice") ? text(document, "notice") : null,
+  empty: shown("empty"),
+  dialog_open: q(document, "confirm-dialog").open,
+  dialog_text: text(document, "confirm-text"),
+  campaigns: all(document, "campaign").map((c) => ({
+    key: c.dataset.campaign,
+    zone: text(c, "campaign-zone"),
+    groups: all(c, "group").map((g) => ({
+      title: text(g, "group-title"),
+      bookings: all(g, "booking").map((b) => ({
+        id: b.dataset.bookingId,
+        date: text(b, "slot-date"),
+        datetime: q(b, "slot-date").getAttribute("datetime"),
+        time: text(b, "slot-time"),
+        zone: text(b, "slot-zone"),
+        duration: text(b, "duration"),
+        ticket: text(b, "ticket"),
+        host: text(b, "host"),
+        location: text(b, "location"),
+      })),
+    })),
+  })),
+};
+"#;
+
+// ------------------------------------------------------------------------------------------------
+// The harness: dev server, chromedriver + chromium, and a page handle
+// ------------------------------------------------------------------------------------------------
+
+struct Page {
+    client: Client,
+    base: String,
+    http: reqwest::Client,
+    artifacts: PathBuf,
+}
+
+impl Page {
+    async fn open(&self, query: &str) {
+        self.client
+            .goto(&format!("{}/{query}", self.base))
+            .await
+            .expect("open the page");
+    }
+
+    async fn snapshot(&self) -> Snapshot {
+        let value = self
+            .client
+            .execute(SNAPSHOT_JS, vec![])
+            .await
+            .expect("read the page");
+        serde_json::from_value(value.clone())
+            .unwrap_or_else(|e| panic!("unexpected page snapshot ({e}): {value}"))
+    }
+
+    /// Polls the page until `ready` holds (and no load is under way), or fails with what it saw.
+    async fn wait_for(&self, what: &str, ready: impl Fn(&Snapshot) -> bool) -> Snapshot {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let snapshot = self.snapshot().await;
+            if !snapshot.loading && ready(&snapshot) {
+                return snapshot;
+            }
+            if Instant::now() > deadline {
+                panic!("waited {PATIENCE:?} for {what}; the page shows {snapshot:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"));
+        element
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Saves the viewport as a PNG in tests/artifacts/.
+    async fn screenshot(&self, file: &str) {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
+        let path = self.artifacts.join(file);
+        std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+
+    async fn fault(&self, endpoint: &str, fault: &str, count: u32) {
+        let response = self
+            .http
+            .post(format!("{}/_sandbox/faults", self.base))
+            .json(&json!({ "endpoint": endpoint, "fault": fault, "count": count }))
+            .send()
+            .await
+            .expect("sandbox fault request");
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+
+    async fn clear_faults(&self) {
+        let response = self
+            .http
+            .delete(format!("{}/_sandbox/faults", self.base))
+            .send()
+            .await
+            .expect("sandbox clear request");
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+
+    async fn api_list(&self, status: &str) -> reqwest::Response {
+        self.http
+            .get(format!(
+                "{}/bookings?booking_status={status}&all=true&language=en",
+                self.base
+            ))
+            .send()
+            .await
+            .expect("GET /bookings")
+    }
+
+    /// The demo customer's booking ids with this status, straight from the API.
+    async fn api_ids(&self, status: &str) -> Vec<String> {
+        let body: Value = self.api_list(status).await.json().await.expect("JSON");
+        body["bookings"]
+            .as_array()
+            .expect("bookings")
+            .iter()
+            .map(|b| b["booking"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The problem document a failing list call answers with.
+    async fn api_problem(&self) -> Value {
+        let response = self.api_list("CONFIRMED").await;
+        assert!(!response.status().is_success(), "the list call should fail");
+        response.json().await.expect("a problem document")
+    }
+}
+
+/// Runs `body` against a fresh dev server and browser, then closes the browser even if it panicked.
+async fn with_page<F, Fut>(name: &str, body: F)
+where
+    F: FnOnce(Page) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let _one = ONE_BROWSER.lock().await;
+    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+    std::fs::create_dir_all(&artifacts).expect("create tests/artifacts");
+    let server = DevServer::start(name, &artifacts);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    server.assert_serves_current_page(&http).await;
+    let browser = Browser::start(name, &artifacts).await;
+    let page = Page {
+        client: browser.client.clone(),
+        base: server.base.clone(),
+        http,
+        artifacts,
+    };
+    let outcome = AssertUnwindSafe(body(page)).catch_unwind().await;
+    browser.client.clone().close().await.ok();
+    drop(browser);
+    drop(server);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// A child process killed (by its id) when dropped.
+struct Process {
+    child: Child,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct DevServer {
+    base: String,
+    _process: Process,
+}
+
+impl DevServer {
+    fn start(name: &str, artifacts: &Path) -> Self {
+        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/dev-server");
+        let binary = std::env::var_os("CARGO_TARGET_DIR")
+            .map(|dir| PathBuf::from(dir).join("debug/dev-server"))
+            .unwrap_or(binary);
+        assert!(
+            binary.exists(),
+            "{} is missing: build it first with `cargo build -p dev-server` (or \
+             `cargo build --workspace --bins`, as scripts/test.sh does; a plain `cargo build` \
+             builds only the default members)",
+            binary.display()
+        );
+        let mut child = Command::new(&binary)
+            .env("PORT", "0")
+            // The embedded sandbox, whatever the developer's shell points at.
+            .env_remove("OMNILAB_API_HOST")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let process = Process { child };
+
+        // First stdout line: "OmniLab Bookings dev server: open http://127.0.0.1:PORT/". The rest
+        // of both streams goes to a log file, so the server never blocks on a full pipe.
+        let log = artifacts.join(format!("{name}-dev-server.log"));
+        let (first_line, first) = mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stdout);
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let _ = first_line.send(line.clone());
+                let mut file = std::fs::File::create(&log).expect("dev server log");
+                let _ = file.write_all(line.as_bytes());
+                let _ = std::io::copy(&mut reader, &mut file);
+            });
+        }
+        let err_log = artifacts.join(format!("{name}-dev-server.stderr.log"));
+        std::thread::spawn(move || drain(stderr, &err_log));
+
+        let line = first
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the dev server printed no first line within 30 s");
+        let url = line
+            .trim()
+            .strip_prefix("OmniLab Bookings dev server: open ")
+            .unwrap_or_else(|| panic!("unexpected first line from the dev server: {line:?}"));
+        Self {
+            base: url.trim_end_matches('/').to_owned(),
+            _process: process,
+        }
+    }
+}
+
+impl DevServer {
+    /// The page is compiled into the binary (include_str!): a binary older than the files under
+    /// dev-server/page would test yesterday's page, so compare them first.
+    async fn assert_serves_current_page(&self, http: &reqwest::Client) {
+        let sources = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dev-server/page");
+        for (path, file) in [
+            ("/", "index.html"),
+            ("/app.js", "app.js"),
+            ("/style.css", "style.css"),
+        ] {
+            let source = std::fs::read_to_string(sources.join(file))
+                .unwrap_or_else(|e| panic!("read dev-server/page/{file}: {e}"));
+            let response = http
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+            assert!(
+                response.status().is_success(),
+                "GET {path}: {}",
+                response.status()
+            );
+            let served = response.text().await.expect("a text body");
+            assert!(
+                served == source,
+                "the dev server serves an older dev-server/page/{file}: rebuild it with \
+                 `cargo build -p dev-server`"
+            );
+        }
+    }
+}
+
+fn drain(mut from: impl Read, to: &Path) {
+    if let Ok(mut file) = std::fs::File::create(to) {
+        let _ = std::io::copy(&mut from, &mut file);
+    }
+}
+
+struct Browser {
+    client: Client,
+    _driver: Process,
+    profile: PathBuf,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+impl Browser {
+    async fn start(name: &str, artifacts: &Path) -> Self {
+        for (path, what) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromedriver")] {
+            assert!(
+                Path::new(path).exists(),
+                "{what} is missing at {path}: the account page tests need Debian's chromium and \
+                 chromium-driver. Install them with `source scripts/setup.sh && setup_chromium` \
+                 (scripts/test.sh does)."
+            );
+        }
+        let port = free_port();
+        let log = std::fs::File::create(artifacts.join(format!("{name}-chromedriver.log")))
+            .expect("chromedriver log");
+        let driver = Process {
+            child: Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                // Inherited by chromium: the browser's zone is neither campaign's.
+                .env("TZ", BROWSER_TZ)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("start {CHROMEDRIVER}: {e}")),
+        };
+        let webdriver = format!("http://127.0.0.1:{port}");
+        wait_until_ready(&format!("{webdriver}/status")).await;
+
+        let profile = std::env::temp_dir().join(format!(
+            "account-page-{name}-{}-{}",
+            std::process::id(),
+            Timestamp::now().as_nanosecond()
+        ));
+        std::fs::create_dir_all(&profile).expect("browser profile dir");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("chrome"));
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    "--disable-quic",
+                    "--disable-dev-shm-usage",
+                    "--lang=en-US",
+                    "--window-size=1280,1000",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&webdriver)
+            .await
+            .unwrap_or_else(|e| panic!("start chromium through chromedriver: {e}"));
+        // Tall enough for the whole demo list in one screenshot.
+        client
+            .set_window_size(1280, 2000)
+            .await
+            .expect("window size");
+        Self {
+            client,
+            _driver: driver,
+            profile,
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+async fn wait_until_ready(status_url: &str) {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = match http
+            .get(status_url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+        {
+            Ok(response) => response.json::<Value>().await.ok(),
+            Err(_) => None,
+        };
+        if ready.is_some_and(|body| body["value"]["ready"] == json!(true)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not answer {status_url} within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
