@@ -76,8 +76,14 @@ pub struct Sandbox {
     state: Arc<SandboxState>,
 }
 
+/// Decides, from the contact and the how-manieth fetch for that contact this is (from 1), whether
+/// a fetch fails and how: lets a load test give every request a known fate.
+pub type FaultPlan = dyn Fn(&str, u32) -> Option<Fault> + Send + Sync;
+
 struct SandboxState {
     data: Mutex<SandboxData>,
+    plan: Mutex<Option<Arc<FaultPlan>>>,
+    attempts: Mutex<HashMap<String, u32>>,
     credentials: Mutex<Credentials>,
     token_lifetime: AtomicU64,
     tokens: Mutex<HashMap<String, Instant>>,
@@ -112,6 +118,8 @@ impl Sandbox {
         Self {
             state: Arc::new(SandboxState {
                 data: Mutex::new(data),
+                plan: Mutex::new(None),
+                attempts: Mutex::new(HashMap::new()),
                 credentials: Mutex::new(Self::default_credentials()),
                 token_lifetime: AtomicU64::new(3600),
                 tokens: Mutex::new(HashMap::new()),
@@ -166,6 +174,32 @@ impl Sandbox {
 
     pub fn inject(&self, endpoint: Endpoint, fault: Fault) {
         lock(&self.state.faults).push_back((endpoint, fault));
+    }
+
+    /// Fetch faults decided per contact and attempt, on top of the queued ones.
+    pub fn set_fault_plan(
+        &self,
+        plan: impl Fn(&str, u32) -> Option<Fault> + Send + Sync + 'static,
+    ) {
+        *lock(&self.state.plan) = Some(Arc::new(plan));
+    }
+
+    fn planned_fault(&self, endpoint: Endpoint, query: Option<&str>) -> Option<Fault> {
+        if endpoint != Endpoint::Fetch {
+            return None;
+        }
+        let plan = lock(&self.state.plan).clone()?;
+        let contact = form_pairs(query.unwrap_or_default())
+            .into_iter()
+            .find(|(k, _)| k == "external_id")
+            .map(|(_, v)| v)?;
+        let attempt = {
+            let mut attempts = lock(&self.state.attempts);
+            let n = attempts.entry(contact.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        plan(&contact, attempt)
     }
 
     pub fn clear_faults(&self) {
@@ -244,7 +278,10 @@ async fn dispatch(
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    match sandbox.next_fault(endpoint) {
+    let fault = sandbox
+        .next_fault(endpoint)
+        .or_else(|| sandbox.planned_fault(endpoint, query.as_deref()));
+    match fault {
         None => {}
         Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
         Some(Fault::Status(code)) => {
