@@ -86,6 +86,49 @@ async fn upstream_alone(world: &World, query: &str, runs: usize) -> Vec<Duration
     times
 }
 
+/// One `GetSecretValue` from an already warm SDK client: what moto itself costs.
+async fn secret_round_trip(secret_id: &str) -> Duration {
+    let client = bookings_tests::secrets::client().await;
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let started = Instant::now();
+        client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .unwrap();
+        times.push(started.elapsed());
+    }
+    times.sort();
+    percentile(&times, 0.5)
+}
+
+/// One token exchange from an already warm HTTP client.
+async fn token_round_trip(world: &World) -> Duration {
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/v1/oauth:token", world.sandbox_addr);
+    let body = serde_json::json!({
+        "client_id": "sandbox-client", "client_secret": "sandbox-secret",
+        "audience": "https://sandbox.omnilab.test", "grant_type": "client_credentials"});
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let started = Instant::now();
+        client
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        times.push(started.elapsed());
+    }
+    times.sort();
+    percentile(&times, 0.5)
+}
+
 async fn cold_starts(name: &str, runs: usize) -> (Duration, Duration, Vec<Duration>) {
     let world = new_world(50).await;
     let mut to_next = Vec::new();
@@ -148,21 +191,25 @@ async fn main() {
         target: "<= 10 ms",
         ok: to_next <= Duration::from_millis(10),
     });
-    let round_trip = {
+    let (secret_trip, token_trip, page_trip) = {
         let world = new_world(50).await;
-        percentile(&upstream_alone(&world, "page_size=50", 50).await, 0.5)
+        (
+            secret_round_trip(&world.secret_id).await,
+            token_round_trip(&world).await,
+            percentile(&upstream_alone(&world, "page_size=50", 50).await, 0.5),
+        )
     };
+    let trips = secret_trip + token_trip + page_trip;
     rows.push(Row {
         figure: format!(
-            "first invocation after a cold start (median; one sandbox round trip is {})",
-            ms(round_trip)
+            "first invocation after a cold start, median (its 3 round trips from a warm client: secret {} + token {} + page {})",
+            ms(secret_trip),
+            ms(token_trip),
+            ms(page_trip)
         ),
-        measured: format!(
-            "{} (3 upstream round trips: secret, token, page)",
-            ms(first)
-        ),
+        measured: format!("{}; {} over the round trips", ms(first), ms(first.saturating_sub(trips))),
         target: "<= 3 round trips + 5 ms",
-        ok: first <= round_trip * 3 + Duration::from_millis(5),
+        ok: first <= trips + Duration::from_millis(5),
     });
 
     // Warm latency of a 50-booking page, and memory.
