@@ -274,7 +274,7 @@ async fn a_missing_secret_is_a_clear_failure_not_a_crash() {
         external_id_claim: "sub".into(),
         upstream: quick_policy(),
     };
-    let app = bookings::App::new(config).unwrap();
+    let app = bookings::App::new(config);
     let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
     let answer =
         bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await);
@@ -293,7 +293,7 @@ async fn a_missing_secret_is_a_clear_failure_not_a_crash() {
         external_id_claim: "sub".into(),
         upstream: quick_policy(),
     };
-    let app = bookings::App::new(config).unwrap();
+    let app = bookings::App::new(config);
     let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
     let answer =
         bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await);

@@ -63,7 +63,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         credentials: CredentialsSource::Static(credentials),
         external_id_claim: claim.clone(),
         upstream: UpstreamPolicy::default(),
-    })?;
+    });
     let server = Server {
         app,
         claim,

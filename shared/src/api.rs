@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::booking_id::{BookingId, InvalidBookingId};
 use crate::config::Config;
 use crate::identity::{self, IdentityError};
-use crate::omnilab::{Call, ClientBuildError, CredentialsError, OmniLab, Stats, UpstreamError};
+use crate::omnilab::{Call, CredentialsError, OmniLab, Stats, UpstreamError};
 use crate::query::{InvalidParameter, ListQuery};
 use crate::service::{Bookings, CancelError};
 
@@ -186,12 +186,8 @@ impl ApiError {
 
 /// Why the function could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("invalid configuration: {0}")]
-    Config(#[from] crate::config::ConfigError),
-    #[error(transparent)]
-    Client(#[from] ClientBuildError),
-}
+#[error("invalid configuration: {0}")]
+pub struct StartupError(#[from] crate::config::ConfigError);
 
 /// One container's application: cheap to clone, shared by every concurrent request.
 #[derive(Clone)]
@@ -205,23 +201,30 @@ struct Inner {
 }
 
 impl App {
-    pub fn new(config: Config) -> Result<Self, StartupError> {
-        let omnilab = OmniLab::new(&config)?;
-        Ok(Self {
+    pub fn new(config: Config) -> Self {
+        Self {
             inner: Arc::new(Inner {
-                bookings: Bookings::new(omnilab),
+                bookings: Bookings::new(OmniLab::new(&config)),
                 external_id_claim: config.external_id_claim,
             }),
-        })
+        }
     }
 
     /// The Lambda start-up: configuration from the environment, or one log line naming the
     /// variable that is wrong.
     pub fn from_env() -> Result<Self, StartupError> {
         Config::from_env()
+            .map(Self::new)
             .map_err(StartupError::from)
-            .and_then(Self::new)
             .inspect_err(|error| tracing::error!(%error, "cannot start"))
+    }
+
+    /// Starts, in the background, the local set-up the first request would otherwise wait for
+    /// (the HTTP client with its TLS roots, the Secrets Manager client), so it overlaps the
+    /// runtime's first poll for work. No network. Needs a Tokio runtime.
+    pub fn prepare_in_background(&self) {
+        let app = self.clone();
+        tokio::spawn(async move { app.inner.bookings.omnilab().prepare().await });
     }
 
     pub fn stats(&self) -> Stats {

@@ -53,7 +53,7 @@ impl World {
             external_id_claim: "sub".into(),
             upstream: policy,
         };
-        let app = App::new(config).expect("the app starts");
+        let app = App::new(config);
         Self {
             sandbox,
             sandbox_addr,

@@ -11,6 +11,7 @@ async fn main() -> Result<(), Error> {
     let Ok(app) = App::from_env() else {
         std::process::exit(1);
     };
+    app.prepare_in_background();
     // One runtime loop per AWS_LAMBDA_MAX_CONCURRENCY slot (one on classic Lambda), sharing `app`.
     lambda_http::run_concurrent(service_fn(move |request| {
         let app = app.clone();

@@ -58,6 +58,10 @@ impl Authenticator {
         }
     }
 
+    pub(crate) async fn prepare(&self) {
+        self.credentials.prepare().await;
+    }
+
     pub(crate) fn exchanges(&self) -> u64 {
         self.exchanges.load(Ordering::Relaxed)
     }
@@ -122,9 +126,10 @@ impl Authenticator {
             audience: &credentials.audience,
             grant_type: "client_credentials",
         };
+        let client = transport.client()?;
         let answer = transport
             .send(call, Retry::Safe, || {
-                transport.client().post(&self.token_url).json(&body)
+                client.post(&self.token_url).json(&body)
             })
             .await?;
         self.exchanges.fetch_add(1, Ordering::Relaxed);

@@ -28,19 +28,21 @@ pub struct Stats {
     pub token_exchanges: u64,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the HTTP client could not be built")]
-pub struct ClientBuildError(#[from] reqwest::Error);
-
 impl OmniLab {
-    pub fn new(config: &Config) -> Result<Self, ClientBuildError> {
+    pub fn new(config: &Config) -> Self {
         let base = &config.api_base;
-        Ok(Self {
+        Self {
             fetch_url: format!("{base}/v1/interactions:fetchContactBookings"),
             cancel_url: format!("{base}/v1/interactions:cancelInteractionBooking"),
-            transport: Transport::new(config.upstream.clone())?,
+            transport: Transport::new(config.upstream.clone()),
             auth: Authenticator::new(base, CredentialStore::new(config.credentials.clone())),
-        })
+        }
+    }
+
+    /// Local set-up that the first request would otherwise wait for.
+    pub async fn prepare(&self) {
+        let _ = self.transport.client();
+        self.auth.prepare().await;
     }
 
     pub fn policy(&self) -> &UpstreamPolicy {
@@ -85,7 +87,7 @@ impl OmniLab {
         params.push(("page_size", page_size.to_string()));
         params.push(("page_number", page_number.to_string()));
 
-        let client = self.transport.client();
+        let client = self.transport.client()?;
         let answer = self
             .authorized(call, Retry::Safe, |token| {
                 client
@@ -115,7 +117,7 @@ impl OmniLab {
         #[derive(Deserialize)]
         struct Cancelled {}
 
-        let client = self.transport.client();
+        let client = self.transport.client()?;
         let body = Cancel { booking };
         let answer = self
             .authorized(call, Retry::OnlyUnsent, |token| {

@@ -14,7 +14,7 @@ mod transport;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-pub use client::{ClientBuildError, OmniLab, Stats};
+pub use client::{OmniLab, Stats};
 pub use credentials::{Credentials, CredentialsError, CredentialsSource};
 pub use error::UpstreamError;
 

@@ -1,6 +1,7 @@
 //! Every upstream call goes through here: one shared connection pool, a timeout inside the
 //! request's deadline, retries with jittered backoff where repeating is safe, bounded bodies.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response, StatusCode};
@@ -21,23 +22,40 @@ pub(crate) enum Retry {
 }
 
 pub(crate) struct Transport {
-    client: reqwest::Client,
+    // Built once, off the start-up path: loading the TLS roots takes milliseconds that need not
+    // delay the runtime's first poll for work (see `App::prepare_in_background`).
+    client: OnceLock<Result<reqwest::Client, String>>,
     policy: UpstreamPolicy,
 }
 
 impl Transport {
-    pub(crate) fn new(policy: UpstreamPolicy) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            // Below OmniLab's likely idle limit, so we rarely write into a closing connection.
-            .pool_idle_timeout(Duration::from_secs(50))
-            .user_agent(concat!("omnilab-bookings/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { client, policy })
+    pub(crate) fn new(policy: UpstreamPolicy) -> Self {
+        Self {
+            client: OnceLock::new(),
+            policy,
+        }
     }
 
-    pub(crate) fn client(&self) -> &reqwest::Client {
-        &self.client
+    /// The container's one HTTP client (one connection pool).
+    pub(crate) fn client(&self) -> Result<&reqwest::Client, UpstreamError> {
+        self.client
+            .get_or_init(|| {
+                let client = tls_config().map_err(|e| e.to_string()).and_then(|tls| {
+                    reqwest::Client::builder()
+                        .tls_backend_preconfigured(tls)
+                        .connect_timeout(Duration::from_secs(2))
+                        // Below OmniLab's likely idle limit, so we rarely write into a closing connection.
+                        .pool_idle_timeout(Duration::from_secs(50))
+                        .user_agent(concat!("omnilab-bookings/", env!("CARGO_PKG_VERSION")))
+                        .build()
+                        .map_err(|e| e.to_string())
+                });
+                client.inspect_err(
+                    |error| tracing::error!(%error, "the HTTP client could not be built"),
+                )
+            })
+            .as_ref()
+            .map_err(|_| UpstreamError::Transport("client"))
     }
 
     pub(crate) fn policy(&self) -> &UpstreamPolicy {
@@ -128,6 +146,22 @@ impl Transport {
     }
 }
 
+/// rustls with aws-lc (as reqwest's default) trusting the Mozilla root program, compiled in:
+/// no CA bundle to read and parse at start-up. OmniLab's hosts are public, so those roots are
+/// the ones that matter; a new root needs a rebuild.
+fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 /// `Retry-After` in seconds (the HTTP-date form is not used by rate limiters in practice).
 fn retry_after(response: &Response) -> Option<Duration> {
     response
@@ -174,4 +208,16 @@ async fn read_body(mut response: Response) -> Result<Vec<u8>, UpstreamError> {
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_builds_with_the_compiled_in_roots() {
+        let config = tls_config().unwrap();
+        assert!(config.alpn_protocols.contains(&b"http/1.1".to_vec()));
+        assert!(Transport::new(UpstreamPolicy::default()).client().is_ok());
+    }
 }
