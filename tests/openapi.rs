@@ -118,12 +118,7 @@ async fn misconfigured(world: &World, route: Route, path: &str) -> u16 {
         "{}",
     )
     .await;
-    let app = bookings::App::new(bookings::Config {
-        api_base: format!("http://{}", world.sandbox_addr),
-        credentials: bookings::omnilab::CredentialsSource::SecretsManager { secret_id: secret },
-        external_id_claim: "sub".into(),
-        upstream: quick_policy(),
-    });
+    let app = world.app_with_secret(&secret);
     let method = if route == Route::ListBookings {
         "GET"
     } else {

@@ -266,38 +266,19 @@ async fn a_failed_cancel_is_not_repeated() {
 #[tokio::test]
 async fn a_missing_secret_is_a_clear_failure_not_a_crash() {
     let world = World::demo().await;
-    let config = bookings::Config {
-        api_base: format!("http://{}", world.sandbox_addr),
-        credentials: bookings::omnilab::CredentialsSource::SecretsManager {
-            secret_id: "omnilab/does-not-exist".into(),
-        },
-        external_id_claim: "sub".into(),
-        upstream: quick_policy(),
+    let list = |app: bookings::App| async move {
+        let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
+        bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await)
     };
-    let app = bookings::App::new(config);
-    let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
-    let answer =
-        bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await);
-    answer.assert_problem(503, None);
+    list(world.app_with_secret("omnilab/does-not-exist"))
+        .await
+        .assert_problem(503, None);
 
-    let malformed = secrets::create_raw(
-        &format!("omnilab/malformed-{}", std::process::id()),
-        "not json",
-    )
-    .await;
-    let config = bookings::Config {
-        api_base: format!("http://{}", world.sandbox_addr),
-        credentials: bookings::omnilab::CredentialsSource::SecretsManager {
-            secret_id: malformed,
-        },
-        external_id_claim: "sub".into(),
-        upstream: quick_policy(),
-    };
-    let app = bookings::App::new(config);
-    let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
-    let answer =
-        bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await);
-    answer.assert_problem(500, None);
+    let malformed = format!("omnilab/malformed-{}", std::process::id());
+    let malformed = secrets::create_raw(&malformed, "not json").await;
+    list(world.app_with_secret(&malformed))
+        .await
+        .assert_problem(500, None);
     assert_eq!(world.sandbox.counters(), Default::default());
 }
 

@@ -296,6 +296,25 @@ impl App {
     }
 }
 
+/// A Lambda function serving `route`: the whole `main` of each binary.
+///
+/// Logging first, then the configuration (a bad setting is logged, naming the variable, and the
+/// process exits: a runtime loop without config would only fail every request), then one
+/// runtime loop per `AWS_LAMBDA_MAX_CONCURRENCY` slot (one on classic Lambda), all sharing the
+/// app: its HTTP connections, credentials and token.
+pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
+    crate::telemetry::init();
+    let Ok(app) = App::from_env() else {
+        std::process::exit(1);
+    };
+    app.prepare_in_background();
+    lambda_http::run_concurrent(lambda_http::service_fn(move |request| {
+        let app = app.clone();
+        async move { Ok::<_, lambda_http::Error>(app.handle(route, request).await) }
+    }))
+    .await
+}
+
 fn check_method(route: Route, request: &Request) -> Result<(), ApiError> {
     (request.method() == route.method())
         .then_some(())

@@ -27,5 +27,5 @@ pub mod view;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
-pub use api::{App, Route};
+pub use api::{App, Route, serve};
 pub use config::Config;

@@ -45,21 +45,18 @@ impl World {
             .await
             .expect("the sandbox binds a loopback port");
         let secret_id = secrets::create(&Sandbox::default_credentials()).await;
-        let config = Config {
-            api_base: format!("http://{sandbox_addr}"),
-            credentials: CredentialsSource::SecretsManager {
-                secret_id: secret_id.clone(),
-            },
-            external_id_claim: "sub".into(),
-            upstream: policy,
-        };
-        let app = App::new(config);
+        let app = app_for(sandbox_addr, &secret_id, policy);
         Self {
             sandbox,
             sandbox_addr,
             secret_id,
             app,
         }
+    }
+
+    /// Another app on the same sandbox, reading its credentials from `secret_id`.
+    pub fn app_with_secret(&self, secret_id: &str) -> App {
+        app_for(self.sandbox_addr, secret_id, quick_policy())
     }
 
     /// `GET /bookings?{query}` as `customer`.
@@ -83,6 +80,18 @@ impl World {
     pub fn rotate_upstream(&self, credentials: &Credentials) {
         self.sandbox.set_credentials(credentials.clone());
     }
+}
+
+/// The app as the Lambda binaries configure it, against the sandbox at `sandbox_addr`.
+fn app_for(sandbox_addr: SocketAddr, secret_id: &str, upstream: UpstreamPolicy) -> App {
+    App::new(Config {
+        api_base: format!("http://{sandbox_addr}"),
+        credentials: CredentialsSource::SecretsManager {
+            secret_id: secret_id.to_owned(),
+        },
+        external_id_claim: "sub".into(),
+        upstream,
+    })
 }
 
 /// A short upstream policy, so timeout tests take well under a second.
