@@ -21,6 +21,9 @@ echo "== tests (unit, handlers against the sandbox and moto, binaries under a Ru
 start_moto
 cargo test --workspace --all-features
 
+echo "== fuzz the request path for a minute (scripts/fuzz.sh: cargo fuzz on stable, libFuzzer)"
+FUZZ_SECONDS=60 scripts/fuzz.sh
+
 echo "== the SAM template: cfn-lint, sam validate --lint, sam build for arm64"
 scripts/check-template.sh
 

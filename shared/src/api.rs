@@ -331,7 +331,7 @@ fn query_pairs(request: &Request) -> impl Iterator<Item = (&str, &str)> {
 
 /// `{booking}` from API Gateway's path parameters, or from the raw path where there are none
 /// (local Lambda emulators do not match routes).
-fn booking_param(request: &Request) -> Option<&str> {
+pub fn booking_param(request: &Request) -> Option<&str> {
     if let Some(value) = request
         .path_parameters_ref()
         .and_then(|p| p.first("booking"))

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Fuzzes the whole request path (API Gateway event JSON -> lambda_http -> App::handle, against the
+# sandbox OmniLab on loopback) with libFuzzer, for a bounded time, and fails on any crash, panic,
+# broken contract or timeout. The target and its oracles: fuzz/fuzz_targets/handle.rs.
+#
+#   FUZZ_SECONDS=60 scripts/fuzz.sh        # default 60 seconds of fuzzing (the build comes first)
+#   HANDLE_FUZZ_STATS=1 scripts/fuzz.sh    # also print what the inputs came to (ok, rejected...)
+#
+# On the stable toolchain. `cargo fuzz` needs nightly only for what it passes as -Z flags: a
+# sanitizer (-Zsanitizer=address is its default) and -Zbuild-std. `--sanitizer none` drops both;
+# everything else it passes is stable (-Cpasses=sancov-module, the -sanitizer-coverage-* LLVM
+# arguments, --cfg fuzzing, -Cdebug-assertions), so no RUSTC_BOOTSTRAP is needed. AddressSanitizer
+# adds little here: neither our crate nor the sandbox has any unsafe code; a crash is a panic.
+#
+# The seeds in fuzz/corpus/handle are read, never written: the corpus libFuzzer grows lives in
+# target/fuzz/corpus/handle (kept between runs), a crash input in fuzz/artifacts/handle/ (kept
+# out of git). Replay one with
+#   HANDLE_FUZZ_PRINT=1 target/fuzz/x86_64-unknown-linux-gnu/release/handle fuzz/artifacts/handle/<file>
+# which also prints it as event JSON: save that line (from its `0` or `1`) as a file in
+# fuzz/regressions/handle/, and tests/oversized.rs replays it through App::handle from then on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds="${FUZZ_SECONDS:-60}"
+target=handle
+cargo_fuzz_version=0.13.2
+
+if ! cargo fuzz --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
+    echo "fuzz: installing cargo-fuzz $cargo_fuzz_version from crates.io"
+    cargo install cargo-fuzz --locked --version "$cargo_fuzz_version"
+fi
+
+# The same flags for the build and the run, so that the run does not rebuild.
+flags=(--sanitizer none --debug-assertions --target-dir target/fuzz)
+corpus="target/fuzz/corpus/$target"
+mkdir -p "$corpus"
+
+echo "fuzz: $(rustc --version), $(cargo fuzz --version)"
+started=$SECONDS
+cargo fuzz build "$target" "${flags[@]}"
+echo "fuzz: built in $((SECONDS - started)) s; fuzzing for $seconds s"
+
+# -timeout: an input that takes over 10 s is a failure (the app's budget here is 5 s).
+# -max_len: events of up to 16 KiB (the seeds are under 1 KiB); tests/oversized.rs covers 1 MB.
+cargo fuzz run "$target" "${flags[@]}" "$corpus" "fuzz/corpus/$target" -- \
+    -max_total_time="$seconds" \
+    -timeout=10 \
+    -max_len=16384 \
+    -dict="fuzz/$target.dict" \
+    -print_final_stats=1
+echo "fuzz: no crash in $seconds s ($(find "$corpus" -type f | wc -l) inputs in the corpus)"
