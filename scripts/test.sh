@@ -19,7 +19,8 @@ cargo build --workspace --bins
 
 echo "== tests (unit, handlers against the sandbox and moto, binaries under a Runtime API, the account page in chromium)"
 start_moto
-cargo test --workspace --all-features
+results=$(mktemp)
+cargo test --workspace --all-features 2>&1 | tee "$results"
 
 echo "== fuzz the request path for a minute (scripts/fuzz.sh: cargo fuzz on stable, libFuzzer)"
 FUZZ_SECONDS=60 scripts/fuzz.sh
@@ -27,4 +28,7 @@ FUZZ_SECONDS=60 scripts/fuzz.sh
 echo "== the SAM template: cfn-lint, sam validate --lint, sam build for arm64"
 scripts/check-template.sh
 
-echo "== all tests passed"
+passed=$(grep -Eo '[0-9]+ passed' "$results" | awk '{n += $1} END {print n + 0}')
+failed=$(grep -Eo '[0-9]+ failed' "$results" | awk '{n += $1} END {print n + 0}')
+echo "== all tests passed, and the template builds"
+echo "tests: $passed passed, $failed failed"
