@@ -15,10 +15,10 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use bookings::config::{UpstreamPolicy, parse_api_host};
 use bookings::omnilab::{Credentials, CredentialsSource};
 use bookings::sandbox::{DEMO_CUSTOMER, Endpoint, Fault, Sandbox, SandboxData};
@@ -87,8 +87,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             "/style.css",
             get(|| static_file("text/css; charset=utf-8", include_str!("../page/style.css"))),
         )
-        .route("/bookings", get(list).fallback(list))
-        .route("/bookings/{booking}/cancel", post(cancel).fallback(cancel));
+        // Every method reaches the handlers, which answer 405 as the Lambdas would.
+        .route("/bookings", any(api))
+        .route("/bookings/{booking}/cancel", any(api));
     if server.sandbox.is_some() {
         router = router
             .route("/_sandbox/faults", post(inject_fault))
@@ -136,40 +137,21 @@ async fn static_file(content_type: &'static str, body: &'static str) -> Response
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
-async fn list(
+/// Both API routes: the router matched one of their two paths, and the path says which.
+async fn api(
     State(server): State<Server>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let route = if uri.path() == "/bookings" {
+        Route::ListBookings
+    } else {
+        Route::CancelBooking
+    };
     server
-        .call(
-            Route::ListBookings,
-            method,
-            uri.path(),
-            query.as_deref(),
-            &headers,
-        )
-        .await
-}
-
-async fn cancel(
-    State(server): State<Server>,
-    Path(_booking): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    server
-        .call(
-            Route::CancelBooking,
-            method,
-            uri.path(),
-            query.as_deref(),
-            &headers,
-        )
+        .call(route, method, uri.path(), query.as_deref(), &headers)
         .await
 }
 

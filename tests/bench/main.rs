@@ -86,22 +86,30 @@ async fn upstream_alone(world: &World, query: &str, runs: usize) -> Vec<Duration
     times
 }
 
-/// One `GetSecretValue` from an already warm SDK client: what moto itself costs.
-async fn secret_round_trip(secret_id: &str) -> Duration {
-    let client = bookings_tests::secrets::client().await;
+/// The median of 21 runs of `run`.
+async fn median<F: std::future::Future<Output = ()>>(mut run: impl FnMut() -> F) -> Duration {
     let mut times = Vec::new();
     for _ in 0..21 {
         let started = Instant::now();
+        run().await;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    percentile(&times, 0.5)
+}
+
+/// One `GetSecretValue` from an already warm SDK client: what moto itself costs.
+async fn secret_round_trip(secret_id: &str) -> Duration {
+    let client = bookings_tests::secrets::client().await;
+    median(|| async {
         client
             .get_secret_value()
             .secret_id(secret_id)
             .send()
             .await
             .unwrap();
-        times.push(started.elapsed());
-    }
-    times.sort();
-    percentile(&times, 0.5)
+    })
+    .await
 }
 
 /// One token exchange from an already warm HTTP client.
@@ -111,9 +119,7 @@ async fn token_round_trip(world: &World) -> Duration {
     let body = serde_json::json!({
         "client_id": "sandbox-client", "client_secret": "sandbox-secret",
         "audience": "https://sandbox.omnilab.test", "grant_type": "client_credentials"});
-    let mut times = Vec::new();
-    for _ in 0..21 {
-        let started = Instant::now();
+    median(|| async {
         client
             .post(&url)
             .json(&body)
@@ -123,10 +129,8 @@ async fn token_round_trip(world: &World) -> Duration {
             .bytes()
             .await
             .unwrap();
-        times.push(started.elapsed());
-    }
-    times.sort();
-    percentile(&times, 0.5)
+    })
+    .await
 }
 
 async fn cold_starts(name: &str, runs: usize) -> (Duration, Duration, Vec<Duration>) {
