@@ -4,8 +4,15 @@
 //!
 //! The same contract as lambda_runtime's default subscriber, with a plain level instead of an
 //! `EnvFilter`: the filter's regex engine was about 0.35 MB of every binary (README, Performance).
+//!
+//! Only our own events and the Lambda runtime's follow a level below INFO: the HTTP and AWS SDK
+//! crates log requests and responses at DEBUG and TRACE, and no debugging session should put a
+//! secret or a token in the logs.
 
 use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 pub fn init() {
     let level = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
@@ -19,12 +26,21 @@ pub fn init() {
         .with_target(false)
         .without_time()
         .with_ansi(false);
+    let filter = filter(level);
     // Fails only if a subscriber is already set (tests); the existing one then keeps logging.
     let _ = if json {
-        builder.json().try_init()
+        builder.json().finish().with(filter).try_init()
     } else {
-        builder.try_init()
+        builder.finish().with(filter).try_init()
     };
+}
+
+fn filter(level: Level) -> Targets {
+    Targets::new()
+        .with_default(level.min(Level::INFO))
+        .with_target("bookings", level)
+        .with_target("lambda_runtime", level)
+        .with_target("lambda_http", level)
 }
 
 fn parse_level(text: &str) -> Option<Level> {
@@ -41,6 +57,18 @@ fn parse_level(text: &str) -> Option<Level> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_crates_never_log_below_info() {
+        let filter = filter(Level::TRACE);
+        assert!(filter.would_enable("bookings::omnilab", &Level::TRACE));
+        assert!(!filter.would_enable("aws_smithy_runtime::client", &Level::DEBUG));
+        assert!(!filter.would_enable("hyper_util::client", &Level::TRACE));
+        assert!(filter.would_enable("hyper_util::client", &Level::INFO));
+        let quiet = super::filter(Level::WARN);
+        assert!(!quiet.would_enable("bookings", &Level::INFO));
+        assert!(!quiet.would_enable("reqwest", &Level::INFO));
+    }
 
     #[test]
     fn reads_lambdas_level_names() {
