@@ -55,9 +55,7 @@ async fn upstream_alone(world: &World, query: &str, runs: usize) -> Vec<Duration
     let base = format!("http://{}", world.sandbox_addr);
     let token: Value = client
         .post(format!("{base}/v1/oauth:token"))
-        .json(&serde_json::json!({
-            "client_id": "sandbox-client", "client_secret": "sandbox-secret",
-            "audience": "https://sandbox.omnilab.test", "grant_type": "client_credentials"}))
+        .json(&token_request())
         .send()
         .await
         .unwrap()
@@ -84,6 +82,17 @@ async fn upstream_alone(world: &World, query: &str, runs: usize) -> Vec<Duration
     }
     times.sort();
     times
+}
+
+/// The sandbox's client-credentials exchange, as our functions send it.
+fn token_request() -> Value {
+    let credentials = bookings::sandbox::Sandbox::default_credentials();
+    serde_json::json!({
+        "client_id": credentials.client_id,
+        "client_secret": credentials.client_secret,
+        "audience": credentials.audience,
+        "grant_type": "client_credentials",
+    })
 }
 
 /// The median of 21 runs of `run`.
@@ -116,9 +125,7 @@ async fn secret_round_trip(secret_id: &str) -> Duration {
 async fn token_round_trip(world: &World) -> Duration {
     let client = reqwest::Client::new();
     let url = format!("http://{}/v1/oauth:token", world.sandbox_addr);
-    let body = serde_json::json!({
-        "client_id": "sandbox-client", "client_secret": "sandbox-secret",
-        "audience": "https://sandbox.omnilab.test", "grant_type": "client_credentials"});
+    let body = token_request();
     median(|| async {
         client
             .post(&url)
