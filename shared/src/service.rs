@@ -204,8 +204,8 @@ impl Bookings {
         };
         stream::once(fetch(1))
             .map_ok(move |first| {
-                let pages = first.total_count.div_ceil(u64::from(size)).min(MAX_PAGES);
-                if first.total_count.div_ceil(u64::from(size)) > MAX_PAGES {
+                let pages = first.total_count.div_ceil(u64::from(size));
+                if pages > MAX_PAGES {
                     tracing::warn!(
                         total_count = first.total_count,
                         "stopping after {MAX_PAGES} pages"
@@ -215,7 +215,7 @@ impl Bookings {
                 let rest = if first.bookings.is_empty() {
                     1
                 } else {
-                    pages as u32
+                    pages.min(MAX_PAGES) as u32
                 };
                 let later = stream::iter(2..=rest)
                     .map(fetch)
