@@ -5,7 +5,10 @@
 //! they are normalised to their long JSON form (`{"Ref": ..}`, `{"Fn::If": [..]}`) so the checks
 //! can compare expressions structurally. CloudFormation `Rules` and `Conditions` are *evaluated*
 //! (a small evaluator for the rule/condition functions), so the CORS guard is tested by what it
-//! does with a `*` origin, not by how it is spelled.
+//! does with a `*` origin, not by how it is spelled. IAM policies are checked the same way: the
+//! policy is *resolved* under given parameter values (`Fn::If` branches taken, `AWS::NoValue`
+//! dropped, `Ref`/`Fn::Sub` of parameters substituted) and its resources are matched like IAM
+//! matches them (`*`, `?`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -163,6 +166,16 @@ enum Eval {
 
 type Params = BTreeMap<String, Eval>;
 
+/// Pseudo parameters of the stack the tests "deploy" (eu-west-1, the region of the README's
+/// examples; the account id is a placeholder).
+const PSEUDO_PARAMETERS: [(&str, &str); 5] = [
+    ("AWS::Region", "eu-west-1"),
+    ("AWS::Partition", "aws"),
+    ("AWS::URLSuffix", "amazonaws.com"),
+    ("AWS::AccountId", "000000000000"),
+    ("AWS::StackName", "omnilab-bookings-test"),
+];
+
 /// Parameter values as CloudFormation would see them: the template defaults, then `overrides`
 /// (`Key=Value`, as in samconfig's `parameter_overrides`). CommaDelimitedList values are split and
 /// trimmed like CloudFormation does.
@@ -193,6 +206,9 @@ fn parameter_values(t: &Value, overrides: &BTreeMap<String, String>) -> Params {
             Eval::Str(raw)
         };
         params.insert(name.clone(), value);
+    }
+    for (name, value) in PSEUDO_PARAMETERS {
+        params.insert(name.to_string(), Eval::Str(value.to_string()));
     }
     params
 }
@@ -264,11 +280,92 @@ fn eval(t: &Value, expr: &Value, params: &Params) -> Eval {
                         arg(2)
                     }
                 }
+                "Fn::Sub" => Eval::Str(substitute(
+                    t,
+                    args.as_str()
+                        .expect("only the one-string form of Fn::Sub is supported"),
+                    params,
+                )),
                 other => panic!("evaluator does not support {other}"),
             }
         }
         other => panic!("cannot evaluate {other}"),
     }
+}
+
+/// `Fn::Sub`'s string form: `${Parameter}` and `${AWS::Pseudo}` become their values, `${!x}` is
+/// the literal `${x}`. `${Resource}` and `${Resource.Attribute}` stay as written: their values
+/// exist only once deployed.
+fn substitute(t: &Value, template: &str, params: &Params) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find('}')
+            .unwrap_or_else(|| panic!("unclosed ${{ in Fn::Sub {template:?}"))
+            + start;
+        let name = &rest[start + 2..end];
+        if let Some(literal) = name.strip_prefix('!') {
+            out.push_str(&format!("${{{literal}}}"));
+        } else if let Some(value) = params.get(name) {
+            out.push_str(&as_str(value.clone()));
+        } else if resources(t).contains_key(name.split('.').next().unwrap_or(name)) {
+            out.push_str(&format!("${{{name}}}"));
+        } else {
+            panic!("Fn::Sub {template:?} refers to unknown name {name}");
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A template fragment as CloudFormation deploys it under `params`: `Fn::If` takes its branch,
+/// `AWS::NoValue` removes the key or list member it stands for, `Ref`s to parameters and
+/// `Fn::Sub` become their values. `Ref`s to resources and `Fn::GetAtt` stay as they are (their
+/// values exist only once deployed), so they can still be compared structurally.
+fn resolve(t: &Value, v: &Value, params: &Params) -> Option<Value> {
+    match v {
+        Value::Array(items) => Some(Value::Array(
+            items.iter().filter_map(|i| resolve(t, i, params)).collect(),
+        )),
+        Value::Object(o) if o.len() == 1 => {
+            let (func, args) = o.iter().next().unwrap();
+            match func.as_str() {
+                "Fn::If" => {
+                    let cond = args[0].as_str().expect("Fn::If condition name");
+                    let branch = if condition(t, cond, params) { 1 } else { 2 };
+                    resolve(t, &args[branch], params)
+                }
+                "Ref" | "Fn::Sub" => match eval(t, v, params) {
+                    Eval::NoValue => None,
+                    Eval::Str(s) => Some(Value::String(s)),
+                    Eval::List(l) => Some(json!(l)),
+                    Eval::Bool(b) => Some(Value::Bool(b)),
+                    Eval::Resource(_) => Some(v.clone()),
+                },
+                "Fn::GetAtt" => Some(v.clone()),
+                f if f.starts_with("Fn::") => panic!("resolve does not support {f}"),
+                // An ordinary one-key mapping, e.g. a policy Condition's {"StringEquals": {..}}.
+                _ => resolve_mapping(t, o, params),
+            }
+        }
+        Value::Object(o) => resolve_mapping(t, o, params),
+        other => Some(other.clone()),
+    }
+}
+
+fn resolve_mapping(
+    t: &Value,
+    o: &serde_json::Map<String, Value>,
+    params: &Params,
+) -> Option<Value> {
+    Some(Value::Object(
+        o.iter()
+            .filter_map(|(k, v)| resolve(t, v, params).map(|v| (k.clone(), v)))
+            .collect(),
+    ))
 }
 
 fn condition(t: &Value, name: &str, params: &Params) -> bool {
@@ -329,6 +426,13 @@ fn overrides(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Parameter values of a uat deployment: the required parameters, the defaults, then `extra`.
+fn uat_params(t: &Value, extra: &[(&str, &str)]) -> Params {
+    let mut o = required_params("uat", "https://www.example-brand.com");
+    o.extend(overrides(extra));
+    parameter_values(t, &o)
+}
+
 fn required_params(env: &str, origins: &str) -> BTreeMap<String, String> {
     overrides(&[
         ("OmniLabTenant", "example-brand"),
@@ -337,6 +441,132 @@ fn required_params(env: &str, origins: &str) -> BTreeMap<String, String> {
         ("JwtIssuer", "https://auth.example-brand.com/"),
         ("JwtAudience", "bookings-api"),
     ])
+}
+
+// ------------------------------------------------------------------------------------------------
+// IAM policies, as deployed
+
+/// A function's policy statements as deployed under `params`. Only inline statements: a managed
+/// policy grants more than one secret, and SAM's policy templates cannot also grant the suffixed
+/// form of a given secret ARN.
+fn deployed_statements(t: &Value, id: &str, function: &Value, params: &Params) -> Vec<Value> {
+    let policies = effective(t, function, "Policies")
+        .and_then(|p| resolve(t, p, params))
+        .unwrap_or_else(|| panic!("{id}: no Policies"));
+    let mut statements = Vec::new();
+    for policy in policies
+        .as_array()
+        .unwrap_or_else(|| panic!("{id}: Policies must be a list"))
+    {
+        match policy {
+            Value::Object(o) if o.contains_key("Statement") => {
+                for statement in o["Statement"].as_array().expect("Statement list") {
+                    assert_eq!(statement["Effect"], "Allow", "{id}: {statement}");
+                    statements.push(statement.clone());
+                }
+            }
+            other => panic!("{id}: unexpected policy {other}; only inline statements"),
+        }
+    }
+    statements
+}
+
+fn statement_actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(a) => vec![a.clone()],
+        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_string()).collect(),
+        other => panic!("Action {other}"),
+    }
+}
+
+/// A statement's `Resource` as a list; a resource `Ref` (the stack's own secret) is one member.
+fn statement_resources(statement: &Value) -> Vec<Value> {
+    match &statement["Resource"] {
+        Value::Array(r) => r.clone(),
+        Value::Null => panic!("statement without Resource: {statement}"),
+        r => vec![r.clone()],
+    }
+}
+
+/// The statements allowing any action of `service` (e.g. "kms").
+fn statements_for(
+    t: &Value,
+    id: &str,
+    function: &Value,
+    params: &Params,
+    service: &str,
+) -> Vec<Value> {
+    let prefix = format!("{service}:");
+    deployed_statements(t, id, function, params)
+        .into_iter()
+        .filter(|s| {
+            statement_actions(s)
+                .iter()
+                .any(|a| a.to_ascii_lowercase().starts_with(&prefix))
+        })
+        .collect()
+}
+
+/// What a function may read from Secrets Manager under `params`: exactly one statement, allowing
+/// GetSecretValue only; its resources.
+fn secret_grants(t: &Value, id: &str, function: &Value, params: &Params) -> Vec<Value> {
+    let statements = statements_for(t, id, function, params, "secretsmanager");
+    assert_eq!(
+        statements.len(),
+        1,
+        "{id}: exactly one Secrets Manager statement expected, found {statements:?}"
+    );
+    assert_eq!(
+        statement_actions(&statements[0]),
+        ["secretsmanager:GetSecretValue"],
+        "{id}: only GetSecretValue"
+    );
+    statement_resources(&statements[0])
+}
+
+/// Whether an IAM resource pattern matches an ARN: `*` is any run of characters, `?` exactly one.
+fn iam_matches(pattern: &[u8], arn: &[u8]) -> bool {
+    match (pattern.split_first(), arn.split_first()) {
+        (None, None) => true,
+        (Some((b'*', rest)), _) => {
+            iam_matches(rest, arn) || (!arn.is_empty() && iam_matches(pattern, &arn[1..]))
+        }
+        (Some((b'?', rest)), Some((_, arn_rest))) => iam_matches(rest, arn_rest),
+        (Some((p, rest)), Some((a, arn_rest))) => p == a && iam_matches(rest, arn_rest),
+        _ => false,
+    }
+}
+
+/// Whether any of `grants` (resolved resources) lets a request on `arn` through.
+fn grants_cover(grants: &[Value], arn: &str) -> bool {
+    grants
+        .iter()
+        .filter_map(Value::as_str)
+        .any(|g| iam_matches(g.as_bytes(), arn.as_bytes()))
+}
+
+/// Every `Action` / `NotAction` anywhere in a (resolved) fragment, lower-cased.
+fn actions_anywhere(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, child) in o {
+                if k == "Action" || k == "NotAction" {
+                    match child {
+                        Value::String(a) => out.push(a.to_ascii_lowercase()),
+                        Value::Array(a) => out.extend(
+                            a.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_ascii_lowercase),
+                        ),
+                        _ => {}
+                    }
+                }
+                actions_anywhere(child, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|c| actions_anywhere(c, out)),
+        _ => {}
+    }
 }
 
 /// Name of the parameter that feeds the HttpApi's CORS `AllowOrigins`.
@@ -727,56 +957,26 @@ fn each_function_may_read_only_its_one_secret() {
             .unwrap_or_else(|| panic!("{id}: OMNILAB_SECRET_ID"));
         secret_expression_checks(&t, secret_id, &format!("{id} OMNILAB_SECRET_ID"));
 
-        let policies = effective(&t, function, "Policies")
-            .and_then(Value::as_array)
-            .unwrap_or_else(|| panic!("{id}: Policies must be a list"));
-        let mut grants = Vec::new();
-        for policy in policies {
-            match policy {
-                Value::String(name) => panic!("{id}: managed policy {name} is broader than needed"),
-                Value::Object(o) if o.contains_key("Statement") => {
-                    for statement in o["Statement"].as_array().expect("Statement list") {
-                        assert_eq!(statement["Effect"], "Allow");
-                        let actions: Vec<&str> = match &statement["Action"] {
-                            Value::String(a) => vec![a.as_str()],
-                            Value::Array(a) => a.iter().map(|x| x.as_str().unwrap()).collect(),
-                            other => panic!("{id}: Action {other}"),
-                        };
-                        if actions.iter().any(|a| a.starts_with("secretsmanager:")) {
-                            assert_eq!(
-                                actions,
-                                ["secretsmanager:GetSecretValue"],
-                                "{id}: only GetSecretValue"
-                            );
-                            let resource = match &statement["Resource"] {
-                                Value::Array(r) if r.len() == 1 => r[0].clone(),
-                                Value::Array(r) => {
-                                    panic!("{id}: {} secret resources, expected one", r.len())
-                                }
-                                r => r.clone(),
-                            };
-                            grants.push(resource);
-                        }
-                    }
-                }
-                Value::Object(o)
-                    if o.len() == 1 && o.contains_key("AWSSecretsManagerGetSecretValuePolicy") =>
-                {
-                    grants.push(o["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"].clone());
-                }
-                other => panic!("{id}: unexpected policy {other}"),
-            }
+        // What the policy grants, as deployed: the stack's own secret when it creates one; a given
+        // ARN as given plus that ARN with Secrets Manager's random suffix (see
+        // a_secret_arn_without_its_random_suffix_is_still_readable). Either way it covers the
+        // secret the function reads, and nothing else.
+        let arn = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:omnilab-AbCdEf";
+        for params in [
+            uat_params(&t, &[]),
+            uat_params(&t, &[("OmniLabSecretArn", arn)]),
+        ] {
+            let read = resolve(&t, secret_id, &params).expect("OMNILAB_SECRET_ID is set");
+            let expected = match &read {
+                Value::String(given) => vec![read.clone(), json!(format!("{given}-??????"))],
+                _ => vec![read.clone()],
+            };
+            assert_eq!(
+                secret_grants(&t, id, function, &params),
+                expected,
+                "{id}: the policy must cover the secret the function reads ({read}), nothing else"
+            );
         }
-        assert_eq!(
-            grants.len(),
-            1,
-            "{id}: exactly one secret grant expected, found {grants:?}"
-        );
-        secret_expression_checks(&t, &grants[0], &format!("{id} policy"));
-        assert_eq!(
-            &grants[0], secret_id,
-            "{id}: the policy must cover the secret the function reads"
-        );
     }
 
     // Nowhere in any policy a wildcard resource or action.
@@ -785,8 +985,11 @@ fn each_function_may_read_only_its_one_secret() {
             Value::Object(o) => {
                 for (k, child) in o {
                     if k == "Resource" || k == "Action" || k == "NotResource" || k == "NotAction" {
+                        // `?` is an IAM wildcard too; the one allowed is the secret ARN's
+                        // six-character random suffix at the very end of a resource.
+                        let text = child.to_string().replace("-??????\"", "\"");
                         assert!(
-                            !child.to_string().contains('*'),
+                            !text.contains('*') && !text.contains('?'),
                             "wildcard in {path}.{k}: {child}"
                         );
                     }
@@ -968,4 +1171,208 @@ fn outputs_expose_the_api_url() {
         "{url}"
     );
     assert!(url.contains("execute-api"), "{url}");
+}
+
+#[test]
+fn each_function_has_its_concurrency_capped_by_a_parameter() {
+    let t = template();
+    let functions = resources_of_type(&t, "AWS::Serverless::Function");
+    assert_eq!(functions.len(), 2);
+    for (id, function) in functions {
+        // Without a cap, one abusive client could take the account's whole Lambda concurrency (and
+        // flood OmniLab through the brand's one credential).
+        let cap = effective(&t, function, "ReservedConcurrentExecutions")
+            .unwrap_or_else(|| panic!("{id}: no ReservedConcurrentExecutions"));
+        let name = ref_target(cap)
+            .unwrap_or_else(|| panic!("{id}: the cap must be a parameter, got {cap}"));
+        let decl = &t["Parameters"][name];
+        assert_eq!(decl["Type"], "Number", "{name}");
+        // 0 would be a valid reservation that throttles every request: not a usable setting.
+        assert!(
+            decl["MinValue"].as_i64().is_some_and(|m| m >= 1),
+            "{name}: MinValue of at least 1"
+        );
+        // Lambda keeps 100 of an account's executions unreserved: with the default quota of 1,000,
+        // both reservations together must fit in 900.
+        let default = decl["Default"].as_i64().expect("a numeric default");
+        assert!(
+            (1..=450).contains(&default),
+            "{name}: default {default} is not a sensible per-function cap"
+        );
+
+        assert_eq!(
+            resolve(&t, cap, &uat_params(&t, &[])),
+            Some(json!(default.to_string())),
+            "{id}: deployed with the default"
+        );
+        assert_eq!(
+            resolve(&t, cap, &uat_params(&t, &[(name, "5")])),
+            Some(json!("5")),
+            "{id}: deployed with the parameter's value"
+        );
+    }
+}
+
+#[test]
+fn the_external_id_claim_is_documented_as_one_the_customer_cannot_change() {
+    let t = template();
+    let mut claim_params = BTreeSet::new();
+    for (id, function) in resources_of_type(&t, "AWS::Serverless::Function") {
+        let env = effective_env(&t, function);
+        let claim = env
+            .get("EXTERNAL_ID_CLAIM")
+            .and_then(ref_target)
+            .unwrap_or_else(|| panic!("{id}: EXTERNAL_ID_CLAIM from a parameter"));
+        claim_params.insert(claim.to_string());
+    }
+    assert_eq!(
+        claim_params.len(),
+        1,
+        "one claim parameter for both functions"
+    );
+    let name = claim_params.first().unwrap();
+    let decl = &t["Parameters"][name];
+    assert_eq!(decl["Default"], "sub", "{name}");
+
+    // The claim decides whose bookings a caller sees and cancels: whoever can set it can act as
+    // any customer. The deployer must be told so where they choose it.
+    let description = decl["Description"]
+        .as_str()
+        .expect("a Description")
+        .to_ascii_lowercase();
+    let words: BTreeSet<&str> = description
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+        .collect();
+    assert!(
+        words.contains("sub"),
+        "{name}: recommend sub: {description}"
+    );
+    for needle in [
+        "cannot change",
+        "custom attributes",
+        "writable",
+        "read-only",
+    ] {
+        assert!(
+            description.contains(needle),
+            "{name}: the description must say {needle:?}: {description}"
+        );
+    }
+}
+
+#[test]
+fn a_secret_arn_without_its_random_suffix_is_still_readable() {
+    let t = template();
+    // The ARN as a deployer may paste it, and the real secret's full ARN (random suffix).
+    let given = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:omnilab/prod";
+    let actual = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:omnilab/prod-AbCdEf";
+    let params = uat_params(&t, &[("OmniLabSecretArn", given)]);
+    for (id, function) in resources_of_type(&t, "AWS::Serverless::Function") {
+        // The function asks for the ARN as given (Secrets Manager accepts a partial ARN)...
+        let env = effective_env(&t, function);
+        assert_eq!(
+            resolve(&t, &env["OMNILAB_SECRET_ID"], &params),
+            Some(json!(given)),
+            "{id}: OMNILAB_SECRET_ID"
+        );
+        // ...and IAM authorises the request against the secret's full ARN.
+        let grants = secret_grants(&t, id, function, &params);
+        assert_eq!(
+            grants,
+            [json!(given), json!(format!("{given}-??????"))],
+            "{id}: the ARN as given and with exactly one random suffix"
+        );
+        assert!(grants_cover(&grants, actual), "{id}: {actual} not granted");
+        assert!(grants_cover(&grants, given), "{id}: {given} not granted");
+        for other in [
+            "arn:aws:secretsmanager:eu-west-1:000000000000:secret:omnilab/prod2-AbCdEf",
+            "arn:aws:secretsmanager:eu-west-1:000000000000:secret:omnilab/prod/other-AbCdEf",
+            "arn:aws:secretsmanager:eu-west-1:000000000000:secret:omnilab/pro-AbCdEf",
+            "arn:aws:secretsmanager:eu-west-1:000000000000:secret:omnilab/prod-AbCdEf-GhIjKl",
+        ] {
+            assert!(
+                !grants_cover(&grants, other),
+                "{id}: {other} must not be granted"
+            );
+        }
+    }
+    let description = t["Parameters"]["OmniLabSecretArn"]["Description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        description.contains("Either form is accepted"),
+        "OmniLabSecretArn: say that both forms work: {description}"
+    );
+}
+
+const KMS_KEY: &str = "arn:aws:kms:eu-west-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+#[test]
+fn a_customer_managed_key_may_be_used_only_through_secrets_manager() {
+    let t = template();
+    let arn = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:omnilab/prod-AbCdEf";
+    let params = uat_params(
+        &t,
+        &[
+            ("OmniLabSecretArn", arn),
+            ("OmniLabSecretKmsKeyArn", KMS_KEY),
+        ],
+    );
+    for (id, function) in resources_of_type(&t, "AWS::Serverless::Function") {
+        let kms = statements_for(&t, id, function, &params, "kms");
+        assert_eq!(
+            kms.len(),
+            1,
+            "{id}: one KMS statement expected, got {kms:?}"
+        );
+        assert_eq!(
+            statement_actions(&kms[0]),
+            ["kms:Decrypt"],
+            "{id}: Decrypt only"
+        );
+        assert_eq!(
+            statement_resources(&kms[0]),
+            [json!(KMS_KEY)],
+            "{id}: that key only"
+        );
+        assert_eq!(
+            kms[0]["Condition"],
+            json!({"StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}}),
+            "{id}: only for Secrets Manager's calls in the stack's region"
+        );
+        // The secret grant is unchanged by the key.
+        assert_eq!(
+            secret_grants(&t, id, function, &params),
+            [json!(arn), json!(format!("{arn}-??????"))],
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn without_a_key_no_kms_permission_exists() {
+    let t = template();
+    assert_eq!(
+        t["Parameters"]["OmniLabSecretKmsKeyArn"]["Default"], "",
+        "the KMS key is optional"
+    );
+    let arn = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:omnilab/prod-AbCdEf";
+    for params in [
+        uat_params(&t, &[]),
+        uat_params(&t, &[("OmniLabSecretArn", arn)]),
+    ] {
+        let mut actions = Vec::new();
+        for section in ["Globals", "Resources"] {
+            let deployed = resolve(&t, &t[section], &params).expect(section);
+            actions_anywhere(&deployed, &mut actions);
+        }
+        assert!(
+            actions.iter().any(|a| a == "secretsmanager:getsecretvalue"),
+            "the walk sees the policies: {actions:?}"
+        );
+        assert!(
+            !actions.iter().any(|a| a.starts_with("kms:")),
+            "no KMS permission without a key: {actions:?}"
+        );
+    }
 }
