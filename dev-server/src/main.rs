@@ -7,9 +7,13 @@
 //!
 //! There is no JWT authorizer here, so this server plays its part: it signs every request in as
 //! the demo customer, or as the one named in the `x-dev-customer` header. That header means
-//! nothing to the Lambda binaries, which only read the authorizer's claims.
+//! nothing to the Lambda binaries, which only read the authorizer's claims. Since that makes any
+//! request that reaches us act as any customer, with whatever credentials we hold, every route
+//! sits behind [`local_only::guard`]: loopback `Host` with our port only (DNS rebinding), and
+//! changes only from our own origin (cross-site requests).
 
 mod event;
+mod local_only;
 
 use std::net::SocketAddr;
 
@@ -96,6 +100,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .route("/_sandbox/faults", axum::routing::delete(clear_faults));
     }
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    // The port we really got (PORT=0 picks one): the only one `local_only` lets a request name.
+    let port = listener.local_addr()?.port();
     let upstream = if server.sandbox.is_some() {
         format!("the OmniLab sandbox at {api_base} (demo data)")
     } else {
@@ -107,7 +113,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  signed in as {DEMO_CUSTOMER} (send `x-dev-customer: <external id>` to switch)");
     println!("  upstream: {upstream}");
-    axum::serve(listener, router.with_state(server))
+    axum::serve(listener, local_only::guard(router.with_state(server), port))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -179,7 +185,9 @@ impl Server {
             Ok(request) => request,
             Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
         };
-        let response = self.app.handle(route, request).await;
+        // Boxed: the handler future nests deep enough to overflow rustc's layout query depth
+        // when inlined into this one (error "queries overflow the depth limit").
+        let response = Box::pin(self.app.handle(route, request)).await;
         let (parts, body) = response.into_parts();
         (
             parts.status,

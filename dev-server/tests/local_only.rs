@@ -1,0 +1,345 @@
+//! The dev server answers only its own user (dev-server/src/local_only.rs), over real HTTP.
+//!
+//! Each test starts the compiled dev server (Cargo builds it for these tests) on 127.0.0.1 with
+//! PORT=0 and the embedded sandbox, then speaks raw HTTP/1.1 over a TCP socket, so every header,
+//! `Host` first, is exactly what the test wrote (or left out).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The demo customer's first booking (README, "The API, with curl").
+const BOOKING: &str = "00000001-0000-4000-8000-000000000001";
+
+struct DevServer {
+    port: u16,
+    child: Child,
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl DevServer {
+    fn start() -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dev-server"))
+            .env("PORT", "0")
+            // The embedded sandbox, whatever the developer's shell points at.
+            .env_remove("OMNILAB_API_HOST")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the dev server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (first_line, first) = mpsc::channel();
+        // The first line says where it listens; the rest (the logs) is drained so the server
+        // never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = first_line.send(line);
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        // Owned from here, so a failed start still kills it.
+        let mut server = Self { port: 0, child };
+        let line = first
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the dev server printed no first line within 60 s");
+        let port = line
+            .trim()
+            .strip_prefix("OmniLab Bookings dev server: open http://127.0.0.1:")
+            .and_then(|rest| rest.strip_suffix('/'))
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from the dev server: {line:?}"));
+        server.port = port;
+        server
+    }
+
+    /// `method path` with exactly these headers (plus `Connection: close` and, with a body,
+    /// `Content-Length`): no `Host` unless the caller gives one.
+    fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+        let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !body.is_empty() {
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).expect("read the answer");
+        let raw = String::from_utf8_lossy(&raw);
+        let (head, body) = raw
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("not an HTTP answer: {raw:?}"));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status line: {head:?}"));
+        Answer {
+            status,
+            head: head.to_owned(),
+            body: body.to_owned(),
+        }
+    }
+
+    /// Our own `host:port` as the given loopback name.
+    fn authority(&self, host: &str) -> String {
+        format!("{host}:{}", self.port)
+    }
+
+    fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The demo customer's confirmed bookings, asked the legitimate way.
+    fn confirmed(&self) -> Answer {
+        let host = self.authority("127.0.0.1");
+        self.send(
+            "GET",
+            "/bookings?booking_status=CONFIRMED&all=true",
+            &[("Host", &host)],
+            "",
+        )
+    }
+
+    fn cancel(&self, headers: &[(&str, &str)]) -> Answer {
+        self.send("POST", &format!("/bookings/{BOOKING}/cancel"), headers, "")
+    }
+}
+
+/// A port nobody is bound to right now, and certainly not the dev server's.
+fn other_port(ours: u16) -> u16 {
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        if port != ours {
+            return port;
+        }
+    }
+}
+
+fn assert_misdirected(answer: &Answer, what: &str) {
+    assert_eq!(
+        answer.status, 421,
+        "{what}: expected 421, got {}\n{}",
+        answer.head, answer.body
+    );
+    assert!(
+        answer
+            .head
+            .to_ascii_lowercase()
+            .contains("content-type: application/problem+json"),
+        "{what}: {}",
+        answer.head
+    );
+    assert!(
+        answer.body.contains("\"status\":421"),
+        "{what}: {}",
+        answer.body
+    );
+}
+
+#[test]
+fn a_foreign_host_is_misdirected_on_every_route() {
+    let server = DevServer::start();
+    let evil = format!("evil.example:{}", server.port);
+    for (method, path) in [
+        ("GET", "/"),
+        ("GET", "/app.js"),
+        ("GET", "/style.css"),
+        ("GET", "/bookings"),
+        (
+            "POST",
+            "/bookings/00000001-0000-4000-8000-000000000001/cancel",
+        ),
+        ("DELETE", "/_sandbox/faults"),
+        ("GET", "/no-such-page"),
+    ] {
+        let answer = server.send(method, path, &[("Host", &evil)], "");
+        assert_misdirected(&answer, &format!("{method} {path} as {evil}"));
+        assert!(
+            !answer.body.contains("<html"),
+            "the page leaked: {}",
+            answer.body
+        );
+    }
+    // Nor without a port, nor with no Host at all.
+    assert_misdirected(
+        &server.send("GET", "/bookings", &[("Host", "evil.example")], ""),
+        "Host: evil.example",
+    );
+    assert_misdirected(&server.send("GET", "/bookings", &[], ""), "no Host");
+}
+
+#[test]
+fn a_loopback_host_with_another_port_is_misdirected() {
+    let server = DevServer::start();
+    let other = other_port(server.port);
+    for host in [
+        format!("127.0.0.1:{other}"),
+        format!("localhost:{other}"),
+        "localhost".to_owned(),
+        format!("[::1]:{other}"),
+    ] {
+        assert_misdirected(
+            &server.send("GET", "/bookings", &[("Host", &host)], ""),
+            &format!("Host: {host}"),
+        );
+    }
+}
+
+#[test]
+fn loopback_hosts_with_our_port_are_served() {
+    let server = DevServer::start();
+    for name in ["localhost", "127.0.0.1", "127.0.0.2", "[::1]"] {
+        let host = server.authority(name);
+        let page = server.send("GET", "/", &[("Host", &host)], "");
+        assert_eq!(page.status, 200, "GET / as {host}: {}", page.head);
+        assert!(
+            page.body.contains("<html"),
+            "GET / as {host}: {}",
+            page.body
+        );
+        let list = server.send("GET", "/bookings", &[("Host", &host)], "");
+        assert_eq!(list.status, 200, "GET /bookings as {host}: {}", list.head);
+        assert!(list.body.contains(BOOKING), "{}", list.body);
+    }
+    // A link from another site to the page still opens it: reads are not origin-checked.
+    let host = server.authority("localhost");
+    let followed = server.send(
+        "GET",
+        "/",
+        &[
+            ("Host", &host),
+            ("Origin", "https://evil.example"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+        "",
+    );
+    assert_eq!(followed.status, 200, "{}", followed.head);
+}
+
+#[test]
+fn a_cross_site_cancel_is_refused_and_cancels_nothing() {
+    let server = DevServer::start();
+    let host = server.authority("127.0.0.1");
+    assert!(server.confirmed().body.contains(BOOKING));
+
+    for headers in [
+        vec![("Host", host.as_str()), ("Origin", "https://evil.example")],
+        vec![("Host", host.as_str()), ("Origin", "null")],
+        vec![("Host", host.as_str()), ("Sec-Fetch-Site", "cross-site")],
+        // The page a browser would send it from, form-encoded as a cross-site form would be.
+        vec![
+            ("Host", host.as_str()),
+            ("Origin", "https://evil.example"),
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+    ] {
+        let refused = server.cancel(&headers);
+        assert_eq!(
+            refused.status, 403,
+            "{headers:?}: expected 403, got {}\n{}",
+            refused.head, refused.body
+        );
+        assert!(refused.body.contains("\"status\":403"), "{}", refused.body);
+        assert!(!refused.body.contains("CANCELLED"), "{}", refused.body);
+    }
+
+    let still = server.confirmed();
+    assert_eq!(still.status, 200, "{}", still.head);
+    assert!(
+        still.body.contains(BOOKING),
+        "a refused cancel cancelled the booking: {}",
+        still.body
+    );
+
+    // The same cancel from the server's own page goes through, and the booking is gone.
+    let origin = server.origin();
+    let done = server.cancel(&[
+        ("Host", &host),
+        ("Origin", &origin),
+        ("Sec-Fetch-Site", "same-origin"),
+    ]);
+    assert_eq!(done.status, 200, "{}\n{}", done.head, done.body);
+    assert!(done.body.contains("CANCELLED"), "{}", done.body);
+    let after = server.confirmed();
+    assert_eq!(after.status, 200, "{}", after.head);
+    assert!(!after.body.contains(BOOKING), "{}", after.body);
+}
+
+#[test]
+fn a_cancel_without_origin_is_allowed_like_curl() {
+    let server = DevServer::start();
+    let host = server.authority("localhost");
+    let done = server.cancel(&[("Host", &host)]);
+    assert_eq!(done.status, 200, "{}\n{}", done.head, done.body);
+    assert!(!server.confirmed().body.contains(BOOKING));
+}
+
+#[test]
+fn refused_requests_never_reach_the_sandbox_faults() {
+    let server = DevServer::start();
+    let host = server.authority("127.0.0.1");
+    let evil_host = format!("evil.example:{}", server.port);
+    // Three failures of fetch: enough to fail the next list (reads are tried 3 times).
+    let fault = r#"{"endpoint":"fetch","fault":"500","count":3}"#;
+    let json = ("Content-Type", "application/json");
+
+    let misdirected = server.send(
+        "POST",
+        "/_sandbox/faults",
+        &[("Host", &evil_host), json],
+        fault,
+    );
+    assert_misdirected(&misdirected, "POST /_sandbox/faults as evil.example");
+    let cross_site = server.send(
+        "POST",
+        "/_sandbox/faults",
+        &[("Host", &host), ("Origin", "https://evil.example"), json],
+        fault,
+    );
+    assert_eq!(cross_site.status, 403, "{}", cross_site.head);
+    let list = server.confirmed();
+    assert_eq!(
+        list.status, 200,
+        "a refused fault was injected: {}",
+        list.head
+    );
+
+    // The check is what stopped them: the same order from our own origin is obeyed.
+    let origin = server.origin();
+    let injected = server.send(
+        "POST",
+        "/_sandbox/faults",
+        &[("Host", &host), ("Origin", &origin), json],
+        fault,
+    );
+    assert_eq!(injected.status, 204, "{}", injected.head);
+    assert_eq!(server.confirmed().status, 502);
+}
