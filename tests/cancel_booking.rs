@@ -154,3 +154,46 @@ async fn ten_concurrent_cancels_of_one_booking_call_omnilab_once() {
     }
     assert_eq!(world.sandbox.cancel_calls(&id), 1);
 }
+
+#[tokio::test]
+async fn the_ownership_scan_stops_at_the_page_that_holds_the_booking() {
+    let data = SandboxData::demo(demo_start()).with_many("many-bookings", 420, demo_start());
+    let world = World::with(data, UpstreamPolicy::default()).await;
+    let on_page_two = world
+        .list("many-bookings", "page_size=100&page_number=2")
+        .await
+        .booking_ids()[0]
+        .clone();
+    let before = world.sandbox.counters().fetches;
+    assert_eq!(
+        world.cancel("many-bookings", &on_page_two).await.status,
+        200
+    );
+    assert_eq!(
+        world.sandbox.counters().fetches - before,
+        2,
+        "pages 1 and 2 of 5, and not one page more"
+    );
+}
+
+#[tokio::test]
+async fn a_booking_on_the_last_page_is_found_when_omnilab_serves_fifty_a_page() {
+    let data = SandboxData::demo(demo_start()).with_many("many-bookings", 420, demo_start());
+    let world = World::with(data, UpstreamPolicy::default()).await;
+    world.sandbox.set_max_page_size(50);
+    let last = world
+        .list("many-bookings", "page_size=50&page_number=9")
+        .await
+        .booking_ids()
+        .pop()
+        .unwrap();
+    let before = world.sandbox.counters().fetches;
+    let answer = world.cancel("many-bookings", &last).await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_eq!(
+        world.sandbox.counters().fetches - before,
+        9,
+        "420 bookings at 50 a page"
+    );
+    assert_eq!(world.sandbox.cancel_calls(&last), 1);
+}

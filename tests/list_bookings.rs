@@ -363,3 +363,128 @@ async fn answers_are_never_cached_by_shared_caches() {
         .await;
     assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
 }
+
+#[tokio::test]
+async fn all_true_with_a_page_size_is_refused_before_any_upstream_call() {
+    let world = World::demo().await;
+    // Paging everything one booking at a time would cost OmniLab a call per booking.
+    let answer = world.list(DEMO_CUSTOMER, "all=true&page_size=1").await;
+    answer.assert_problem(400, Some("page_size"));
+    assert_eq!(world.sandbox.counters().fetches, 0);
+    assert_eq!(world.sandbox.counters().token_exchanges, 0);
+}
+
+#[tokio::test]
+async fn all_true_follows_the_page_size_omnilab_really_serves() {
+    let data = SandboxData::demo(demo_start()).with_many("many-bookings", 420, demo_start());
+    let world = World::with(data, UpstreamPolicy::default()).await;
+    // The reference documents no maximum page size: this tenant's OmniLab serves 50 a page
+    // whatever we ask for.
+    world.sandbox.set_max_page_size(50);
+    let all = world.list("many-bookings", "all=true").await;
+    assert_eq!(all.status, 200, "{}", all.raw);
+    let ids = all.booking_ids();
+    assert_eq!(ids.len(), 420, "every booking, not 100 of them");
+    assert_eq!(
+        ids.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        420,
+        "no booking twice"
+    );
+    assert_eq!(all.body["total_count"], 420);
+    assert!(
+        all.body.get("next_page").is_none(),
+        "{}",
+        all.body["next_page"]
+    );
+    assert_eq!(
+        world.sandbox.counters().fetches,
+        9,
+        "420 bookings at 50 a page"
+    );
+    let sizes: Vec<String> = world
+        .sandbox
+        .received()
+        .iter()
+        .map(|r| {
+            r.query
+                .iter()
+                .find(|(k, _)| k == "page_size")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(sizes[0], "100", "page 1 at the largest size we accept");
+    assert!(
+        sizes[1..].iter().all(|s| s == "50"),
+        "later pages at the size OmniLab served: {sizes:?}"
+    );
+}
+
+/// The size of a body once it travels, escaped, inside Lambda's JSON response.
+fn lambda_payload_len(raw: &str) -> usize {
+    serde_json::to_string(raw).unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_true_answers_what_fits_in_one_lambda_response_and_says_where_the_rest_starts() {
+    // 10,000 of the sandbox's bookings are 6.6 MB of JSON, 7.3 MB once escaped into Lambda's
+    // response: over its 6 MB limit, and within the 100 pages one request may fetch.
+    let data = SandboxData::demo(demo_start()).with_many("big-account", 10_000, demo_start());
+    let world = World::with(data, UpstreamPolicy::default()).await;
+    let all = world.list("big-account", "all=true").await;
+    assert_eq!(all.status, 200, "{}", &all.raw[..200.min(all.raw.len())]);
+    assert!(
+        lambda_payload_len(&all.raw) <= 6_291_456,
+        "{} bytes would be refused by Lambda",
+        lambda_payload_len(&all.raw)
+    );
+    assert_eq!(all.body["total_count"], 10_000);
+    let mut ids = all.booking_ids();
+    assert!(
+        ids.len() < 10_000 && ids.len() % 100 == 0,
+        "{} bookings, in whole pages",
+        ids.len()
+    );
+    assert_eq!(all.body["page_size"], ids.len());
+    let next = &all.body["next_page"];
+    assert_eq!(next["page_size"], 100, "{next}");
+    assert_eq!(next["page_number"], ids.len() / 100 + 1, "{next}");
+
+    // The page asks for the rest, a page at a time, where next_page says.
+    let size = next["page_size"].as_u64().unwrap();
+    let mut number = next["page_number"].as_u64().unwrap();
+    while ids.len() < 10_000 {
+        let page = world
+            .list(
+                "big-account",
+                &format!("page_size={size}&page_number={number}"),
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.raw);
+        let more = page.booking_ids();
+        assert!(
+            !more.is_empty(),
+            "page {number} is empty before every booking arrived"
+        );
+        ids.extend(more);
+        number += 1;
+    }
+    assert_eq!(
+        ids.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        10_000,
+        "every booking exactly once"
+    );
+}
+
+#[tokio::test]
+async fn a_claim_with_stray_whitespace_is_not_an_identity() {
+    let world = World::demo().await;
+    for customer in [&format!(" {DEMO_CUSTOMER}"), &format!("{DEMO_CUSTOMER}\n")] {
+        world.list(customer, "").await.assert_problem(401, None);
+    }
+    assert_eq!(
+        world.sandbox.counters().fetches,
+        0,
+        "never passed to OmniLab"
+    );
+}

@@ -356,3 +356,138 @@ async fn no_secret_token_or_upstream_body_in_any_answer_or_log_line() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_concurrent_requests_during_a_token_outage_share_one_failed_exchange() {
+    let world = Arc::new(World::with(SandboxData::demo(demo_start()), quick_policy()).await);
+    for _ in 0..40 {
+        world.sandbox.inject(Endpoint::Token, Fault::Status(503));
+    }
+    let requests: Vec<_> = (0..10)
+        .map(|_| {
+            let world = world.clone();
+            tokio::spawn(async move { world.list(DEMO_CUSTOMER, "").await })
+        })
+        .collect();
+    for request in requests {
+        request.await.unwrap().assert_problem(502, None);
+    }
+    assert_eq!(
+        world.sandbox.counters().token_requests,
+        3,
+        "one exchange and its two retries, whose failure every waiting request shared"
+    );
+    // The failure is remembered only briefly: once OmniLab is back, so are we.
+    world.sandbox.clear_faults();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_rate_limited_token_endpoint_is_left_alone_for_its_retry_after() {
+    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    for _ in 0..3 {
+        world.sandbox.inject(
+            Endpoint::Token,
+            Fault::RateLimited {
+                retry_after: Some(2),
+            },
+        );
+    }
+    world
+        .list(DEMO_CUSTOMER, "")
+        .await
+        .assert_problem(503, None);
+    let calls = world.sandbox.counters().token_requests;
+    world.sandbox.clear_faults();
+    // Within OmniLab's Retry-After, nobody asks again.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    world
+        .list(DEMO_CUSTOMER, "")
+        .await
+        .assert_problem(503, None);
+    assert_eq!(world.sandbox.counters().token_requests, calls);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+}
+
+#[tokio::test]
+async fn any_expires_in_is_survived() {
+    for expires_in in [
+        serde_json::json!(18446744073709551615u64),
+        serde_json::json!(1e300),
+        serde_json::json!(-3600),
+        serde_json::json!(0.5),
+    ] {
+        let world = World::demo().await;
+        world.sandbox.set_expires_in(expires_in.clone());
+        for _ in 0..2 {
+            let answer = world.list(DEMO_CUSTOMER, "").await;
+            assert_eq!(
+                answer.status, 200,
+                "expires_in {expires_in}: {}",
+                answer.raw
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_templates_placeholder_secret_is_a_503_until_it_is_filled_in() {
+    let world = World::demo().await;
+    let name = format!("omnilab/placeholder-{}", std::process::id());
+    let placeholder = secrets::create_raw(
+        &name,
+        r#"{"client_id":"REPLACE_ME","client_secret":"REPLACE_ME","audience":"REPLACE_ME"}"#,
+    )
+    .await;
+    let app = world.app_with_secret(&placeholder);
+    let list = || async {
+        let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
+        bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await)
+    };
+    let answer = list().await;
+    answer.assert_problem(503, None);
+    assert_eq!(
+        answer.body["type"],
+        "tag:omnilab-bookings,2026:not-configured"
+    );
+    assert_eq!(
+        world.sandbox.counters().token_requests,
+        0,
+        "nothing sent to OmniLab"
+    );
+
+    // The operator fills it in. The placeholder is not re-read on every request meanwhile...
+    secrets::put(&placeholder, &Sandbox::default_credentials()).await;
+    for _ in 0..5 {
+        list().await.assert_problem(503, None);
+    }
+    assert_eq!(app.stats().secret_reads, 1);
+    // ...but a few seconds later it takes effect, with no redeploy.
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    let answer = list().await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_eq!(app.stats().secret_reads, 2);
+}
+
+#[tokio::test]
+async fn rejected_credentials_are_not_retried_on_every_request() {
+    let world = World::demo().await;
+    world.rotate_upstream(&Credentials {
+        client_secret: "only-omnilab-knows".into(),
+        ..Sandbox::default_credentials()
+    });
+    for _ in 0..10 {
+        world
+            .list(DEMO_CUSTOMER, "")
+            .await
+            .assert_problem(502, None);
+    }
+    assert_eq!(
+        world.sandbox.counters().token_requests,
+        1,
+        "a misconfigured deployment does not turn every request into a token call"
+    );
+    assert_eq!(world.app.stats().secret_reads, 2, "nor into a secret read");
+}

@@ -9,11 +9,11 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
 use crate::booking_id::{BookingId, InvalidBookingId};
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_EXTERNAL_ID_CLAIM};
 use crate::identity::{self, IdentityError};
 use crate::omnilab::{Call, CredentialsError, OmniLab, Stats, UpstreamError};
 use crate::query::{InvalidParameter, ListQuery};
-use crate::service::{Bookings, CancelError};
+use crate::service::{Bookings, CancelError, ListError};
 
 /// Lambda stops a function at its deadline; answering a little before it means the caller gets
 /// our 504 rather than API Gateway's opaque one.
@@ -41,6 +41,14 @@ impl Route {
             Self::CancelBooking => Method::POST,
         }
     }
+
+    /// The `Allow` header of a 405 on this route.
+    fn allow(self) -> &'static str {
+        match self {
+            Self::ListBookings => "GET",
+            Self::CancelBooking => "POST",
+        }
+    }
 }
 
 /// Everything a request can end in other than success.
@@ -51,9 +59,11 @@ pub enum ApiError {
     #[error(transparent)]
     Unauthenticated(#[from] IdentityError),
     #[error("this route does not accept that method")]
-    MethodNotAllowed,
+    MethodNotAllowed(Route),
     #[error("no such booking for this customer")]
     NotFound,
+    #[error("one page of bookings is larger than one response can carry")]
+    TooLarge,
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
 }
@@ -63,6 +73,15 @@ impl From<CancelError> for ApiError {
         match error {
             CancelError::NotFound => Self::NotFound,
             CancelError::Upstream(error) => Self::Upstream(error),
+        }
+    }
+}
+
+impl From<ListError> for ApiError {
+    fn from(error: ListError) -> Self {
+        match error {
+            ListError::TooLarge => Self::TooLarge,
+            ListError::Upstream(error) => Self::Upstream(error),
         }
     }
 }
@@ -80,89 +99,104 @@ pub struct Problem {
     pub field: Option<String>,
 }
 
+// Problem types are `tag:` URIs (RFC 4151): stable identifiers that need no web page.
+const UNAVAILABLE: (&str, &str, &str) = (
+    "tag:omnilab-bookings,2026:upstream-unavailable",
+    "Bookings are temporarily unavailable",
+    "The booking service is busy. Try again shortly.",
+);
+const TIMEOUT: (&str, &str, &str) = (
+    "tag:omnilab-bookings,2026:upstream-timeout",
+    "Bookings took too long",
+    "The booking service did not answer in time. Try again shortly.",
+);
+const UPSTREAM_ERROR: (&str, &str, &str) = (
+    "tag:omnilab-bookings,2026:upstream-error",
+    "The booking service failed",
+    "The booking service answered with an error. Try again shortly.",
+);
+
 impl ApiError {
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::InvalidParameter(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Upstream(error) => match error {
-                UpstreamError::RateLimited => StatusCode::SERVICE_UNAVAILABLE,
-                UpstreamError::Timeout | UpstreamError::Credentials(CredentialsError::Timeout) => {
-                    StatusCode::GATEWAY_TIMEOUT
-                }
-                UpstreamError::Credentials(CredentialsError::Unavailable(_)) => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                UpstreamError::Credentials(CredentialsError::Malformed(_)) => {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                }
-                UpstreamError::Status(_)
-                | UpstreamError::Transport(_)
-                | UpstreamError::Decode(_)
-                | UpstreamError::Unauthorized
-                | UpstreamError::CredentialsRejected => StatusCode::BAD_GATEWAY,
-            },
-        }
+        StatusCode::from_u16(self.problem().status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
-    /// What the caller is told. Upstream details stay in our logs: the caller learns only
-    /// which kind of failure it was.
+    /// What the caller is told, status included, decided in one match. Upstream details stay
+    /// in our logs: the caller learns only which kind of failure it was.
     pub fn problem(&self) -> Problem {
-        let status = self.status();
-        // Problem types are `tag:` URIs (RFC 4151): stable identifiers that need no web page.
-        let (kind, title, detail, field) = match self {
+        let fixed =
+            |status: StatusCode, (kind, title, detail): (&'static str, &'static str, &str)| {
+                (status, kind, title, detail.to_owned(), None)
+            };
+        let (status, kind, title, detail, field) = match self {
             Self::InvalidParameter(error) => (
+                StatusCode::BAD_REQUEST,
                 "tag:omnilab-bookings,2026:invalid-parameter",
                 "Invalid request parameter",
                 error.to_string(),
                 Some(error.field.clone()),
             ),
-            Self::Unauthenticated(_) => (
-                "tag:omnilab-bookings,2026:unauthenticated",
-                "Not signed in",
-                "Sign in to see your bookings.".to_owned(),
-                None,
+            Self::Unauthenticated(_) => fixed(
+                StatusCode::UNAUTHORIZED,
+                (
+                    "tag:omnilab-bookings,2026:unauthenticated",
+                    "Not signed in",
+                    "Sign in to see your bookings.",
+                ),
             ),
-            Self::MethodNotAllowed => (
+            Self::MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
                 "tag:omnilab-bookings,2026:method-not-allowed",
                 "Method not allowed",
                 self.to_string(),
                 None,
             ),
             Self::NotFound => (
+                StatusCode::NOT_FOUND,
                 "tag:omnilab-bookings,2026:booking-not-found",
                 "Booking not found",
                 "You have no booking with this id.".to_owned(),
                 Some("booking".to_owned()),
             ),
-            Self::Upstream(_) => match status {
-                StatusCode::SERVICE_UNAVAILABLE => (
-                    "tag:omnilab-bookings,2026:upstream-unavailable",
-                    "Bookings are temporarily unavailable",
-                    "The booking service is busy. Try again shortly.".to_owned(),
-                    None,
+            Self::TooLarge => (
+                StatusCode::BAD_GATEWAY,
+                "tag:omnilab-bookings,2026:response-too-large",
+                "Too much to answer at once",
+                "These bookings do not fit in one response. Ask for a smaller page_size."
+                    .to_owned(),
+                Some("page_size".to_owned()),
+            ),
+            Self::Upstream(error) => match error {
+                UpstreamError::RateLimited { .. }
+                | UpstreamError::Credentials(CredentialsError::Unavailable(_)) => {
+                    fixed(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
+                }
+                UpstreamError::Timeout | UpstreamError::Credentials(CredentialsError::Timeout) => {
+                    fixed(StatusCode::GATEWAY_TIMEOUT, TIMEOUT)
+                }
+                UpstreamError::Credentials(CredentialsError::Placeholder) => fixed(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    (
+                        "tag:omnilab-bookings,2026:not-configured",
+                        "Bookings are not set up yet",
+                        "This service has no OmniLab credentials yet. The operators have been told.",
+                    ),
                 ),
-                StatusCode::GATEWAY_TIMEOUT => (
-                    "tag:omnilab-bookings,2026:upstream-timeout",
-                    "Bookings took too long",
-                    "The booking service did not answer in time. Try again shortly.".to_owned(),
-                    None,
+                UpstreamError::Credentials(CredentialsError::Malformed(_)) => fixed(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    (
+                        "tag:omnilab-bookings,2026:misconfigured",
+                        "Bookings are misconfigured",
+                        "This service is not set up correctly. The operators have been told.",
+                    ),
                 ),
-                StatusCode::INTERNAL_SERVER_ERROR => (
-                    "tag:omnilab-bookings,2026:misconfigured",
-                    "Bookings are misconfigured",
-                    "This service is not set up correctly. The operators have been told."
-                        .to_owned(),
-                    None,
-                ),
-                _ => (
-                    "tag:omnilab-bookings,2026:upstream-error",
-                    "The booking service failed",
-                    "The booking service answered with an error. Try again shortly.".to_owned(),
-                    None,
-                ),
+                UpstreamError::Status(_)
+                | UpstreamError::Transport(_)
+                | UpstreamError::Decode(_)
+                | UpstreamError::Unauthorized
+                | UpstreamError::CredentialsRejected => {
+                    fixed(StatusCode::BAD_GATEWAY, UPSTREAM_ERROR)
+                }
             },
         };
         Problem {
@@ -178,6 +212,9 @@ impl ApiError {
         match self {
             Self::Upstream(error) => {
                 tracing::error!(route = route.key(), %error, "upstream failure")
+            }
+            Self::TooLarge => {
+                tracing::error!(route = route.key(), error = %self, "upstream failure")
             }
             error => tracing::info!(route = route.key(), %error, "request refused"),
         }
@@ -202,6 +239,13 @@ struct Inner {
 
 impl App {
     pub fn new(config: Config) -> Self {
+        if config.external_id_claim != DEFAULT_EXTERNAL_ID_CLAIM {
+            // Whoever can change this claim can read and cancel another customer's bookings.
+            tracing::warn!(
+                claim = %config.external_id_claim,
+                "EXTERNAL_ID_CLAIM is not `sub`: make sure customers cannot change this claim (Cognito custom attributes are writable unless the app client makes them read-only)"
+            );
+        }
         Self {
             inner: Arc::new(Inner {
                 bookings: Bookings::new(OmniLab::new(&config)),
@@ -234,11 +278,19 @@ impl App {
     /// Serves one request of `route`: always an answer, never a panic or an `Err`.
     pub async fn handle(&self, route: Route, request: Request) -> Response<Body> {
         let started = Instant::now();
-        let call = Call::new(self.budget(&request));
-        let outcome = match route {
-            Route::ListBookings => self.list(&call, &request).await,
-            Route::CancelBooking => self.cancel(&call, &request).await,
+        let budget = self.budget(&request);
+        let call = Call::new(budget);
+        let work = async {
+            match route {
+                Route::ListBookings => self.list(&call, &request).await,
+                Route::CancelBooking => self.cancel(&call, &request).await,
+            }
         };
+        // The one bound on every wait inside (a token or secret another request is fetching, a
+        // cancel of the same booking in flight): none outlives this request's deadline.
+        let outcome = tokio::time::timeout(budget, work)
+            .await
+            .unwrap_or(Err(ApiError::Upstream(UpstreamError::Timeout)));
         let response = outcome.unwrap_or_else(|error| {
             error.log(route);
             problem_response(&error)
@@ -258,7 +310,7 @@ impl App {
         let customer = identity::customer(request, &self.inner.external_id_claim)?;
         let query = ListQuery::parse(query_pairs(request))?;
         let list = self.inner.bookings.list(call, &customer, &query).await?;
-        Ok(json_response(StatusCode::OK, &list))
+        Ok(response(StatusCode::OK, "application/json", list))
     }
 
     async fn cancel(&self, call: &Call, request: &Request) -> Result<Response<Body>, ApiError> {
@@ -318,7 +370,7 @@ pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
 fn check_method(route: Route, request: &Request) -> Result<(), ApiError> {
     (request.method() == route.method())
         .then_some(())
-        .ok_or(ApiError::MethodNotAllowed)
+        .ok_or(ApiError::MethodNotAllowed(route))
 }
 
 /// The query as it was sent, repeats included (lambda_http parses `rawQueryString`).
@@ -365,11 +417,22 @@ fn problem_response(error: &ApiError) -> Response<Body> {
     let problem = error.problem();
     let text = serde_json::to_string(&problem).unwrap_or_default();
     let mut response = response(error.status(), "application/problem+json", text);
-    if matches!(error, ApiError::Unauthenticated(_)) {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
+    let headers = response.headers_mut();
+    match error {
+        ApiError::Unauthenticated(_) => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        // RFC 9110: a 405 says which methods the route does take.
+        ApiError::MethodNotAllowed(route) => {
+            headers.insert(
+                header::ALLOW,
+                header::HeaderValue::from_static(route.allow()),
+            );
+        }
+        _ => {}
     }
     response
 }
@@ -387,6 +450,10 @@ fn response(status: StatusCode, content_type: &'static str, body: String) -> Res
     headers.insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
     );
     response
 }

@@ -38,8 +38,12 @@ pub fn customer(request: &Request, claim: &str) -> Result<ExternalId, IdentityEr
     let value = value.ok_or_else(|| IdentityError::MissingClaim {
         claim: claim.to_owned(),
     })?;
-    let usable =
-        !value.trim().is_empty() && value.len() <= 256 && !value.chars().any(char::is_control);
+    // Refused, never trimmed: an id with stray spaces or control characters is not the one the
+    // brand stored, and passing it on would ask OmniLab about somebody else, or nobody.
+    let usable = !value.is_empty()
+        && value.trim() == value
+        && value.len() <= 256
+        && !value.chars().any(char::is_control);
     if usable {
         Ok(ExternalId(value.clone()))
     } else {
@@ -99,5 +103,27 @@ mod tests {
             customer(&blank, "sub"),
             Err(IdentityError::InvalidClaim { .. })
         ));
+    }
+
+    #[test]
+    fn a_claim_with_stray_whitespace_or_control_characters_is_refused() {
+        for value in [
+            " abc",
+            "abc ",
+            "abc\n",
+            "\tabc",
+            "a\u{0}bc",
+            "a\u{1b}[2Jbc",
+            "",
+        ] {
+            let request = request_with_claims(serde_json::json!({ "sub": value }));
+            assert!(
+                matches!(
+                    customer(&request, "sub"),
+                    Err(IdentityError::InvalidClaim { .. })
+                ),
+                "{value:?}"
+            );
+        }
     }
 }

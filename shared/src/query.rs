@@ -31,10 +31,9 @@ pub enum Pages {
         number: u32,
         size: u32,
     },
-    /// Every page, fetched `size` bookings at a time.
-    All {
-        size: u32,
-    },
+    /// Every page. The page size is ours to choose (OmniLab's largest), not the caller's: a
+    /// small one would only multiply the round trips.
+    All,
 }
 
 /// A base language code such as `en` or `fr`, lower case.
@@ -64,12 +63,24 @@ pub struct InvalidParameter {
 
 impl InvalidParameter {
     pub fn new(field: &str, reason: &'static str) -> Self {
-        // A field name is echoed back; keep a hostile one from making the answer huge.
-        let field = match field.char_indices().nth(64) {
-            Some((cut, _)) => format!("{}…", &field[..cut]),
-            None => field.to_owned(),
-        };
-        Self { field, reason }
+        // A field name is echoed back and logged: keep a hostile one from making the answer
+        // huge, and escape control characters so it cannot forge a line in a text log.
+        let mut escaped = String::with_capacity(field.len().min(256));
+        for (n, c) in field.chars().enumerate() {
+            if n == 64 {
+                escaped.push('…');
+                break;
+            }
+            if c.is_control() {
+                escaped.extend(c.escape_default());
+            } else {
+                escaped.push(c);
+            }
+        }
+        Self {
+            field: escaped,
+            reason,
+        }
     }
 }
 
@@ -200,18 +211,21 @@ impl Raw<'_> {
             Some("true") => true,
             Some(_) => return Err(InvalidParameter::new("all", "must be true or false")),
         };
-        let pages = match (all, self.page_number) {
-            (true, Some(_)) => {
+        let pages = match (all, self.page_number, size) {
+            (true, Some(_), _) => {
                 return Err(InvalidParameter::new(
                     "page_number",
                     "cannot be combined with all=true",
                 ));
             }
-            // Fewer, larger pages: all=true is about round trips, not page layout.
-            (true, None) => Pages::All {
-                size: size.unwrap_or(MAX_PAGE_SIZE),
-            },
-            (false, number_text) => Pages::One {
+            (true, None, Some(_)) => {
+                return Err(InvalidParameter::new(
+                    "page_size",
+                    "cannot be combined with all=true, which always pages at the largest size",
+                ));
+            }
+            (true, None, None) => Pages::All,
+            (false, number_text, size) => Pages::One {
                 number: number_text
                     .map(|n| {
                         number(
@@ -427,10 +441,19 @@ mod tests {
             "page_number"
         );
         assert_eq!(field_of(&[("all", "yes")]), "all");
+        assert_eq!(parse(&[("all", "true")]).unwrap().pages, Pages::All);
         assert_eq!(
-            parse(&[("all", "true")]).unwrap().pages,
-            Pages::All { size: 100 }
+            field_of(&[("all", "true"), ("page_size", "1")]),
+            "page_size",
+            "all=true pages at the largest size, so a page size is refused, not obeyed"
         );
+    }
+
+    #[test]
+    fn control_characters_in_a_name_are_escaped() {
+        let field = field_of(&[("x\nINFO forged line\r\u{1b}[2J", "1")]);
+        assert_eq!(field, "x\\nINFO forged line\\r\\u{1b}[2J");
+        assert!(!field.chars().any(char::is_control));
     }
 
     #[test]

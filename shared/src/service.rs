@@ -10,14 +10,21 @@ use crate::booking_id::BookingId;
 use crate::identity::ExternalId;
 use crate::model::{Booking, BookingPage, BookingStatus};
 use crate::omnilab::{Call, OmniLab, UpstreamError};
-use crate::query::{ListQuery, Pages, Scope};
-use crate::view::{self, BookingList, BookingView};
+use crate::query::{Language, ListQuery, MAX_PAGE_SIZE, Pages, Scope};
+use crate::view::{self, BookingList, BookingView, NextPage};
 
 /// `all=true` and the ownership check stop after this many pages (10,000 bookings at 100 a
 /// page), so a wrong `total_count` upstream cannot make one request run away.
-const MAX_PAGES: u64 = 100;
-/// The page size for our own scans (the ownership check): OmniLab's largest, fewest round trips.
-const SCAN_PAGE_SIZE: u32 = 100;
+const MAX_PAGES: u32 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// One page as asked would not fit in a Lambda response.
+    #[error("the page is larger than one response can carry")]
+    TooLarge,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CancelError {
@@ -58,48 +65,39 @@ impl Bookings {
         &self.omnilab
     }
 
+    /// The caller's bookings, rendered: one page as asked, or with `all=true` as many whole
+    /// pages as fit in one Lambda response, with `next_page` saying where the rest starts.
     pub async fn list(
         &self,
         call: &Call,
         customer: &ExternalId,
         query: &ListQuery,
-    ) -> Result<BookingList, UpstreamError> {
-        let (bookings, page_number, page_size, total_count) = match query.pages {
+    ) -> Result<String, ListError> {
+        let language = query.language.as_ref();
+        match query.pages {
             Pages::One { number, size } => {
                 let page = self
                     .omnilab
                     .fetch_contact_bookings(call, customer, query, number, size)
                     .await?;
-                (
-                    page.bookings,
-                    page.page_number,
-                    page.page_size,
-                    page.total_count,
-                )
+                let views = views(page.bookings, language);
+                let list =
+                    BookingList::new(&views, page.page_number, page.page_size, page.total_count);
+                view::render(&list).map_err(|_| ListError::TooLarge)
             }
-            Pages::All { size } => {
+            Pages::All => {
                 let pages = self
-                    .every_page(call, customer, query, size)
+                    .every_page(
+                        call,
+                        customer,
+                        query,
+                        self.omnilab.policy().page_concurrency,
+                    )
                     .try_collect::<Vec<_>>()
                     .await?;
-                let total_count = pages.first().map_or(0, |p| p.total_count);
-                let bookings: Vec<Booking> = pages.into_iter().flat_map(|p| p.bookings).collect();
-                // Everything came back as one page.
-                let page_size = u32::try_from(bookings.len()).unwrap_or(u32::MAX);
-                (bookings, 1, page_size, total_count)
+                Ok(render_pages(pages, language))
             }
-        };
-        let bookings: Vec<BookingView> = bookings
-            .into_iter()
-            .map(|booking| BookingView::new(booking, query.language.as_ref()))
-            .collect();
-        Ok(BookingList {
-            groups: view::group(&bookings),
-            bookings,
-            page_number,
-            page_size,
-            total_count,
-        })
+        }
     }
 
     /// Cancels one of the caller's own bookings. OmniLab's cancel endpoint takes only a booking
@@ -161,8 +159,8 @@ impl Bookings {
         result
     }
 
-    /// Looks for `id` among the caller's bookings of every campaign and status, stopping at the
-    /// page that holds it.
+    /// Looks for `id` among the caller's bookings of every campaign and status, one page at a
+    /// time, stopping at the page that holds it: a cancel costs OmniLab no page beyond that one.
     async fn find_own(
         &self,
         call: &Call,
@@ -175,12 +173,9 @@ impl Bookings {
             slot_to: None,
             statuses: Vec::new(),
             language: None,
-            pages: Pages::All {
-                size: SCAN_PAGE_SIZE,
-            },
+            pages: Pages::All,
         };
-        let mut pages =
-            std::pin::pin!(self.every_page(call, customer, &everything, SCAN_PAGE_SIZE));
+        let mut pages = std::pin::pin!(self.every_page(call, customer, &everything, 1));
         while let Some(page) = pages.try_next().await? {
             if let Some(booking) = page.bookings.into_iter().find(|b| id.matches(&b.booking)) {
                 return Ok(Some(booking));
@@ -189,39 +184,120 @@ impl Bookings {
         Ok(None)
     }
 
-    /// Page 1 first, to learn `total_count`; then the other pages at the same time (bounded),
-    /// yielded in page order.
+    /// Page 1 at the largest size, to learn `total_count` and the size OmniLab really serves;
+    /// then the other pages at that size, up to `concurrency` at a time, yielded in page order.
     fn every_page<'a>(
         &'a self,
         call: &'a Call,
         customer: &'a ExternalId,
         query: &'a ListQuery,
-        size: u32,
+        concurrency: usize,
     ) -> impl futures_util::Stream<Item = Result<BookingPage, UpstreamError>> + 'a {
-        let fetch = move |number: u32| {
+        let fetch = move |number: u32, size: u32| {
             self.omnilab
                 .fetch_contact_bookings(call, customer, query, number, size)
         };
-        stream::once(fetch(1))
+        stream::once(fetch(1, MAX_PAGE_SIZE))
             .map_ok(move |first| {
-                let pages = first.total_count.div_ceil(u64::from(size));
-                if pages > MAX_PAGES {
+                let plan = Plan::after(&first);
+                if plan.pages > u64::from(MAX_PAGES) {
                     tracing::warn!(
                         total_count = first.total_count,
+                        page_size = plan.size,
                         "stopping after {MAX_PAGES} pages"
                     );
                 }
-                // An empty first page ends the scan, whatever total_count claims.
-                let rest = if first.bookings.is_empty() {
-                    1
-                } else {
-                    pages.min(MAX_PAGES) as u32
-                };
-                let later = stream::iter(2..=rest)
-                    .map(fetch)
-                    .buffered(self.omnilab.policy().page_concurrency);
+                let later = stream::iter(2..=plan.fetched())
+                    .map(move |number| fetch(number, plan.size))
+                    .buffered(concurrency.max(1));
                 stream::once(async move { Ok(first) }).chain(later)
             })
             .try_flatten()
     }
+}
+
+/// How to page on after the first page, from what OmniLab actually served: the reference
+/// documents no maximum page size, so a tenant may get 50 a page however many we ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Plan {
+    /// The size later pages are asked at: what page 1 held, so page numbers mean what
+    /// OmniLab means by them.
+    size: u32,
+    /// Every page `total_count` needs at that size (an empty first page needs no other).
+    pages: u64,
+}
+
+impl Plan {
+    fn after(first: &BookingPage) -> Self {
+        let size = u32::try_from(first.bookings.len()).unwrap_or(u32::MAX);
+        let pages = if size == 0 {
+            1
+        } else {
+            first.total_count.div_ceil(u64::from(size)).max(1)
+        };
+        Self { size, pages }
+    }
+
+    /// The pages one request fetches: all of them, up to [`MAX_PAGES`].
+    fn fetched(self) -> u32 {
+        self.pages.min(u64::from(MAX_PAGES)) as u32
+    }
+}
+
+fn views(bookings: Vec<Booking>, language: Option<&Language>) -> Vec<BookingView> {
+    bookings
+        .into_iter()
+        .map(|booking| BookingView::new(booking, language))
+        .collect()
+}
+
+/// `all=true`'s answer: the pages as one, or as many whole pages as fit in a Lambda response.
+fn render_pages(pages: Vec<BookingPage>, language: Option<&Language>) -> String {
+    let total_count = pages.first().map_or(0, |p| p.total_count);
+    let plan = pages.first().map(Plan::after);
+    // Where each page ends in the flat list, so a cut falls between pages and `next_page`
+    // can name where the rest starts.
+    let mut ends = Vec::with_capacity(pages.len());
+    let mut bookings = Vec::new();
+    for page in pages {
+        bookings.extend(page.bookings);
+        ends.push(bookings.len());
+    }
+    let views = views(bookings, language);
+    let render = |kept_pages: usize| {
+        let kept = kept_pages.checked_sub(1).map_or(0, |last| ends[last]);
+        let mut list = BookingList::new(
+            &views[..kept],
+            1,
+            u32::try_from(kept).unwrap_or(u32::MAX),
+            total_count,
+        );
+        let more = plan.is_some_and(|plan| (kept_pages as u64) < plan.pages);
+        if more && let Some(plan) = plan {
+            list.next_page = Some(NextPage {
+                page_number: kept_pages as u32 + 1,
+                page_size: plan.size,
+            });
+        }
+        view::render(&list)
+    };
+    if let Ok(body) = render(ends.len()) {
+        return body;
+    }
+    // The largest number of whole pages that fits; none at all always does.
+    let (mut fits, mut too_many) = (0, ends.len());
+    let mut body = render(0).unwrap_or_default();
+    while too_many - fits > 1 {
+        let middle = fits + (too_many - fits) / 2;
+        match render(middle) {
+            Ok(text) => (fits, body) = (middle, text),
+            Err(_) => too_many = middle,
+        }
+    }
+    tracing::warn!(
+        pages = fits,
+        of = ends.len(),
+        "all=true answered with the pages that fit in one response"
+    );
+    body
 }

@@ -5,9 +5,10 @@
 //! The same contract as lambda_runtime's default subscriber, with a plain level instead of an
 //! `EnvFilter`: the filter's regex engine was about 0.35 MB of every binary (README, Performance).
 //!
-//! Only our own events and the Lambda runtime's follow a level below INFO: the HTTP and AWS SDK
-//! crates log requests and responses at DEBUG and TRACE, and no debugging session should put a
-//! secret or a token in the logs.
+//! Only our own events follow any level below INFO, and the Lambda runtime's go down to DEBUG
+//! but never TRACE: the HTTP and AWS SDK crates log requests and responses at DEBUG and TRACE,
+//! and lambda_runtime logs the whole raw event (the customer's JWT, their cookies) at TRACE. No
+//! debugging session may put a secret or a token in the logs.
 
 use tracing::Level;
 use tracing_subscriber::filter::Targets;
@@ -36,11 +37,13 @@ pub fn init() {
 }
 
 fn filter(level: Level) -> Targets {
+    // `Level`'s order runs from ERROR (least verbose) up to TRACE: `min` caps verbosity.
+    let runtime = level.min(Level::DEBUG);
     Targets::new()
         .with_default(level.min(Level::INFO))
         .with_target("bookings", level)
-        .with_target("lambda_runtime", level)
-        .with_target("lambda_http", level)
+        .with_target("lambda_runtime", runtime)
+        .with_target("lambda_http", runtime)
 }
 
 fn parse_level(text: &str) -> Option<Level> {
@@ -65,6 +68,12 @@ mod tests {
         assert!(!filter.would_enable("aws_smithy_runtime::client", &Level::DEBUG));
         assert!(!filter.would_enable("hyper_util::client", &Level::TRACE));
         assert!(filter.would_enable("hyper_util::client", &Level::INFO));
+        assert!(filter.would_enable("lambda_runtime::runtime", &Level::DEBUG));
+        assert!(
+            !filter.would_enable("lambda_runtime::layers::api_response", &Level::TRACE),
+            "lambda_runtime logs the raw event at TRACE"
+        );
+        assert!(!filter.would_enable("lambda_http", &Level::TRACE));
         let quiet = super::filter(Level::WARN);
         assert!(!quiet.would_enable("bookings", &Level::INFO));
         assert!(!quiet.would_enable("reqwest", &Level::INFO));

@@ -39,12 +39,65 @@ pub struct BookingGroup {
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct BookingList {
-    pub bookings: Vec<BookingView>,
+pub struct BookingList<'a> {
+    pub bookings: &'a [BookingView],
     pub groups: Vec<BookingGroup>,
     pub page_number: u32,
     pub page_size: u32,
     pub total_count: u64,
+    /// Only when `all=true` was cut short: where the bookings not in this answer start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page: Option<NextPage>,
+}
+
+/// The page to ask for next, with the same filters, to get the rest.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub struct NextPage {
+    pub page_number: u32,
+    pub page_size: u32,
+}
+
+impl<'a> BookingList<'a> {
+    pub fn new(
+        bookings: &'a [BookingView],
+        page_number: u32,
+        page_size: u32,
+        total_count: u64,
+    ) -> Self {
+        Self {
+            groups: group(bookings),
+            bookings,
+            page_number,
+            page_size,
+            total_count,
+            next_page: None,
+        }
+    }
+}
+
+/// Lambda refuses a synchronous response over 6 MB (6,291,456 bytes) of JSON, in which the
+/// body travels as an escaped string. What stays below this leaves room for the status and
+/// headers around it.
+pub const MAX_BODY_BYTES: usize = 6_291_456 - 16 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the answer would be {0} bytes in the Lambda response, over {MAX_BODY_BYTES}")]
+pub struct TooLarge(pub usize);
+
+/// The list as JSON text, if it fits in a Lambda response.
+pub fn render(list: &BookingList<'_>) -> Result<String, TooLarge> {
+    let text = serde_json::to_string(list).unwrap_or_default();
+    match encoded_len(&text) {
+        len if len <= MAX_BODY_BYTES => Ok(text),
+        len => Err(TooLarge(len)),
+    }
+}
+
+/// The size of serde_json output once escaped into the response's `body` string: it holds no
+/// raw control characters, so only quotes and backslashes grow (by one byte each).
+pub fn encoded_len(json: &str) -> usize {
+    let escaped = json.bytes().filter(|b| matches!(b, b'"' | b'\\')).count();
+    json.len() + escaped + 2
 }
 
 impl BookingView {
@@ -62,7 +115,7 @@ impl BookingView {
         let slot_starting_at_local =
             local_time(booking.slot_starting_at, &booking.interaction.timezone);
         if slot_starting_at_local.is_none() {
-            tracing::warn!(timezone = %booking.interaction.timezone, "OmniLab sent an unknown time zone");
+            tracing::warn!(timezone = ?booking.interaction.timezone, "OmniLab sent an unknown time zone");
         }
         Self {
             booking,

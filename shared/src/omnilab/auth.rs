@@ -29,10 +29,26 @@ pub(crate) struct Authenticator {
     token_url: String,
     credentials: CredentialStore,
     // Held across the exchange: requests that find the token stale wait for the one exchange
-    // in flight instead of starting their own.
-    current: Mutex<Option<AccessToken>>,
+    // in flight instead of starting their own, and take its outcome, failure included.
+    state: Mutex<State>,
     exchanges: AtomicU64,
 }
+
+#[derive(Default)]
+struct State {
+    current: Option<AccessToken>,
+    /// The last exchange's failure, answered to every request until the instant it holds, so an
+    /// outage costs OmniLab a few calls per container rather than a few per request.
+    failed: Option<(UpstreamError, Instant)>,
+}
+
+/// How long a failed exchange is answered again when OmniLab gave no `Retry-After`.
+const FAILURE_MEMORY: Duration = Duration::from_secs(1);
+/// The longest `Retry-After` we honour: past this, a stale rate limit would outlast the outage.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The longest token lifetime we believe. Beyond it, a typo upstream (or a hostile answer)
+/// would pin one token for years.
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Serialize)]
 struct TokenRequest<'a> {
@@ -45,7 +61,23 @@ struct TokenRequest<'a> {
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: String,
-    expires_in: u64,
+    /// Any JSON number: negative, fractional and huge values are clamped, not trusted.
+    #[serde(deserialize_with = "lifetime")]
+    expires_in: Duration,
+}
+
+fn lifetime<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let seconds = f64::deserialize(deserializer)?;
+    Ok(clamp_lifetime(seconds))
+}
+
+/// Seconds as OmniLab sent them, into `0..=MAX_LIFETIME`.
+fn clamp_lifetime(seconds: f64) -> Duration {
+    if seconds.is_nan() || seconds <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::from_secs_f64(seconds.min(MAX_LIFETIME.as_secs_f64()))
+    }
 }
 
 impl Authenticator {
@@ -53,7 +85,7 @@ impl Authenticator {
         Self {
             token_url: format!("{api_base}/v1/oauth:token"),
             credentials,
-            current: Mutex::new(None),
+            state: Mutex::new(State::default()),
             exchanges: AtomicU64::new(0),
         }
     }
@@ -75,23 +107,38 @@ impl Authenticator {
         transport: &Transport,
         call: &Call,
     ) -> Result<AccessToken, UpstreamError> {
-        let mut current = self.current.lock().await;
-        if let Some(token) = current.as_ref().filter(|t| Instant::now() < t.refresh_at) {
+        let mut state = self.state.lock().await;
+        let now = Instant::now();
+        if let Some(token) = state.current.as_ref().filter(|t| now < t.refresh_at) {
             return Ok(token.clone());
         }
-        let fresh = self.exchange(transport, call).await?;
-        *current = Some(fresh.clone());
-        Ok(fresh)
+        if let Some((error, until)) = &state.failed
+            && now < *until
+        {
+            return Err(error.clone());
+        }
+        match self.exchange(transport, call).await {
+            Ok(fresh) => {
+                state.current = Some(fresh.clone());
+                state.failed = None;
+                Ok(fresh)
+            }
+            Err(error) => {
+                state.failed = Some((error.clone(), Instant::now() + failure_memory(&error)));
+                Err(error)
+            }
+        }
     }
 
     /// OmniLab answered 401 to `rejected`: forget it, unless a newer token already replaced it.
     pub(crate) async fn discard(&self, rejected: &AccessToken) {
-        let mut current = self.current.lock().await;
-        if current
+        let mut state = self.state.lock().await;
+        if state
+            .current
             .as_ref()
             .is_some_and(|t| Arc::ptr_eq(&t.value, &rejected.value))
         {
-            *current = None;
+            state.current = None;
         }
     }
 
@@ -103,12 +150,18 @@ impl Authenticator {
         let credentials = self.credentials.get(call).await?;
         match self.request(transport, call, &credentials).await {
             Err(UpstreamError::CredentialsRejected) => {
-                tracing::warn!("OmniLab rejected the client credentials; reading the secret again");
-                let reread = self.credentials.reread(call, &credentials).await?;
-                if *reread == *credentials {
-                    return Err(UpstreamError::CredentialsRejected);
+                match self.credentials.reread(call, &credentials).await? {
+                    Some(reread) => {
+                        tracing::warn!(
+                            "OmniLab rejected the client credentials; trying the secret's newer value"
+                        );
+                        self.request(transport, call, &reread).await
+                    }
+                    None => {
+                        tracing::error!("OmniLab rejected the client credentials in the secret");
+                        Err(UpstreamError::CredentialsRejected)
+                    }
                 }
-                self.request(transport, call, &reread).await
             }
             outcome => outcome,
         }
@@ -151,34 +204,78 @@ impl Authenticator {
     }
 }
 
-/// When to stop using a token that lives `expires_in` seconds: a minute early, or a tenth of
-/// its life for short-lived tokens, so no request goes out with a token about to lapse.
-pub(crate) fn refresh_at(obtained: Instant, expires_in: u64) -> Instant {
-    let lifetime = Duration::from_secs(expires_in);
+/// How long other requests are answered with `error` instead of exchanging again.
+fn failure_memory(error: &UpstreamError) -> Duration {
+    match error {
+        UpstreamError::RateLimited {
+            retry_after: Some(wait),
+        } => (*wait).clamp(FAILURE_MEMORY, MAX_RETRY_AFTER),
+        // Credentials OmniLab refused are not worth trying again before the secret may be
+        // read again.
+        UpstreamError::CredentialsRejected => super::credentials::REREAD_INTERVAL,
+        _ => FAILURE_MEMORY,
+    }
+}
+
+/// When to stop using a token that lives `lifetime`: a minute early, or a tenth of its life for
+/// short-lived tokens, so no request goes out with a token about to lapse.
+pub(crate) fn refresh_at(obtained: Instant, lifetime: Duration) -> Instant {
+    let lifetime = lifetime.min(MAX_LIFETIME);
     let margin = (lifetime / 10).min(Duration::from_secs(60));
-    obtained + (lifetime - margin)
+    obtained.checked_add(lifetime - margin).unwrap_or(obtained)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
     #[test]
     fn an_hour_long_token_is_refreshed_a_minute_early() {
         let now = Instant::now();
-        assert_eq!(refresh_at(now, 3600), now + Duration::from_secs(3540));
+        assert_eq!(refresh_at(now, secs(3600)), now + secs(3540));
     }
 
     #[test]
     fn a_short_token_is_refreshed_a_tenth_early() {
         let now = Instant::now();
-        assert_eq!(refresh_at(now, 30), now + Duration::from_secs(27));
-        assert_eq!(refresh_at(now, 0), now);
+        assert_eq!(refresh_at(now, secs(30)), now + secs(27));
+        assert_eq!(refresh_at(now, Duration::ZERO), now);
     }
 
     #[test]
     fn a_huge_lifetime_does_not_overflow() {
         let now = Instant::now();
-        assert!(refresh_at(now, 10 * 365 * 24 * 3600) > now);
+        assert!(refresh_at(now, secs(10 * 365 * 24 * 3600)) > now);
+        assert!(refresh_at(now, Duration::MAX) <= now + MAX_LIFETIME);
+    }
+
+    #[test]
+    fn any_expires_in_is_clamped() {
+        let parse = |expires_in: &str| {
+            let body = format!(r#"{{"access_token":"t","expires_in":{expires_in}}}"#);
+            serde_json::from_str::<TokenResponse>(&body).map(|t| t.expires_in)
+        };
+        assert_eq!(parse("3600").unwrap(), secs(3600));
+        assert_eq!(parse("18446744073709551615").unwrap(), MAX_LIFETIME);
+        assert_eq!(parse("1e308").unwrap(), MAX_LIFETIME);
+        assert_eq!(parse("-5").unwrap(), Duration::ZERO);
+        assert_eq!(parse("-9223372036854775808").unwrap(), Duration::ZERO);
+        assert_eq!(parse("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse(r#""3600""#).is_err(), "a string is not a lifetime");
+    }
+
+    #[test]
+    fn a_rate_limit_is_remembered_for_its_retry_after_within_bounds() {
+        let limited = |wait| UpstreamError::RateLimited {
+            retry_after: Some(wait),
+        };
+        assert_eq!(failure_memory(&limited(secs(7))), secs(7));
+        assert_eq!(failure_memory(&limited(secs(3600))), MAX_RETRY_AFTER);
+        assert_eq!(failure_memory(&limited(Duration::ZERO)), FAILURE_MEMORY);
+        assert_eq!(failure_memory(&UpstreamError::Status(503)), FAILURE_MEMORY);
     }
 }

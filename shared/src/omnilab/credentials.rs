@@ -2,7 +2,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use std::time::{Duration, Instant};
+
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use serde::Deserialize;
 use tokio::sync::{Mutex, OnceCell};
 
@@ -38,15 +40,82 @@ pub enum CredentialsSource {
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CredentialsError {
-    #[error("Secrets Manager could not be read: {0}")]
-    Unavailable(String),
+    #[error("Secrets Manager could not be read ({0})")]
+    Unavailable(SdkFailure),
     #[error("Secrets Manager did not answer in time")]
     Timeout,
     #[error(
         "the secret is not JSON of the shape {{\"client_id\", \"client_secret\", \"audience\"}} ({0})"
     )]
     Malformed(&'static str),
+    /// The secret the template creates, not filled in yet.
+    #[error("the secret still holds the template's REPLACE_ME placeholders")]
+    Placeholder,
 }
+
+/// An AWS SDK error, reduced to what is safe to log: its kind, the service's error code and the
+/// HTTP status. Never the error's `Debug` or `DisplayErrorContext`: for a response the SDK
+/// could not parse, those carry the raw body, which for `GetSecretValue` is the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdkFailure {
+    kind: &'static str,
+    code: Option<String>,
+    status: Option<u16>,
+}
+
+impl SdkFailure {
+    fn of<E, R>(error: &SdkError<E, R>, status: impl Fn(&R) -> u16) -> Self
+    where
+        E: ProvideErrorMetadata,
+    {
+        let kind = match error {
+            SdkError::ConstructionFailure(_) => "construction failure",
+            SdkError::TimeoutError(_) => "timeout",
+            SdkError::DispatchFailure(_) => "dispatch failure",
+            SdkError::ResponseError(_) => "unreadable response",
+            SdkError::ServiceError(_) => "service error",
+            _ => "other",
+        };
+        // Error codes are identifiers such as `ResourceNotFoundException`; anything else is not
+        // a code but text from a body we cannot vouch for.
+        let code = match error {
+            SdkError::ServiceError(service) => service.err().code(),
+            _ => None,
+        }
+        .filter(|code| {
+            code.len() <= 64
+                && code
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
+        })
+        .map(str::to_owned);
+        Self {
+            kind,
+            code,
+            status: error.raw_response().map(status),
+        }
+    }
+}
+
+impl fmt::Display for SdkFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind)?;
+        if let Some(code) = &self.code {
+            write!(f, ", code {code}")?;
+        }
+        if let Some(status) = self.status {
+            write!(f, ", HTTP {status}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How long a failed read is answered again before the secret is read anew. A secret that is
+/// missing, malformed or still a placeholder needs an operator, who takes longer than this;
+/// re-reading on every request would only turn each one into a Secrets Manager call.
+pub(crate) const REREAD_INTERVAL: Duration = Duration::from_secs(5);
+/// An outage of Secrets Manager itself is remembered briefly, so concurrent requests share it.
+const OUTAGE_MEMORY: Duration = Duration::from_secs(1);
 
 /// The credentials, read once per warm container and kept.
 pub(crate) struct CredentialStore {
@@ -54,9 +123,19 @@ pub(crate) struct CredentialStore {
     // Built off the start-up path (see `App::prepare`): aws-config's discovery takes a few
     // milliseconds that need not delay the first poll for work.
     client: OnceCell<aws_sdk_secretsmanager::Client>,
-    // Held across the read, so concurrent cold requests cause one read.
-    current: Mutex<Option<Arc<Credentials>>>,
+    // Held across the read, so concurrent cold requests cause one read and share its outcome.
+    state: Mutex<State>,
     reads: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    current: Option<Arc<Credentials>>,
+    /// The last read's failure, answered to every request until the instant it holds.
+    failed: Option<(CredentialsError, Instant)>,
+    /// When OmniLab's refusal of the credentials last made us read the secret again. The first
+    /// refusal after they worked is read again at once (a rotation); repeats wait their turn.
+    last_reread: Option<Instant>,
 }
 
 impl CredentialStore {
@@ -64,7 +143,7 @@ impl CredentialStore {
         Self {
             source,
             client: OnceCell::new(),
-            current: Mutex::new(None),
+            state: Mutex::new(State::default()),
             reads: AtomicU64::new(0),
         }
     }
@@ -99,29 +178,66 @@ impl CredentialStore {
     }
 
     pub(crate) async fn get(&self, call: &Call) -> Result<Arc<Credentials>, CredentialsError> {
-        let mut current = self.current.lock().await;
-        if let Some(credentials) = current.as_ref() {
+        let mut state = self.state.lock().await;
+        if let Some(credentials) = &state.current {
             return Ok(credentials.clone());
         }
-        let fresh = Arc::new(self.read(call).await?);
-        *current = Some(fresh.clone());
-        Ok(fresh)
+        if let Some((error, until)) = &state.failed
+            && Instant::now() < *until
+        {
+            return Err(error.clone());
+        }
+        self.read_into(&mut state, call).await
     }
 
     /// `rejected` did not work: read the source again (the secret may have been rotated),
-    /// unless a concurrent request has already done so.
+    /// unless a concurrent request already did, or the secret was read a moment ago. `None`
+    /// means there is nothing newer to try.
     pub(crate) async fn reread(
         &self,
         call: &Call,
         rejected: &Arc<Credentials>,
-    ) -> Result<Arc<Credentials>, CredentialsError> {
-        let mut current = self.current.lock().await;
-        if let Some(credentials) = current.as_ref().filter(|c| !Arc::ptr_eq(c, rejected)) {
-            return Ok(credentials.clone());
+    ) -> Result<Option<Arc<Credentials>>, CredentialsError> {
+        let mut state = self.state.lock().await;
+        if let Some(credentials) = state.current.as_ref().filter(|c| !Arc::ptr_eq(c, rejected)) {
+            return Ok(Some(credentials.clone()));
         }
-        let fresh = Arc::new(self.read(call).await?);
-        *current = Some(fresh.clone());
-        Ok(fresh)
+        let now = Instant::now();
+        if state
+            .last_reread
+            .is_some_and(|at| now.saturating_duration_since(at) < REREAD_INTERVAL)
+        {
+            return Ok(None);
+        }
+        state.last_reread = Some(now);
+        let fresh = self.read_into(&mut state, call).await?;
+        Ok((*fresh != **rejected).then_some(fresh))
+    }
+
+    async fn read_into(
+        &self,
+        state: &mut State,
+        call: &Call,
+    ) -> Result<Arc<Credentials>, CredentialsError> {
+        let outcome = self.read(call).await.map(Arc::new);
+        let now = Instant::now();
+        match &outcome {
+            Ok(credentials) => {
+                state.current = Some(credentials.clone());
+                state.failed = None;
+            }
+            Err(error) => {
+                let memory = match error {
+                    CredentialsError::Unavailable(_) | CredentialsError::Timeout => OUTAGE_MEMORY,
+                    CredentialsError::Malformed(_) | CredentialsError::Placeholder => {
+                        REREAD_INTERVAL
+                    }
+                };
+                state.current = None;
+                state.failed = Some((error.clone(), now + memory));
+            }
+        }
+        outcome
     }
 
     async fn read(&self, call: &Call) -> Result<Credentials, CredentialsError> {
@@ -137,14 +253,25 @@ impl CredentialStore {
             .await
             .map_err(|_| CredentialsError::Timeout)?
             .map_err(|error| {
-                CredentialsError::Unavailable(DisplayErrorContext(&error).to_string())
+                CredentialsError::Unavailable(SdkFailure::of(&error, |raw| raw.status().as_u16()))
             })?;
         let text = output
             .secret_string()
             .ok_or(CredentialsError::Malformed("not a string secret"))?;
-        parse(text)
+        parse(text).inspect_err(|error| {
+            if let CredentialsError::Placeholder = error {
+                // The secret's name is not secret, and it is what the operator needs.
+                tracing::error!(
+                    secret_id = %secret_id,
+                    "the OmniLab secret still holds the template's placeholders: put the real client_id, client_secret and audience into it (aws secretsmanager put-secret-value); no redeploy is needed"
+                );
+            }
+        })
     }
 }
+
+/// What the template's created secret holds until an operator fills it in.
+const PLACEHOLDER: &str = "REPLACE_ME";
 
 fn parse(text: &str) -> Result<Credentials, CredentialsError> {
     // serde's message could quote the secret: keep only its category.
@@ -155,10 +282,15 @@ fn parse(text: &str) -> Result<Credentials, CredentialsError> {
         })
     })?;
     let blank = |s: &str| s.trim().is_empty();
-    if blank(&credentials.client_id)
-        || blank(&credentials.client_secret)
-        || blank(&credentials.audience)
-    {
+    let fields = [
+        &credentials.client_id,
+        &credentials.client_secret,
+        &credentials.audience,
+    ];
+    if fields.iter().any(|field| field.trim() == PLACEHOLDER) {
+        return Err(CredentialsError::Placeholder);
+    }
+    if fields.iter().any(|field| blank(field)) {
         return Err(CredentialsError::Malformed("empty field"));
     }
     Ok(credentials)
@@ -174,6 +306,15 @@ mod tests {
         assert_eq!(c.client_id, "id");
         assert_eq!(c.client_secret, "s3cr3t");
         assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn the_templates_placeholder_is_recognised() {
+        let text =
+            r#"{"client_id":"REPLACE_ME","client_secret":"REPLACE_ME","audience":"REPLACE_ME"}"#;
+        assert!(matches!(parse(text), Err(CredentialsError::Placeholder)));
+        let half = r#"{"client_id":"id","client_secret":"REPLACE_ME","audience":"aud"}"#;
+        assert!(matches!(parse(half), Err(CredentialsError::Placeholder)));
     }
 
     #[test]

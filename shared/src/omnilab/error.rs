@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use super::CredentialsError;
 
 /// What went wrong upstream. Deliberately carries no upstream body and no URL: those may hold
@@ -7,7 +9,10 @@ pub enum UpstreamError {
     #[error("OmniLab answered HTTP {0}")]
     Status(u16),
     #[error("OmniLab is rate limiting us")]
-    RateLimited,
+    RateLimited {
+        /// OmniLab's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+    },
     #[error("OmniLab did not answer in time")]
     Timeout,
     #[error("could not reach OmniLab ({0})")]
@@ -21,7 +26,6 @@ pub enum UpstreamError {
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
 }
-
 impl UpstreamError {
     /// A reqwest error, told apart without its `Display`, which would print the URL.
     pub(crate) fn from_reqwest(error: &reqwest::Error) -> Self {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub use client::{OmniLab, Stats};
-pub use credentials::{Credentials, CredentialsError, CredentialsSource};
+pub use credentials::{Credentials, CredentialsError, CredentialsSource, SdkFailure};
 pub use error::UpstreamError;
 
 /// One request's dealings with OmniLab: the time it has left, and how many calls it made.

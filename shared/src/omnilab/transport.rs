@@ -81,9 +81,12 @@ impl Transport {
             }
             call.count();
             let (failure, asked_wait) = match self.attempt(build(), remaining).await {
-                Ok(answer) if answer.status == StatusCode::TOO_MANY_REQUESTS => {
-                    (UpstreamError::RateLimited, answer.retry_after)
-                }
+                Ok(answer) if answer.status == StatusCode::TOO_MANY_REQUESTS => (
+                    UpstreamError::RateLimited {
+                        retry_after: answer.retry_after,
+                    },
+                    answer.retry_after,
+                ),
                 Ok(answer) if answer.status.is_server_error() => {
                     (UpstreamError::Status(answer.status.as_u16()), None)
                 }

@@ -63,6 +63,9 @@ pub struct Counters {
     pub token_exchanges: u64,
     pub fetches: u64,
     pub cancels: u64,
+    /// Every request to the token endpoint, those answered by an injected fault included: what
+    /// an outage costs OmniLab.
+    pub token_requests: u64,
 }
 
 /// A fetch as the sandbox received it, to check what we forwarded.
@@ -86,11 +89,16 @@ struct SandboxState {
     attempts: Mutex<HashMap<String, u32>>,
     credentials: Mutex<Credentials>,
     token_lifetime: AtomicU64,
+    /// What the token answer says in `expires_in`, when a test wants something odd there.
+    expires_in: Mutex<Option<Value>>,
+    /// The most bookings a page holds, whatever `page_size` asks (0: no limit).
+    max_page_size: AtomicU64,
     tokens: Mutex<HashMap<String, Instant>>,
     faults: Mutex<VecDeque<(Endpoint, Fault)>>,
     latency_ms: AtomicU64,
     issued: AtomicU64,
     token_exchanges: AtomicU64,
+    token_requests: AtomicU64,
     fetches: AtomicU64,
     cancels: AtomicU64,
     cancelled: Mutex<HashMap<String, u64>>,
@@ -122,11 +130,14 @@ impl Sandbox {
                 attempts: Mutex::new(HashMap::new()),
                 credentials: Mutex::new(Self::default_credentials()),
                 token_lifetime: AtomicU64::new(3600),
+                expires_in: Mutex::new(None),
+                max_page_size: AtomicU64::new(0),
                 tokens: Mutex::new(HashMap::new()),
                 faults: Mutex::new(VecDeque::new()),
                 latency_ms: AtomicU64::new(0),
                 issued: AtomicU64::new(0),
                 token_exchanges: AtomicU64::new(0),
+                token_requests: AtomicU64::new(0),
                 fetches: AtomicU64::new(0),
                 cancels: AtomicU64::new(0),
                 cancelled: Mutex::new(HashMap::new()),
@@ -159,6 +170,19 @@ impl Sandbox {
 
     pub fn set_token_lifetime(&self, seconds: u64) {
         self.state.token_lifetime.store(seconds, Ordering::Relaxed);
+    }
+
+    /// Tokens still live `set_token_lifetime` seconds, but the answer says `expires_in` as given.
+    pub fn set_expires_in(&self, expires_in: Value) {
+        *lock(&self.state.expires_in) = Some(expires_in);
+    }
+
+    /// Serve at most `size` bookings a page, whatever `page_size` asks: the reference documents
+    /// no maximum, so a tenant's OmniLab may have one.
+    pub fn set_max_page_size(&self, size: u32) {
+        self.state
+            .max_page_size
+            .store(u64::from(size), Ordering::Relaxed);
     }
 
     /// Every token issued so far stops working, as after a key rotation on OmniLab's side.
@@ -211,6 +235,7 @@ impl Sandbox {
             token_exchanges: self.state.token_exchanges.load(Ordering::Relaxed),
             fetches: self.state.fetches.load(Ordering::Relaxed),
             cancels: self.state.cancels.load(Ordering::Relaxed),
+            token_requests: self.state.token_requests.load(Ordering::Relaxed),
         }
     }
 
@@ -274,6 +299,9 @@ async fn dispatch(
         (Method::POST, "/v1/interactions:cancelInteractionBooking") => Endpoint::Cancel,
         _ => return error(StatusCode::NOT_FOUND, "not_found"),
     };
+    if endpoint == Endpoint::Token {
+        sandbox.state.token_requests.fetch_add(1, Ordering::Relaxed);
+    }
     let latency = sandbox.state.latency_ms.load(Ordering::Relaxed);
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -392,7 +420,10 @@ fn token(sandbox: &Sandbox, body: &[u8]) -> Response {
         token.clone(),
         Instant::now() + Duration::from_secs(lifetime),
     );
-    axum::Json(json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime }))
+    let expires_in = lock(&sandbox.state.expires_in)
+        .clone()
+        .unwrap_or_else(|| lifetime.into());
+    axum::Json(json!({ "access_token": token, "token_type": "Bearer", "expires_in": expires_in }))
         .into_response()
 }
 
@@ -480,6 +511,10 @@ fn fetch(sandbox: &Sandbox, pairs: &[(String, String)]) -> Response {
     } = match FetchQuery::parse(pairs) {
         Ok(query) => query,
         Err(code) => return error(StatusCode::BAD_REQUEST, code),
+    };
+    let page_size = match sandbox.state.max_page_size.load(Ordering::Relaxed) {
+        0 => page_size,
+        max => page_size.min(max as u32),
     };
     let data = lock(&sandbox.state.data);
     let mut matching: Vec<&StoredBooking> = data
