@@ -327,3 +327,143 @@ impl Drop for StopGroup {
             .status();
     }
 }
+
+/// A claim other than `sub` is a risk the operator must have ruled out (a claim the customer can
+/// change lets them read and cancel anyone's bookings): the function says so at start, before
+/// any invocation, and then reads the customer from that claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_other_than_sub_is_warned_about_at_start() {
+    let world = World::demo().await;
+    let is_claim_warning = |line: &String| {
+        serde_json::from_str::<Value>(line)
+            .is_ok_and(|json| json["level"] == "WARN" && line.contains("EXTERNAL_ID_CLAIM"))
+    };
+
+    // With `sub`, no such warning.
+    let runtime = RuntimeApi::start().await;
+    let function = Function::spawn("list-bookings", &runtime, &function_env(&world));
+    runtime
+        .wait_first_poll(Duration::from_secs(10))
+        .await
+        .expect("it asks for work");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = function.logs();
+    assert!(!logs.iter().any(is_claim_warning), "{logs:#?}");
+    drop(function);
+
+    let runtime = RuntimeApi::start().await;
+    let mut env = function_env(&world);
+    env.retain(|(key, _)| *key != "EXTERNAL_ID_CLAIM");
+    env.push(("EXTERNAL_ID_CLAIM", "custom:external_id".into()));
+    let function = Function::spawn("list-bookings", &runtime, &env);
+    runtime
+        .wait_first_poll(Duration::from_secs(10))
+        .await
+        .expect("it starts despite the warning");
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    while !function.logs().iter().any(is_claim_warning) {
+        assert!(
+            std::time::Instant::now() < until,
+            "no WARN line about EXTERNAL_ID_CLAIM before the first invocation: {:#?}",
+            function.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let logs = function.logs();
+    assert!(
+        request_lines(&logs).is_empty(),
+        "logged before any invocation: {logs:#?}"
+    );
+    assert_eq!(
+        logs.iter().filter(|l| is_claim_warning(l)).count(),
+        1,
+        "{logs:#?}"
+    );
+
+    // The customer is whoever that claim names, whatever `sub` says.
+    let mut event = http_api_event("GET", "/bookings", "", Some(OTHER_CUSTOMER));
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["custom:external_id"] =
+        DEMO_CUSTOMER.into();
+    let response = runtime.invoke(event).await.response();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let asked: Vec<String> = world
+        .sandbox
+        .received()
+        .iter()
+        .flat_map(|r| r.query.iter())
+        .filter(|(k, _)| k == "external_id")
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert_eq!(asked, [DEMO_CUSTOMER], "{asked:?}");
+    let without = runtime
+        .invoke(http_api_event("GET", "/bookings", "", Some(DEMO_CUSTOMER)))
+        .await
+        .response();
+    assert_eq!(
+        without["statusCode"], 401,
+        "`sub` alone is not the configured claim: {without}"
+    );
+}
+
+/// An external ID with stray whitespace or control characters is refused, never trimmed or
+/// passed on: OmniLab would be asked about somebody else, or nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_with_stray_whitespace_or_control_characters_is_a_401_with_no_upstream_call() {
+    let world = World::demo().await;
+    let runtime = RuntimeApi::start().await;
+    let _list = Function::spawn("list-bookings", &runtime, &function_env(&world));
+    let cancel_runtime = RuntimeApi::start().await;
+    let _cancel = Function::spawn("cancel-booking", &cancel_runtime, &function_env(&world));
+
+    let unauthenticated = |response: &Value| {
+        assert_eq!(response["statusCode"], 401, "{response}");
+        assert_eq!(
+            response["headers"]["www-authenticate"], "Bearer",
+            "{response}"
+        );
+        assert_eq!(
+            body_of(response)["type"],
+            "tag:omnilab-bookings,2026:unauthenticated",
+            "{response}"
+        );
+    };
+    let spaced = format!(" {DEMO_CUSTOMER}");
+    for claim in [
+        spaced.clone(),
+        format!("{DEMO_CUSTOMER} "),
+        format!("{DEMO_CUSTOMER}\n"),
+        "demo\u{0}x".to_owned(),
+    ] {
+        let response = runtime
+            .invoke(http_api_event("GET", "/bookings", "", Some(&claim)))
+            .await
+            .response();
+        unauthenticated(&response);
+    }
+    let mine = booking_uuid(1);
+    for claim in [spaced, "demo\u{0}x".to_owned()] {
+        let response = cancel_runtime
+            .invoke(http_api_event(
+                "POST",
+                &format!("/bookings/{mine}/cancel"),
+                "",
+                Some(&claim),
+            ))
+            .await
+            .response();
+        unauthenticated(&response);
+    }
+    let counters = world.sandbox.counters();
+    assert_eq!(counters.fetches, 0, "OmniLab was asked about nobody");
+    assert_eq!(counters.cancels, 0);
+    assert_eq!(counters.token_requests, 0);
+    assert_eq!(world.sandbox.cancel_calls(&mine), 0);
+
+    // The same event with the claim as stored reaches OmniLab: the refusals were the claim's.
+    let response = runtime
+        .invoke(http_api_event("GET", "/bookings", "", Some(DEMO_CUSTOMER)))
+        .await
+        .response();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(world.sandbox.counters().fetches, 1);
+}

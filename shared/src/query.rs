@@ -65,17 +65,21 @@ impl InvalidParameter {
     pub fn new(field: &str, reason: &'static str) -> Self {
         // A field name is echoed back and logged: keep a hostile one from making the answer
         // huge, and escape control characters so it cannot forge a line in a text log.
-        let mut escaped = String::with_capacity(field.len().min(256));
-        for (n, c) in field.chars().enumerate() {
-            if n == 64 {
+        const MAX_CHARS: usize = 64;
+        let mut escaped = String::with_capacity(field.len().min(4 * MAX_CHARS));
+        let mut chars = 0;
+        for c in field.chars() {
+            let piece: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            if chars + piece.len() > MAX_CHARS {
                 escaped.push('…');
                 break;
             }
-            if c.is_control() {
-                escaped.extend(c.escape_default());
-            } else {
-                escaped.push(c);
-            }
+            chars += piece.len();
+            escaped.extend(piece);
         }
         Self {
             field: escaped,
@@ -454,6 +458,9 @@ mod tests {
         let field = field_of(&[("x\nINFO forged line\r\u{1b}[2J", "1")]);
         assert_eq!(field, "x\\nINFO forged line\\r\\u{1b}[2J");
         assert!(!field.chars().any(char::is_control));
+        // Escaping cannot make the echoed name long again.
+        let hostile = "\u{1}".repeat(1000);
+        assert!(field_of(&[(&hostile, "1")]).chars().count() <= 65);
     }
 
     #[test]

@@ -89,6 +89,13 @@ impl RuntimeApi {
 
     /// Hands `event` to the next poll and waits for the function's answer.
     pub async fn invoke(&self, event: Value) -> Outcome {
+        self.invoke_with_deadline(event, Duration::from_secs(10))
+            .await
+    }
+
+    /// Like [`RuntimeApi::invoke`], with `Lambda-Runtime-Deadline-Ms` set to now + `deadline`
+    /// (measured when the event is queued, as Lambda measures it from the invoke).
+    pub async fn invoke_with_deadline(&self, event: Value, deadline: Duration) -> Outcome {
         let id = format!("invoke-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
         let (tell, answer) = oneshot::channel();
         self.shared
@@ -96,7 +103,7 @@ impl RuntimeApi {
             .lock()
             .expect("not poisoned")
             .insert(id.clone(), tell);
-        let deadline_ms = now_ms() + 10_000;
+        let deadline_ms = now_ms() + deadline.as_millis() as u64;
         self.sender
             .send(Invocation {
                 id,

@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 
 use super::credentials::{CredentialStore, Credentials};
 use super::transport::{Retry, Transport};
-use super::{Call, UpstreamError};
+use super::{Call, CredentialsError, UpstreamError};
 
 #[derive(Clone)]
 pub(crate) struct AccessToken {
@@ -124,7 +124,15 @@ impl Authenticator {
                 Ok(fresh)
             }
             Err(error) => {
-                state.failed = Some((error.clone(), Instant::now() + failure_memory(&error)));
+                // A request that ran out of its own time learnt nothing about OmniLab: a
+                // patient request behind it must still try.
+                let callers_own = matches!(
+                    error,
+                    UpstreamError::Timeout | UpstreamError::Credentials(CredentialsError::Timeout)
+                ) && call.spent();
+                if !callers_own {
+                    state.failed = Some((error.clone(), Instant::now() + failure_memory(&error)));
+                }
                 Err(error)
             }
         }

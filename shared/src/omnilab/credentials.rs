@@ -226,6 +226,9 @@ impl CredentialStore {
                 state.current = Some(credentials.clone());
                 state.failed = None;
             }
+            // The read is bounded by the request's own time: its timeout says nothing about
+            // Secrets Manager, and a patient request behind it must still try.
+            Err(CredentialsError::Timeout) if call.spent() => {}
             Err(error) => {
                 let memory = match error {
                     CredentialsError::Unavailable(_) | CredentialsError::Timeout => OUTAGE_MEMORY,

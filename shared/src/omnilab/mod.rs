@@ -37,6 +37,11 @@ impl Call {
         self.deadline.saturating_duration_since(Instant::now())
     }
 
+    /// Whether this request's own time is up: a timeout then says nothing about the upstream.
+    pub(crate) fn spent(&self) -> bool {
+        self.remaining().is_zero()
+    }
+
     /// Upstream round trips so far (Secrets Manager reads and OmniLab calls alike).
     pub fn upstream_calls(&self) -> u32 {
         self.upstream_calls.load(Ordering::Relaxed)

@@ -1,0 +1,547 @@
+//! Issue 8 §3/§4 through the compiled binaries, under the Runtime API harness with real
+//! `Lambda-Runtime-Deadline-Ms` headers, moto's Secrets Manager and the sandbox over HTTP:
+//!
+//! - no wait outlives the waiting request's own deadline: not a token exchange, a secret read
+//!   or a cancel that another, more patient request has in flight;
+//! - a failed token exchange is shared by the requests that waited for it;
+//! - the template's placeholder secret is a 503 `not-configured`, logged for the operator, until
+//!   the secret is filled in (no restart).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use bookings::sandbox::{Endpoint, Fault, Sandbox, booking_uuid};
+use bookings_tests::events::http_api_event;
+use bookings_tests::runtime_api::{Function, RuntimeApi};
+use bookings_tests::{DEMO_CUSTOMER, World, secrets};
+use serde_json::{Value, json};
+
+const TIMEOUT_TYPE: &str = "tag:omnilab-bookings,2026:upstream-timeout";
+const NOT_CONFIGURED_TYPE: &str = "tag:omnilab-bookings,2026:not-configured";
+
+/// The settings the binaries need, against this world's sandbox and secret.
+fn function_env(world: &World) -> Vec<(&'static str, String)> {
+    vec![
+        ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
+        ("OMNILAB_SECRET_ID", world.secret_id.clone()),
+        ("EXTERNAL_ID_CLAIM", "sub".into()),
+    ]
+}
+
+/// Sets `key` in `env`, replacing what `function_env` put there.
+fn set(env: &mut Vec<(&'static str, String)>, key: &'static str, value: String) {
+    env.retain(|(k, _)| *k != key);
+    env.push((key, value));
+}
+
+fn list_event() -> Value {
+    http_api_event("GET", "/bookings", "", Some(DEMO_CUSTOMER))
+}
+
+fn cancel_event(booking: &str) -> Value {
+    http_api_event(
+        "POST",
+        &format!("/bookings/{booking}/cancel"),
+        "",
+        Some(DEMO_CUSTOMER),
+    )
+}
+
+fn status_of(response: &Value) -> u16 {
+    response["statusCode"].as_u64().expect("a status code") as u16
+}
+
+/// Asserts an RFC 9457 problem with a status in `statuses`; returns its body.
+#[track_caller]
+fn problem(response: &Value, statuses: std::ops::RangeInclusive<u16>) -> Value {
+    let status = status_of(response);
+    assert!(statuses.contains(&status), "{response}");
+    assert_eq!(
+        response["headers"]["content-type"], "application/problem+json",
+        "{response}"
+    );
+    let body: Value = serde_json::from_str(response["body"].as_str().expect("a text body"))
+        .expect("a JSON problem");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(
+        body["type"].as_str().is_some_and(|t| t.starts_with("tag:")),
+        "{body}"
+    );
+    body
+}
+
+/// Waits until `ready` holds, for at most `limit`.
+async fn wait_for(what: &str, limit: Duration, ready: impl Fn() -> bool) {
+    let until = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < until, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Spawns `name` and waits until its runtime loop asks for work, so start-up is not timed.
+async fn start(name: &str, runtime: &RuntimeApi, env: &[(&str, String)]) -> Function {
+    let function = Function::spawn(name, runtime, env);
+    runtime
+        .wait_first_poll(Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("{name} never asked for work: {:#?}", function.logs()));
+    function
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. No wait outlives the waiting request's own deadline.
+
+/// The acceptance bound: a request with a 2 s deadline answers within this of being sent.
+const SHORT_DEADLINE: Duration = Duration::from_secs(2);
+const SHORT_ANSWER_BOUND: Duration = Duration::from_millis(2500);
+
+/// Request A (10 s deadline) is in the middle of a token exchange that takes 8 s; request B
+/// (2 s deadline) needs the same token and waits for that exchange, as single flight says, but
+/// only until its own deadline: a 504 within about 2 s, not after A's 8 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_deadline_does_not_wait_out_a_longer_requests_token_exchange() {
+    let world = World::demo().await;
+    for _ in 0..4 {
+        world
+            .sandbox
+            .inject(Endpoint::Token, Fault::Slow(Duration::from_secs(8)));
+    }
+    let runtime = Arc::new(RuntimeApi::start().await);
+    let mut env = function_env(&world);
+    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".into()));
+    // One attempt may take 9 s: A's slow exchange succeeds; nothing but B's deadline ends B's wait.
+    env.push(("OMNILAB_TIMEOUT_MS", "9000".into()));
+    let function = start("list-bookings", &runtime, &env).await;
+
+    let a = {
+        let runtime = runtime.clone();
+        tokio::spawn(async move {
+            let sent = Instant::now();
+            let response = runtime
+                .invoke_with_deadline(list_event(), Duration::from_secs(10))
+                .await
+                .response();
+            (response, sent.elapsed())
+        })
+    };
+    // A is inside its exchange: the sandbox holds its token request.
+    wait_for("A's token request", Duration::from_secs(5), || {
+        world.sandbox.counters().token_requests >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let sent = Instant::now();
+    let b = runtime
+        .invoke_with_deadline(list_event(), SHORT_DEADLINE)
+        .await
+        .response();
+    let b_took = sent.elapsed();
+    eprintln!("B answered {} after {b_took:?}", status_of(&b));
+    let body = problem(&b, 504..=504);
+    assert_eq!(body["type"], TIMEOUT_TYPE, "{body}");
+    assert!(
+        b_took < SHORT_ANSWER_BOUND,
+        "B (2 s deadline) answered after {b_took:?}: it waited for A's exchange"
+    );
+    assert_eq!(
+        world.sandbox.counters().token_requests,
+        1,
+        "B waited for A's exchange rather than starting its own"
+    );
+
+    let (a, a_took) = a.await.expect("A's task");
+    assert_eq!(status_of(&a), 200, "A had time for its slow exchange: {a}");
+    assert!(
+        a_took >= Duration::from_secs(7),
+        "A really was held up by the slow token endpoint ({a_took:?}), so B's wait was real"
+    );
+    assert_eq!(world.sandbox.counters().token_exchanges, 1);
+    // The process serves on, on A's token.
+    let after = runtime.invoke(list_event()).await.response();
+    assert_eq!(status_of(&after), 200, "{after}");
+    assert_eq!(world.sandbox.counters().token_requests, 1);
+    drop(function);
+}
+
+/// One request alone, a 2 s deadline and a token endpoint that hangs for 8 s with attempts
+/// allowed 8 s: the deadline, not the attempt timeout, ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_request_with_a_hanging_token_endpoint_answers_504_by_its_deadline() {
+    let world = World::demo().await;
+    for _ in 0..4 {
+        world
+            .sandbox
+            .inject(Endpoint::Token, Fault::Slow(Duration::from_secs(8)));
+    }
+    let runtime = RuntimeApi::start().await;
+    let mut env = function_env(&world);
+    env.push(("OMNILAB_TIMEOUT_MS", "8000".into()));
+    let _function = start("list-bookings", &runtime, &env).await;
+
+    let sent = Instant::now();
+    let response = runtime
+        .invoke_with_deadline(list_event(), SHORT_DEADLINE)
+        .await
+        .response();
+    let took = sent.elapsed();
+    eprintln!("answered {} after {took:?}", status_of(&response));
+    let body = problem(&response, 504..=504);
+    assert_eq!(body["type"], TIMEOUT_TYPE, "{body}");
+    assert!(took < SHORT_ANSWER_BOUND, "answered after {took:?}");
+    assert_eq!(world.sandbox.counters().token_exchanges, 0);
+}
+
+/// A Secrets Manager on loopback whose first `GetSecretValue` takes `first_delay`; every call
+/// answers the sandbox's credentials. Returns its URL and its call count.
+async fn slow_secrets_manager(first_delay: Duration) -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let router = Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                tokio::time::sleep(first_delay).await;
+            }
+            let body = json!({
+                "ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:omnilab/slow-AbCdEf",
+                "Name": "omnilab/slow",
+                "VersionId": "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111",
+                "SecretString": secrets::secret_string(&Sandbox::default_credentials()),
+                "VersionStages": ["AWSCURRENT"],
+                "CreatedDate": 1_733_745_600,
+            });
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
+                body.to_string(),
+            )
+                .into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let address = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}"), calls)
+}
+
+/// The same for the secret: A's read takes 7 s; B, cold too, waits for that read (one read per
+/// container) but answers 504 at its own deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_deadline_does_not_wait_out_a_longer_requests_secret_read() {
+    let world = World::demo().await;
+    let (endpoint, reads) = slow_secrets_manager(Duration::from_secs(7)).await;
+    let runtime = Arc::new(RuntimeApi::start().await);
+    let mut env = function_env(&world);
+    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".into()));
+    set(&mut env, "OMNILAB_SECRET_ID", "omnilab/slow".into());
+    env.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint));
+    let _function = start("list-bookings", &runtime, &env).await;
+
+    let a = {
+        let runtime = runtime.clone();
+        tokio::spawn(async move {
+            runtime
+                .invoke_with_deadline(list_event(), Duration::from_secs(10))
+                .await
+                .response()
+        })
+    };
+    wait_for("A's secret read", Duration::from_secs(5), || {
+        reads.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let sent = Instant::now();
+    let b = runtime
+        .invoke_with_deadline(list_event(), SHORT_DEADLINE)
+        .await
+        .response();
+    let b_took = sent.elapsed();
+    eprintln!("B answered {} after {b_took:?}", status_of(&b));
+    let body = problem(&b, 504..=504);
+    assert_eq!(body["type"], TIMEOUT_TYPE, "{body}");
+    assert!(
+        b_took < SHORT_ANSWER_BOUND,
+        "B (2 s deadline) answered after {b_took:?}: it waited for A's secret read"
+    );
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        1,
+        "B started no read of its own"
+    );
+
+    let a = a.await.expect("A's task");
+    assert_eq!(status_of(&a), 200, "A had time for its slow read: {a}");
+    assert_eq!(reads.load(Ordering::SeqCst), 1, "one read per container");
+}
+
+/// And for a cancel: A's cancel of booking 1 takes 7 s at OmniLab; B cancels the same booking,
+/// shares A's cancel in flight (no second upstream cancel), and answers 504 at its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_deadline_does_not_wait_out_a_longer_requests_cancel_of_the_same_booking() {
+    let world = World::demo().await;
+    world
+        .sandbox
+        .inject(Endpoint::Cancel, Fault::Slow(Duration::from_secs(7)));
+    let runtime = Arc::new(RuntimeApi::start().await);
+    let mut env = function_env(&world);
+    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".into()));
+    env.push(("OMNILAB_TIMEOUT_MS", "9000".into()));
+    let _function = start("cancel-booking", &runtime, &env).await;
+    let mine = booking_uuid(1);
+
+    let a = {
+        let runtime = runtime.clone();
+        let event = cancel_event(&mine);
+        tokio::spawn(async move {
+            runtime
+                .invoke_with_deadline(event, Duration::from_secs(10))
+                .await
+                .response()
+        })
+    };
+    // A has found its booking (one page) and is sending the cancel, which the sandbox holds.
+    wait_for("A's ownership check", Duration::from_secs(5), || {
+        world.sandbox.counters().fetches >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(world.sandbox.cancel_calls(&mine), 0, "A's cancel is held");
+
+    let sent = Instant::now();
+    let b = runtime
+        .invoke_with_deadline(cancel_event(&mine), SHORT_DEADLINE)
+        .await
+        .response();
+    let b_took = sent.elapsed();
+    eprintln!("B answered {} after {b_took:?}", status_of(&b));
+    let body = problem(&b, 504..=504);
+    assert_eq!(body["type"], TIMEOUT_TYPE, "{body}");
+    assert!(
+        b_took < SHORT_ANSWER_BOUND,
+        "B (2 s deadline) answered after {b_took:?}: it waited for A's cancel"
+    );
+    assert_eq!(
+        world.sandbox.counters().fetches,
+        2,
+        "B checked ownership itself, then waited for A's cancel"
+    );
+
+    let a = a.await.expect("A's task");
+    assert_eq!(status_of(&a), 200, "A had time for its slow cancel: {a}");
+    assert_eq!(
+        world.sandbox.cancel_calls(&mine),
+        1,
+        "one upstream cancel for both requests"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Single flight shares failures.
+
+/// Ten cold requests at once while OmniLab's token endpoint answers 503: one exchange (with its
+/// retries) fails, and every request waiting for it takes that failure instead of trying its
+/// own: three token requests, not thirty. A second later, OmniLab back, the process serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cold_requests_share_one_failed_token_exchange() {
+    let world = World::demo().await;
+    for _ in 0..40 {
+        world.sandbox.inject(Endpoint::Token, Fault::Status(503));
+    }
+    let runtime = Arc::new(RuntimeApi::start().await);
+    let mut env = function_env(&world);
+    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "10".into()));
+    let _function = start("list-bookings", &runtime, &env).await;
+
+    let invocations: Vec<_> = (0..10)
+        .map(|_| {
+            let runtime = runtime.clone();
+            tokio::spawn(async move { runtime.invoke(list_event()).await.response() })
+        })
+        .collect();
+    for invocation in invocations {
+        let response = invocation.await.expect("the invocation's task");
+        problem(&response, 500..=599);
+    }
+    let counters = world.sandbox.counters();
+    assert!(
+        (1..=3).contains(&counters.token_requests),
+        "one exchange with its retries, shared by all ten requests: {} token requests",
+        counters.token_requests
+    );
+    assert_eq!(counters.token_exchanges, 0, "every one was answered 503");
+    assert_eq!(counters.fetches, 0, "no token, no fetch");
+
+    // The failure is remembered for a second only: once OmniLab is back, so are we.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    world.sandbox.clear_faults();
+    let response = runtime.invoke(list_event()).await.response();
+    assert_eq!(status_of(&response), 200, "{response}");
+    assert_eq!(world.sandbox.counters().token_exchanges, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. The template's placeholder secret.
+
+const PLACEHOLDER: &str =
+    r#"{"client_id":"REPLACE_ME","client_secret":"REPLACE_ME","audience":"REPLACE_ME"}"#;
+
+/// The ERROR lines of the (JSON) logs.
+fn error_lines(logs: &[String]) -> Vec<String> {
+    logs.iter()
+        .filter(|line| {
+            serde_json::from_str::<Value>(line).is_ok_and(|json| json["level"] == "ERROR")
+        })
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_placeholder_secret_is_a_503_until_filled_in_without_a_restart() {
+    let world = World::demo().await;
+    let name = format!(
+        "omnilab/placeholder-binary-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    );
+    let arn = secrets::create_raw(&name, PLACEHOLDER).await;
+    let runtime = RuntimeApi::start().await;
+    let mut env = function_env(&world);
+    set(&mut env, "OMNILAB_SECRET_ID", arn.clone());
+    let mut function = start("list-bookings", &runtime, &env).await;
+
+    // The first request reads the secret: the placeholder.
+    let first_sent = Instant::now();
+    let response = runtime.invoke(list_event()).await.response();
+    let body = problem(&response, 503..=503);
+    assert_eq!(body["type"], NOT_CONFIGURED_TYPE, "{body}");
+    assert_eq!(
+        world.sandbox.counters().token_requests,
+        0,
+        "the placeholder is never sent to OmniLab"
+    );
+    wait_for(
+        "an ERROR line naming the secret",
+        Duration::from_secs(2),
+        || {
+            error_lines(&function.logs())
+                .iter()
+                .any(|line| line.contains(&arn) && line.contains("put-secret-value"))
+        },
+    )
+    .await;
+
+    // The operator fills it in. For the rest of the 5 s, the process does not re-read it on
+    // every request (a re-read would find the real credentials and answer 200)...
+    secrets::put(&arn, &Sandbox::default_credentials()).await;
+    let mut answers = Vec::new();
+    loop {
+        let sent = Instant::now();
+        let response = runtime.invoke(list_event()).await.response();
+        let took = sent.elapsed();
+        let at = sent.duration_since(first_sent);
+        let status = status_of(&response);
+        answers.push((at, status));
+        if status == 200 {
+            break;
+        }
+        let body = problem(&response, 503..=503);
+        assert_eq!(body["type"], NOT_CONFIGURED_TYPE, "{body}");
+        assert!(
+            took < Duration::from_millis(500),
+            "the remembered placeholder answers at once, not after {took:?}"
+        );
+        assert!(
+            at < Duration::from_millis(6500),
+            "still 503 {at:?} after the first read: {answers:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // ...and then takes it, in the same process.
+    let (filled_at, _) = *answers.last().expect("an answer");
+    assert!(
+        filled_at >= Duration::from_millis(4500),
+        "the secret was re-read before 5 s had passed: {answers:?}"
+    );
+    assert!(
+        answers.len() >= 10,
+        "requests kept coming during the 5 s: {answers:?}"
+    );
+    assert!(
+        function.child.try_wait().expect("a status").is_none(),
+        "the same process, not a restart"
+    );
+    assert_eq!(world.sandbox.counters().token_exchanges, 1);
+    let again = runtime.invoke(list_event()).await.response();
+    assert_eq!(status_of(&again), 200, "{again}");
+    assert_eq!(
+        world.sandbox.counters().token_exchanges,
+        1,
+        "warm from now on"
+    );
+}
+
+/// A request that runs out of its own time tells us nothing about OmniLab: the patient
+/// request right behind it must still be served, not handed the first one's timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_deadlines_timeout_is_not_shared_with_a_patient_request() {
+    let world = World::demo().await;
+    world
+        .sandbox
+        .inject(Endpoint::Token, Fault::Slow(Duration::from_millis(1800)));
+    let runtime = RuntimeApi::start().await;
+    let _function = start("list-bookings", &runtime, &function_env(&world)).await;
+    let short = runtime
+        .invoke_with_deadline(list_event(), SHORT_DEADLINE)
+        .await
+        .response();
+    assert_eq!(status_of(&short), 504, "{short}");
+    let patient = runtime
+        .invoke_with_deadline(list_event(), Duration::from_secs(10))
+        .await
+        .response();
+    assert_eq!(status_of(&patient), 200, "{patient}");
+    assert_eq!(
+        world.sandbox.counters().token_requests,
+        2,
+        "the patient request exchanged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_deadlines_secret_timeout_is_not_shared_with_a_patient_request() {
+    let world = World::demo().await;
+    let (endpoint, reads) = slow_secrets_manager(Duration::from_millis(1800)).await;
+    let runtime = RuntimeApi::start().await;
+    let mut env = function_env(&world);
+    set(&mut env, "OMNILAB_SECRET_ID", "omnilab/slow".into());
+    env.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint));
+    let _function = start("list-bookings", &runtime, &env).await;
+    let short = runtime
+        .invoke_with_deadline(list_event(), SHORT_DEADLINE)
+        .await
+        .response();
+    assert_eq!(status_of(&short), 504, "{short}");
+    let patient = runtime
+        .invoke_with_deadline(list_event(), Duration::from_secs(10))
+        .await
+        .response();
+    assert_eq!(status_of(&patient), 200, "{patient}");
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        2,
+        "the patient request read the secret"
+    );
+}
