@@ -16,7 +16,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use bookings::sandbox::{Endpoint, Fault, Sandbox, booking_uuid};
 use bookings_tests::events::http_api_event;
-use bookings_tests::runtime_api::{Function, RuntimeApi};
+use bookings_tests::runtime_api::{Function, RuntimeApi, problem_body};
 use bookings_tests::{DEMO_CUSTOMER, World, secrets};
 use serde_json::{Value, json};
 
@@ -53,25 +53,6 @@ fn cancel_event(booking: &str) -> Value {
 
 fn status_of(response: &Value) -> u16 {
     response["statusCode"].as_u64().expect("a status code") as u16
-}
-
-/// Asserts an RFC 9457 problem with a status in `statuses`; returns its body.
-#[track_caller]
-fn problem(response: &Value, statuses: std::ops::RangeInclusive<u16>) -> Value {
-    let status = status_of(response);
-    assert!(statuses.contains(&status), "{response}");
-    assert_eq!(
-        response["headers"]["content-type"], "application/problem+json",
-        "{response}"
-    );
-    let body: Value = serde_json::from_str(response["body"].as_str().expect("a text body"))
-        .expect("a JSON problem");
-    assert_eq!(body["status"], status, "{body}");
-    assert!(
-        body["type"].as_str().is_some_and(|t| t.starts_with("tag:")),
-        "{body}"
-    );
-    body
 }
 
 /// Waits until `ready` holds, for at most `limit`.
@@ -143,7 +124,7 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_token_exchange() {
         .response();
     let b_took = sent.elapsed();
     eprintln!("B answered {} after {b_took:?}", status_of(&b));
-    let body = problem(&b, 504..=504);
+    let body = problem_body(&b, 504..=504);
     assert_eq!(body["type"], TIMEOUT_TYPE, "{body}");
     assert!(
         b_took < SHORT_ANSWER_BOUND,
@@ -191,7 +172,7 @@ async fn a_single_request_with_a_hanging_token_endpoint_answers_504_by_its_deadl
         .response();
     let took = sent.elapsed();
     eprintln!("answered {} after {took:?}", status_of(&response));
-    let body = problem(&response, 504..=504);
+    let body = problem_body(&response, 504..=504);
     assert_eq!(body["type"], TIMEOUT_TYPE, "{body}");
     assert!(took < SHORT_ANSWER_BOUND, "answered after {took:?}");
     assert_eq!(world.sandbox.counters().token_exchanges, 0);
@@ -267,7 +248,7 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_secret_read() {
         .response();
     let b_took = sent.elapsed();
     eprintln!("B answered {} after {b_took:?}", status_of(&b));
-    let body = problem(&b, 504..=504);
+    let body = problem_body(&b, 504..=504);
     assert_eq!(body["type"], TIMEOUT_TYPE, "{body}");
     assert!(
         b_took < SHORT_ANSWER_BOUND,
@@ -324,7 +305,7 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_cancel_of_the_same
         .response();
     let b_took = sent.elapsed();
     eprintln!("B answered {} after {b_took:?}", status_of(&b));
-    let body = problem(&b, 504..=504);
+    let body = problem_body(&b, 504..=504);
     assert_eq!(body["type"], TIMEOUT_TYPE, "{body}");
     assert!(
         b_took < SHORT_ANSWER_BOUND,
@@ -370,7 +351,7 @@ async fn concurrent_cold_requests_share_one_failed_token_exchange() {
         .collect();
     for invocation in invocations {
         let response = invocation.await.expect("the invocation's task");
-        problem(&response, 500..=599);
+        problem_body(&response, 500..=599);
     }
     let counters = world.sandbox.counters();
     assert!(
@@ -425,7 +406,7 @@ async fn the_placeholder_secret_is_a_503_until_filled_in_without_a_restart() {
     // The first request reads the secret: the placeholder.
     let first_sent = Instant::now();
     let response = runtime.invoke(list_event()).await.response();
-    let body = problem(&response, 503..=503);
+    let body = problem_body(&response, 503..=503);
     assert_eq!(body["type"], NOT_CONFIGURED_TYPE, "{body}");
     assert_eq!(
         world.sandbox.counters().token_requests,
@@ -457,7 +438,7 @@ async fn the_placeholder_secret_is_a_503_until_filled_in_without_a_restart() {
         if status == 200 {
             break;
         }
-        let body = problem(&response, 503..=503);
+        let body = problem_body(&response, 503..=503);
         assert_eq!(body["type"], NOT_CONFIGURED_TYPE, "{body}");
         assert!(
             took < Duration::from_millis(500),

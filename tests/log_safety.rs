@@ -5,9 +5,8 @@
 //! Every check first asserts that the logs are there and hold the request's own line, so that
 //! "nothing leaked" is never true of an empty log.
 
-use std::process::Stdio;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -15,10 +14,9 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
 use bookings::sandbox::{Sandbox, SandboxData};
 use bookings_tests::events::http_api_event;
-use bookings_tests::runtime_api::{Function, RuntimeApi, binary};
+use bookings_tests::runtime_api::{Function, RuntimeApi, problem_body};
 use bookings_tests::{DEMO_CUSTOMER, World, demo_start};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 // ---------------------------------------------------------------------------------------------
 // Test secrets: long and distinctive, so any trace of them in a log is unmistakable.
@@ -81,9 +79,15 @@ enum Verbosity {
     Default,
 }
 
-/// Spawns `name` like `Function::spawn`, but with the log variables exactly as asked: none of
-/// `AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` leaks in from the test's own
-/// environment.
+/// The status of a Runtime API answer that must be an RFC 9457 problem.
+#[track_caller]
+fn problem_status(response: &Value, statuses: std::ops::RangeInclusive<u16>) -> u16 {
+    problem_body(response, statuses)["status"]
+        .as_u64()
+        .expect("a status") as u16
+}
+
+/// Spawns `name` with exactly this format and verbosity, nothing inherited.
 fn spawn(
     name: &str,
     runtime: &RuntimeApi,
@@ -91,72 +95,16 @@ fn spawn(
     verbosity: Verbosity,
     env: &[(&str, String)],
 ) -> Function {
-    let mut command = tokio::process::Command::new(binary(name));
-    command
-        .env_remove("AWS_LAMBDA_LOG_FORMAT")
-        .env_remove("AWS_LAMBDA_LOG_LEVEL")
-        .env_remove("RUST_LOG")
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", name)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    let mut log_env = Vec::new();
     if let Format::Json = format {
-        command.env("AWS_LAMBDA_LOG_FORMAT", "JSON");
+        log_env.push(("AWS_LAMBDA_LOG_FORMAT", "JSON"));
     }
     match verbosity {
-        Verbosity::LambdaTrace => {
-            command.env("AWS_LAMBDA_LOG_LEVEL", "TRACE");
-        }
-        Verbosity::RustLogTrace => {
-            command.env("RUST_LOG", "trace");
-        }
+        Verbosity::LambdaTrace => log_env.push(("AWS_LAMBDA_LOG_LEVEL", "TRACE")),
+        Verbosity::RustLogTrace => log_env.push(("RUST_LOG", "trace")),
         Verbosity::Default => {}
     }
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let started = Instant::now();
-    let mut child = command.spawn().expect("the function starts");
-    let logs: Arc<Mutex<Vec<String>>> = Arc::default();
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let logs = logs.clone();
-        tokio::spawn(async move {
-            // Split on bytes, not UTF-8 lines: a line that is not UTF-8 must not end the capture.
-            let mut reader = BufReader::new(stream);
-            let mut line = Vec::new();
-            while let Ok(n) = reader.read_until(b'\n', &mut line).await {
-                if n == 0 {
-                    break;
-                }
-                if line.last() == Some(&b'\n') {
-                    line.pop();
-                }
-                let text = String::from_utf8_lossy(&line).into_owned();
-                logs.lock().expect("not poisoned").push(text);
-                line.clear();
-            }
-        });
-    }
-    Function {
-        child,
-        started,
-        logs,
-    }
+    Function::spawn_with_logs(name, runtime, &log_env, env)
 }
 
 /// The request's own summary line (`"request"`, with its status), in either format.
@@ -200,25 +148,6 @@ async fn logs_with_request_lines(function: &Function, status: u16, count: usize)
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// Asserts an RFC 9457 problem answer, status in `statuses`; returns the status.
-#[track_caller]
-fn assert_problem(response: &Value, statuses: std::ops::RangeInclusive<u16>) -> u16 {
-    let status = response["statusCode"].as_u64().expect("a status") as u16;
-    assert!(statuses.contains(&status), "{response}");
-    assert_eq!(
-        response["headers"]["content-type"], "application/problem+json",
-        "{response}"
-    );
-    let body: Value = serde_json::from_str(response["body"].as_str().expect("a text body"))
-        .expect("a JSON problem");
-    assert_eq!(body["status"], status, "{body}");
-    assert!(
-        body["title"].is_string() && body["type"].is_string(),
-        "{body}"
-    );
-    status
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -352,7 +281,7 @@ async fn unparsable_secret_does_not_leak(verbosity: Verbosity, format: Format) {
 
     let event = http_api_event("GET", "/bookings", "", Some(DEMO_CUSTOMER));
     let response = runtime.invoke(event).await.response();
-    let status = assert_problem(&response, 500..=599);
+    let status = problem_status(&response, 500..=599);
     assert!(
         !response.to_string().contains(SECRET),
         "the answer holds the secret: {response}"
@@ -534,7 +463,7 @@ async fn forged_query_names_stay_on_one_line(verbosity: Verbosity, format: Forma
         ))
         .await
         .response();
-    assert_eq!(assert_problem(&newline, 400..=400), 400);
+    assert_eq!(problem_status(&newline, 400..=400), 400);
     let body: Value = serde_json::from_str(newline["body"].as_str().unwrap()).unwrap();
     let field = body["field"].as_str().expect("the problem names the field");
     assert!(
@@ -545,7 +474,7 @@ async fn forged_query_names_stay_on_one_line(verbosity: Verbosity, format: Forma
         .invoke(forging_event("y\rINFO forged cr", "y%0DINFO%20forged%20cr"))
         .await
         .response();
-    assert_eq!(assert_problem(&carriage_return, 400..=400), 400);
+    assert_eq!(problem_status(&carriage_return, 400..=400), 400);
     assert_eq!(
         world.sandbox.counters().fetches,
         0,

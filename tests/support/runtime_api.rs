@@ -224,6 +224,28 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// Asserts that a Runtime API answer is an RFC 9457 problem with a status in `statuses`;
+/// returns the problem document.
+#[track_caller]
+pub fn problem_body(response: &Value, statuses: std::ops::RangeInclusive<u16>) -> Value {
+    let status = response["statusCode"].as_u64().expect("a status code") as u16;
+    assert!(statuses.contains(&status), "{response}");
+    assert_eq!(
+        response["headers"]["content-type"], "application/problem+json",
+        "{response}"
+    );
+    let body: Value = serde_json::from_str(response["body"].as_str().expect("a text body"))
+        .expect("a JSON problem");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(
+        body["type"].as_str().is_some_and(|t| t.starts_with("tag:"))
+            && body["title"].is_string()
+            && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
 /// A function process under the runtime API, with its log lines collected.
 pub struct Function {
     pub child: tokio::process::Child,
@@ -232,17 +254,35 @@ pub struct Function {
 }
 
 impl Function {
+    /// The function with JSON logs at the default level, as the template deploys it.
     pub fn spawn(name: &str, runtime: &RuntimeApi, env: &[(&str, String)]) -> Self {
+        Self::spawn_with_logs(name, runtime, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")], env)
+    }
+
+    /// The function with its log variables exactly as `log_env` says: none of
+    /// `AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` leaks in from the test's own
+    /// environment (no format variable at all is the text format).
+    pub fn spawn_with_logs(
+        name: &str,
+        runtime: &RuntimeApi,
+        log_env: &[(&str, &str)],
+        env: &[(&str, String)],
+    ) -> Self {
         let mut command = tokio::process::Command::new(binary(name));
         command
+            .env_remove("AWS_LAMBDA_LOG_FORMAT")
+            .env_remove("AWS_LAMBDA_LOG_LEVEL")
+            .env_remove("RUST_LOG")
             .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
             .env("AWS_LAMBDA_FUNCTION_NAME", name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        for (key, value) in log_env {
+            command.env(key, value);
+        }
         for (key, value) in env {
             command.env(key, value);
         }
@@ -264,9 +304,20 @@ impl Function {
         {
             let logs = logs.clone();
             tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    logs.lock().expect("not poisoned").push(line);
+                // Split on bytes, not UTF-8 lines: a line that is not UTF-8 must not end the
+                // capture (and so hide what follows it from a test).
+                let mut reader = BufReader::new(stream);
+                let mut line = Vec::new();
+                while let Ok(n) = reader.read_until(b'\n', &mut line).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if line.last() == Some(&b'\n') {
+                        line.pop();
+                    }
+                    let text = String::from_utf8_lossy(&line).into_owned();
+                    logs.lock().expect("not poisoned").push(text);
+                    line.clear();
                 }
             });
         }
