@@ -2,11 +2,15 @@
 # Checks that the SAM template is clean and really builds:
 #   1. cfn-lint template.yaml                      (no errors, no warnings)
 #   2. sam validate --lint                         (SAM transform + cfn-lint, no matches)
-#   3. sam build                                   (cargo-lambda, Zig, arm64)
-#   4. both .aws-sam/build/<Function>/bootstrap are 64-bit little-endian AArch64 ELF executables
+#   3. cfn-guard validate                          (the rules of tests/template-rules/template.guard:
+#                                                   all pass, none skipped)
+#   4. tests/template-rules/broken-copies.sh       (each rule rejects a copy broken on purpose)
+#   5. sam build                                   (cargo-lambda, Zig, arm64)
+#   6. both .aws-sam/build/<Function>/bootstrap are 64-bit little-endian AArch64 ELF executables
 #
-# Tools come from the project venv (.venv: cfn-lint, aws-sam-cli, cargo-lambda + ziglang), so it
-# must exist: python3 -m venv .venv && .venv/bin/pip install cfn-lint aws-sam-cli cargo-lambda
+# Tools come from the project venv (.venv: cfn-lint, aws-sam-cli, cargo-lambda + ziglang, and
+# cfn-guard in .venv/bin), so it must exist: scripts/test.sh sets it up, or
+#   source scripts/setup.sh && setup_python_tools && setup_cfn_guard
 # Needs the Rust target aarch64-unknown-linux-gnu (rustup target add aarch64-unknown-linux-gnu).
 # Works offline (crates already fetched), needs no AWS credentials and no Docker.
 #
@@ -30,7 +34,7 @@ fail() {
 }
 step() { printf '\n==> %s\n' "$*"; }
 
-for tool in cfn-lint sam cargo cargo-lambda od; do
+for tool in cfn-lint sam cfn-guard cargo cargo-lambda od; do
   command -v "$tool" >/dev/null 2>&1 || fail "'$tool' not found (PATH=$PATH); see the header of $0"
 done
 [[ -f template.yaml ]] || fail "no template.yaml in $ROOT"
@@ -52,6 +56,26 @@ if ! validate_out=$(sam validate --lint --template-file template.yaml --region "
 fi
 printf '%s\n' "$validate_out"
 grep -q "is a valid SAM Template" <<<"$validate_out" || fail "sam validate --lint did not confirm the template"
+
+RULES=tests/template-rules/template.guard
+step "$(cfn-guard --version): the rules of $RULES"
+# 0: every rule passed; 19: a rule failed; anything else: the rules or the data did not load.
+# A rule whose queries select nothing is SKIPPED rather than failed: refuse that too.
+set +e
+guard_out=$(cfn-guard validate --rules "$RULES" --data template.yaml --show-summary all 2>&1)
+guard_rc=$?
+set -e
+rule_count=$(grep -c '^rule [a-z0-9_]* ' "$RULES" || true)
+passed_rules=$(grep -cE '/[a-z0-9_]+ +PASS$' <<<"$guard_out" || true)
+if [[ $guard_rc -ne 0 || $passed_rules -ne $rule_count ]]; then
+  grep -Ev ' PASS$|^PASS rules$' <<<"$guard_out" >&2 || true
+  # The per-clause reasons (the default report names only resources, not Globals or Parameters).
+  cfn-guard validate --rules "$RULES" --data template.yaml --output-format yaml --show-summary none 2>&1 \
+    | grep -E '^    name: |error_message: [^n]' >&2 || true
+  fail "template rules: $passed_rules of $rule_count passed (cfn-guard exited $guard_rc)"
+fi
+echo "template rules: $passed_rules passed, 0 failed, 0 skipped ($RULES on template.yaml)"
+tests/template-rules/broken-copies.sh || fail "the template rules do not reject every broken copy"
 
 if [[ "${SKIP_BUILD:-0}" == 1 ]]; then
   echo "SKIP_BUILD=1: not building"

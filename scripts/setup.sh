@@ -1,6 +1,7 @@
 # Sourced by the scripts beside it: installs what they need on a fresh machine, once.
 # - Python tools (moto, cfn-lint, the SAM CLI, cargo-lambda with its Zig) into ./.venv
 # - the Rust pieces: rustfmt, clippy, the aarch64 target that Lambda's arm64 needs
+# - cfn-guard (AWS CloudFormation Guard, pinned) into ./.venv/bin, for the template rules
 # - Debian's Chromium and chromedriver, for the account page's browser tests
 # Re-running is cheap: each step checks before it installs.
 
@@ -26,6 +27,21 @@ setup_rust_tools() {
 setup_arm64_target() {
     rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' \
         || rustup target add aarch64-unknown-linux-gnu
+}
+
+# AWS CloudFormation Guard, for the template rules (tests/template-rules/, scripts/check-template.sh).
+# Built from crates.io (about 3 minutes on 2 cores) into .venv/bin, which the scripts put on PATH,
+# only when the pinned version is not already what `cfn-guard` runs.
+cfn_guard_version=3.2.1
+setup_cfn_guard() {
+    if [ "$(PATH="$venv/bin:$PATH" cfn-guard --version 2>/dev/null)" = "cfn-guard $cfn_guard_version" ]; then
+        return
+    fi
+    echo "setup: building cfn-guard $cfn_guard_version into .venv/bin (cargo install, a few minutes)"
+    # Outside the repository and away from any shared target dir: cargo install builds in a
+    # temporary directory of its own and removes it.
+    (cd "${TMPDIR:-/tmp}" && env -u CARGO_TARGET_DIR -u CARGO_BUILD_TARGET_DIR \
+        cargo install --locked --quiet --root "$venv" cfn-guard --version "$cfn_guard_version")
 }
 
 # Debian's chromium and chromedriver (tests/account_page.rs drives the page through WebDriver).

@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 setup_python_tools
+setup_cfn_guard
 setup_rust_tools
 setup_arm64_target
 setup_chromium

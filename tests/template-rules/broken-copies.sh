@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# The rules in template.guard must be able to fail. Each `broken` case below breaks a copy of
+# template.yaml on purpose (one Perl substitution over the whole file) and names the rule that
+# must reject it; each `allowed` case changes the copy in a way every rule must still accept.
+# Every rule has at least one broken case. An edit that no longer changes template.yaml stops the
+# run: after editing the template, update the edit.
+#
+# Run by scripts/check-template.sh; alone: tests/template-rules/broken-copies.sh (cfn-guard on PATH).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+rules=tests/template-rules/template.guard
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+copy="$work/template.yaml"
+rejected=0
+allowed=0
+exercised=" "
+
+die() {
+    echo "broken-copies: FAIL: $*" >&2
+    exit 1
+}
+
+make_copy() { # what, edit
+    perl -0pe "$2" template.yaml >"$copy"
+    ! cmp -s template.yaml "$copy" || die "the edit for '$1' no longer changes template.yaml: update it"
+}
+
+validate_copy() {
+    set +e
+    out=$(cfn-guard validate --rules "$rules" --data "$copy" --show-summary all 2>&1)
+    rc=$?
+    set -e
+}
+
+broken() { # rule, what, edit
+    local rule=$1 what=$2
+    grep -q "^rule $rule " "$rules" || die "'$what' names no rule of $rules: $rule"
+    make_copy "$what" "$3"
+    validate_copy
+    # 19 is cfn-guard's status for a failed rule; anything else (a parse error, a crash) is not.
+    [[ $rc == 19 ]] || { printf '%s\n' "$out" >&2; die "'$what': cfn-guard exited $rc, not 19"; }
+    grep -Eq "/$rule +FAIL$" <<<"$out" || { printf '%s\n' "$out" >&2; die "'$what' is not rejected by $rule"; }
+    rejected=$((rejected + 1))
+    exercised+="$rule "
+    printf '  rejected by %-66s %s\n' "$rule" "$what"
+}
+
+allowed() { # what, edit
+    local what=$1
+    make_copy "$what" "$2"
+    validate_copy
+    [[ $rc == 0 ]] && ! grep -Eq ' (FAIL|SKIP)$' <<<"$out" \
+        || { printf '%s\n' "$out" >&2; die "'$what' must still pass every rule"; }
+    allowed=$((allowed + 1))
+    printf '  accepted    %-66s %s\n' "" "$what"
+}
+
+# --- the stack's shape
+broken the_stack_has_one_api_two_functions_one_secret 'a second HttpApi' \
+    's/\nOutputs:/\n  OtherApi:\n    Type: AWS::Serverless::HttpApi\n\nOutputs:/'
+broken the_stack_has_one_api_two_functions_one_secret 'a second secret' \
+    's/\nOutputs:/\n  OtherSecret:\n    Type: AWS::SecretsManager::Secret\n\nOutputs:/'
+broken only_resource_kinds_whose_permissions_are_reviewed 'an IAM managed policy granting kms:* on *' \
+    's/\nOutputs:/\n  Extra:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "kms:*", Resource: "*"}]}\n\nOutputs:/'
+broken shared_function_settings_live_in_globals 'a function overrides Timeout' \
+    's/(      CodeUri: \.\n)/$1      Timeout: 60\n/'
+broken shared_function_settings_live_in_globals 'a function overrides OMNILAB_SECRET_ID' \
+    's/(      CodeUri: \.\n)/$1      Environment:\n        Variables:\n          OMNILAB_SECRET_ID: another-secret\n/'
+broken shared_function_settings_live_in_globals 'policies in Globals' \
+    's/(    Tracing: Active\n)/$1    Policies: [AWSLambdaBasicExecutionRole]\n/'
+
+# --- routes and authorizer
+broken both_routes_are_wired_to_the_right_binary 'a REST API (Api) event' 's/          Type: HttpApi\n/          Type: Api\n/'
+broken both_routes_are_wired_to_the_right_binary 'an event on another API' 's/ApiId: !Ref HttpApi/ApiId: !Ref OtherApi/'
+broken both_routes_are_wired_to_the_right_binary 'a route without the JWT authorizer' \
+    's/(            PayloadFormatVersion: "2.0"\n)/$1            Auth:\n              Authorizer: NONE\n/'
+broken both_routes_are_wired_to_the_right_binary 'GET /bookings moved' 's/Path: \/bookings\n/Path: \/bookings\/all\n/'
+broken both_routes_are_wired_to_the_right_binary 'cancel becomes DELETE' 's/Method: POST/Method: DELETE/'
+broken both_routes_are_wired_to_the_right_binary 'a third route' \
+    's/(      Events:\n)/$1        Extra:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n            Method: GET\n            Path: \/health\n/'
+broken both_routes_are_wired_to_the_right_binary 'list route builds cancel-booking' 's/Binary: list-bookings/Binary: cancel-booking/'
+broken both_routes_are_wired_to_the_right_binary 'another build method' 's/BuildMethod: rust-cargolambda/BuildMethod: makefile/'
+broken both_routes_are_wired_to_the_right_binary 'CodeUri not the workspace root' 's/CodeUri: \./CodeUri: functions\/list-bookings/'
+broken jwt_authorizer_is_the_default_for_every_route 'an OpenAPI DefinitionBody' \
+    's/(      FailOnWarnings: true\n)/$1      DefinitionBody: {openapi: "3.0.1", paths: {}}\n/'
+broken jwt_authorizer_is_the_default_for_every_route 'the default authorizer is not declared' \
+    's/DefaultAuthorizer: JwtAuthorizer/DefaultAuthorizer: OtherAuthorizer/'
+broken jwt_authorizer_is_the_default_for_every_route 'identity from another header' \
+    's/IdentitySource: \$request.header.Authorization/IdentitySource: \$request.header.X-Token/'
+broken jwt_authorizer_is_the_default_for_every_route 'a hard-coded issuer' \
+    's/issuer: !Ref JwtIssuer/issuer: https:\/\/auth.example.com\//'
+broken jwt_authorizer_is_the_default_for_every_route 'an issuer default' \
+    's/(  JwtIssuer:\n    Type: String\n)/$1    Default: https:\/\/auth.example.com\/\n/'
+broken jwt_authorizer_is_the_default_for_every_route 'audience a String' \
+    's/(  JwtAudience:\n    Type: )CommaDelimitedList/${1}String/'
+
+# --- CORS
+broken cors_is_restricted_to_the_site_origins_methods_and_headers 'DELETE allowed' \
+    's/AllowMethods: \[GET, POST, OPTIONS\]/AllowMethods: [GET, POST, OPTIONS, DELETE]/'
+broken cors_is_restricted_to_the_site_origins_methods_and_headers 'POST missing' \
+    's/AllowMethods: \[GET, POST, OPTIONS\]/AllowMethods: [GET, OPTIONS]/'
+broken cors_is_restricted_to_the_site_origins_methods_and_headers 'another header' \
+    's/AllowHeaders: \[authorization, content-type\]/AllowHeaders: [authorization, content-type, x-api-key]/'
+broken cors_is_restricted_to_the_site_origins_methods_and_headers 'CORS credentials' \
+    's/(        MaxAge: 600\n)/$1        AllowCredentials: true\n/'
+broken cors_is_restricted_to_the_site_origins_methods_and_headers 'origins hard-coded to *' \
+    's/AllowOrigins: !Ref AllowedOrigins/AllowOrigins: ["*"]/'
+broken cors_is_restricted_to_the_site_origins_methods_and_headers 'origins default *' \
+    's/(  AllowedOrigins:\n    Type: CommaDelimitedList\n)/$1    Default: "*"\n/'
+broken a_wildcard_origin_cannot_reach_uat_or_prod 'the Rule applies to prod only' \
+    's/RuleCondition: !Not \[!Equals \[!Ref OmniLabEnvironment, dev\]\]/RuleCondition: !Equals [!Ref OmniLabEnvironment, prod]/'
+broken a_wildcard_origin_cannot_reach_uat_or_prod 'the Rule checks another parameter' \
+    's/!Contains \[!Ref AllowedOrigins, "\*"\]/!Contains [!Ref JwtAudience, "*"]/'
+broken a_wildcard_origin_cannot_reach_uat_or_prod 'the Rule asserts the opposite' \
+    's/Assert: !Not \[!Contains \[!Ref AllowedOrigins, "\*"\]\]/Assert: !Contains [!Ref AllowedOrigins, "*"]/'
+broken a_wildcard_origin_cannot_reach_uat_or_prod 'a fourth environment' \
+    's/AllowedValues: \[dev, uat, prod\]/AllowedValues: [dev, staging, uat, prod]/'
+
+# --- functions
+broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'another runtime' 's/Runtime: provided.al2023/Runtime: provided.al2/'
+broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'x86_64' 's/Architectures: \[arm64\]/Architectures: [x86_64]/'
+broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'another handler' 's/Handler: bootstrap/Handler: main/'
+broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs '256 MB' 's/MemorySize: 128/MemorySize: 256/'
+broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'no active tracing' 's/Tracing: Active/Tracing: PassThrough/'
+broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'a 30 s timeout' 's/Timeout: 10/Timeout: 30/'
+broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'a timeout that is not a number' 's/Timeout: 10/Timeout: "10"/'
+broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'text logs' 's/LogFormat: JSON/LogFormat: Text/'
+broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'logs to a non-log-group' \
+    's/LogGroup: !Ref ListBookingsLogGroup/LogGroup: !Ref HttpApi/'
+broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'a function log group without retention' \
+    's/(list-bookings"\n)      RetentionInDays: !Ref LogRetentionInDays\n/$1/'
+broken function_environment_is_complete 'a hard-coded tenant' 's/OMNILAB_TENANT: !Ref OmniLabTenant/OMNILAB_TENANT: example-brand/'
+broken function_environment_is_complete 'environment from the tenant' \
+    's/OMNILAB_ENVIRONMENT: !Ref OmniLabEnvironment/OMNILAB_ENVIRONMENT: !Ref OmniLabTenant/'
+broken function_environment_is_complete 'OMNILAB_API_HOST always set' \
+    's/OMNILAB_API_HOST: !If \[HasApiHost, !Ref OmniLabApiHost, !Ref AWS::NoValue\]/OMNILAB_API_HOST: !Ref OmniLabApiHost/'
+broken function_environment_is_complete 'HasApiHost inverted' \
+    's/HasApiHost: !Not \[!Equals \[!Ref OmniLabApiHost, ""\]\]/HasApiHost: !Equals [!Ref OmniLabApiHost, ""]/'
+broken function_environment_is_complete 'an API host by default' \
+    's/(  OmniLabApiHost:\n    Type: String\n    Default: )""/$1https:\/\/example-brand.api.omnilab-uat.21-digital.com/'
+broken function_environment_is_complete 'a hard-coded claim' 's/EXTERNAL_ID_CLAIM: !Ref ExternalIdClaim/EXTERNAL_ID_CLAIM: sub/'
+broken function_environment_is_complete 'no OMNILAB_SECRET_ID' 's/        OMNILAB_SECRET_ID: [^\n]*\n//'
+broken each_function_has_its_concurrency_capped_by_a_parameter 'a hard-coded cap' \
+    's/ReservedConcurrentExecutions: !Ref ReservedConcurrentExecutions/ReservedConcurrentExecutions: 20/'
+broken each_function_has_its_concurrency_capped_by_a_parameter 'no cap' \
+    's/    ReservedConcurrentExecutions: !Ref ReservedConcurrentExecutions\n//'
+broken each_function_has_its_concurrency_capped_by_a_parameter 'a cap of 0 allowed' \
+    's/(  ReservedConcurrentExecutions:\n    Type: Number\n    Default: 20\n    MinValue: )1/${1}0/'
+broken each_function_has_its_concurrency_capped_by_a_parameter 'a default cap of 500' \
+    's/(  ReservedConcurrentExecutions:\n    Type: Number\n    Default: )20/${1}500/'
+broken the_external_id_claim_is_documented_as_one_the_customer_cannot_change 'a custom claim by default' \
+    's/(  ExternalIdClaim:\n    Type: String\n    Default: )sub/${1}custom:external_id/'
+broken the_external_id_claim_is_documented_as_one_the_customer_cannot_change 'the warning lost "read-only"' \
+    's/makes them read-only/makes them immutable/'
+broken the_external_id_claim_is_documented_as_one_the_customer_cannot_change 'the warning lost "cannot change"' \
+    's/a claim the customer cannot change/a stable claim/'
+
+# --- the secret and the IAM policies
+broken the_secret_is_the_created_one_or_exactly_the_given_arn 'CreateSecret inverted' \
+    's/CreateSecret: !Equals \[!Ref OmniLabSecretArn, ""\]/CreateSecret: !Not [!Equals [!Ref OmniLabSecretArn, ""]]/'
+broken the_secret_is_the_created_one_or_exactly_the_given_arn 'the secret is created even with an ARN' \
+    's/    Condition: CreateSecret\n//'
+broken the_secret_is_the_created_one_or_exactly_the_given_arn 'the functions read the other branch' \
+    's/OMNILAB_SECRET_ID: !If \[CreateSecret, !Ref OmniLabSecret, !Ref OmniLabSecretArn\]/OMNILAB_SECRET_ID: !If [CreateSecret, !Ref OmniLabSecretArn, !Ref OmniLabSecret]/'
+broken the_secret_is_the_created_one_or_exactly_the_given_arn 'the output names only the given ARN' \
+    's/Value: !If \[CreateSecret, !Ref OmniLabSecret, !Ref OmniLabSecretArn\]/Value: !Ref OmniLabSecretArn/'
+broken the_secret_is_the_created_one_or_exactly_the_given_arn 'the ARN parameter no longer says both forms work' \
+    's/Either form is accepted/Give the full ARN/'
+broken the_created_secret_holds_placeholders_only 'a real-looking client secret' \
+    's/"client_secret":"REPLACE_ME"/"client_secret":"s3cr3t"/'
+broken the_created_secret_holds_placeholders_only 'a generated secret' \
+    's/(      SecretString: [^\n]*\n)/$1      GenerateSecretString: {}\n/'
+broken policies_are_inline_narrow_statements 'a role of its own' \
+    's/(      CodeUri: \.\n)/$1      Role: !Sub "arn:aws:iam::\${AWS::AccountId}:role\/admin"\n/'
+broken policies_are_inline_narrow_statements 'a trust policy in Globals' \
+    's/(    Tracing: Active\n)/$1    AssumeRolePolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Service: "*"}, Action: "sts:*"}]}\n/'
+broken policies_are_inline_narrow_statements 'a managed policy' \
+    's/(      Policies:\n)/$1        - AWSLambdaBasicExecutionRole\n/'
+broken policies_are_inline_narrow_statements 'a SAM policy template' \
+    's/(      Policies:\n)/$1        - DynamoDBReadPolicy: {TableName: bookings}\n/'
+broken policies_are_inline_narrow_statements 'another statement on Resource *' \
+    's/(        - Statement:\n)/$1            - Effect: Allow\n              Action: logs:PutLogEvents\n              Resource: "*"\n/'
+broken policies_are_inline_narrow_statements 'another statement on a wildcard ARN' \
+    's/(        - Statement:\n)/$1            - Effect: Allow\n              Action: logs:PutLogEvents\n              Resource: !Sub "arn:aws:logs:\${AWS::Region}:\${AWS::AccountId}:*"\n/'
+broken policies_are_inline_narrow_statements 'a wildcard action' \
+    's/(        - Statement:\n)/$1            - Effect: Allow\n              Action: "logs:*"\n              Resource: !GetAtt ListBookingsLogGroup.Arn\n/'
+broken policies_are_inline_narrow_statements 'a NotAction statement' \
+    's/(        - Statement:\n)/$1            - Effect: Allow\n              NotAction: iam:PassRole\n              Resource: !GetAtt ListBookingsLogGroup.Arn\n/'
+broken policies_are_inline_narrow_statements 'a Deny statement' \
+    's/(        - Statement:\n)/$1            - Effect: Deny\n              Action: logs:DeleteLogGroup\n              Resource: !GetAtt ListBookingsLogGroup.Arn\n/'
+broken policies_are_inline_narrow_statements 'the KMS statement on any key' \
+    's/(                Action: kms:Decrypt\n                Resource: )!Ref OmniLabSecretKmsKeyArn/$1"*"/'
+broken each_function_may_read_only_its_one_secret 'a suffix wildcard (-*)' \
+    's/\$\{OmniLabSecretArn\}-\?\?\?\?\?\?/\${OmniLabSecretArn}-*/'
+broken each_function_may_read_only_its_one_secret 'the suffixed ARN not granted' \
+    's/- \[!Ref OmniLabSecretArn, !Sub "\$\{OmniLabSecretArn\}-\?\?\?\?\?\?"\]/- !Ref OmniLabSecretArn/'
+broken each_function_may_read_only_its_one_secret 'PutSecretValue too' \
+    's/Action: secretsmanager:GetSecretValue/Action: [secretsmanager:GetSecretValue, secretsmanager:PutSecretValue]/'
+broken each_function_may_read_only_its_one_secret 'a second Secrets Manager statement' \
+    's/(        - Statement:\n)/$1            - Effect: Allow\n              Action: secretsmanager:DescribeSecret\n              Resource: !Ref OmniLabSecret\n/'
+broken a_customer_managed_key_may_be_used_only_through_secrets_manager 'Decrypt from anywhere' \
+    's/                Condition:\n                  StringEquals:\n                    kms:ViaService: [^\n]*\n//'
+broken a_customer_managed_key_may_be_used_only_through_secrets_manager 'Encrypt too' \
+    's/Action: kms:Decrypt/Action: [kms:Decrypt, kms:Encrypt]/'
+broken a_customer_managed_key_may_be_used_only_through_secrets_manager 'a hard-coded region' \
+    's/kms:ViaService: !Sub "secretsmanager.\$\{AWS::Region\}.amazonaws.com"/kms:ViaService: secretsmanager.eu-west-1.amazonaws.com/'
+broken a_customer_managed_key_may_be_used_only_through_secrets_manager 'HasSecretKmsKey inverted' \
+    's/HasSecretKmsKey: !Not \[!Equals \[!Ref OmniLabSecretKmsKeyArn, ""\]\]/HasSecretKmsKey: !Equals [!Ref OmniLabSecretKmsKeyArn, ""]/'
+broken without_a_key_no_kms_permission_exists 'a key by default' \
+    's/(  OmniLabSecretKmsKeyArn:\n    Type: String\n    Default: )""/${1}arn:aws:kms:eu-west-1:000000000000:key\/default/'
+broken without_a_key_no_kms_permission_exists 'the KMS statement on CreateSecret' \
+    's/(            - !If\n              - )HasSecretKmsKey/${1}CreateSecret/'
+broken without_a_key_no_kms_permission_exists 'a KMS grant in the other branch' \
+    's/(                    kms:ViaService: [^\n]*\n              - )!Ref AWS::NoValue/${1}{Effect: Allow, Action: kms:DescribeKey, Resource: !Ref OmniLabSecretKmsKeyArn}/'
+broken without_a_key_no_kms_permission_exists 'an unconditional KMS statement' \
+    's/(        - Statement:\n)/$1            - Effect: Allow\n              Action: kms:DescribeKey\n              Resource: !Ref OmniLabSecret\n/'
+
+# --- the stage
+broken stage_is_throttled_and_access_logs_carry_no_credentials 'a hard-coded rate limit' \
+    's/ThrottlingRateLimit: !Ref ThrottlingRateLimit/ThrottlingRateLimit: 50/'
+broken stage_is_throttled_and_access_logs_carry_no_credentials 'a burst limit of 0 by default' \
+    's/(  ThrottlingBurstLimit:\n    Type: Number\n    Default: )100/${1}0/'
+broken stage_is_throttled_and_access_logs_carry_no_credentials 'access logs to a function' \
+    's/DestinationArn: !GetAtt ApiAccessLogGroup.Arn/DestinationArn: !GetAtt ListBookingsFunction.Arn/'
+broken stage_is_throttled_and_access_logs_carry_no_credentials 'access logs kept forever' \
+    's/(\/access"\n)      RetentionInDays: !Ref LogRetentionInDays\n/$1/'
+broken stage_is_throttled_and_access_logs_carry_no_credentials 'the JWT claims logged' \
+    's/"sourceIp":"\$context.identity.sourceIp"/"sourceIp":"\$context.identity.sourceIp","customer":"\$context.authorizer.claims.sub"/'
+broken stage_is_throttled_and_access_logs_carry_no_credentials 'no routeKey logged' 's/"routeKey":"\$context.routeKey",//'
+broken stage_is_throttled_and_access_logs_carry_no_credentials 'a format that is not JSON' \
+    's/\{"requestId":"\$context.requestId",/\$context.requestId {/'
+broken outputs_expose_the_api_url 'the URL names another resource' \
+    's/https:\/\/\$\{HttpApi\}.execute-api/https:\/\/\${ListBookingsFunction}.execute-api/'
+broken outputs_expose_the_api_url 'the URL is not the execute-api one' \
+    's/"https:\/\/\$\{HttpApi\}.execute-api.\$\{AWS::Region\}.\$\{AWS::URLSuffix\}\/"/"https:\/\/api.example-brand.com\/"/'
+
+# --- changes the rules must accept
+allowed 'methods in lower case' 's/Method: GET/Method: get/; s/AllowMethods: \[GET, POST, OPTIONS\]/AllowMethods: [options, get, post]/'
+allowed 'a function may log to its own group (a statement on a stack resource)' \
+    's/(        - Statement:\n)/$1            - Effect: Allow\n              Action: logs:PutLogEvents\n              Resource: !GetAtt ListBookingsLogGroup.Arn\n/'
+allowed 'CodeUri ./ and a 29 s timeout' 's/CodeUri: \./CodeUri: .\//g; s/Timeout: 10/Timeout: 29/'
+
+for rule in $(sed -n 's/^rule \([a-z0-9_]*\) .*/\1/p' "$rules"); do
+    [[ "$exercised" == *" $rule "* ]] || die "no broken copy of template.yaml is rejected by $rule: add one"
+done
+echo "broken copies: $rejected rejected, each by the rule it breaks; $allowed harmless changes accepted"
