@@ -24,11 +24,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use bookings::sandbox::booking_uuid;
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::FutureExt;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
+use sandbox::booking_uuid;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

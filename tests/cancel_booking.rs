@@ -1,9 +1,9 @@
 //! `POST /bookings/{booking}/cancel`: "Offer Cancel" from the reference page, safely.
 
 use bookings::config::UpstreamPolicy;
-use bookings::model::BookingStatus;
-use bookings::sandbox::{SandboxData, booking_uuid};
 use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start};
+use sandbox::gateway::Event;
+use sandbox::{BookingStatus, SandboxData, booking_uuid};
 use serde_json::json;
 
 #[tokio::test]
@@ -67,12 +67,10 @@ async fn an_id_that_is_not_a_uuid_is_refused_before_anything_goes_upstream() {
 #[tokio::test]
 async fn identity_never_comes_from_the_query() {
     let world = World::demo().await;
-    let request = bookings_tests::events::http_api(
-        "POST",
-        &format!("/bookings/{}/cancel", booking_uuid(13)),
-        &format!("external_id={OTHER_CUSTOMER}"),
-        Some(DEMO_CUSTOMER),
-    );
+    let request = Event::new("POST", &format!("/bookings/{}/cancel", booking_uuid(13)))
+        .query(&format!("external_id={OTHER_CUSTOMER}"))
+        .customer(DEMO_CUSTOMER)
+        .request();
     let answer = bookings_tests::Answer::from(
         world
             .app

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use bookings::sandbox::{Endpoint, Fault, Sandbox, booking_uuid};
-use bookings_tests::events::http_api_event;
 use bookings_tests::runtime_api::{Function, RuntimeApi, problem_body};
 use bookings_tests::{DEMO_CUSTOMER, World, secrets};
+use sandbox::gateway::Event;
+use sandbox::{Endpoint, Fault, Sandbox, booking_uuid};
 use serde_json::{Value, json};
 
 const TIMEOUT_TYPE: &str = "tag:omnilab-bookings,2026:upstream-timeout";
@@ -39,16 +39,15 @@ fn set(env: &mut Vec<(&'static str, String)>, key: &'static str, value: String) 
 }
 
 fn list_event() -> Value {
-    http_api_event("GET", "/bookings", "", Some(DEMO_CUSTOMER))
+    Event::new("GET", "/bookings")
+        .customer(DEMO_CUSTOMER)
+        .json()
 }
 
 fn cancel_event(booking: &str) -> Value {
-    http_api_event(
-        "POST",
-        &format!("/bookings/{booking}/cancel"),
-        "",
-        Some(DEMO_CUSTOMER),
-    )
+    Event::new("POST", &format!("/bookings/{booking}/cancel"))
+        .customer(DEMO_CUSTOMER)
+        .json()
 }
 
 fn status_of(response: &Value) -> u16 {

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use bookings::sandbox::booking_uuid;
-use bookings_tests::events::http_api_event;
 use bookings_tests::runtime_api::{Function, RuntimeApi};
 use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World};
+use sandbox::booking_uuid;
+use sandbox::gateway::Event;
 use serde_json::Value;
 
 fn function_env(world: &World) -> Vec<(&'static str, String)> {
@@ -35,12 +35,10 @@ async fn list_bookings_serves_api_gateway_events_through_the_runtime_loop() {
     let runtime = RuntimeApi::start().await;
     let function = Function::spawn("list-bookings", &runtime, &function_env(&world));
 
-    let event = http_api_event(
-        "GET",
-        "/bookings",
-        "booking_status=CONFIRMED&language=fr",
-        Some(DEMO_CUSTOMER),
-    );
+    let event = Event::new("GET", "/bookings")
+        .query("booking_status=CONFIRMED&language=fr")
+        .customer(DEMO_CUSTOMER)
+        .json();
     let response = runtime.invoke(event).await.response();
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["headers"]["content-type"], "application/json");
@@ -53,16 +51,19 @@ async fn list_bookings_serves_api_gateway_events_through_the_runtime_loop() {
 
     // The same warm process serves on, with no new secret read or token exchange.
     for _ in 0..5 {
-        let event = http_api_event("GET", "/bookings", "page_size=1", Some(OTHER_CUSTOMER));
+        let event = Event::new("GET", "/bookings")
+            .query("page_size=1")
+            .customer(OTHER_CUSTOMER)
+            .json();
         assert_eq!(runtime.invoke(event).await.response()["statusCode"], 200);
     }
     let invalid = runtime
-        .invoke(http_api_event(
-            "GET",
-            "/bookings",
-            "page_size=0",
-            Some(DEMO_CUSTOMER),
-        ))
+        .invoke(
+            Event::new("GET", "/bookings")
+                .query("page_size=0")
+                .customer(DEMO_CUSTOMER)
+                .json(),
+        )
         .await
         .response();
     assert_eq!(invalid["statusCode"], 400);
@@ -72,7 +73,7 @@ async fn list_bookings_serves_api_gateway_events_through_the_runtime_loop() {
     );
     assert_eq!(body_of(&invalid)["field"], "page_size");
     let anonymous = runtime
-        .invoke(http_api_event("GET", "/bookings", "", None))
+        .invoke(Event::new("GET", "/bookings").json())
         .await
         .response();
     assert_eq!(anonymous["statusCode"], 401);
@@ -100,7 +101,7 @@ async fn list_bookings_serves_api_gateway_events_through_the_runtime_loop() {
         lines[6]["fields"]["upstream_calls"], 0,
         "bad input costs nothing upstream"
     );
-    let secret = bookings::sandbox::Sandbox::default_credentials().client_secret;
+    let secret = sandbox::Sandbox::default_credentials().client_secret;
     assert!(
         logs.iter()
             .all(|l| !l.contains(&secret) && !l.contains("sandbox-token-")),
@@ -116,12 +117,11 @@ async fn cancel_booking_cancels_only_the_callers_own_booking() {
 
     let theirs = booking_uuid(13);
     let refused = runtime
-        .invoke(http_api_event(
-            "POST",
-            &format!("/bookings/{theirs}/cancel"),
-            "",
-            Some(DEMO_CUSTOMER),
-        ))
+        .invoke(
+            Event::new("POST", &format!("/bookings/{theirs}/cancel"))
+                .customer(DEMO_CUSTOMER)
+                .json(),
+        )
         .await
         .response();
     assert_eq!(refused["statusCode"], 404, "{refused}");
@@ -129,12 +129,11 @@ async fn cancel_booking_cancels_only_the_callers_own_booking() {
 
     let mine = booking_uuid(1);
     let done = runtime
-        .invoke(http_api_event(
-            "POST",
-            &format!("/bookings/{mine}/cancel"),
-            "",
-            Some(DEMO_CUSTOMER),
-        ))
+        .invoke(
+            Event::new("POST", &format!("/bookings/{mine}/cancel"))
+                .customer(DEMO_CUSTOMER)
+                .json(),
+        )
         .await
         .response();
     assert_eq!(done["statusCode"], 200, "{done}");
@@ -154,7 +153,9 @@ async fn managed_concurrency_shares_one_token_across_concurrent_invocations() {
         .map(|_| {
             let runtime = runtime.clone();
             tokio::spawn(async move {
-                let event = http_api_event("GET", "/bookings", "", Some(DEMO_CUSTOMER));
+                let event = Event::new("GET", "/bookings")
+                    .customer(DEMO_CUSTOMER)
+                    .json();
                 runtime.invoke(event).await.response()["statusCode"].clone()
             })
         })
@@ -275,12 +276,10 @@ async fn cargo_lambda_watch_and_invoke_run_both_functions() {
     };
 
     // The first invocation waits for cargo-lambda to build the function: allow it time.
-    let list_event = http_api_event(
-        "GET",
-        "/bookings",
-        "public_keys=winter-festival",
-        Some(DEMO_CUSTOMER),
-    );
+    let list_event = Event::new("GET", "/bookings")
+        .query("public_keys=winter-festival")
+        .customer(DEMO_CUSTOMER)
+        .json();
     let mut listed = None;
     for _ in 0..60 {
         if let Some(response) = invoke("list-bookings", list_event.clone()).await {
@@ -295,24 +294,18 @@ async fn cargo_lambda_watch_and_invoke_run_both_functions() {
     assert_eq!(body_of(&listed)["total_count"], 5);
 
     let mine = booking_uuid(2);
-    let cancel_event = http_api_event(
-        "POST",
-        &format!("/bookings/{mine}/cancel"),
-        "",
-        Some(DEMO_CUSTOMER),
-    );
+    let cancel_event = Event::new("POST", &format!("/bookings/{mine}/cancel"))
+        .customer(DEMO_CUSTOMER)
+        .json();
     let cancelled = invoke("cancel-booking", cancel_event)
         .await
         .expect("an answer");
     assert_eq!(cancelled["statusCode"], 200, "{cancelled}");
     assert_eq!(world.sandbox.cancel_calls(&mine), 1);
 
-    let anonymous = invoke(
-        "list-bookings",
-        http_api_event("GET", "/bookings", "", None),
-    )
-    .await
-    .expect("an answer");
+    let anonymous = invoke("list-bookings", Event::new("GET", "/bookings").json())
+        .await
+        .expect("an answer");
     assert_eq!(anonymous["statusCode"], 401, "{anonymous}");
 }
 
@@ -381,9 +374,10 @@ async fn a_claim_other_than_sub_is_warned_about_at_start() {
     );
 
     // The customer is whoever that claim names, whatever `sub` says.
-    let mut event = http_api_event("GET", "/bookings", "", Some(OTHER_CUSTOMER));
-    event["requestContext"]["authorizer"]["jwt"]["claims"]["custom:external_id"] =
-        DEMO_CUSTOMER.into();
+    let event = Event::new("GET", "/bookings")
+        .customer(OTHER_CUSTOMER)
+        .claim("custom:external_id", DEMO_CUSTOMER)
+        .json();
     let response = runtime.invoke(event).await.response();
     assert_eq!(response["statusCode"], 200, "{response}");
     let asked: Vec<String> = world
@@ -396,7 +390,11 @@ async fn a_claim_other_than_sub_is_warned_about_at_start() {
         .collect();
     assert_eq!(asked, [DEMO_CUSTOMER], "{asked:?}");
     let without = runtime
-        .invoke(http_api_event("GET", "/bookings", "", Some(DEMO_CUSTOMER)))
+        .invoke(
+            Event::new("GET", "/bookings")
+                .customer(DEMO_CUSTOMER)
+                .json(),
+        )
         .await
         .response();
     assert_eq!(
@@ -435,7 +433,7 @@ async fn a_claim_with_stray_whitespace_or_control_characters_is_a_401_with_no_up
         "demo\u{0}x".to_owned(),
     ] {
         let response = runtime
-            .invoke(http_api_event("GET", "/bookings", "", Some(&claim)))
+            .invoke(Event::new("GET", "/bookings").customer(&claim).json())
             .await
             .response();
         unauthenticated(&response);
@@ -443,12 +441,11 @@ async fn a_claim_with_stray_whitespace_or_control_characters_is_a_401_with_no_up
     let mine = booking_uuid(1);
     for claim in [spaced, "demo\u{0}x".to_owned()] {
         let response = cancel_runtime
-            .invoke(http_api_event(
-                "POST",
-                &format!("/bookings/{mine}/cancel"),
-                "",
-                Some(&claim),
-            ))
+            .invoke(
+                Event::new("POST", &format!("/bookings/{mine}/cancel"))
+                    .customer(&claim)
+                    .json(),
+            )
             .await
             .response();
         unauthenticated(&response);
@@ -461,7 +458,11 @@ async fn a_claim_with_stray_whitespace_or_control_characters_is_a_401_with_no_up
 
     // The same event with the claim as stored reaches OmniLab: the refusals were the claim's.
     let response = runtime
-        .invoke(http_api_event("GET", "/bookings", "", Some(DEMO_CUSTOMER)))
+        .invoke(
+            Event::new("GET", "/bookings")
+                .customer(DEMO_CUSTOMER)
+                .json(),
+        )
         .await
         .response();
     assert_eq!(response["statusCode"], 200, "{response}");

@@ -1,8 +1,9 @@
 //! `GET /bookings`, as the reference page's account-page flow uses it.
 
 use bookings::config::UpstreamPolicy;
-use bookings::sandbox::{CRAFT_ACTIVITY_ID, SHARED_ACTIVITY_ID, SandboxData, booking_uuid};
 use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start};
+use sandbox::gateway::Event;
+use sandbox::{CRAFT_ACTIVITY_ID, SHARED_ACTIVITY_ID, SandboxData, booking_uuid};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -326,7 +327,7 @@ async fn bad_input_is_a_problem_naming_the_field_and_nothing_goes_upstream() {
 #[tokio::test]
 async fn without_a_signed_in_customer_the_answer_is_401() {
     let world = World::demo().await;
-    let request = bookings_tests::events::http_api("GET", "/bookings", "", None);
+    let request = Event::new("GET", "/bookings").request();
     let response = world
         .app
         .handle(bookings::Route::ListBookings, request)
@@ -343,7 +344,9 @@ async fn without_a_signed_in_customer_the_answer_is_401() {
 #[tokio::test]
 async fn a_wrong_method_is_refused() {
     let world = World::demo().await;
-    let request = bookings_tests::events::http_api("DELETE", "/bookings", "", Some(DEMO_CUSTOMER));
+    let request = Event::new("DELETE", "/bookings")
+        .customer(DEMO_CUSTOMER)
+        .request();
     let answer = bookings_tests::Answer::from(
         world
             .app
@@ -356,7 +359,9 @@ async fn a_wrong_method_is_refused() {
 #[tokio::test]
 async fn answers_are_never_cached_by_shared_caches() {
     let world = World::demo().await;
-    let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
+    let request = Event::new("GET", "/bookings")
+        .customer(DEMO_CUSTOMER)
+        .request();
     let response = world
         .app
         .handle(bookings::Route::ListBookings, request)

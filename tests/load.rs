@@ -5,11 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bookings::omnilab::Credentials;
-use bookings::sandbox::{Fault, Sandbox};
-use bookings_tests::events::http_api_event;
 use bookings_tests::runtime_api::{Function, RuntimeApi};
 use bookings_tests::{World, secrets};
+use sandbox::gateway::Event;
+use sandbox::{ClientCredentials, Fault, Sandbox};
 use serde_json::Value;
 
 /// What OmniLab does to one request's fetches, and the status the contract then promises.
@@ -128,7 +127,10 @@ async fn two_thousand_requests_through_faults_each_get_their_contract_status() {
                 let runtime = runtime.clone();
                 tokio::spawn(async move {
                     let contact = format!("load-{}-{n}", n % SCENARIOS.len());
-                    let event = http_api_event("GET", "/bookings", "page_size=10", Some(&contact));
+                    let event = Event::new("GET", "/bookings")
+                        .query("page_size=10")
+                        .customer(&contact)
+                        .json();
                     let status = runtime.invoke(event).await.response()["statusCode"]
                         .as_u64()
                         .unwrap_or(0) as u16;
@@ -213,7 +215,7 @@ async fn a_credential_rotation_mid_load_loses_no_request() {
             ("AWS_LAMBDA_MAX_CONCURRENCY", "8".into()),
         ],
     );
-    let rotated = Credentials {
+    let rotated = ClientCredentials {
         client_secret: "rotated-mid-load".into(),
         ..Sandbox::default_credentials()
     };
@@ -225,12 +227,10 @@ async fn a_credential_rotation_mid_load_loses_no_request() {
             let (runtime, statuses, stop) = (runtime.clone(), statuses.clone(), stop.clone());
             tokio::spawn(async move {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let event = http_api_event(
-                        "GET",
-                        "/bookings",
-                        "page_size=5",
-                        Some(bookings_tests::DEMO_CUSTOMER),
-                    );
+                    let event = Event::new("GET", "/bookings")
+                        .query("page_size=5")
+                        .customer(bookings_tests::DEMO_CUSTOMER)
+                        .json();
                     let status = runtime.invoke(event).await.response()["statusCode"]
                         .as_u64()
                         .unwrap_or(0);

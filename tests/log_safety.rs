@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
-use bookings::sandbox::{Sandbox, SandboxData};
-use bookings_tests::events::http_api_event;
 use bookings_tests::runtime_api::{Function, RuntimeApi, problem_body};
 use bookings_tests::{DEMO_CUSTOMER, World, demo_start};
+use sandbox::gateway::Event;
+use sandbox::{Sandbox, SandboxData};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
@@ -279,7 +279,9 @@ async fn unparsable_secret_does_not_leak(verbosity: Verbosity, format: Format) {
         ],
     );
 
-    let event = http_api_event("GET", "/bookings", "", Some(DEMO_CUSTOMER));
+    let event = Event::new("GET", "/bookings")
+        .customer(DEMO_CUSTOMER)
+        .json();
     let response = runtime.invoke(event).await.response();
     let status = problem_status(&response, 500..=599);
     assert!(
@@ -353,13 +355,17 @@ async fn caller_credentials_and_tokens_do_not_leak(verbosity: Verbosity, format:
         ],
     );
 
-    let mut event = http_api_event("GET", "/bookings", "page_size=5", Some(DEMO_CUSTOMER));
-    event["headers"]["authorization"] = json!(format!("Bearer {JWT}"));
-    event["headers"]["cookie"] = json!(format!("session={SESSION_COOKIE}; csrf={CSRF_COOKIE}"));
-    event["cookies"] = json!([
-        format!("session={SESSION_COOKIE}"),
-        format!("csrf={CSRF_COOKIE}")
-    ]);
+    let event = Event::new("GET", "/bookings")
+        .query("page_size=5")
+        .customer(DEMO_CUSTOMER)
+        .header("authorization", &format!("Bearer {JWT}"))
+        .header(
+            "cookie",
+            &format!("session={SESSION_COOKIE}; csrf={CSRF_COOKIE}"),
+        )
+        .cookie(&format!("session={SESSION_COOKIE}"))
+        .cookie(&format!("csrf={CSRF_COOKIE}"))
+        .json();
     let response = runtime.invoke(event).await.response();
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(
@@ -431,14 +437,11 @@ const FORGED: &str = "INFO forged line";
 /// `y\rINFO forged cr`): percent-encoded in `rawQueryString`, which lambda_http decodes, and
 /// raw in `queryStringParameters`, as API Gateway would also deliver it.
 fn forging_event(name: &str, encoded: &str) -> Value {
-    let mut event = http_api_event(
-        "GET",
-        "/bookings",
-        &format!("{encoded}=1"),
-        Some(DEMO_CUSTOMER),
-    );
-    event["queryStringParameters"] = json!({ name: "1" });
-    event
+    Event::new("GET", "/bookings")
+        .query(&format!("{encoded}=1"))
+        .customer(DEMO_CUSTOMER)
+        .query_string_parameters(json!({ name: "1" }))
+        .json()
 }
 
 async fn forged_query_names_stay_on_one_line(verbosity: Verbosity, format: Format) {

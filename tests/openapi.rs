@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use bookings::config::UpstreamPolicy;
 use bookings::omnilab::CredentialsSource;
-use bookings::sandbox::{Endpoint, Fault, Localized, SandboxData, booking_uuid};
 use bookings::{App, Config, Route};
-use bookings_tests::events::http_api;
 use bookings_tests::{
     Answer, DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start, quick_policy, secrets,
 };
 use lambda_http::http::HeaderMap;
+use sandbox::gateway::Event;
+use sandbox::{Endpoint, Fault, Localized, SandboxData, booking_uuid};
 use serde_json::Value;
 
 fn spec() -> Value {
@@ -129,9 +129,11 @@ async fn observe(
     query: &str,
     customer: Option<&str>,
 ) -> Observed {
-    let response = app
-        .handle(route, http_api(method, path, query, customer))
-        .await;
+    let mut event = Event::new(method, path).query(query);
+    if let Some(customer) = customer {
+        event = event.customer(customer);
+    }
+    let response = app.handle(route, event.request()).await;
     let headers = response.headers().clone();
     Observed {
         scenario,

@@ -15,12 +15,15 @@ use std::time::{Duration, Instant};
 
 use bookings::Route;
 use bookings::config::UpstreamPolicy;
-use bookings::model::{BookingStatus, TicketType};
 use bookings::omnilab::Stats;
-use bookings::sandbox::{Campaign, Counters, Localized, SandboxData, StoredBooking, booking_uuid};
-use bookings_tests::{Answer, DEMO_CUSTOMER, World, demo_start, events};
+use bookings_tests::{Answer, DEMO_CUSTOMER, World, demo_start};
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Request, RequestExt};
+use sandbox::gateway::Event;
+use sandbox::{
+    BookingStatus, Campaign, Counters, Localized, SandboxData, StoredBooking, TicketType,
+    booking_uuid,
+};
 
 const MB: usize = 1 << 20;
 /// A refusal is local work: well under this, even in a debug build on a busy machine.
@@ -32,7 +35,9 @@ const ANSWER_BOUND: Duration = Duration::from_secs(2);
 /// parse them from `raw` (repeats kept).
 fn list_with_query(raw: &str) -> Request {
     let query: QueryMap = raw.parse().expect("any text parses as a query");
-    events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER))
+    Event::new("GET", "/bookings")
+        .customer(DEMO_CUSTOMER)
+        .request()
         .with_query_string_parameters(query)
 }
 
@@ -41,7 +46,9 @@ fn list_with_query(raw: &str) -> Request {
 fn cancel_with_booking(booking: &str) -> Request {
     let mut parameters = std::collections::HashMap::new();
     parameters.insert("booking".to_owned(), booking.to_owned());
-    events::http_api("POST", "/bookings/x/cancel", "", Some(DEMO_CUSTOMER))
+    Event::new("POST", "/bookings/x/cancel")
+        .customer(DEMO_CUSTOMER)
+        .request()
         .with_path_parameters(parameters)
 }
 
@@ -106,7 +113,10 @@ async fn the_longest_query_lambda_http_passes_on_is_refused_through_the_real_eve
             .app
             .handle(
                 Route::ListBookings,
-                events::http_api("GET", "/bookings", &query, Some(DEMO_CUSTOMER)),
+                Event::new("GET", "/bookings")
+                    .query(&query)
+                    .customer(DEMO_CUSTOMER)
+                    .request(),
             )
             .await,
     );
@@ -120,13 +130,11 @@ async fn a_one_megabyte_query_event_never_reaches_upstream() {
     // Whatever lambda_http makes of the event (today: a panic on the URI's length, which the
     // Lambda runtime reports as an invocation error), nothing goes upstream and any answer is ours.
     let world = World::demo().await;
-    let event = events::http_api_event(
-        "GET",
-        "/bookings",
-        &format!("public_keys={}", "a".repeat(MB)),
-        Some(DEMO_CUSTOMER),
-    )
-    .to_string();
+    let event = Event::new("GET", "/bookings")
+        .query(&format!("public_keys={}", "a".repeat(MB)))
+        .customer(DEMO_CUSTOMER)
+        .json()
+        .to_string();
     let converted = quietly(|| lambda_http::request::from_str(&event));
     if let Some(Ok(request)) = converted {
         let (answer, took) = timed(&world, Route::ListBookings, request).await;
@@ -276,12 +284,10 @@ async fn a_deeply_nested_language_map_from_upstream_is_served_as_a_string() {
         let (answer, took) = timed(
             &world,
             Route::ListBookings,
-            events::http_api(
-                "GET",
-                "/bookings",
-                &format!("public_keys=deep-campaign&language={language}"),
-                Some(DEMO_CUSTOMER),
-            ),
+            Event::new("GET", "/bookings")
+                .query(&format!("public_keys=deep-campaign&language={language}"))
+                .customer(DEMO_CUSTOMER)
+                .request(),
         )
         .await;
         assert_eq!(answer.status, 200, "{language}: {:.300}", answer.raw);

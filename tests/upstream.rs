@@ -4,9 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bookings::omnilab::Credentials;
-use bookings::sandbox::{Endpoint, Fault, Sandbox, SandboxData, booking_uuid};
 use bookings_tests::{DEMO_CUSTOMER, World, demo_start, quick_policy, secrets};
+use sandbox::gateway::Event;
+use sandbox::{ClientCredentials, Endpoint, Fault, Sandbox, SandboxData, booking_uuid};
 
 #[tokio::test]
 async fn warm_requests_reuse_one_secret_read_and_one_token() {
@@ -88,7 +88,7 @@ async fn an_expiring_token_is_refreshed_before_it_lapses() {
 async fn rotated_credentials_are_read_again_once() {
     let world = World::demo().await;
     assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
-    let rotated = Credentials {
+    let rotated = ClientCredentials {
         client_secret: "rotated-secret".into(),
         ..Sandbox::default_credentials()
     };
@@ -107,7 +107,7 @@ async fn rotated_credentials_are_read_again_once() {
 #[tokio::test]
 async fn credentials_rejected_for_good_are_a_502_without_a_loop() {
     let world = World::demo().await;
-    world.rotate_upstream(&Credentials {
+    world.rotate_upstream(&ClientCredentials {
         client_secret: "only-omnilab-knows".into(),
         ..Sandbox::default_credentials()
     });
@@ -267,7 +267,9 @@ async fn a_failed_cancel_is_not_repeated() {
 async fn a_missing_secret_is_a_clear_failure_not_a_crash() {
     let world = World::demo().await;
     let list = |app: bookings::App| async move {
-        let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
+        let request = Event::new("GET", "/bookings")
+            .customer(DEMO_CUSTOMER)
+            .request();
         bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await)
     };
     list(world.app_with_secret("omnilab/does-not-exist"))
@@ -320,7 +322,7 @@ async fn no_secret_token_or_upstream_body_in_any_answer_or_log_line() {
     world.sandbox.inject(Endpoint::Fetch, Fault::Malformed);
     answers.push(world.list(DEMO_CUSTOMER, "").await);
     answers.push(world.cancel(DEMO_CUSTOMER, &booking_uuid(1)).await);
-    world.rotate_upstream(&Credentials {
+    world.rotate_upstream(&ClientCredentials {
         client_secret: "never-stored-anywhere".into(),
         ..Sandbox::default_credentials()
     });
@@ -443,7 +445,9 @@ async fn the_templates_placeholder_secret_is_a_503_until_it_is_filled_in() {
     .await;
     let app = world.app_with_secret(&placeholder);
     let list = || async {
-        let request = bookings_tests::events::http_api("GET", "/bookings", "", Some(DEMO_CUSTOMER));
+        let request = Event::new("GET", "/bookings")
+            .customer(DEMO_CUSTOMER)
+            .request();
         bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await)
     };
     let answer = list().await;
@@ -474,7 +478,7 @@ async fn the_templates_placeholder_secret_is_a_503_until_it_is_filled_in() {
 #[tokio::test]
 async fn rejected_credentials_are_not_retried_on_every_request() {
     let world = World::demo().await;
-    world.rotate_upstream(&Credentials {
+    world.rotate_upstream(&ClientCredentials {
         client_secret: "only-omnilab-knows".into(),
         ..Sandbox::default_credentials()
     });

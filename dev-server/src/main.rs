@@ -12,7 +12,6 @@
 //! sits behind [`local_only::guard`]: loopback `Host` with our port only (DNS rebinding), and
 //! changes only from our own origin (cross-site requests).
 
-mod event;
 mod local_only;
 
 use std::net::SocketAddr;
@@ -25,8 +24,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
 use bookings::config::{UpstreamPolicy, parse_api_host};
 use bookings::omnilab::{Credentials, CredentialsSource};
-use bookings::sandbox::{DEMO_CUSTOMER, Endpoint, Fault, Sandbox, SandboxData};
 use bookings::{App, Config, Route};
+use sandbox::gateway::Event;
+use sandbox::{ClientCredentials, DEMO_CUSTOMER, Endpoint, Fault, Sandbox, SandboxData};
 
 #[derive(Clone)]
 struct Server {
@@ -57,7 +57,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             let addr = sandbox.serve(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
             (
                 format!("http://{addr}"),
-                Sandbox::default_credentials(),
+                product_credentials(Sandbox::default_credentials()),
                 Some(sandbox),
             )
         }
@@ -128,6 +128,20 @@ fn today() -> jiff::Timestamp {
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
+/// The sandbox's credentials, as the product holds them.
+fn product_credentials(credentials: ClientCredentials) -> Credentials {
+    let ClientCredentials {
+        client_id,
+        client_secret,
+        audience,
+    } = credentials;
+    Credentials {
+        client_id,
+        client_secret,
+        audience,
+    }
+}
+
 fn real_credentials() -> Result<Credentials, String> {
     let var = |name: &str| {
         std::env::var(name).map_err(|_| format!("{name} is not set (needed with OMNILAB_API_HOST)"))
@@ -174,14 +188,16 @@ impl Server {
             .get("x-dev-customer")
             .and_then(|v| v.to_str().ok())
             .unwrap_or(DEMO_CUSTOMER);
-        let request = match event::http_api_request(
-            route,
-            &method,
-            path,
-            query.unwrap_or_default(),
-            &self.claim,
-            customer,
-        ) {
+        // The API Gateway event Lambda would receive (claims included), decoded with lambda_http's
+        // own decoder: the handlers see exactly what they see on AWS.
+        let event = Event::new(method.as_str(), path)
+            .route_key(route.key())
+            .query(query.unwrap_or_default())
+            .claims(serde_json::json!({ self.claim.as_str(): customer }))
+            .domain("127.0.0.1")
+            .request_id("local")
+            .source("127.0.0.1", "dev-server");
+        let request = match event.try_request() {
             Ok(request) => request,
             Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
         };

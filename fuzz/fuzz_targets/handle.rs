@@ -32,11 +32,12 @@ use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use bookings::config::UpstreamPolicy;
-use bookings::omnilab::CredentialsSource;
-use bookings::sandbox::{DEMO_CUSTOMER, OTHER_CUSTOMER, Sandbox, SandboxData, booking_uuid};
+use bookings::omnilab::{Credentials, CredentialsSource};
 use bookings::{App, Config, Route};
 use lambda_http::{Body, Request, Response};
 use libfuzzer_sys::fuzz_target;
+use sandbox::gateway;
+use sandbox::{DEMO_CUSTOMER, OTHER_CUSTOMER, Sandbox, SandboxData, booking_uuid};
 use serde_json::{Value, json};
 
 struct Harness {
@@ -60,9 +61,14 @@ fn harness() -> &'static Harness {
         let addr = runtime
             .block_on(sandbox.serve("127.0.0.1:0".parse().expect("an address")))
             .expect("the sandbox binds a loopback port");
+        let credentials = Sandbox::default_credentials();
         let config = Config {
             api_base: format!("http://{addr}"),
-            credentials: CredentialsSource::Static(Sandbox::default_credentials()),
+            credentials: CredentialsSource::Static(Credentials {
+                client_id: credentials.client_id,
+                client_secret: credentials.client_secret,
+                audience: credentials.audience,
+            }),
             external_id_claim: "sub".into(),
             upstream: UpstreamPolicy {
                 attempt_timeout: Duration::from_secs(2),
@@ -211,18 +217,35 @@ fuzz_target!(|data: &[u8]| {
     let Some(request) = convert(&json) else {
         return;
     };
-    check(route, request);
+    check(route, &json, request);
 });
 
+/// Whether the event names a well-formed booking id, read from the event as sent rather than
+/// through the app: API Gateway's `{booking}` path parameter, else the raw path's segment
+/// before `/cancel` (what local emulators send).
+fn names_a_booking(event: &str) -> bool {
+    let Ok(event) = serde_json::from_str::<Value>(event) else {
+        return false;
+    };
+    let from_path = || {
+        let path = event["rawPath"].as_str()?.trim_end_matches('/');
+        let (_, id) = path.strip_suffix("/cancel")?.rsplit_once("/bookings/")?;
+        (!id.contains('/')).then_some(id)
+    };
+    event["pathParameters"]["booking"]
+        .as_str()
+        .or_else(from_path)
+        .is_some_and(|id| bookings::booking_id::BookingId::parse(id).is_ok())
+}
+
 /// Sends one request through the app and checks the answer against the oracles above.
-fn check(route: Route, request: Request) {
+fn check(route: Route, event: &str, request: Request) {
     let harness = harness();
     // The same readings the app makes: the `sub` claim, and `{booking}` from the path.
     let customer = bookings::identity::customer(&request, "sub")
         .ok()
         .map(|id| id.as_str().to_owned());
-    let names_a_booking = bookings::api::booking_param(&request)
-        .is_some_and(|id| bookings::booking_id::BookingId::parse(id).is_ok());
+    let names_a_booking = names_a_booking(event);
     let counters_before = harness.sandbox.counters();
     let stats_before = harness.app.stats();
     let response = harness.runtime.block_on(harness.app.handle(route, request));
@@ -625,47 +648,31 @@ impl Event {
             query.push(tail.render());
         }
         let query = query.join("&");
-        let route_key = route.key();
-        let mut event = json!({
-            "version": "2.0",
-            "routeKey": route_key,
-            "rawPath": path,
-            "rawQueryString": query,
-            "headers": {"accept": "application/json"},
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "bookings",
-                "domainName": "api.example-brand.com",
-                "domainPrefix": "api",
-                "requestId": "fuzz",
-                "routeKey": route_key,
-                "stage": self.stage.clone().unwrap_or_else(|| "$default".into()),
-                "time": "09/Dec/2024:12:00:00 +0000",
-                "timeEpoch": 1733745600000i64,
-                "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                         "sourceIp": "203.0.113.7", "userAgent": "fuzz"}
-            },
-            "isBase64Encoded": false
-        });
+        // The defaults are those of a request to our API that went through the authorizer; the
+        // shape changes everything API Gateway could send differently.
+        let mut event = gateway::Event::new(&method, &path)
+            .route_key(route.key())
+            .query(&query)
+            .without_header("host")
+            .request_id("fuzz")
+            .source("203.0.113.7", "fuzz");
         match &self.host {
             HostShape::None => {}
-            HostShape::Api => event["headers"]["host"] = json!("api.example-brand.com"),
-            HostShape::Other(host) => event["headers"]["host"] = json!(host),
+            HostShape::Api => event = event.header("host", gateway::DOMAIN),
+            HostShape::Other(host) => event = event.header("host", host),
         }
+        if let Some(stage) = &self.stage {
+            event = event.stage(stage);
+        }
+        // Otherwise `{booking}` is taken from the path, as API Gateway does when the route matched.
         if let Some(booking) = &self.path_parameter {
-            event["pathParameters"] = json!({ "booking": booking.render() });
-        } else if let Some(booking) = path
-            .strip_prefix("/bookings/")
-            .and_then(|p| p.strip_suffix("/cancel"))
-        {
-            // As API Gateway does when the route matched.
-            event["pathParameters"] = json!({ "booking": booking });
+            event = event.path_parameter("booking", &booking.render());
         }
         if let Some(body) = &self.body {
-            event["body"] = json!(body);
+            event = event.body(body);
         }
         if let Some(cookies) = &self.cookies {
-            event["cookies"] = json!(cookies);
+            event = event.cookies(cookies);
         }
         let claims = match &self.claims {
             Claims::None => None,
@@ -681,9 +688,8 @@ impl Event {
             )),
         };
         if let Some(claims) = claims {
-            event["requestContext"]["authorizer"] =
-                json!({ "jwt": { "claims": claims, "scopes": null } });
+            event = event.claims(claims);
         }
-        event
+        event.json()
     }
 }

@@ -2,7 +2,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::model::{BookingStatus, Host, TicketType};
+use crate::wire::{BookingStatus, Host, TicketType};
 
 /// A campaign (an OmniLab interaction).
 #[derive(Clone, Debug)]

@@ -3,10 +3,18 @@
 //! omitted durations, the language-map edge case, the same activity id in two campaigns, and
 //! a cancel that (like OmniLab's) checks nothing about who asks.
 //!
-//! Used by the tests and by the local dev server. Faults can be queued to test the unhappy
-//! paths: error statuses, rate limiting, slow answers, dropped connections, malformed JSON.
+//! Used by the end-to-end tests, the fuzz target, the benchmark and the local dev server; never
+//! by the Lambda binaries. Faults can be queued to test the unhappy paths: error statuses, rate
+//! limiting, slow answers, dropped connections, malformed JSON.
+//!
+//! It speaks OmniLab's wire format with types of its own ([`wire`]) and does not depend on the
+//! product crate at all, so it checks the product's model rather than echoing it.
+//!
+//! [`gateway`] is the other side's stand-in: the API Gateway event our functions receive.
 
 mod data;
+pub mod gateway;
+pub mod wire;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -26,9 +34,12 @@ pub use data::{
     CRAFT_ACTIVITY_ID, Campaign, DEMO_CUSTOMER, Localized, OTHER_CUSTOMER, SHARED_ACTIVITY_ID,
     SandboxData, StoredBooking, booking_uuid,
 };
+pub use wire::{BookingStatus, ClientCredentials, Host, TicketType};
 
-use crate::model::{Activity, Booking, BookingStatus, Group, Interaction};
-use crate::omnilab::Credentials;
+use wire::{
+    Activity, Booking, BookingPage, CancelAnswer, CancelRequest, Group, Interaction, TokenAnswer,
+    TokenRequest,
+};
 
 /// The endpoint a fault applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,13 +92,13 @@ pub struct Sandbox {
 
 /// Decides, from the contact and the how-manieth fetch for that contact this is (from 1), whether
 /// a fetch fails and how: lets a load test give every request a known fate.
-pub type FaultPlan = dyn Fn(&str, u32) -> Option<Fault> + Send + Sync;
+type FaultPlan = dyn Fn(&str, u32) -> Option<Fault> + Send + Sync;
 
 struct SandboxState {
     data: Mutex<SandboxData>,
     plan: Mutex<Option<Arc<FaultPlan>>>,
     attempts: Mutex<HashMap<String, u32>>,
-    credentials: Mutex<Credentials>,
+    credentials: Mutex<ClientCredentials>,
     token_lifetime: AtomicU64,
     /// What the token answer says in `expires_in`, when a test wants something odd there.
     expires_in: Mutex<Option<Value>>,
@@ -114,8 +125,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Sandbox {
     /// The credentials the sandbox accepts by default.
-    pub fn default_credentials() -> Credentials {
-        Credentials {
+    pub fn default_credentials() -> ClientCredentials {
+        ClientCredentials {
             client_id: "sandbox-client".into(),
             client_secret: "sandbox-secret".into(),
             audience: "https://sandbox.omnilab.test".into(),
@@ -159,12 +170,8 @@ impl Sandbox {
         Ok(local)
     }
 
-    /// The router alone, to mount inside another server.
-    pub fn router(&self) -> Router {
-        Router::new().fallback(dispatch).with_state(self.clone())
-    }
-
-    pub fn set_credentials(&self, credentials: Credentials) {
+    /// From now on only `credentials` get a token, as after a rotation on OmniLab's side.
+    pub fn set_credentials(&self, credentials: ClientCredentials) {
         *lock(&self.state.credentials) = credentials;
     }
 
@@ -393,23 +400,16 @@ fn token(sandbox: &Sandbox, body: &[u8]) -> Response {
         .state
         .token_exchanges
         .fetch_add(1, Ordering::Relaxed);
-    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+    let Ok(request) = serde_json::from_slice::<TokenRequest>(body) else {
         return error(StatusCode::BAD_REQUEST, "invalid_request");
     };
     let expected = lock(&sandbox.state.credentials).clone();
-    let field = |name: &str| {
-        request
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    if field("grant_type") != "client_credentials" {
+    if request.grant_type != "client_credentials" {
         return error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     }
-    if field("client_id") != expected.client_id
-        || field("client_secret") != expected.client_secret
-        || field("audience") != expected.audience
+    if request.client_id != expected.client_id
+        || request.client_secret != expected.client_secret
+        || request.audience != expected.audience
     {
         return error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
@@ -423,8 +423,12 @@ fn token(sandbox: &Sandbox, body: &[u8]) -> Response {
     let expires_in = lock(&sandbox.state.expires_in)
         .clone()
         .unwrap_or_else(|| lifetime.into());
-    axum::Json(json!({ "access_token": token, "token_type": "Bearer", "expires_in": expires_in }))
-        .into_response()
+    axum::Json(TokenAnswer {
+        access_token: token,
+        token_type: "Bearer".into(),
+        expires_in,
+    })
+    .into_response()
 }
 
 /// A fetch query, checked the way OmniLab checks it.
@@ -536,7 +540,7 @@ fn fetch(sandbox: &Sandbox, pairs: &[(String, String)]) -> Response {
         .filter(|b| statuses.is_empty() || statuses.contains(&b.booking_status))
         .collect();
     matching.sort_by_key(|b| (b.slot_starting_at, b.booking.clone()));
-    let total_count = matching.len();
+    let total_count = matching.len() as u64;
     let skip = (page_number as usize - 1).saturating_mul(page_size as usize);
     let bookings: Vec<Booking> = matching
         .into_iter()
@@ -544,12 +548,12 @@ fn fetch(sandbox: &Sandbox, pairs: &[(String, String)]) -> Response {
         .take(page_size as usize)
         .map(|b| render(&data.campaigns[b.campaign], b, language.as_deref()))
         .collect();
-    axum::Json(json!({
-        "bookings": bookings,
-        "page_number": page_number,
-        "page_size": page_size,
-        "total_count": total_count,
-    }))
+    axum::Json(BookingPage {
+        bookings,
+        page_number,
+        page_size,
+        total_count,
+    })
     .into_response()
 }
 
@@ -559,7 +563,7 @@ fn render(campaign: &Campaign, stored: &StoredBooking, language: Option<&str>) -
         activity: Activity {
             id: stored.activity_id.clone(),
             title: localize(campaign, &stored.title, language),
-            location_hint: Some(localize(campaign, &stored.location_hint, language)),
+            location_hint: localize(campaign, &stored.location_hint, language),
         },
         interaction: Interaction {
             public_key: campaign.public_key.clone(),
@@ -600,10 +604,7 @@ fn localize(campaign: &Campaign, text: &Localized, language: Option<&str>) -> St
 }
 
 fn cancel(sandbox: &Sandbox, body: &[u8]) -> Response {
-    let Some(booking) = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("booking").and_then(Value::as_str).map(str::to_owned))
-    else {
+    let Ok(CancelRequest { booking }) = serde_json::from_slice(body) else {
         return error(StatusCode::BAD_REQUEST, "booking_required");
     };
     *lock(&sandbox.state.cancelled)
@@ -616,5 +617,5 @@ fn cancel(sandbox: &Sandbox, body: &[u8]) -> Response {
     };
     stored.booking_status = BookingStatus::Cancelled;
     stored.booked_at = Timestamp::now();
-    axum::Json(json!({})).into_response()
+    axum::Json(CancelAnswer {}).into_response()
 }

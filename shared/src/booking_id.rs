@@ -1,12 +1,15 @@
 //! The identifier of one booking, as OmniLab hands it out.
 
-use std::fmt;
-
 /// A booking identifier: checked to be a UUID, yet kept as the exact text it came with,
 /// because OmniLab wants the value back untransformed.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(transparent)]
 pub struct BookingId(String);
+
+/// A [`BookingId`] folded to lower case: UUIDs are case-insensitive, so two spellings of one
+/// booking share a key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BookingKey(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", Self::REASON)]
@@ -29,24 +32,15 @@ impl BookingId {
         &self.0
     }
 
+    /// The booking whatever the case of its hex digits: what names it in a map.
+    pub fn key(&self) -> BookingKey {
+        BookingKey(self.0.to_ascii_lowercase())
+    }
+
     /// Whether `other` names the same booking. UUIDs are case-insensitive, so an id typed in
     /// upper case still matches the lower-case one OmniLab listed.
     pub fn matches(&self, other: &str) -> bool {
         self.0.eq_ignore_ascii_case(other)
-    }
-}
-
-impl fmt::Display for BookingId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::str::FromStr for BookingId {
-    type Err = InvalidBookingId;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
     }
 }
 
@@ -70,6 +64,8 @@ mod tests {
         assert_eq!(id.as_str(), "2394D604-afcc-4f7f-98c1-ef3676c20d6b");
         assert!(id.matches("2394d604-afcc-4f7f-98c1-ef3676c20d6b"));
         assert!(!id.matches("2394d604-afcc-4f7f-98c1-ef3676c20d6c"));
+        let listed = BookingId::parse("2394d604-afcc-4f7f-98c1-ef3676c20d6b").unwrap();
+        assert_eq!(id.key(), listed.key());
     }
 
     #[test]

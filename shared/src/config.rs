@@ -6,7 +6,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::omnilab::CredentialsSource;
+pub use crate::omnilab::UpstreamPolicy;
+use crate::omnilab::{CredentialsSource, Settings};
 
 /// Everything the functions need to run.
 #[derive(Clone, Debug)]
@@ -17,33 +18,6 @@ pub struct Config {
     /// The JWT claim that holds the customer's external ID.
     pub external_id_claim: String,
     pub upstream: UpstreamPolicy,
-}
-
-/// How patiently we talk to OmniLab.
-#[derive(Clone, Debug)]
-pub struct UpstreamPolicy {
-    /// The longest one upstream attempt may take.
-    pub attempt_timeout: Duration,
-    /// Attempts for a call that is safe to repeat, the first one included.
-    pub max_attempts: u32,
-    /// First backoff step; doubled on each retry, with full jitter.
-    pub base_backoff: Duration,
-    /// Requests that arrive without a Lambda deadline (local runs) get this much time.
-    pub default_budget: Duration,
-    /// How many result pages `all=true` fetches at the same time.
-    pub page_concurrency: usize,
-}
-
-impl Default for UpstreamPolicy {
-    fn default() -> Self {
-        Self {
-            attempt_timeout: Duration::from_secs(5),
-            max_attempts: 3,
-            base_backoff: Duration::from_millis(100),
-            default_budget: Duration::from_secs(25),
-            page_concurrency: 10,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,6 +61,15 @@ impl Environment {
 pub const DEFAULT_EXTERNAL_ID_CLAIM: &str = "sub";
 
 impl Config {
+    /// What the OmniLab client is built from.
+    pub fn omnilab(&self) -> Settings {
+        Settings {
+            api_base: self.api_base.clone(),
+            credentials: self.credentials.clone(),
+            policy: self.upstream.clone(),
+        }
+    }
+
     /// Reads the Lambda configuration from the process environment. Credentials always come
     /// from Secrets Manager here.
     pub fn from_env() -> Result<Self, ConfigError> {

@@ -7,15 +7,7 @@
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
-/// The customer's ID in the brand's own system: OmniLab's `external_id`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExternalId(String);
-
-impl ExternalId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+use crate::omnilab::ExternalId;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
@@ -45,7 +37,7 @@ pub fn customer(request: &Request, claim: &str) -> Result<ExternalId, IdentityEr
         && value.len() <= 256
         && !value.chars().any(char::is_control);
     if usable {
-        Ok(ExternalId(value.clone()))
+        Ok(ExternalId::new(value.clone()))
     } else {
         Err(IdentityError::InvalidClaim {
             claim: claim.to_owned(),

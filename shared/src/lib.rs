@@ -11,12 +11,15 @@
 //! - [`model`]: OmniLab's booking as it arrives on the wire.
 //! - [`view`]: what we answer: localized strings resolved, local times, grouping.
 //! - [`service`]: the two use cases, including the ownership check before a cancel.
-//! - [`api`]: routes, problem JSON, and the one place errors become HTTP statuses.
+//! - [`api`]: routes and request extraction; `api::problem`, the one place errors become
+//!   HTTP answers.
+//! - [`lambda`]: the process: logging, configuration, the runtime loop.
 
 pub mod api;
 pub mod booking_id;
 pub mod config;
 pub mod identity;
+pub mod lambda;
 pub mod model;
 pub mod omnilab;
 pub mod query;
@@ -24,8 +27,6 @@ pub mod service;
 pub mod telemetry;
 pub mod view;
 
-#[cfg(feature = "sandbox")]
-pub mod sandbox;
-
-pub use api::{App, Route, serve};
+pub use api::{App, Route};
 pub use config::Config;
+pub use lambda::serve;

@@ -3,54 +3,22 @@
 use jiff::Timestamp;
 
 use crate::model::BookingStatus;
+use crate::omnilab::{BookingFilter, Language, PageRequest, Scope};
 
-/// A list request that OmniLab will accept: every field has been checked.
+/// A list request of our API, every field checked: which bookings (OmniLab's filter, which
+/// it will accept as it is) and how to page through them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ListQuery {
-    pub scope: Scope,
-    pub slot_from: Option<Timestamp>,
-    pub slot_to: Option<Timestamp>,
-    /// Empty means every status. Sorted, without repeats.
-    pub statuses: Vec<BookingStatus>,
-    pub language: Option<Language>,
+    pub filter: BookingFilter,
     pub pages: Pages,
-}
-
-/// Which campaigns to look in. OmniLab takes a public key or an interaction name, never both,
-/// and one value at most: one enum makes the other combinations unrepresentable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Scope {
-    AllCampaigns,
-    PublicKey(String),
-    Interaction(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pages {
-    One {
-        number: u32,
-        size: u32,
-    },
+    One(PageRequest),
     /// Every page. The page size is ours to choose (OmniLab's largest), not the caller's: a
     /// small one would only multiply the round trips.
     All,
-}
-
-/// A base language code such as `en` or `fr`, lower case.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Language(String);
-
-impl Language {
-    /// Accepts a BCP 47 tag and keeps its base: `fr-CA` becomes `fr`, as OmniLab would.
-    pub fn parse(text: &str) -> Option<Self> {
-        let base = text.split(['-', '_']).next().unwrap_or_default();
-        ((2..=3).contains(&base.len()) && base.bytes().all(|b| b.is_ascii_alphabetic()))
-            .then(|| Self(base.to_ascii_lowercase()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// One query parameter was wrong; `field` names it so the caller can fix it.
@@ -229,7 +197,7 @@ impl Raw<'_> {
                 ));
             }
             (true, None, None) => Pages::All,
-            (false, number_text, size) => Pages::One {
+            (false, number_text, size) => Pages::One(PageRequest {
                 number: number_text
                     .map(|n| {
                         number(
@@ -242,15 +210,17 @@ impl Raw<'_> {
                     .transpose()?
                     .unwrap_or(1),
                 size: size.unwrap_or(DEFAULT_PAGE_SIZE),
-            },
+            }),
         };
         self.statuses.sort_unstable();
         Ok(ListQuery {
-            scope,
-            slot_from,
-            slot_to,
-            statuses: self.statuses,
-            language,
+            filter: BookingFilter {
+                scope,
+                slot_from,
+                slot_to,
+                statuses: self.statuses,
+                language,
+            },
             pages,
         })
     }
@@ -323,15 +293,15 @@ mod tests {
     #[test]
     fn an_empty_query_lists_the_first_page_across_campaigns() {
         let q = parse(&[]).unwrap();
-        assert_eq!(q.scope, Scope::AllCampaigns);
+        assert_eq!(q.filter.scope, Scope::AllCampaigns);
         assert_eq!(
             q.pages,
-            Pages::One {
+            Pages::One(PageRequest {
                 number: 1,
                 size: 50
-            }
+            })
         );
-        assert!(q.statuses.is_empty());
+        assert!(q.filter.statuses.is_empty());
     }
 
     #[test]
@@ -345,16 +315,19 @@ mod tests {
             ("page_number", "3"),
         ])
         .unwrap();
-        assert_eq!(q.scope, Scope::PublicKey("winter-festival".into()));
-        assert_eq!(q.statuses, vec![BookingStatus::Confirmed]);
-        assert_eq!(q.slot_from.unwrap().to_string(), "2024-12-10T12:30:00Z");
-        assert_eq!(q.language.unwrap().as_str(), "fr");
+        assert_eq!(q.filter.scope, Scope::PublicKey("winter-festival".into()));
+        assert_eq!(q.filter.statuses, vec![BookingStatus::Confirmed]);
+        assert_eq!(
+            q.filter.slot_from.unwrap().to_string(),
+            "2024-12-10T12:30:00Z"
+        );
+        assert_eq!(q.filter.language.unwrap().as_str(), "fr");
         assert_eq!(
             q.pages,
-            Pages::One {
+            Pages::One(PageRequest {
                 number: 3,
                 size: 20
-            }
+            })
         );
     }
 
@@ -367,10 +340,10 @@ mod tests {
         .unwrap();
         let joined = parse(&[("booking_status", "CONFIRMED,WAITLIST,CONFIRMED")]).unwrap();
         assert_eq!(
-            repeated.statuses,
+            repeated.filter.statuses,
             vec![BookingStatus::Confirmed, BookingStatus::Waitlist]
         );
-        assert_eq!(joined.statuses, repeated.statuses);
+        assert_eq!(joined.filter.statuses, repeated.filter.statuses);
         assert_eq!(
             field_of(&[("booking_status", "CONFIRMED,BOOKED")]),
             "booking_status"
@@ -405,7 +378,7 @@ mod tests {
         )])
         .unwrap();
         assert_eq!(
-            q.scope,
+            q.filter.scope,
             Scope::Interaction("interactions/2394d604-afcc-4f7f-98c1-ef3676c20d6b".into())
         );
     }

@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use tokio::sync::OnceCell;
 
-use crate::booking_id::BookingId;
-use crate::identity::ExternalId;
+use crate::booking_id::{BookingId, BookingKey};
 use crate::model::{Booking, BookingPage, BookingStatus};
-use crate::omnilab::{Call, OmniLab, UpstreamError};
-use crate::query::{Language, ListQuery, MAX_PAGE_SIZE, Pages, Scope};
+use crate::omnilab::{
+    BookingFilter, Call, ExternalId, Language, OmniLab, PageRequest, UpstreamError,
+};
+use crate::query::{ListQuery, MAX_PAGE_SIZE, Pages};
 use crate::view::{self, BookingList, BookingView, NextPage};
 
 /// `all=true` and the ownership check stop after this many pages (10,000 bookings at 100 a
@@ -37,7 +38,7 @@ pub enum CancelError {
 
 #[derive(Clone, Debug, serde::Serialize, PartialEq, Eq)]
 pub struct Cancelled {
-    pub booking: String,
+    pub booking: BookingId,
     pub booking_status: BookingStatus,
 }
 
@@ -50,7 +51,7 @@ pub struct Bookings {
     omnilab: OmniLab,
     // One upstream cancel per booking per container: concurrent cancels of the same booking
     // share the one in flight, and later ones find it done.
-    cancels: Mutex<HashMap<String, CancelOutcome>>,
+    cancels: Mutex<HashMap<BookingKey, CancelOutcome>>,
 }
 
 impl Bookings {
@@ -73,12 +74,12 @@ impl Bookings {
         customer: &ExternalId,
         query: &ListQuery,
     ) -> Result<String, ListError> {
-        let language = query.language.as_ref();
+        let language = query.filter.language.as_ref();
         match query.pages {
-            Pages::One { number, size } => {
+            Pages::One(page) => {
                 let page = self
                     .omnilab
-                    .fetch_contact_bookings(call, customer, query, number, size)
+                    .fetch_contact_bookings(call, customer, &query.filter, page)
                     .await?;
                 let views = views(page.bookings, language);
                 let list =
@@ -90,7 +91,7 @@ impl Bookings {
                     .every_page(
                         call,
                         customer,
-                        query,
+                        &query.filter,
                         self.omnilab.policy().page_concurrency,
                     )
                     .try_collect::<Vec<_>>()
@@ -112,8 +113,11 @@ impl Bookings {
             .find_own(call, customer, id)
             .await?
             .ok_or(CancelError::NotFound)?;
+        // OmniLab wants its own spelling back, exactly as listed. It matched `id` ignoring
+        // case, so it is a UUID too.
+        let listed = BookingId::parse(&booking.booking).map_err(|_| CancelError::NotFound)?;
         if booking.booking_status != BookingStatus::Cancelled {
-            self.cancel_once(call, &booking.booking)
+            self.cancel_once(call, &listed)
                 .await
                 .map_err(|error| match error {
                     // Gone between our check and the cancel: the caller sees what a re-list would show.
@@ -122,13 +126,13 @@ impl Bookings {
                 })?;
         }
         Ok(Cancelled {
-            booking: booking.booking,
+            booking: listed,
             booking_status: BookingStatus::Cancelled,
         })
     }
 
-    async fn cancel_once(&self, call: &Call, booking: &str) -> Result<(), UpstreamError> {
-        let key = booking.to_ascii_lowercase();
+    async fn cancel_once(&self, call: &Call, booking: &BookingId) -> Result<(), UpstreamError> {
+        let key = booking.key();
         let outcome = {
             let mut cancels = self
                 .cancels
@@ -167,14 +171,7 @@ impl Bookings {
         customer: &ExternalId,
         id: &BookingId,
     ) -> Result<Option<Booking>, UpstreamError> {
-        let everything = ListQuery {
-            scope: Scope::AllCampaigns,
-            slot_from: None,
-            slot_to: None,
-            statuses: Vec::new(),
-            language: None,
-            pages: Pages::All,
-        };
+        let everything = BookingFilter::default();
         let mut pages = std::pin::pin!(self.every_page(call, customer, &everything, 1));
         while let Some(page) = pages.try_next().await? {
             if let Some(booking) = page.bookings.into_iter().find(|b| id.matches(&b.booking)) {
@@ -190,12 +187,16 @@ impl Bookings {
         &'a self,
         call: &'a Call,
         customer: &'a ExternalId,
-        query: &'a ListQuery,
+        filter: &'a BookingFilter,
         concurrency: usize,
     ) -> impl futures_util::Stream<Item = Result<BookingPage, UpstreamError>> + 'a {
         let fetch = move |number: u32, size: u32| {
-            self.omnilab
-                .fetch_contact_bookings(call, customer, query, number, size)
+            self.omnilab.fetch_contact_bookings(
+                call,
+                customer,
+                filter,
+                PageRequest { number, size },
+            )
         };
         stream::once(fetch(1, MAX_PAGE_SIZE))
             .map_ok(move |first| {

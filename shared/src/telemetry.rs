@@ -1,9 +1,10 @@
 //! Log output: `tracing` events to stdout, one JSON object a line when Lambda's advanced logging
 //! controls ask for it (`AWS_LAMBDA_LOG_FORMAT=JSON`), at `AWS_LAMBDA_LOG_LEVEL` (else
-//! `RUST_LOG`, else INFO).
+//! `RUST_LOG`, a level or directives such as `bookings=debug`, else INFO).
 //!
-//! The same contract as lambda_runtime's default subscriber, with a plain level instead of an
-//! `EnvFilter`: the filter's regex engine was about 0.35 MB of every binary (README, Performance).
+//! The same contract as lambda_runtime's default subscriber, with `Targets` directives instead
+//! of an `EnvFilter`: the filter's regex engine was about 0.35 MB of every binary (README,
+//! Performance).
 //!
 //! Only our own events follow any level below INFO, and the Lambda runtime's go down to DEBUG
 //! but never TRACE: the HTTP and AWS SDK crates log requests and responses at DEBUG and TRACE,
@@ -11,39 +12,60 @@
 //! debugging session may put a secret or a token in the logs.
 
 use tracing::Level;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 pub fn init() {
-    let level = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok())
-        .and_then(|text| parse_level(&text))
-        .unwrap_or(Level::INFO);
+    let wanted = wanted(
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
+        // The two filters below decide; the builder's own cap (INFO by default) must not.
+        .with_max_level(LevelFilter::TRACE)
         .with_target(false)
         .without_time()
         .with_ansi(false);
-    let filter = filter(level);
+    // Two filters, both of which an event must pass: what was asked for, and the floor.
     // Fails only if a subscriber is already set (tests); the existing one then keeps logging.
     let _ = if json {
-        builder.json().finish().with(filter).try_init()
+        builder
+            .json()
+            .finish()
+            .with(wanted)
+            .with(floor())
+            .try_init()
     } else {
-        builder.finish().with(filter).try_init()
+        builder.finish().with(wanted).with(floor()).try_init()
     };
 }
 
-fn filter(level: Level) -> Targets {
-    // `Level`'s order runs from ERROR (least verbose) up to TRACE: `min` caps verbosity.
-    let runtime = level.min(Level::DEBUG);
+/// What the operator asked for: Lambda's plain `AWS_LAMBDA_LOG_LEVEL` first, else `RUST_LOG`
+/// as a level or as directives (`bookings=debug,info`, parsed by `Targets`, with no regex
+/// engine), else INFO.
+fn wanted(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
+    if let Some(level) = lambda_level.and_then(parse_level) {
+        return Targets::new().with_default(level);
+    }
+    match rust_log {
+        Some(text) => parse_level(text)
+            .map(|level| Targets::new().with_default(level))
+            .or_else(|| text.parse::<Targets>().ok())
+            .unwrap_or_else(|| Targets::new().with_default(Level::INFO)),
+        None => Targets::new().with_default(Level::INFO),
+    }
+}
+
+/// The most any crate may log, whatever was asked for: our own events at any level, the
+/// Lambda runtime down to DEBUG, every other crate (HTTP, AWS SDK) down to INFO.
+fn floor() -> Targets {
     Targets::new()
-        .with_default(level.min(Level::INFO))
-        .with_target("bookings", level)
-        .with_target("lambda_runtime", runtime)
-        .with_target("lambda_http", runtime)
+        .with_default(Level::INFO)
+        .with_target("bookings", Level::TRACE)
+        .with_target("lambda_runtime", Level::DEBUG)
+        .with_target("lambda_http", Level::DEBUG)
 }
 
 fn parse_level(text: &str) -> Option<Level> {
@@ -61,22 +83,50 @@ fn parse_level(text: &str) -> Option<Level> {
 mod tests {
     use super::*;
 
+    fn enabled(wanted: &Targets, target: &str, level: Level) -> bool {
+        wanted.would_enable(target, &level) && floor().would_enable(target, &level)
+    }
+
     #[test]
     fn other_crates_never_log_below_info() {
-        let filter = filter(Level::TRACE);
-        assert!(filter.would_enable("bookings::omnilab", &Level::TRACE));
-        assert!(!filter.would_enable("aws_smithy_runtime::client", &Level::DEBUG));
-        assert!(!filter.would_enable("hyper_util::client", &Level::TRACE));
-        assert!(filter.would_enable("hyper_util::client", &Level::INFO));
-        assert!(filter.would_enable("lambda_runtime::runtime", &Level::DEBUG));
+        let trace = super::wanted(Some("TRACE"), None);
+        assert!(enabled(&trace, "bookings::omnilab", Level::TRACE));
+        assert!(!enabled(&trace, "aws_smithy_runtime::client", Level::DEBUG));
+        assert!(!enabled(&trace, "hyper_util::client", Level::TRACE));
+        assert!(enabled(&trace, "hyper_util::client", Level::INFO));
+        assert!(enabled(&trace, "lambda_runtime::runtime", Level::DEBUG));
         assert!(
-            !filter.would_enable("lambda_runtime::layers::api_response", &Level::TRACE),
+            !enabled(&trace, "lambda_runtime::layers::api_response", Level::TRACE),
             "lambda_runtime logs the raw event at TRACE"
         );
-        assert!(!filter.would_enable("lambda_http", &Level::TRACE));
-        let quiet = super::filter(Level::WARN);
-        assert!(!quiet.would_enable("bookings", &Level::INFO));
-        assert!(!quiet.would_enable("reqwest", &Level::INFO));
+        assert!(!enabled(&trace, "lambda_http", Level::TRACE));
+        let quiet = super::wanted(Some("WARN"), None);
+        assert!(!enabled(&quiet, "bookings", Level::INFO));
+        assert!(!enabled(&quiet, "reqwest", Level::INFO));
+    }
+
+    #[test]
+    fn rust_log_directives_work_under_the_same_floor() {
+        let wanted = super::wanted(None, Some("bookings=debug,warn"));
+        assert!(enabled(&wanted, "bookings::service", Level::DEBUG));
+        assert!(!enabled(&wanted, "bookings::service", Level::TRACE));
+        assert!(enabled(&wanted, "lambda_runtime", Level::WARN));
+        assert!(!enabled(&wanted, "lambda_runtime", Level::INFO));
+        let everything = super::wanted(None, Some("trace,aws_smithy_runtime=trace,hyper=trace"));
+        assert!(!enabled(
+            &everything,
+            "aws_smithy_runtime::client",
+            Level::DEBUG
+        ));
+        assert!(!enabled(&everything, "hyper::proto", Level::TRACE));
+        assert!(enabled(&everything, "bookings", Level::TRACE));
+        // Lambda's own setting wins over RUST_LOG, as lambda_runtime's subscriber does.
+        let lambda = super::wanted(Some("ERROR"), Some("bookings=trace"));
+        assert!(!enabled(&lambda, "bookings", Level::WARN));
+        // Nonsense is INFO, not silence.
+        let nonsense = super::wanted(None, Some("=="));
+        assert!(enabled(&nonsense, "bookings", Level::INFO));
+        assert!(!enabled(&nonsense, "bookings", Level::DEBUG));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::model::Booking;
-use crate::query::Language;
+use crate::omnilab::Language;
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct BookingView {

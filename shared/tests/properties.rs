@@ -4,7 +4,8 @@
 
 use bookings::booking_id::BookingId;
 use bookings::model::BookingStatus;
-use bookings::query::{Language, ListQuery, PARAMETERS, Pages, Scope};
+use bookings::omnilab::{Language, PageRequest, Scope};
+use bookings::query::{ListQuery, PARAMETERS, Pages};
 use bookings::view::localized;
 use proptest::prelude::*;
 
@@ -82,12 +83,12 @@ proptest! {
         let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
         let mut sorted = statuses.clone();
         sorted.sort();
-        prop_assert_eq!(query.scope, scope);
-        prop_assert_eq!(query.slot_from, from_ts);
-        prop_assert_eq!(query.slot_to, to_ts);
-        prop_assert_eq!(query.statuses, sorted);
-        prop_assert_eq!(query.language, language.as_deref().and_then(Language::parse));
-        prop_assert_eq!(query.pages, if all { Pages::All } else { Pages::One { number, size } });
+        prop_assert_eq!(query.filter.scope, scope);
+        prop_assert_eq!(query.filter.slot_from, from_ts);
+        prop_assert_eq!(query.filter.slot_to, to_ts);
+        prop_assert_eq!(query.filter.statuses, sorted);
+        prop_assert_eq!(query.filter.language, language.as_deref().and_then(Language::parse));
+        prop_assert_eq!(query.pages, if all { Pages::All } else { Pages::One(PageRequest { number, size }) });
     }
 
     #[test]

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bookings::config::UpstreamPolicy;
-use bookings::sandbox::SandboxData;
-use bookings_tests::events::http_api_event;
 use bookings_tests::runtime_api::{Function, RuntimeApi, binary};
 use bookings_tests::{World, demo_start};
+use sandbox::SandboxData;
+use sandbox::gateway::Event;
+use sandbox::wire::{TokenAnswer, TokenRequest};
 use serde_json::Value;
 
 const CONTACT: &str = "bench-contact";
@@ -45,7 +46,10 @@ async fn new_world(bookings: u32) -> World {
 }
 
 fn list_event(query: &str) -> Value {
-    http_api_event("GET", "/bookings", query, Some(CONTACT))
+    Event::new("GET", "/bookings")
+        .query(query)
+        .customer(CONTACT)
+        .json()
 }
 
 /// Time the sandbox itself takes to answer one page, seen from a client on the same machine:
@@ -53,7 +57,7 @@ fn list_event(query: &str) -> Value {
 async fn upstream_alone(world: &World, query: &str, runs: usize) -> Vec<Duration> {
     let client = reqwest::Client::new();
     let base = format!("http://{}", world.sandbox_addr);
-    let token: Value = client
+    let token: TokenAnswer = client
         .post(format!("{base}/v1/oauth:token"))
         .json(&token_request())
         .send()
@@ -62,7 +66,7 @@ async fn upstream_alone(world: &World, query: &str, runs: usize) -> Vec<Duration
         .json()
         .await
         .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    let token = token.access_token;
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let started = Instant::now();
@@ -85,14 +89,8 @@ async fn upstream_alone(world: &World, query: &str, runs: usize) -> Vec<Duration
 }
 
 /// The sandbox's client-credentials exchange, as our functions send it.
-fn token_request() -> Value {
-    let credentials = bookings::sandbox::Sandbox::default_credentials();
-    serde_json::json!({
-        "client_id": credentials.client_id,
-        "client_secret": credentials.client_secret,
-        "audience": credentials.audience,
-        "grant_type": "client_credentials",
-    })
+fn token_request() -> TokenRequest {
+    TokenRequest::for_credentials(&sandbox::Sandbox::default_credentials())
 }
 
 /// The median of 21 runs of `run`.
@@ -282,10 +280,7 @@ async fn main() {
     let one_page = started.elapsed();
     let fetches = world.sandbox.counters().fetches;
     let started = Instant::now();
-    let all = runtime
-        .invoke(list_event("all=true&page_size=100"))
-        .await
-        .response();
+    let all = runtime.invoke(list_event("all=true")).await.response();
     let all_pages = started.elapsed();
     let body: Value = serde_json::from_str(all["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["bookings"].as_array().unwrap().len(), 1000);

@@ -1,8 +1,7 @@
-//! What the end-to-end tests share: the sandbox OmniLab on loopback, secrets in the Secrets
-//! Manager emulator, API Gateway events as the JWT authorizer would deliver them, and a Lambda
-//! Runtime API to run the compiled binaries under.
+//! What the end-to-end tests share: the sandbox OmniLab on loopback (the `omnilab-sandbox`
+//! crate, which also builds the API Gateway events: `sandbox::gateway`), secrets in the Secrets
+//! Manager emulator, and a Lambda Runtime API to run the compiled binaries under.
 
-pub mod events;
 pub mod runtime_api;
 pub mod secrets;
 
@@ -10,14 +9,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bookings::config::UpstreamPolicy;
-use bookings::omnilab::{Credentials, CredentialsSource};
-use bookings::sandbox::{Sandbox, SandboxData};
+use bookings::omnilab::CredentialsSource;
 use bookings::{App, Config, Route};
 use jiff::Timestamp;
 use lambda_http::{Body, Response};
+use sandbox::gateway::Event;
+use sandbox::{ClientCredentials, Sandbox, SandboxData};
 use serde_json::Value;
 
-pub use bookings::sandbox::{DEMO_CUSTOMER, OTHER_CUSTOMER};
+pub use sandbox::{DEMO_CUSTOMER, OTHER_CUSTOMER};
 
 /// The day the demo data starts: fixed, so local times and groups are known in advance.
 pub fn demo_start() -> Timestamp {
@@ -61,23 +61,23 @@ impl World {
 
     /// `GET /bookings?{query}` as `customer`.
     pub async fn list(&self, customer: &str, query: &str) -> Answer {
-        let request = events::http_api("GET", "/bookings", query, Some(customer));
+        let request = Event::new("GET", "/bookings")
+            .query(query)
+            .customer(customer)
+            .request();
         Answer::from(self.app.handle(Route::ListBookings, request).await)
     }
 
     /// `POST /bookings/{booking}/cancel` as `customer`.
     pub async fn cancel(&self, customer: &str, booking: &str) -> Answer {
-        let request = events::http_api(
-            "POST",
-            &format!("/bookings/{booking}/cancel"),
-            "",
-            Some(customer),
-        );
+        let request = Event::new("POST", &format!("/bookings/{booking}/cancel"))
+            .customer(customer)
+            .request();
         Answer::from(self.app.handle(Route::CancelBooking, request).await)
     }
 
     /// Rotates the OmniLab credentials: the sandbox accepts only the new ones from now on.
-    pub fn rotate_upstream(&self, credentials: &Credentials) {
+    pub fn rotate_upstream(&self, credentials: &ClientCredentials) {
         self.sandbox.set_credentials(credentials.clone());
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use bookings::omnilab::Credentials;
+use sandbox::ClientCredentials;
 use tokio::sync::OnceCell;
 
 static CLIENT: OnceCell<aws_sdk_secretsmanager::Client> = OnceCell::const_new();
@@ -22,7 +22,7 @@ pub async fn client() -> &'static aws_sdk_secretsmanager::Client {
         .await
 }
 
-pub fn secret_string(credentials: &Credentials) -> String {
+pub fn secret_string(credentials: &ClientCredentials) -> String {
     serde_json::json!({
         "client_id": credentials.client_id,
         "client_secret": credentials.client_secret,
@@ -32,7 +32,7 @@ pub fn secret_string(credentials: &Credentials) -> String {
 }
 
 /// Creates a secret of its own for one test and returns its ARN.
-pub async fn create(credentials: &Credentials) -> String {
+pub async fn create(credentials: &ClientCredentials) -> String {
     let name = format!(
         "omnilab/test-{}-{}-{}",
         std::process::id(),
@@ -55,7 +55,7 @@ pub async fn create_raw(name: &str, value: &str) -> String {
 }
 
 /// Rotation, as an operator would do it: a new version of the same secret.
-pub async fn put(secret_id: &str, credentials: &Credentials) {
+pub async fn put(secret_id: &str, credentials: &ClientCredentials) {
     client()
         .await
         .put_secret_value()

@@ -2,6 +2,7 @@
 //! container, refreshed shortly before it expires or when OmniLab refuses it.
 
 use std::sync::Arc;
+#[cfg(feature = "stats")]
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::credentials::{CredentialStore, Credentials};
+use super::error::Malformed;
 use super::transport::{Retry, Transport};
 use super::{Call, CredentialsError, UpstreamError};
 
@@ -31,6 +33,7 @@ pub(crate) struct Authenticator {
     // Held across the exchange: requests that find the token stale wait for the one exchange
     // in flight instead of starting their own, and take its outcome, failure included.
     state: Mutex<State>,
+    #[cfg(feature = "stats")]
     exchanges: AtomicU64,
 }
 
@@ -86,6 +89,7 @@ impl Authenticator {
             token_url: format!("{api_base}/v1/oauth:token"),
             credentials,
             state: Mutex::new(State::default()),
+            #[cfg(feature = "stats")]
             exchanges: AtomicU64::new(0),
         }
     }
@@ -94,10 +98,12 @@ impl Authenticator {
         self.credentials.prepare().await;
     }
 
+    #[cfg(feature = "stats")]
     pub(crate) fn exchanges(&self) -> u64 {
         self.exchanges.load(Ordering::Relaxed)
     }
 
+    #[cfg(feature = "stats")]
     pub(crate) fn secret_reads(&self) -> u64 {
         self.credentials.reads()
     }
@@ -193,6 +199,7 @@ impl Authenticator {
                 client.post(&self.token_url).json(&body)
             })
             .await?;
+        #[cfg(feature = "stats")]
         self.exchanges.fetch_add(1, Ordering::Relaxed);
         match answer.status {
             status if status.is_success() => {}
@@ -203,7 +210,7 @@ impl Authenticator {
         }
         let token: TokenResponse = answer.json()?;
         if token.access_token.is_empty() {
-            return Err(UpstreamError::Decode("empty access_token".into()));
+            return Err(UpstreamError::Malformed(Malformed::EmptyToken));
         }
         Ok(AccessToken {
             value: token.access_token.into(),

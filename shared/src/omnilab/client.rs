@@ -5,12 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticator;
 use super::credentials::CredentialStore;
+use super::request::{BookingFilter, ExternalId, PageRequest};
 use super::transport::{Answer, Retry, Transport};
-use super::{Call, UpstreamError};
-use crate::config::{Config, UpstreamPolicy};
-use crate::identity::ExternalId;
+use super::{Call, Settings, UpstreamError, UpstreamPolicy};
+use crate::booking_id::BookingId;
 use crate::model::BookingPage;
-use crate::query::{ListQuery, Scope};
 
 /// The OmniLab client of one container: its connection pool, credentials and token are shared
 /// by every request the container serves.
@@ -21,7 +20,8 @@ pub struct OmniLab {
     auth: Authenticator,
 }
 
-/// Container-wide counters, for the request log and the benchmark.
+/// Container-wide counters, read by the tests and the benchmark (feature `stats`).
+#[cfg(feature = "stats")]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
     pub secret_reads: u64,
@@ -29,13 +29,13 @@ pub struct Stats {
 }
 
 impl OmniLab {
-    pub fn new(config: &Config) -> Self {
-        let base = &config.api_base;
+    pub fn new(settings: Settings) -> Self {
+        let base = &settings.api_base;
         Self {
             fetch_url: format!("{base}/v1/interactions:fetchContactBookings"),
             cancel_url: format!("{base}/v1/interactions:cancelInteractionBooking"),
-            transport: Transport::new(config.upstream.clone()),
-            auth: Authenticator::new(base, CredentialStore::new(config.credentials.clone())),
+            auth: Authenticator::new(base, CredentialStore::new(settings.credentials)),
+            transport: Transport::new(settings.policy),
         }
     }
 
@@ -49,6 +49,7 @@ impl OmniLab {
         self.transport.policy()
     }
 
+    #[cfg(feature = "stats")]
     pub fn stats(&self) -> Stats {
         Stats {
             secret_reads: self.auth.secret_reads(),
@@ -60,33 +61,11 @@ impl OmniLab {
     pub async fn fetch_contact_bookings(
         &self,
         call: &Call,
-        customer: &ExternalId,
-        query: &ListQuery,
-        page_number: u32,
-        page_size: u32,
+        contact: &ExternalId,
+        filter: &BookingFilter,
+        page: PageRequest,
     ) -> Result<BookingPage, UpstreamError> {
-        let mut params: Vec<(&str, String)> = vec![("external_id", customer.as_str().to_owned())];
-        match &query.scope {
-            Scope::AllCampaigns => {}
-            Scope::PublicKey(key) => params.push(("public_keys", key.clone())),
-            Scope::Interaction(name) => params.push(("interactions", name.clone())),
-        }
-        // Timestamp's Display is RFC 3339 in UTC with a `Z`, as OmniLab asks.
-        if let Some(from) = query.slot_from {
-            params.push(("slot_date_range.from", from.to_string()));
-        }
-        if let Some(to) = query.slot_to {
-            params.push(("slot_date_range.to", to.to_string()));
-        }
-        for status in &query.statuses {
-            params.push(("booking_status", status.as_str().to_owned()));
-        }
-        if let Some(language) = &query.language {
-            params.push(("language", language.as_str().to_owned()));
-        }
-        params.push(("page_size", page_size.to_string()));
-        params.push(("page_number", page_number.to_string()));
-
+        let params = filter.query(contact, page);
         let client = self.transport.client()?;
         let answer = self
             .authorized(call, Retry::Safe, |token| {
@@ -107,7 +86,7 @@ impl OmniLab {
     pub async fn cancel_interaction_booking(
         &self,
         call: &Call,
-        booking: &str,
+        booking: &BookingId,
     ) -> Result<(), UpstreamError> {
         #[derive(Serialize)]
         struct Cancel<'a> {
@@ -118,7 +97,9 @@ impl OmniLab {
         struct Cancelled {}
 
         let client = self.transport.client()?;
-        let body = Cancel { booking };
+        let body = Cancel {
+            booking: booking.as_str(),
+        };
         let answer = self
             .authorized(call, Retry::OnlyUnsent, |token| {
                 client.post(&self.cancel_url).bearer_auth(token).json(&body)

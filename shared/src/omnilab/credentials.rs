@@ -1,5 +1,6 @@
 use std::fmt;
 use std::sync::Arc;
+#[cfg(feature = "stats")]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::time::{Duration, Instant};
@@ -125,6 +126,7 @@ pub(crate) struct CredentialStore {
     client: OnceCell<aws_sdk_secretsmanager::Client>,
     // Held across the read, so concurrent cold requests cause one read and share its outcome.
     state: Mutex<State>,
+    #[cfg(feature = "stats")]
     reads: AtomicU64,
 }
 
@@ -144,6 +146,7 @@ impl CredentialStore {
             source,
             client: OnceCell::new(),
             state: Mutex::new(State::default()),
+            #[cfg(feature = "stats")]
             reads: AtomicU64::new(0),
         }
     }
@@ -173,6 +176,7 @@ impl CredentialStore {
             .await
     }
 
+    #[cfg(feature = "stats")]
     pub(crate) fn reads(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
     }
@@ -250,6 +254,7 @@ impl CredentialStore {
         };
         let client = self.client().await;
         call.count();
+        #[cfg(feature = "stats")]
         self.reads.fetch_add(1, Ordering::Relaxed);
         let request = client.get_secret_value().secret_id(secret_id).send();
         let output = tokio::time::timeout(call.remaining(), request)

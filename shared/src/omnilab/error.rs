@@ -16,9 +16,9 @@ pub enum UpstreamError {
     #[error("OmniLab did not answer in time")]
     Timeout,
     #[error("could not reach OmniLab ({0})")]
-    Transport(&'static str),
+    Transport(TransportError),
     #[error("OmniLab sent a body we cannot read ({0})")]
-    Decode(String),
+    Malformed(Malformed),
     #[error("OmniLab refused a freshly issued access token")]
     Unauthorized,
     #[error("OmniLab rejected the client credentials")]
@@ -26,32 +26,77 @@ pub enum UpstreamError {
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
 }
+
+/// How an exchange with OmniLab broke before a whole answer arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// Refused or unreachable: the request provably never left.
+    #[error("connect")]
+    Connect,
+    /// The answer started and was cut off.
+    #[error("body")]
+    Dropped,
+    /// Anything else that failed in sending.
+    #[error("request")]
+    Request,
+    /// The HTTP client itself could not be built.
+    #[error("client")]
+    Client,
+}
+
+/// An answer that arrived whole but cannot be what OmniLab documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    #[error("body too large")]
+    TooLarge,
+    #[error("{kind} at line {line} column {column}")]
+    Json {
+        kind: JsonError,
+        line: usize,
+        column: usize,
+    },
+    #[error("empty access_token")]
+    EmptyToken,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JsonError {
+    #[error("io")]
+    Io,
+    #[error("syntax")]
+    Syntax,
+    #[error("unexpected shape")]
+    Shape,
+    #[error("truncated")]
+    Truncated,
+}
+
 impl UpstreamError {
     /// A reqwest error, told apart without its `Display`, which would print the URL.
     pub(crate) fn from_reqwest(error: &reqwest::Error) -> Self {
         if error.is_timeout() {
             Self::Timeout
         } else if error.is_connect() {
-            Self::Transport("connect")
+            Self::Transport(TransportError::Connect)
         } else if error.is_body() || error.is_decode() {
-            Self::Transport("body")
+            Self::Transport(TransportError::Dropped)
         } else {
-            Self::Transport("request")
+            Self::Transport(TransportError::Request)
         }
     }
 
     /// A JSON error, told apart without its `Display`, which may quote the body.
     pub(crate) fn from_json(error: &serde_json::Error) -> Self {
         let kind = match error.classify() {
-            serde_json::error::Category::Io => "io",
-            serde_json::error::Category::Syntax => "syntax",
-            serde_json::error::Category::Data => "unexpected shape",
-            serde_json::error::Category::Eof => "truncated",
+            serde_json::error::Category::Io => JsonError::Io,
+            serde_json::error::Category::Syntax => JsonError::Syntax,
+            serde_json::error::Category::Data => JsonError::Shape,
+            serde_json::error::Category::Eof => JsonError::Truncated,
         };
-        Self::Decode(format!(
-            "{kind} at line {} column {}",
-            error.line(),
-            error.column()
-        ))
+        Self::Malformed(Malformed::Json {
+            kind,
+            line: error.line(),
+            column: error.column(),
+        })
     }
 }

@@ -4,19 +4,30 @@
 //! - [`auth`]: the client-credentials token, cached, shared and refreshed in one flight.
 //! - [`transport`]: deadlines, retries and bounded bodies for every upstream call.
 //! - [`client`]: the two Booking API endpoints, typed.
+//! - [`request`]: what a fetch asks for, in OmniLab's terms; [`settings`]: what the client is
+//!   built from.
+//!
+//! Nothing here knows our own API's query or configuration: they are translated into these
+//! types before they reach the client.
 
 mod auth;
 mod client;
 mod credentials;
 mod error;
+mod request;
+mod settings;
 mod transport;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-pub use client::{OmniLab, Stats};
+pub use client::OmniLab;
+#[cfg(feature = "stats")]
+pub use client::Stats;
 pub use credentials::{Credentials, CredentialsError, CredentialsSource, SdkFailure};
-pub use error::UpstreamError;
+pub use error::{JsonError, Malformed, TransportError, UpstreamError};
+pub use request::{BookingFilter, ExternalId, Language, PageRequest, Scope};
+pub use settings::{Settings, UpstreamPolicy};
 
 /// One request's dealings with OmniLab: the time it has left, and how many calls it made.
 #[derive(Debug)]

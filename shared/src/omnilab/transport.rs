@@ -7,8 +7,8 @@ use std::time::Duration;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
-use super::{Call, UpstreamError};
-use crate::config::UpstreamPolicy;
+use super::error::{Malformed, TransportError};
+use super::{Call, UpstreamError, UpstreamPolicy};
 
 /// OmniLab's pages are tens of kilobytes; anything near this is not a booking page.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -19,6 +19,25 @@ pub(crate) enum Retry {
     Safe,
     /// A cancel: repeat only when the request provably never left (connection refused).
     OnlyUnsent,
+}
+
+impl Retry {
+    /// Whether another attempt may follow `failure`.
+    fn allows(self, failure: &UpstreamError) -> bool {
+        match failure {
+            // Refused before anything was sent: repeating cannot cancel twice.
+            UpstreamError::Transport(TransportError::Connect) => true,
+            UpstreamError::Transport(_)
+            | UpstreamError::Status(_)
+            | UpstreamError::RateLimited { .. } => self == Self::Safe,
+            // A slow upstream stays slow, and an unreadable body stays unreadable.
+            UpstreamError::Timeout
+            | UpstreamError::Malformed(_)
+            | UpstreamError::Unauthorized
+            | UpstreamError::CredentialsRejected
+            | UpstreamError::Credentials(_) => false,
+        }
+    }
 }
 
 pub(crate) struct Transport {
@@ -55,7 +74,7 @@ impl Transport {
                 )
             })
             .as_ref()
-            .map_err(|_| UpstreamError::Transport("client"))
+            .map_err(|_| UpstreamError::Transport(TransportError::Client))
     }
 
     pub(crate) fn policy(&self) -> &UpstreamPolicy {
@@ -80,36 +99,27 @@ impl Transport {
                 return Err(UpstreamError::Timeout);
             }
             call.count();
-            let (failure, asked_wait) = match self.attempt(build(), remaining).await {
-                Ok(answer) if answer.status == StatusCode::TOO_MANY_REQUESTS => (
+            let failure = match self.attempt(build(), remaining).await {
+                Ok(answer) if answer.status == StatusCode::TOO_MANY_REQUESTS => {
                     UpstreamError::RateLimited {
                         retry_after: answer.retry_after,
-                    },
-                    answer.retry_after,
-                ),
+                    }
+                }
                 Ok(answer) if answer.status.is_server_error() => {
-                    (UpstreamError::Status(answer.status.as_u16()), None)
+                    UpstreamError::Status(answer.status.as_u16())
                 }
                 Ok(answer) => return Ok(answer),
-                // A slow upstream stays slow, and an oversized body stays oversized.
-                Err(failure @ (UpstreamError::Timeout | UpstreamError::Decode(_))) => {
-                    return Err(failure);
-                }
-                Err(failure @ UpstreamError::Transport("connect"))
-                    if retry == Retry::OnlyUnsent =>
-                {
-                    // Refused before anything was sent: repeating cannot cancel twice.
-                    (failure, None)
-                }
-                Err(failure) if retry == Retry::OnlyUnsent => return Err(failure),
-                Err(failure) => (failure, None),
+                Err(failure) => failure,
             };
-            let retryable =
-                retry == Retry::Safe || matches!(failure, UpstreamError::Transport("connect"));
-            if !retryable || attempt >= self.policy.max_attempts {
+            if !retry.allows(&failure) || attempt >= self.policy.max_attempts {
                 return Err(failure);
             }
-            let wait = asked_wait.unwrap_or_else(|| self.backoff(attempt));
+            let wait = match failure {
+                UpstreamError::RateLimited {
+                    retry_after: Some(asked),
+                } => asked,
+                _ => self.backoff(attempt),
+            };
             // Leave room for the retry itself; a wait that cannot fit is a wait for nothing.
             if wait + Duration::from_millis(50) >= call.remaining() {
                 return Err(failure);
@@ -197,7 +207,7 @@ async fn read_body(mut response: Response) -> Result<Vec<u8>, UpstreamError> {
         .content_length()
         .is_some_and(|len| len > MAX_BODY_BYTES as u64)
     {
-        return Err(UpstreamError::Decode("body too large".into()));
+        return Err(UpstreamError::Malformed(Malformed::TooLarge));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
@@ -206,7 +216,7 @@ async fn read_body(mut response: Response) -> Result<Vec<u8>, UpstreamError> {
         .map_err(|e| UpstreamError::from_reqwest(&e))?
     {
         if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(UpstreamError::Decode("body too large".into()));
+            return Err(UpstreamError::Malformed(Malformed::TooLarge));
         }
         body.extend_from_slice(&chunk);
     }

@@ -1,0 +1,248 @@
+//! Our two routes over API Gateway's HTTP API: a request in, the customer and their input
+//! taken out of it, the use case called, the answer shaped. How errors become answers is in
+//! [`problem`].
+
+mod problem;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+
+use problem::problem_response;
+pub use problem::{ApiError, Problem};
+
+use crate::booking_id::{BookingId, InvalidBookingId};
+use crate::config::{Config, DEFAULT_EXTERNAL_ID_CLAIM};
+use crate::identity;
+#[cfg(feature = "stats")]
+use crate::omnilab::Stats;
+use crate::omnilab::{Call, OmniLab, UpstreamError};
+use crate::query::{InvalidParameter, ListQuery};
+use crate::service::Bookings;
+
+/// Lambda stops a function at its deadline; answering a little before it means the caller gets
+/// our 504 rather than API Gateway's opaque one.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(300);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /bookings`
+    ListBookings,
+    /// `POST /bookings/{booking}/cancel`
+    CancelBooking,
+}
+
+impl Route {
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::ListBookings => "GET /bookings",
+            Self::CancelBooking => "POST /bookings/{booking}/cancel",
+        }
+    }
+
+    fn method(self) -> Method {
+        match self {
+            Self::ListBookings => Method::GET,
+            Self::CancelBooking => Method::POST,
+        }
+    }
+
+    /// The `Allow` header of a 405 on this route.
+    pub(super) fn allow(self) -> &'static str {
+        match self {
+            Self::ListBookings => "GET",
+            Self::CancelBooking => "POST",
+        }
+    }
+}
+
+/// One container's application: cheap to clone, shared by every concurrent request.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    bookings: Bookings,
+    external_id_claim: String,
+    /// The time a request gets when Lambda gives no deadline (local runs).
+    default_budget: Duration,
+}
+
+impl App {
+    pub fn new(config: Config) -> Self {
+        if config.external_id_claim != DEFAULT_EXTERNAL_ID_CLAIM {
+            // Whoever can change this claim can read and cancel another customer's bookings.
+            tracing::warn!(
+                claim = %config.external_id_claim,
+                "EXTERNAL_ID_CLAIM is not `sub`: make sure customers cannot change this claim (Cognito custom attributes are writable unless the app client makes them read-only)"
+            );
+        }
+        Self {
+            inner: Arc::new(Inner {
+                bookings: Bookings::new(OmniLab::new(config.omnilab())),
+                default_budget: config.upstream.default_budget,
+                external_id_claim: config.external_id_claim,
+            }),
+        }
+    }
+
+    /// Starts, in the background, the local set-up the first request would otherwise wait for
+    /// (the HTTP client with its TLS roots, the Secrets Manager client), so it overlaps the
+    /// runtime's first poll for work. No network. Needs a Tokio runtime.
+    pub fn prepare_in_background(&self) {
+        let app = self.clone();
+        tokio::spawn(async move { app.inner.bookings.omnilab().prepare().await });
+    }
+
+    #[cfg(feature = "stats")]
+    pub fn stats(&self) -> Stats {
+        self.inner.bookings.omnilab().stats()
+    }
+
+    /// Serves one request of `route`: always an answer, never a panic or an `Err`.
+    pub async fn handle(&self, route: Route, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let budget = self.budget(&request);
+        let call = Call::new(budget);
+        let work = async {
+            match route {
+                Route::ListBookings => self.list(&call, &request).await,
+                Route::CancelBooking => self.cancel(&call, &request).await,
+            }
+        };
+        // The one bound on every wait inside (a token or secret another request is fetching, a
+        // cancel of the same booking in flight): none outlives this request's deadline.
+        let outcome = tokio::time::timeout(budget, work)
+            .await
+            .unwrap_or(Err(ApiError::Upstream(UpstreamError::Timeout)));
+        let response = outcome.unwrap_or_else(|error| {
+            error.log(route);
+            problem_response(&error)
+        });
+        tracing::info!(
+            route = route.key(),
+            status = response.status().as_u16(),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            upstream_calls = call.upstream_calls(),
+            "request"
+        );
+        response
+    }
+
+    async fn list(&self, call: &Call, request: &Request) -> Result<Response<Body>, ApiError> {
+        check_method(Route::ListBookings, request)?;
+        let customer = identity::customer(request, &self.inner.external_id_claim)?;
+        let query = ListQuery::parse(query_pairs(request))?;
+        let list = self.inner.bookings.list(call, &customer, &query).await?;
+        Ok(response(StatusCode::OK, "application/json", list))
+    }
+
+    async fn cancel(&self, call: &Call, request: &Request) -> Result<Response<Body>, ApiError> {
+        check_method(Route::CancelBooking, request)?;
+        let customer = identity::customer(request, &self.inner.external_id_claim)?;
+        if let Some((name, _)) = query_pairs(request).next() {
+            return Err(InvalidParameter::new(name, "is not accepted by this route").into());
+        }
+        let id = booking_param(request)
+            .ok_or(ApiError::NotFound)
+            .and_then(|text| {
+                BookingId::parse(text)
+                    .map_err(|_| InvalidParameter::new("booking", InvalidBookingId::REASON).into())
+            })?;
+        let cancelled = self.inner.bookings.cancel(call, &customer, &id).await?;
+        Ok(json_response(StatusCode::OK, &cancelled))
+    }
+
+    /// The time this request may spend: up to Lambda's deadline (less a margin), or the
+    /// configured default where there is none (local runs).
+    fn budget(&self, request: &Request) -> Duration {
+        let default = self.inner.default_budget;
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        match request.lambda_context_ref().map(|context| context.deadline) {
+            // Real Lambda deadlines are epoch milliseconds in the future. Some local emulators
+            // (cargo lambda watch) send a bare duration instead, which reads as long past.
+            Some(deadline) if deadline > now_ms => Duration::from_millis(deadline - now_ms)
+                .saturating_sub(DEADLINE_MARGIN)
+                .min(default),
+            _ => default,
+        }
+    }
+}
+
+fn check_method(route: Route, request: &Request) -> Result<(), ApiError> {
+    (request.method() == route.method())
+        .then_some(())
+        .ok_or(ApiError::MethodNotAllowed(route))
+}
+
+/// The query as it was sent, repeats included (lambda_http parses `rawQueryString`).
+fn query_pairs(request: &Request) -> impl Iterator<Item = (&str, &str)> {
+    request
+        .query_string_parameters_ref()
+        .into_iter()
+        .flat_map(|map| map.iter())
+}
+
+/// `{booking}` from API Gateway's path parameters, or from the raw path where there are none
+/// (local Lambda emulators do not match routes).
+fn booking_param(request: &Request) -> Option<&str> {
+    if let Some(value) = request
+        .path_parameters_ref()
+        .and_then(|p| p.first("booking"))
+    {
+        return Some(value);
+    }
+    request
+        .raw_http_path()
+        .trim_end_matches('/')
+        .strip_suffix("/cancel")?
+        .rsplit_once("/bookings/")
+        .map(|(_, id)| id)
+        .filter(|id| !id.contains('/'))
+}
+
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    match serde_json::to_string(body) {
+        Ok(text) => response(status, "application/json", text),
+        Err(error) => {
+            tracing::error!(%error, "response did not serialize");
+            response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "application/problem+json",
+                String::new(),
+            )
+        }
+    }
+}
+
+// Text bodies: API Gateway passes them through, where binary ones would travel base64-encoded.
+pub(super) fn response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    // A customer's bookings are personal: no shared cache may keep them.
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    response
+}

@@ -1,0 +1,41 @@
+//! What the OmniLab client is built from: where OmniLab is, where the credentials are, and how
+//! patiently to talk to it.
+
+use std::time::Duration;
+
+use super::CredentialsSource;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// OmniLab's base URL, without a trailing slash (`https://<tenant>.api.omnilab-<env>.21-digital.com`).
+    pub api_base: String,
+    pub credentials: CredentialsSource,
+    pub policy: UpstreamPolicy,
+}
+
+/// How patiently we talk to OmniLab.
+#[derive(Clone, Debug)]
+pub struct UpstreamPolicy {
+    /// The longest one upstream attempt may take.
+    pub attempt_timeout: Duration,
+    /// Attempts for a call that is safe to repeat, the first one included.
+    pub max_attempts: u32,
+    /// First backoff step; doubled on each retry, with full jitter.
+    pub base_backoff: Duration,
+    /// Requests that arrive without a Lambda deadline (local runs) get this much time.
+    pub default_budget: Duration,
+    /// How many result pages `all=true` fetches at the same time.
+    pub page_concurrency: usize,
+}
+
+impl Default for UpstreamPolicy {
+    fn default() -> Self {
+        Self {
+            attempt_timeout: Duration::from_secs(5),
+            max_attempts: 3,
+            base_backoff: Duration::from_millis(100),
+            default_budget: Duration::from_secs(25),
+            page_concurrency: 10,
+        }
+    }
+}
