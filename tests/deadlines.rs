@@ -11,9 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
 use bookings_tests::runtime_api::{Function, RuntimeApi, problem_body};
 use bookings_tests::{DEMO_CUSTOMER, World, secrets};
 use sandbox::gateway::Event;
@@ -177,39 +174,18 @@ async fn a_single_request_with_a_hanging_token_endpoint_answers_504_by_its_deadl
     assert_eq!(world.sandbox.counters().token_exchanges, 0);
 }
 
-/// A Secrets Manager on loopback whose first `GetSecretValue` takes `first_delay`; every call
-/// answers the sandbox's credentials. Returns its URL and its call count.
+/// A Secrets Manager whose first `GetSecretValue` takes `first_delay`; every call answers the
+/// sandbox's credentials. Returns its URL and its call count.
 async fn slow_secrets_manager(first_delay: Duration) -> (String, Arc<AtomicUsize>) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = calls.clone();
-    let router = Router::new().fallback(move || {
-        let counter = counter.clone();
-        async move {
-            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
-                tokio::time::sleep(first_delay).await;
-            }
-            let body = json!({
-                "ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:omnilab/slow-AbCdEf",
-                "Name": "omnilab/slow",
-                "VersionId": "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111",
-                "SecretString": secrets::secret_string(&Sandbox::default_credentials()),
-                "VersionStages": ["AWSCURRENT"],
-                "CreatedDate": 1_733_745_600,
-            });
-            (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
-                body.to_string(),
-            )
-                .into_response()
-        }
+    let body = json!({
+        "ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:omnilab/slow-AbCdEf",
+        "Name": "omnilab/slow",
+        "VersionId": "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111",
+        "SecretString": secrets::secret_string(&Sandbox::default_credentials()),
+        "VersionStages": ["AWSCURRENT"],
+        "CreatedDate": 1_733_745_600,
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let address = listener.local_addr().expect("an address");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (format!("http://{address}"), calls)
+    secrets::fake_secrets_manager(body.to_string(), first_delay).await
 }
 
 /// The same for the secret: A's read takes 7 s; B, cold too, waits for that read (one read per

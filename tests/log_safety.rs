@@ -5,15 +5,11 @@
 //! Every check first asserts that the logs are there and hold the request's own line, so that
 //! "nothing leaked" is never true of an empty log.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::http::{Method, StatusCode, header};
-use axum::response::IntoResponse;
 use bookings_tests::runtime_api::{Function, RuntimeApi, problem_body};
-use bookings_tests::{DEMO_CUSTOMER, World, demo_start};
+use bookings_tests::{DEMO_CUSTOMER, World, demo_start, secrets};
 use sandbox::gateway::Event;
 use sandbox::{Sandbox, SandboxData};
 use serde_json::{Value, json};
@@ -173,33 +169,6 @@ fn unparsable_get_secret_value() -> String {
     .to_string()
 }
 
-/// A fake Secrets Manager on loopback that answers every POST with that body; counts calls.
-async fn fake_secrets_manager() -> (String, Arc<AtomicUsize>) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = calls.clone();
-    let router = Router::new().fallback(move |method: Method| {
-        let counter = counter.clone();
-        async move {
-            if method != Method::POST {
-                return StatusCode::METHOD_NOT_ALLOWED.into_response();
-            }
-            counter.fetch_add(1, Ordering::SeqCst);
-            (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
-                unparsable_get_secret_value(),
-            )
-                .into_response()
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let address = listener.local_addr().expect("an address");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (format!("http://{address}"), calls)
-}
-
 /// The precondition of the tests below: the SDK really fails on that answer (rather than
 /// ignoring the bad timestamp and handing the secret over). It fails deserializing the 200
 /// answer, which the generated code reports as an unhandled service error without a code, whose
@@ -210,7 +179,8 @@ async fn the_fake_secrets_manager_answer_is_one_the_sdk_cannot_parse() {
     use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
     use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-    let (endpoint, calls) = fake_secrets_manager().await;
+    let (endpoint, calls) =
+        secrets::fake_secrets_manager(unparsable_get_secret_value(), Duration::ZERO).await;
     let config = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("eu-west-1"))
@@ -255,7 +225,8 @@ async fn the_fake_secrets_manager_answer_is_one_the_sdk_cannot_parse() {
 }
 
 async fn unparsable_secret_does_not_leak(verbosity: Verbosity, format: Format) {
-    let (endpoint, calls) = fake_secrets_manager().await;
+    let (endpoint, calls) =
+        secrets::fake_secrets_manager(unparsable_get_secret_value(), Duration::ZERO).await;
     let sandbox = Sandbox::new(SandboxData::demo(demo_start()));
     let sandbox_addr = sandbox
         .serve("127.0.0.1:0".parse().expect("an address"))

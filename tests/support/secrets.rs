@@ -1,7 +1,13 @@
 //! Secrets in a real Secrets Manager API: moto's server, reached through the SDK's standard
 //! `AWS_ENDPOINT_URL_SECRETS_MANAGER` (the test command starts it and sets the variable).
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{Method, StatusCode, header};
+use axum::response::IntoResponse;
 
 use sandbox::ClientCredentials;
 use tokio::sync::OnceCell;
@@ -71,4 +77,38 @@ fn fastrand_suffix() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or_default()
+}
+
+/// A stand-in Secrets Manager on loopback, for what moto cannot do: answer late, or answer what
+/// the SDK cannot parse. Every `POST` gets `body` as its `GetSecretValue` answer, the first one
+/// after `first_delay`. Returns its URL and how many calls it took.
+pub async fn fake_secrets_manager(
+    body: String,
+    first_delay: Duration,
+) -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let router = Router::new().fallback(move |method: Method| {
+        let (counter, body) = (counter.clone(), body.clone());
+        async move {
+            if method != Method::POST {
+                return StatusCode::METHOD_NOT_ALLOWED.into_response();
+            }
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                tokio::time::sleep(first_delay).await;
+            }
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
+                body,
+            )
+                .into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let address = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}"), calls)
 }
