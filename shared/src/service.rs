@@ -273,13 +273,12 @@ fn render_pages(pages: Vec<BookingPage>, language: Option<&Language>) -> String 
             u32::try_from(kept).unwrap_or(u32::MAX),
             total_count,
         );
-        let more = plan.is_some_and(|plan| (kept_pages as u64) < plan.pages);
-        if more && let Some(plan) = plan {
-            list.next_page = Some(NextPage {
+        list.next_page = plan
+            .filter(|plan| (kept_pages as u64) < plan.pages)
+            .map(|plan| NextPage {
                 page_number: kept_pages as u32 + 1,
                 page_size: plan.size,
             });
-        }
         view::render(&list)
     };
     if let Ok(body) = render(ends.len()) {
