@@ -237,6 +237,7 @@ async fn scenarios(route: Route) -> Vec<Observed> {
             secret_id: world.secret_id.clone(),
         },
         external_id_claim: "sub".into(),
+        token_table: None,
         upstream: UpstreamPolicy::default(),
     });
     let me = Some(DEMO_CUSTOMER);

@@ -66,6 +66,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         api_base: api_base.clone(),
         credentials: CredentialsSource::Static(credentials),
         external_id_claim: claim.clone(),
+        token_table: None,
         upstream: UpstreamPolicy::default(),
     });
     let server = Server {

@@ -70,6 +70,7 @@ fn harness() -> &'static Harness {
                 audience: credentials.audience,
             }),
             external_id_claim: "sub".into(),
+            token_table: None,
             upstream: UpstreamPolicy {
                 attempt_timeout: Duration::from_secs(2),
                 base_backoff: Duration::from_millis(5),

@@ -17,6 +17,9 @@ pub struct Config {
     pub credentials: CredentialsSource,
     /// The JWT claim that holds the customer's external ID.
     pub external_id_claim: String,
+    /// The DynamoDB table through which the fleet shares one OmniLab token
+    /// (`OMNILAB_TOKEN_TABLE`); `None`: each container exchanges its own.
+    pub token_table: Option<String>,
     pub upstream: UpstreamPolicy,
 }
 
@@ -66,6 +69,7 @@ impl Config {
         Settings {
             api_base: self.api_base.clone(),
             credentials: self.credentials.clone(),
+            token_table: self.token_table.clone(),
             policy: self.upstream.clone(),
         }
     }
@@ -93,6 +97,16 @@ impl Config {
                 });
             }
         };
+        let token_table = match get("OMNILAB_TOKEN_TABLE") {
+            None => None,
+            Some(name) if is_table_name(&name) => Some(name),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "OMNILAB_TOKEN_TABLE",
+                    reason: "must be a DynamoDB table name: 3 to 255 of A-Z, a-z, 0-9, '_', '-', '.'",
+                });
+            }
+        };
         let mut upstream = UpstreamPolicy::default();
         if let Some(ms) = get("OMNILAB_TIMEOUT_MS") {
             upstream.attempt_timeout = ms
@@ -109,6 +123,7 @@ impl Config {
             api_base,
             credentials: CredentialsSource::SecretsManager { secret_id },
             external_id_claim,
+            token_table,
             upstream,
         })
     }
@@ -180,6 +195,15 @@ fn is_dns_label(text: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// DynamoDB's rule for table names. A full table ARN is not accepted: the functions only ever
+/// use their own stack's table, by name.
+fn is_table_name(text: &str) -> bool {
+    (3..=255).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
 fn is_claim_name(text: &str) -> bool {
     text.len() <= 256 && !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }
@@ -215,6 +239,41 @@ mod tests {
         assert!(
             matches!(c.credentials, CredentialsSource::SecretsManager { ref secret_id } if secret_id == "omnilab/uat")
         );
+    }
+
+    #[test]
+    fn the_token_table_is_optional_and_must_be_a_table_name() {
+        let base = [("OMNILAB_API_HOST", "https://acme.example.com"), SECRET];
+        assert_eq!(config(&base).unwrap().token_table, None);
+        let with = |name| {
+            let mut vars = base.to_vec();
+            vars.push(("OMNILAB_TOKEN_TABLE", name));
+            config(&vars)
+        };
+        assert_eq!(
+            with("bookings-prod-OmniLabTokenTable-1A2B3C")
+                .unwrap()
+                .token_table
+                .as_deref(),
+            Some("bookings-prod-OmniLabTokenTable-1A2B3C")
+        );
+        for bad in [
+            "ab",
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/t",
+            "a b c",
+            &"t".repeat(256),
+        ] {
+            assert!(
+                matches!(
+                    with(bad),
+                    Err(ConfigError::Invalid {
+                        var: "OMNILAB_TOKEN_TABLE",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 
 use super::credentials::{CredentialStore, Credentials};
 use super::error::Malformed;
+use super::token_table::{Shared, TableError, TokenTable};
 use super::transport::{Retry, Transport};
 use super::{Call, CredentialsError, UpstreamError};
 
@@ -30,6 +31,8 @@ impl AccessToken {
 pub(crate) struct Authenticator {
     token_url: String,
     credentials: CredentialStore,
+    /// The fleet's shared token, when `OMNILAB_TOKEN_TABLE` names one.
+    table: Option<TokenTable>,
     // Held across the exchange: requests that find the token stale wait for the one exchange
     // in flight instead of starting their own, and take its outcome, failure included.
     state: Mutex<State>,
@@ -43,12 +46,23 @@ struct State {
     /// The last exchange's failure, answered to every request until the instant it holds, so an
     /// outage costs OmniLab a few calls per container rather than a few per request.
     failed: Option<(UpstreamError, Instant)>,
+    /// The token OmniLab last refused, so the shared table's copy of it is not taken again.
+    rejected: Option<Arc<str>>,
+    /// After the table failed us, this container uses its own token until then.
+    table_retry_at: Option<Instant>,
 }
 
 /// How long a failed exchange is answered again when OmniLab gave no `Retry-After`.
 const FAILURE_MEMORY: Duration = Duration::from_secs(1);
 /// The longest `Retry-After` we honour: past this, a stale rate limit would outlast the outage.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// How long a container that could not use the shared table keeps to its own token before it
+/// tries the table again: one warning per this, not one per request.
+const TABLE_RETRY: Duration = Duration::from_secs(30);
+/// How often a container waiting for another's exchange looks at the table again: soon at
+/// first (an exchange takes tens of milliseconds), then less often.
+const FIRST_POLL: Duration = Duration::from_millis(20);
+const MAX_POLL: Duration = Duration::from_millis(200);
 /// The longest token lifetime we believe. Beyond it, a typo upstream (or a hostile answer)
 /// would pin one token for years.
 const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -84,10 +98,15 @@ fn clamp_lifetime(seconds: f64) -> Duration {
 }
 
 impl Authenticator {
-    pub(crate) fn new(api_base: &str, credentials: CredentialStore) -> Self {
+    pub(crate) fn new(
+        api_base: &str,
+        credentials: CredentialStore,
+        table: Option<TokenTable>,
+    ) -> Self {
         Self {
             token_url: format!("{api_base}/v1/oauth:token"),
             credentials,
+            table,
             state: Mutex::new(State::default()),
             #[cfg(feature = "stats")]
             exchanges: AtomicU64::new(0),
@@ -96,6 +115,9 @@ impl Authenticator {
 
     pub(crate) async fn prepare(&self) {
         self.credentials.prepare().await;
+        if let Some(table) = &self.table {
+            table.prepare().await;
+        }
     }
 
     #[cfg(feature = "stats")]
@@ -123,10 +145,14 @@ impl Authenticator {
         {
             return Err(error.clone());
         }
-        match self.exchange(transport, call).await {
+        // Boxed: getting a token (table, secret, exchange) nests futures deep enough to take
+        // the handler's future past rustc's layout depth limit in callers that nest it
+        // further. One allocation, only when a token is needed.
+        match Box::pin(self.obtain(&mut state, transport, call)).await {
             Ok(fresh) => {
                 state.current = Some(fresh.clone());
                 state.failed = None;
+                state.rejected = None;
                 Ok(fresh)
             }
             Err(error) => {
@@ -153,6 +179,98 @@ impl Authenticator {
             .is_some_and(|t| Arc::ptr_eq(&t.value, &rejected.value))
         {
             state.current = None;
+            state.rejected = Some(rejected.value.clone());
+        }
+    }
+
+    /// A new token: the fleet's from the shared table when there is one, else our own.
+    async fn obtain(
+        &self,
+        state: &mut State,
+        transport: &Transport,
+        call: &Call,
+    ) -> Result<AccessToken, UpstreamError> {
+        let table = match &self.table {
+            Some(table) if state.table_retry_at.is_none_or(|at| Instant::now() >= at) => table,
+            _ => return self.exchange(transport, call).await,
+        };
+        match self.shared(table, state, transport, call).await {
+            Ok(token) => Ok(token),
+            Err(Via::Upstream(error)) => Err(error),
+            // Our own deadline, not the table: nothing to learn, no time to fall back.
+            Err(Via::Table(TableError::Timeout)) if call.spent() => Err(UpstreamError::Timeout),
+            Err(Via::Table(error)) => {
+                tracing::warn!(
+                    table = %table.name(),
+                    %error,
+                    "the shared token table could not be used; this container uses its own token for {} s",
+                    TABLE_RETRY.as_secs()
+                );
+                state.table_retry_at = Some(Instant::now() + TABLE_RETRY);
+                self.exchange(transport, call).await
+            }
+        }
+    }
+
+    /// The fleet's token: the table's if it holds a usable one; else, if no other container is
+    /// exchanging, ours, exchanged under the table's lease and published; else the one the
+    /// exchanging container publishes, waited for within this request's time.
+    async fn shared(
+        &self,
+        table: &TokenTable,
+        state: &mut State,
+        transport: &Transport,
+        call: &Call,
+    ) -> Result<AccessToken, Via> {
+        let rejected = state.rejected.clone();
+        let rejected = rejected.as_deref();
+        let mut poll = FIRST_POLL;
+        loop {
+            match table.read(call, rejected).await? {
+                Shared::Valid { token, refresh_at } => {
+                    return Ok(AccessToken {
+                        value: token,
+                        refresh_at,
+                    });
+                }
+                Shared::Leased { until } => {
+                    if call.spent() {
+                        return Err(Via::Upstream(UpstreamError::Timeout));
+                    }
+                    let wait = poll
+                        .min(until.saturating_duration_since(Instant::now()))
+                        .min(call.remaining())
+                        .max(Duration::from_millis(1));
+                    tokio::time::sleep(wait).await;
+                    poll = (poll * 2).min(MAX_POLL);
+                }
+                Shared::Vacant => {
+                    let Some(lease) = table.lease(call, rejected).await? else {
+                        // Another container took the lease or published first: look again.
+                        continue;
+                    };
+                    let outcome = self.exchange(transport, call).await;
+                    match &outcome {
+                        Ok(token) => {
+                            let refresh_in =
+                                token.refresh_at.saturating_duration_since(Instant::now());
+                            if let Err(error) = table
+                                .publish(call, &lease, token.bearer(), refresh_in)
+                                .await
+                            {
+                                // The token is good; only the fleet will not see it.
+                                tracing::warn!(table = %table.name(), %error, "the new token could not be published to the shared token table");
+                                state.table_retry_at = Some(Instant::now() + TABLE_RETRY);
+                            }
+                        }
+                        Err(_) => {
+                            // Best effort: if this fails too, the lease lapses by itself.
+                            let _ = table.release(call, &lease).await;
+                        }
+                    }
+                    return outcome.map_err(Via::Upstream);
+                }
+            }
         }
     }
 
@@ -216,6 +334,18 @@ impl Authenticator {
             value: token.access_token.into(),
             refresh_at: refresh_at(Instant::now(), token.expires_in),
         })
+    }
+}
+
+/// Why the shared token could not be had: the table (fall back on our own token) or OmniLab.
+enum Via {
+    Table(TableError),
+    Upstream(UpstreamError),
+}
+
+impl From<TableError> for Via {
+    fn from(error: TableError) -> Self {
+        Self::Table(error)
     }
 }
 

@@ -1,13 +1,17 @@
 //! The two Booking API endpoints, typed.
 
+use std::sync::Arc;
+
 use reqwest::{RequestBuilder, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticator;
 use super::credentials::CredentialStore;
 use super::request::{BookingFilter, ExternalId, PageRequest};
+use super::sdk::AwsConfig;
+use super::token_table::TokenTable;
 use super::transport::{Answer, Retry, Transport};
-use super::{Call, Settings, UpstreamError, UpstreamPolicy};
+use super::{Call, CredentialsSource, Settings, UpstreamError, UpstreamPolicy};
 use crate::booking_id::BookingId;
 use crate::model::BookingPage;
 
@@ -31,10 +35,19 @@ pub struct Stats {
 impl OmniLab {
     pub fn new(settings: Settings) -> Self {
         let base = &settings.api_base;
+        let aws = Arc::new(AwsConfig::default());
+        // The item is keyed by what the token is for: this OmniLab and this secret's client.
+        let table =
+            match (settings.token_table, &settings.credentials) {
+                (Some(name), CredentialsSource::SecretsManager { secret_id }) => Some(
+                    TokenTable::new(name, format!("{base} {secret_id}"), aws.clone()),
+                ),
+                _ => None,
+            };
         Self {
             fetch_url: format!("{base}/v1/interactions:fetchContactBookings"),
             cancel_url: format!("{base}/v1/interactions:cancelInteractionBooking"),
-            auth: Authenticator::new(base, CredentialStore::new(settings.credentials)),
+            auth: Authenticator::new(base, CredentialStore::new(settings.credentials, aws), table),
             transport: Transport::new(settings.policy),
         }
     }

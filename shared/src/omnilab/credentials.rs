@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use serde::Deserialize;
 use tokio::sync::{Mutex, OnceCell};
 
 use super::Call;
+use super::sdk::{AwsConfig, SdkFailure};
 
 /// OmniLab's client credentials, as stored in the secret: `{"client_id", "client_secret", "audience"}`.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
@@ -54,63 +54,6 @@ pub enum CredentialsError {
     Placeholder,
 }
 
-/// An AWS SDK error, reduced to what is safe to log: its kind, the service's error code and the
-/// HTTP status. Never the error's `Debug` or `DisplayErrorContext`: for a response the SDK
-/// could not parse, those carry the raw body, which for `GetSecretValue` is the secret itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SdkFailure {
-    kind: &'static str,
-    code: Option<String>,
-    status: Option<u16>,
-}
-
-impl SdkFailure {
-    fn of<E, R>(error: &SdkError<E, R>, status: impl Fn(&R) -> u16) -> Self
-    where
-        E: ProvideErrorMetadata,
-    {
-        let kind = match error {
-            SdkError::ConstructionFailure(_) => "construction failure",
-            SdkError::TimeoutError(_) => "timeout",
-            SdkError::DispatchFailure(_) => "dispatch failure",
-            SdkError::ResponseError(_) => "unreadable response",
-            SdkError::ServiceError(_) => "service error",
-            _ => "other",
-        };
-        // Error codes are identifiers such as `ResourceNotFoundException`; anything else is not
-        // a code but text from a body we cannot vouch for.
-        let code = match error {
-            SdkError::ServiceError(service) => service.err().code(),
-            _ => None,
-        }
-        .filter(|code| {
-            code.len() <= 64
-                && code
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
-        })
-        .map(str::to_owned);
-        Self {
-            kind,
-            code,
-            status: error.raw_response().map(status),
-        }
-    }
-}
-
-impl fmt::Display for SdkFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.kind)?;
-        if let Some(code) = &self.code {
-            write!(f, ", code {code}")?;
-        }
-        if let Some(status) = self.status {
-            write!(f, ", HTTP {status}")?;
-        }
-        Ok(())
-    }
-}
-
 /// How long a failed read is answered again before the secret is read anew. A secret that is
 /// missing, malformed or still a placeholder needs an operator, who takes longer than this;
 /// re-reading on every request would only turn each one into a Secrets Manager call.
@@ -121,6 +64,7 @@ const OUTAGE_MEMORY: Duration = Duration::from_secs(1);
 /// The credentials, read once per warm container and kept.
 pub(crate) struct CredentialStore {
     source: CredentialsSource,
+    aws: Arc<AwsConfig>,
     // Built off the start-up path (see `App::prepare`): aws-config's discovery takes a few
     // milliseconds that need not delay the first poll for work.
     client: OnceCell<aws_sdk_secretsmanager::Client>,
@@ -141,9 +85,10 @@ struct State {
 }
 
 impl CredentialStore {
-    pub(crate) fn new(source: CredentialsSource) -> Self {
+    pub(crate) fn new(source: CredentialsSource, aws: Arc<AwsConfig>) -> Self {
         Self {
             source,
+            aws,
             client: OnceCell::new(),
             state: Mutex::new(State::default()),
             #[cfg(feature = "stats")]
@@ -161,18 +106,7 @@ impl CredentialStore {
 
     async fn client(&self) -> &aws_sdk_secretsmanager::Client {
         self.client
-            .get_or_init(|| async {
-                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-                // Lambda hands the role's credentials over in environment variables. Taking them
-                // from there skips building the default chain's providers, ~5 ms of a cold start
-                // (README, Performance); without them, the default chain decides as usual.
-                if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
-                    loader = loader.credentials_provider(
-                        aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-                    );
-                }
-                aws_sdk_secretsmanager::Client::new(&loader.load().await)
-            })
+            .get_or_init(|| async { aws_sdk_secretsmanager::Client::new(self.aws.get().await) })
             .await
     }
 

@@ -2,6 +2,8 @@
 //!
 //! - [`credentials`]: the client credentials, read from Secrets Manager once per container.
 //! - [`auth`]: the client-credentials token, cached, shared and refreshed in one flight.
+//! - [`token_table`]: the fleet's one token, shared through DynamoDB (`OMNILAB_TOKEN_TABLE`).
+//! - [`sdk`]: the AWS SDK's configuration and its errors, safe to log.
 //! - [`transport`]: deadlines, retries and bounded bodies for every upstream call.
 //! - [`client`]: the two Booking API endpoints, typed.
 //! - [`request`]: what a fetch asks for, in OmniLab's terms; [`settings`]: what the client is
@@ -15,7 +17,9 @@ mod client;
 mod credentials;
 mod error;
 mod request;
+mod sdk;
 mod settings;
+mod token_table;
 mod transport;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -24,9 +28,10 @@ use std::time::{Duration, Instant};
 pub use client::OmniLab;
 #[cfg(feature = "stats")]
 pub use client::Stats;
-pub use credentials::{Credentials, CredentialsError, CredentialsSource, SdkFailure};
+pub use credentials::{Credentials, CredentialsError, CredentialsSource};
 pub use error::{JsonError, Malformed, TransportError, UpstreamError};
 pub use request::{BookingFilter, ExternalId, Language, PageRequest, Scope};
+pub use sdk::SdkFailure;
 pub use settings::{Settings, UpstreamPolicy};
 
 /// One request's dealings with OmniLab: the time it has left, and how many calls it made.

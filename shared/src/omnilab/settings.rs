@@ -10,6 +10,9 @@ pub struct Settings {
     /// OmniLab's base URL, without a trailing slash (`https://<tenant>.api.omnilab-<env>.21-digital.com`).
     pub api_base: String,
     pub credentials: CredentialsSource,
+    /// The DynamoDB table through which the fleet shares one token (`OMNILAB_TOKEN_TABLE`).
+    /// Used only with Secrets Manager credentials; without it, each container has its own.
+    pub token_table: Option<String>,
     pub policy: UpstreamPolicy,
 }
 
