@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The benchmark (README, "Performance"): release binaries under a local Lambda Runtime API,
-# against the OmniLab sandbox and moto's Secrets Manager. Prints a table of figures and targets.
+# against the OmniLab sandbox, moto's Secrets Manager and DynamoDB Local (the shared token
+# table). Prints a table of figures and targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 setup_python_tools
+setup_dynamodb_local
 
 cargo build --release -p list-bookings -p cancel-booking
 start_moto
+start_dynamodb_local
 BOOKINGS_BIN_PROFILE=release cargo run --release -q -p bookings-tests --bin bench

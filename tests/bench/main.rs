@@ -1,12 +1,16 @@
 //! The benchmark: the release binaries under a local Lambda Runtime API, against the OmniLab
-//! sandbox and moto's Secrets Manager. Prints a markdown table with each figure and its target.
+//! sandbox, moto's Secrets Manager and DynamoDB Local. Prints a markdown table with each figure
+//! and its target.
 //!
-//! Run it with `scripts/bench.sh` (it builds the release binaries and starts moto).
+//! Run it with `scripts/bench.sh` (it builds the release binaries and starts moto and DynamoDB
+//! Local).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use bookings::config::UpstreamPolicy;
+use bookings_tests::dynamodb::TokenTable;
 use bookings_tests::runtime_api::{Function, RuntimeApi, binary};
 use bookings_tests::{World, demo_start};
 use sandbox::SandboxData;
@@ -221,6 +225,32 @@ async fn main() {
         ok: first <= trips + Duration::from_millis(5),
     });
 
+    // Issue 10: a new container's first request when the fleet's token is in the shared table.
+    let (shared_first, shared_calls, get_item_trip) = first_request_with_a_shared_token(15).await;
+    rows.push(Row {
+        figure: format!(
+            "first invocation of a new container with the fleet's token in the shared table, median of 15 (its {shared_calls} round trips: GetItem {} + page {}; without the table: {} in 3)",
+            ms(get_item_trip),
+            ms(page_trip),
+            ms(first)
+        ),
+        measured: format!(
+            "{}; {} over the round trips",
+            ms(shared_first),
+            ms(shared_first.saturating_sub(get_item_trip + page_trip))
+        ),
+        target: "2 round trips, <= 2 round trips + 5 ms",
+        ok: shared_calls == 2 && shared_first <= get_item_trip + page_trip + Duration::from_millis(5),
+    });
+    let own = cold_fleet_exchanges(8, false).await;
+    let shared = cold_fleet_exchanges(8, true).await;
+    rows.push(Row {
+        figure: "8 containers cold at the same moment (4 of each function): token exchanges, own token / shared table".into(),
+        measured: format!("{own} / {shared}"),
+        target: "8 / 1",
+        ok: own == 8 && shared == 1,
+    });
+
     // Warm latency of a 50-booking page, and memory.
     let world = new_world(50).await;
     let runtime = RuntimeApi::start().await;
@@ -345,6 +375,120 @@ async fn main() {
             if row.ok { "yes" } else { "**no**" }
         );
     }
+}
+
+/// `upstream_calls` of the function's `request` log lines (level INFO), summed.
+fn logged_upstream_calls(function: &Function) -> u64 {
+    function
+        .logs()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "request")
+        .filter_map(|l| l["fields"]["upstream_calls"].as_u64())
+        .sum()
+}
+
+/// New containers, one after another, each sent one request while the table holds a valid
+/// token: their first request's median time and round trips, and one warm GetItem's.
+async fn first_request_with_a_shared_token(runs: usize) -> (Duration, u64, Duration) {
+    let world = new_world(50).await;
+    let table = TokenTable::create().await;
+    let mut env = env_for(&world);
+    env.push(("OMNILAB_TOKEN_TABLE", table.name.clone()));
+    env.retain(|(k, _)| *k != "AWS_LAMBDA_LOG_LEVEL");
+    env.push(("AWS_LAMBDA_LOG_LEVEL", "info".into()));
+    {
+        // The first container of the fleet exchanges and publishes.
+        let runtime = RuntimeApi::start().await;
+        let _function = Function::spawn("list-bookings", &runtime, &env);
+        runtime.invoke(list_event("page_size=50")).await.response();
+    }
+    let mut first = Vec::new();
+    let mut calls = Vec::new();
+    for _ in 0..runs {
+        let runtime = RuntimeApi::start().await;
+        let function = Function::spawn("list-bookings", &runtime, &env);
+        runtime
+            .wait_first_poll(Duration::from_secs(10))
+            .await
+            .expect("the function polls");
+        let started = Instant::now();
+        let response = runtime.invoke(list_event("page_size=50")).await.response();
+        first.push(started.elapsed());
+        assert_eq!(response["statusCode"], 200, "{response}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        calls.push(logged_upstream_calls(&function));
+    }
+    assert_eq!(
+        world.sandbox.counters().token_requests,
+        1,
+        "one exchange for all of them"
+    );
+    first.sort();
+    calls.sort();
+    let (k, v) = ("pk".to_owned(), AttributeValue::S("absent".into()));
+    let get_item = median(|| async {
+        table
+            .client()
+            .get_item()
+            .table_name(&table.name)
+            .key(k.clone(), v.clone())
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
+    (percentile(&first, 0.5), calls[calls.len() / 2], get_item)
+}
+
+/// `count` containers of both functions, cold at the same moment, each sent one request:
+/// how many token exchanges OmniLab saw.
+async fn cold_fleet_exchanges(count: usize, shared: bool) -> u64 {
+    let world = new_world(50).await;
+    let table = TokenTable::create().await;
+    let mut env = env_for(&world);
+    if shared {
+        env.push(("OMNILAB_TOKEN_TABLE", table.name.clone()));
+    }
+    let mut fleet = Vec::new();
+    for i in 0..count {
+        let runtime = RuntimeApi::start().await;
+        let name = ["list-bookings", "cancel-booking"][i % 2];
+        let function = Function::spawn(name, &runtime, &env);
+        fleet.push((runtime, function));
+    }
+    for (runtime, _) in &fleet {
+        runtime
+            .wait_first_poll(Duration::from_secs(10))
+            .await
+            .expect("the function polls");
+    }
+    let events: Vec<Value> = (0..count)
+        .map(|i| {
+            if i.is_multiple_of(2) {
+                list_event("page_size=50")
+            } else {
+                Event::new(
+                    "POST",
+                    &format!("/bookings/{}/cancel", sandbox::booking_uuid(1)),
+                )
+                .customer(bookings_tests::DEMO_CUSTOMER)
+                .json()
+            }
+        })
+        .collect();
+    let answers = futures_util::future::join_all(
+        fleet
+            .iter()
+            .zip(events)
+            .map(|((runtime, _), event)| runtime.invoke(event)),
+    )
+    .await;
+    for answer in answers {
+        assert_eq!(answer.response()["statusCode"], 200);
+    }
+    world.sandbox.counters().token_requests
 }
 
 async fn world_for_concurrency() -> World {
