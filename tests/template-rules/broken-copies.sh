@@ -67,6 +67,8 @@ broken shared_function_settings_live_in_globals 'a function overrides Timeout' \
     's/(      CodeUri: \.\n)/$1      Timeout: 60\n/'
 broken shared_function_settings_live_in_globals 'a function overrides OMNILAB_SECRET_ID' \
     's/(      CodeUri: \.\n)/$1      Environment:\n        Variables:\n          OMNILAB_SECRET_ID: another-secret\n/'
+broken shared_function_settings_live_in_globals 'a function overrides OMNILAB_TOKEN_TABLE' \
+    's/(      CodeUri: \.\n)/$1      Environment:\n        Variables:\n          OMNILAB_TOKEN_TABLE: another-table\n/'
 broken shared_function_settings_live_in_globals 'policies in Globals' \
     's/(    Tracing: Active\n)/$1    Policies: [AWSLambdaBasicExecutionRole]\n/'
 
@@ -216,6 +218,80 @@ broken without_a_key_no_kms_permission_exists 'a KMS grant in the other branch' 
 broken without_a_key_no_kms_permission_exists 'an unconditional KMS statement' \
     's/(        - Statement:\n)/$1            - Effect: Allow\n              Action: kms:DescribeKey\n              Resource: !Ref OmniLabSecret\n/'
 
+# --- the token table and the grants on it
+broken the_token_table_is_one_table_keyed_by_pk_only 'a second table' \
+    's/\nOutputs:/\n  OtherTable:\n    Type: AWS::DynamoDB::Table\n\nOutputs:/'
+broken the_token_table_is_one_table_keyed_by_pk_only 'the table only under a condition' \
+    's/(  OmniLabTokenTable:\n    Type: AWS::DynamoDB::Table\n)/$1    Condition: CreateSecret\n/'
+broken the_token_table_is_one_table_keyed_by_pk_only 'a sort key' \
+    's/(          AttributeType: S\n)/$1        - AttributeName: sk\n          AttributeType: S\n/; s/(          KeyType: HASH\n)/$1        - AttributeName: sk\n          KeyType: RANGE\n/'
+broken the_token_table_is_one_table_keyed_by_pk_only 'another partition key' \
+    's/(        - AttributeName: )pk(\n          KeyType: HASH\n)/${1}id$2/'
+broken the_token_table_is_one_table_keyed_by_pk_only 'pk a number' \
+    's/(        - AttributeName: pk\n          AttributeType: )S/${1}N/'
+broken the_token_table_is_one_table_keyed_by_pk_only 'a fixed TableName' \
+    's/(      BillingMode: PAY_PER_REQUEST\n)/      TableName: omnilab-tokens\n$1/'
+broken the_token_table_is_one_table_keyed_by_pk_only 'a resource policy granting dynamodb:* to anyone' \
+    's/(      BillingMode: PAY_PER_REQUEST\n)/$1      ResourcePolicy: {PolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: "*", Action: "dynamodb:*", Resource: "*"}]}}\n/'
+broken the_token_table_is_one_table_keyed_by_pk_only 'point-in-time recovery' \
+    's/(      BillingMode: PAY_PER_REQUEST\n)/$1      PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}\n/'
+broken the_token_table_is_one_table_keyed_by_pk_only 'a stream' \
+    's/(      BillingMode: PAY_PER_REQUEST\n)/$1      StreamSpecification: {StreamViewType: NEW_IMAGE}\n/'
+broken the_token_table_is_one_table_keyed_by_pk_only 'a global secondary index' \
+    's/(      BillingMode: PAY_PER_REQUEST\n)/$1      GlobalSecondaryIndexes: [{IndexName: by-owner, KeySchema: [{AttributeName: lease_owner, KeyType: HASH}], Projection: {ProjectionType: ALL}}]\n/'
+broken the_token_table_is_on_demand_encrypted_and_expires_its_items 'PROVISIONED billing' \
+    's/BillingMode: PAY_PER_REQUEST\n/BillingMode: PROVISIONED\n      ProvisionedThroughput: {ReadCapacityUnits: 1, WriteCapacityUnits: 1}\n/'
+broken the_token_table_is_on_demand_encrypted_and_expires_its_items 'SSE off' \
+    's/SSEEnabled: true/SSEEnabled: false/'
+broken the_token_table_is_on_demand_encrypted_and_expires_its_items 'no SSESpecification' \
+    's/      SSESpecification:\n        SSEEnabled: true\n//'
+broken the_token_table_is_on_demand_encrypted_and_expires_its_items 'a customer-managed key' \
+    's/(        SSEEnabled: true\n)/$1        SSEType: KMS\n        KMSMasterKeyId: alias\/omnilab-tokens\n/'
+broken the_token_table_is_on_demand_encrypted_and_expires_its_items 'TTL off' \
+    's/(        AttributeName: ttl\n        Enabled: )true/${1}false/'
+broken the_token_table_is_on_demand_encrypted_and_expires_its_items 'TTL on another attribute' \
+    's/AttributeName: ttl\n/AttributeName: expires_at\n/'
+broken the_token_table_is_on_demand_encrypted_and_expires_its_items 'no TTL' \
+    's/      TimeToLiveSpecification:\n        AttributeName: ttl\n        Enabled: true\n//'
+broken the_token_table_goes_with_the_stack 'DeletionPolicy Retain' \
+    's/(    Type: AWS::DynamoDB::Table\n(?:    #[^\n]*\n)*    DeletionPolicy: )Delete/${1}Retain/'
+broken the_token_table_goes_with_the_stack 'DeletionPolicy Snapshot' \
+    's/(    Type: AWS::DynamoDB::Table\n(?:    #[^\n]*\n)*    DeletionPolicy: )Delete/${1}Snapshot/'
+broken the_token_table_goes_with_the_stack 'UpdateReplacePolicy Retain' \
+    's/(    Type: AWS::DynamoDB::Table\n(?:    #[^\n]*\n)*    DeletionPolicy: Delete\n    UpdateReplacePolicy: )Delete/${1}Retain/'
+broken both_functions_and_the_outputs_name_the_token_table 'no OMNILAB_TOKEN_TABLE' \
+    's/        OMNILAB_TOKEN_TABLE: [^\n]*\n//'
+broken both_functions_and_the_outputs_name_the_token_table 'a hard-coded table name' \
+    's/OMNILAB_TOKEN_TABLE: !Ref OmniLabTokenTable/OMNILAB_TOKEN_TABLE: omnilab-tokens/'
+broken both_functions_and_the_outputs_name_the_token_table 'the table ARN instead of its name' \
+    's/OMNILAB_TOKEN_TABLE: !Ref OmniLabTokenTable/OMNILAB_TOKEN_TABLE: !GetAtt OmniLabTokenTable.Arn/'
+broken both_functions_and_the_outputs_name_the_token_table 'the output names another resource' \
+    's/(  TokenTableName:\n    Description: [^\n]*\n    Value: )!Ref OmniLabTokenTable/${1}!Ref ListBookingsFunction/'
+broken both_functions_and_the_outputs_name_the_token_table 'no TokenTableName output' \
+    's/  TokenTableName:\n    Description: [^\n]*\n    Value: [^\n]*\n//'
+broken each_function_may_only_get_put_and_update_the_token_table 'dynamodb:*' \
+    's/Action: \[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem\]/Action: "dynamodb:*"/'
+broken each_function_may_only_get_put_and_update_the_token_table 'every action (*) on the table' \
+    's/Action: \[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem\]/Action: "*"/'
+broken each_function_may_only_get_put_and_update_the_token_table 'an extra dynamodb:Scan' \
+    's/Action: \[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem\]/Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:Scan]/'
+broken each_function_may_only_get_put_and_update_the_token_table 'DeleteItem instead of UpdateItem' \
+    's/Action: \[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem\]/Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:DeleteItem]/'
+broken each_function_may_only_get_put_and_update_the_token_table 'UpdateItem missing' \
+    's/Action: \[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem\]/Action: [dynamodb:GetItem, dynamodb:PutItem]/'
+broken each_function_may_only_get_put_and_update_the_token_table 'Resource "*"' \
+    's/(              Action: \[dynamodb:[^\n]*\n              Resource: )!GetAtt OmniLabTokenTable.Arn/$1"*"/'
+broken each_function_may_only_get_put_and_update_the_token_table 'the table and its indexes' \
+    's/(              Action: \[dynamodb:[^\n]*\n              Resource: )!GetAtt OmniLabTokenTable.Arn/$1\[!GetAtt OmniLabTokenTable.Arn, !Sub "\${OmniLabTokenTable.Arn}\/index\/*"\]/'
+broken each_function_may_only_get_put_and_update_the_token_table 'every table of the account' \
+    's/(              Action: \[dynamodb:[^\n]*\n              Resource: )!GetAtt OmniLabTokenTable.Arn/$1!Sub "arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table\/*"/'
+broken each_function_may_only_get_put_and_update_the_token_table 'a second DynamoDB statement (Query)' \
+    's/(        - Statement:\n)/$1            - Effect: Allow\n              Action: dynamodb:Query\n              Resource: !GetAtt OmniLabTokenTable.Arn\n/'
+broken each_function_may_only_get_put_and_update_the_token_table 'a DynamoDB action in capitals on another resource' \
+    's/(        - Statement:\n)/$1            - Effect: Allow\n              Action: DynamoDB:Scan\n              Resource: !Ref OmniLabSecret\n/'
+broken each_function_may_only_get_put_and_update_the_token_table 'a function without the table statement' \
+    's/            - Sid: UseOmniLabTokenStore\n(              [^\n]*\n){3}//'
+
 # --- the stage
 broken stage_is_throttled_and_access_logs_carry_no_credentials 'a hard-coded rate limit' \
     's/ThrottlingRateLimit: !Ref ThrottlingRateLimit/ThrottlingRateLimit: 50/'
@@ -239,6 +315,8 @@ broken outputs_expose_the_api_url 'the URL is not the execute-api one' \
 allowed 'methods in lower case' 's/Method: GET/Method: get/; s/AllowMethods: \[GET, POST, OPTIONS\]/AllowMethods: [options, get, post]/'
 allowed 'a function may log to its own group (a statement on a stack resource)' \
     's/(        - Statement:\n)/$1            - Effect: Allow\n              Action: logs:PutLogEvents\n              Resource: !GetAtt ListBookingsLogGroup.Arn\n/'
+allowed 'the table actions in another order, without a Sid' \
+    's/Action: \[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem\]/Action: [dynamodb:UpdateItem, dynamodb:GetItem, dynamodb:PutItem]/g; s/            - Sid: UseOmniLabTokenStore\n              Effect/            - Effect/g'
 allowed 'CodeUri ./ and a 29 s timeout' 's/CodeUri: \./CodeUri: .\//g; s/Timeout: 10/Timeout: 29/'
 
 for rule in $(sed -n 's/^rule \([a-z0-9_]*\) .*/\1/p' "$rules"); do
