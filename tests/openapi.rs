@@ -238,6 +238,7 @@ async fn scenarios(route: Route) -> Vec<Observed> {
         },
         external_id_claim: "sub".into(),
         token_table: None,
+        metrics_namespace: None,
         upstream: UpstreamPolicy::default(),
     });
     let me = Some(DEMO_CUSTOMER);

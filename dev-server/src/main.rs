@@ -67,6 +67,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         credentials: CredentialsSource::Static(credentials),
         external_id_claim: claim.clone(),
         token_table: None,
+        metrics_namespace: None,
         upstream: UpstreamPolicy::default(),
     });
     let server = Server {

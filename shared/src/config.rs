@@ -20,6 +20,9 @@ pub struct Config {
     /// The DynamoDB table through which the fleet shares one OmniLab token
     /// (`OMNILAB_TOKEN_TABLE`); `None`: each container exchanges its own.
     pub token_table: Option<String>,
+    /// The CloudWatch namespace of the EMF metrics written to the log (`METRICS_NAMESPACE`,
+    /// default `OmniLabBookings` in Lambda); `None`: no metrics (local runs, in-process tests).
+    pub metrics_namespace: Option<String>,
     pub upstream: UpstreamPolicy,
 }
 
@@ -107,6 +110,16 @@ impl Config {
                 });
             }
         };
+        let metrics_namespace = match get("METRICS_NAMESPACE") {
+            None => crate::metrics::DEFAULT_NAMESPACE.to_owned(),
+            Some(namespace) if is_namespace(&namespace) => namespace,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "METRICS_NAMESPACE",
+                    reason: "must be a CloudWatch namespace: 1 to 255 of A-Z, a-z, 0-9 and . - _ / # :, not starting with AWS/",
+                });
+            }
+        };
         let mut upstream = UpstreamPolicy::default();
         if let Some(ms) = get("OMNILAB_TIMEOUT_MS") {
             upstream.attempt_timeout = ms
@@ -124,6 +137,7 @@ impl Config {
             credentials: CredentialsSource::SecretsManager { secret_id },
             external_id_claim,
             token_table,
+            metrics_namespace: Some(metrics_namespace),
             upstream,
         })
     }
@@ -204,6 +218,14 @@ fn is_table_name(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
+fn is_namespace(text: &str) -> bool {
+    (1..=255).contains(&text.len())
+        && !text.starts_with("AWS/")
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_/#:".contains(&b))
+}
+
 fn is_claim_name(text: &str) -> bool {
     text.len() <= 256 && !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }
@@ -268,6 +290,39 @@ mod tests {
                     with(bad),
                     Err(ConfigError::Invalid {
                         var: "OMNILAB_TOKEN_TABLE",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn metrics_go_to_a_namespace_of_our_own() {
+        let base = [("OMNILAB_API_HOST", "https://acme.example.com"), SECRET];
+        assert_eq!(
+            config(&base).unwrap().metrics_namespace.as_deref(),
+            Some("OmniLabBookings")
+        );
+        let with = |namespace| {
+            let mut vars = base.to_vec();
+            vars.push(("METRICS_NAMESPACE", namespace));
+            config(&vars)
+        };
+        assert_eq!(
+            with("Brand/Bookings-prod")
+                .unwrap()
+                .metrics_namespace
+                .as_deref(),
+            Some("Brand/Bookings-prod")
+        );
+        for bad in ["AWS/Lambda", "a b", &"n".repeat(256)] {
+            assert!(
+                matches!(
+                    with(bad),
+                    Err(ConfigError::Invalid {
+                        var: "METRICS_NAMESPACE",
                         ..
                     })
                 ),

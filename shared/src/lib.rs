@@ -13,6 +13,7 @@
 //! - [`service`]: the two use cases, including the ownership check before a cancel.
 //! - [`api`]: routes and request extraction; `api::problem`, the one place errors become
 //!   HTTP answers.
+//! - [`metrics`]: each request's figures as CloudWatch Embedded Metric Format documents.
 //! - [`lambda`]: the process: logging, configuration, the runtime loop.
 
 pub mod api;
@@ -20,6 +21,7 @@ pub mod booking_id;
 pub mod config;
 pub mod identity;
 pub mod lambda;
+pub mod metrics;
 pub mod model;
 pub mod omnilab;
 pub mod query;

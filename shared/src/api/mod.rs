@@ -5,11 +5,14 @@
 mod problem;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
+use tracing::Instrument;
 
 use problem::problem_response;
 pub use problem::{ApiError, Problem};
@@ -17,6 +20,7 @@ pub use problem::{ApiError, Problem};
 use crate::booking_id::{BookingId, InvalidBookingId};
 use crate::config::{Config, DEFAULT_EXTERNAL_ID_CLAIM};
 use crate::identity;
+use crate::metrics;
 #[cfg(feature = "stats")]
 use crate::omnilab::Stats;
 use crate::omnilab::{Call, OmniLab, UpstreamError};
@@ -40,6 +44,14 @@ impl Route {
         match self {
             Self::ListBookings => "GET /bookings",
             Self::CancelBooking => "POST /bookings/{booking}/cancel",
+        }
+    }
+
+    /// The route as a metric dimension value: the function's name in the template.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ListBookings => "list-bookings",
+            Self::CancelBooking => "cancel-booking",
         }
     }
 
@@ -68,6 +80,9 @@ pub struct App {
 struct Inner {
     bookings: Bookings,
     external_id_claim: String,
+    metrics_namespace: Option<String>,
+    /// Whether no request has been served yet: the next one is the container's cold start.
+    cold: AtomicBool,
     /// The time a request gets when Lambda gives no deadline (local runs).
     default_budget: Duration,
 }
@@ -86,6 +101,8 @@ impl App {
                 bookings: Bookings::new(OmniLab::new(config.omnilab())),
                 default_budget: config.upstream.default_budget,
                 external_id_claim: config.external_id_claim,
+                metrics_namespace: config.metrics_namespace,
+                cold: AtomicBool::new(true),
             }),
         }
     }
@@ -105,13 +122,32 @@ impl App {
 
     /// Serves one request of `route`: always an answer, never a panic or an `Err`.
     pub async fn handle(&self, route: Route, request: Request) -> Response<Body> {
+        let ids = metrics::Ids {
+            request: request
+                .lambda_context_ref()
+                .map(|context| context.request_id.as_str()),
+            api_request: api_request_id(&request),
+        };
+        // Every line this request logs carries API Gateway's request id (its access log's),
+        // next to the Lambda request id the runtime's own span adds.
+        let span = tracing::info_span!("request", apiRequestId = ids.api_request.unwrap_or("-"));
+        self.serve(route, &request, ids).instrument(span).await
+    }
+
+    async fn serve(
+        &self,
+        route: Route,
+        request: &Request,
+        ids: metrics::Ids<'_>,
+    ) -> Response<Body> {
         let started = Instant::now();
-        let budget = self.budget(&request);
+        let cold_start = self.inner.cold.swap(false, Ordering::Relaxed);
+        let budget = self.budget(request);
         let call = Call::new(budget);
         let work = async {
             match route {
-                Route::ListBookings => self.list(&call, &request).await,
-                Route::CancelBooking => self.cancel(&call, &request).await,
+                Route::ListBookings => self.list(&call, request).await,
+                Route::CancelBooking => self.cancel(&call, request).await,
             }
         };
         // The one bound on every wait inside (a token or secret another request is fetching, a
@@ -119,17 +155,34 @@ impl App {
         let outcome = tokio::time::timeout(budget, work)
             .await
             .unwrap_or(Err(ApiError::Upstream(UpstreamError::Timeout)));
-        let response = outcome.unwrap_or_else(|error| {
-            error.log(route);
-            problem_response(&error)
-        });
+        let (response, problem) = match outcome {
+            Ok(response) => (response, None),
+            Err(error) => {
+                error.log(route);
+                (problem_response(&error), Some(error.problem().kind))
+            }
+        };
+        let duration = started.elapsed();
         tracing::info!(
             route = route.key(),
             status = response.status().as_u16(),
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            problem,
+            duration_ms = duration.as_secs_f64() * 1000.0,
             upstream_calls = call.upstream_calls(),
             "request"
         );
+        if let Some(namespace) = &self.inner.metrics_namespace {
+            let tally = call.tally();
+            let outcome = metrics::Outcome {
+                route: route.name(),
+                status: response.status().as_u16(),
+                duration,
+                cold_start,
+                upstream_calls: call.upstream_calls(),
+                tally: &tally,
+            };
+            metrics::write(&metrics::documents(namespace, &outcome, ids));
+        }
         response
     }
 
@@ -173,6 +226,15 @@ impl App {
                 .min(default),
             _ => default,
         }
+    }
+}
+
+/// API Gateway's own id of the request (`requestContext.requestId`), when it sent one.
+fn api_request_id(request: &Request) -> Option<&str> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.request_id.as_deref(),
+        #[allow(unreachable_patterns)]
+        _ => None,
     }
 }
 

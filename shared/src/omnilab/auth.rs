@@ -14,7 +14,7 @@ use super::credentials::{CredentialStore, Credentials};
 use super::error::Malformed;
 use super::token_table::{Shared, TableError, TokenTable};
 use super::transport::{Retry, Transport};
-use super::{Call, CredentialsError, UpstreamError};
+use super::{Call, CredentialsError, Endpoint, UpstreamError};
 
 #[derive(Clone)]
 pub(crate) struct AccessToken {
@@ -192,7 +192,12 @@ impl Authenticator {
     ) -> Result<AccessToken, UpstreamError> {
         let table = match &self.table {
             Some(table) if state.table_retry_at.is_none_or(|at| Instant::now() >= at) => table,
-            _ => return self.exchange(transport, call).await,
+            Some(_) => {
+                call.record()
+                    .with(|tally| tally.shared_token_fallbacks += 1);
+                return self.exchange(transport, call).await;
+            }
+            None => return self.exchange(transport, call).await,
         };
         match self.shared(table, state, transport, call).await {
             Ok(token) => Ok(token),
@@ -207,6 +212,8 @@ impl Authenticator {
                     TABLE_RETRY.as_secs()
                 );
                 state.table_retry_at = Some(Instant::now() + TABLE_RETRY);
+                call.record()
+                    .with(|tally| tally.shared_token_fallbacks += 1);
                 self.exchange(transport, call).await
             }
         }
@@ -225,9 +232,16 @@ impl Authenticator {
         let rejected = state.rejected.clone();
         let rejected = rejected.as_deref();
         let mut poll = FIRST_POLL;
+        let mut missed = false;
         loop {
-            match table.read(call, rejected).await? {
+            let shared = table.read(call, rejected).await?;
+            // One miss per request that found no usable token, however often it looks again.
+            if !matches!(shared, Shared::Valid { .. }) && !std::mem::replace(&mut missed, true) {
+                call.record().with(|tally| tally.shared_token_misses += 1);
+            }
+            match shared {
                 Shared::Valid { token, refresh_at } => {
+                    call.record().with(|tally| tally.shared_token_hits += 1);
                     return Ok(AccessToken {
                         value: token,
                         refresh_at,
@@ -313,28 +327,43 @@ impl Authenticator {
         };
         let client = transport.client()?;
         let answer = transport
-            .send(call, Retry::Safe, || {
+            .send(call, Endpoint::Token, Retry::Safe, || {
                 client.post(&self.token_url).json(&body)
             })
-            .await?;
+            .await
+            .inspect_err(|_| {
+                call.record()
+                    .with(|tally| tally.token_exchange_failures += 1)
+            })?;
         #[cfg(feature = "stats")]
         self.exchanges.fetch_add(1, Ordering::Relaxed);
         match answer.status {
             status if status.is_success() => {}
             StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                return Err(UpstreamError::CredentialsRejected);
+                return Err(failed(call, UpstreamError::CredentialsRejected));
             }
-            status => return Err(UpstreamError::Status(status.as_u16())),
+            status => return Err(failed(call, UpstreamError::Status(status.as_u16()))),
         }
-        let token: TokenResponse = answer.json()?;
+        let token: TokenResponse = answer.json(call).map_err(|e| failed(call, e))?;
         if token.access_token.is_empty() {
-            return Err(UpstreamError::Malformed(Malformed::EmptyToken));
+            call.record().malformed(Endpoint::Token);
+            return Err(failed(
+                call,
+                UpstreamError::Malformed(Malformed::EmptyToken),
+            ));
         }
         Ok(AccessToken {
             value: token.access_token.into(),
             refresh_at: refresh_at(Instant::now(), token.expires_in),
         })
     }
+}
+
+/// Counts a token exchange that ended in `error`.
+fn failed(call: &Call, error: UpstreamError) -> UpstreamError {
+    call.record()
+        .with(|tally| tally.token_exchange_failures += 1);
+    error
 }
 
 /// Why the shared token could not be had: the table (fall back on our own token) or OmniLab.

@@ -11,7 +11,7 @@ use super::request::{BookingFilter, ExternalId, PageRequest};
 use super::sdk::AwsConfig;
 use super::token_table::TokenTable;
 use super::transport::{Answer, Retry, Transport};
-use super::{Call, CredentialsSource, Settings, UpstreamError, UpstreamPolicy};
+use super::{Call, CredentialsSource, Endpoint, Settings, UpstreamError, UpstreamPolicy};
 use crate::booking_id::BookingId;
 use crate::model::BookingPage;
 
@@ -81,7 +81,7 @@ impl OmniLab {
         let params = filter.query(contact, page);
         let client = self.transport.client()?;
         let answer = self
-            .authorized(call, Retry::Safe, |token| {
+            .authorized(call, Endpoint::FetchContactBookings, Retry::Safe, |token| {
                 client
                     .get(&self.fetch_url)
                     .bearer_auth(token)
@@ -89,7 +89,7 @@ impl OmniLab {
             })
             .await?;
         match answer.status {
-            status if status.is_success() => answer.json(),
+            status if status.is_success() => answer.json(call),
             status => Err(UpstreamError::Status(status.as_u16())),
         }
     }
@@ -114,12 +114,19 @@ impl OmniLab {
             booking: booking.as_str(),
         };
         let answer = self
-            .authorized(call, Retry::OnlyUnsent, |token| {
-                client.post(&self.cancel_url).bearer_auth(token).json(&body)
-            })
+            .authorized(
+                call,
+                Endpoint::CancelInteractionBooking,
+                Retry::OnlyUnsent,
+                |token| client.post(&self.cancel_url).bearer_auth(token).json(&body),
+            )
             .await?;
         match answer.status {
-            status if status.is_success() => answer.json::<Cancelled>().map(drop),
+            status if status.is_success() => {
+                answer.json::<Cancelled>(call)?;
+                call.record().with(|tally| tally.cancellations += 1);
+                Ok(())
+            }
             status => Err(UpstreamError::Status(status.as_u16())),
         }
     }
@@ -128,13 +135,14 @@ impl OmniLab {
     async fn authorized(
         &self,
         call: &Call,
+        endpoint: Endpoint,
         retry: Retry,
         build: impl Fn(&str) -> RequestBuilder,
     ) -> Result<Answer, UpstreamError> {
         let token = self.auth.token(&self.transport, call).await?;
         let answer = self
             .transport
-            .send(call, retry, || build(token.bearer()))
+            .send(call, endpoint, retry, || build(token.bearer()))
             .await?;
         if answer.status != StatusCode::UNAUTHORIZED {
             return Ok(answer);
@@ -144,7 +152,7 @@ impl OmniLab {
         let token = self.auth.token(&self.transport, call).await?;
         let answer = self
             .transport
-            .send(call, retry, || build(token.bearer()))
+            .send(call, endpoint, retry, || build(token.bearer()))
             .await?;
         if answer.status == StatusCode::UNAUTHORIZED {
             return Err(UpstreamError::Unauthorized);

@@ -188,6 +188,7 @@ impl CredentialStore {
         };
         let client = self.client().await;
         call.count();
+        call.record().with(|tally| tally.secret_reads += 1);
         #[cfg(feature = "stats")]
         self.reads.fetch_add(1, Ordering::Relaxed);
         let request = client.get_secret_value().secret_id(secret_id).send();

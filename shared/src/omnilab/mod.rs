@@ -6,6 +6,7 @@
 //! - [`sdk`]: the AWS SDK's configuration and its errors, safe to log.
 //! - [`transport`]: deadlines, retries and bounded bodies for every upstream call.
 //! - [`client`]: the two Booking API endpoints, typed.
+//! - [`tally`]: what one request cost upstream, for its metrics.
 //! - [`request`]: what a fetch asks for, in OmniLab's terms; [`settings`]: what the client is
 //!   built from.
 //!
@@ -19,6 +20,7 @@ mod error;
 mod request;
 mod sdk;
 mod settings;
+mod tally;
 mod token_table;
 mod transport;
 
@@ -33,12 +35,14 @@ pub use error::{JsonError, Malformed, TransportError, UpstreamError};
 pub use request::{BookingFilter, ExternalId, Language, PageRequest, Scope};
 pub use sdk::SdkFailure;
 pub use settings::{Settings, UpstreamPolicy};
+pub use tally::{Endpoint, EndpointTally, FailureKind, Tally};
 
 /// One request's dealings with OmniLab: the time it has left, and how many calls it made.
 #[derive(Debug)]
 pub struct Call {
     deadline: Instant,
     upstream_calls: AtomicU32,
+    tally: tally::Recorder,
 }
 
 impl Call {
@@ -46,6 +50,7 @@ impl Call {
         Self {
             deadline: Instant::now() + budget,
             upstream_calls: AtomicU32::new(0),
+            tally: tally::Recorder::default(),
         }
     }
 
@@ -58,7 +63,16 @@ impl Call {
         self.remaining().is_zero()
     }
 
-    /// Upstream round trips so far (Secrets Manager reads and OmniLab calls alike).
+    /// What this request's upstream calls came to, by endpoint and outcome.
+    pub fn tally(&self) -> Tally {
+        self.tally.snapshot()
+    }
+
+    pub(crate) fn record(&self) -> &tally::Recorder {
+        &self.tally
+    }
+
+    /// Upstream round trips so far (Secrets Manager reads, DynamoDB and OmniLab calls alike).
     pub fn upstream_calls(&self) -> u32 {
         self.upstream_calls.load(Ordering::Relaxed)
     }

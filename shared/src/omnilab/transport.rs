@@ -2,12 +2,13 @@
 //! request's deadline, retries with jittered backoff where repeating is safe, bounded bodies.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::{Malformed, TransportError};
+use super::tally::{Endpoint, FailureKind};
 use super::{Call, UpstreamError, UpstreamPolicy};
 
 /// OmniLab's pages are tens of kilobytes; anything near this is not a booking page.
@@ -88,6 +89,7 @@ impl Transport {
     pub(crate) async fn send(
         &self,
         call: &Call,
+        endpoint: Endpoint,
         retry: Retry,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Answer, UpstreamError> {
@@ -99,7 +101,15 @@ impl Transport {
                 return Err(UpstreamError::Timeout);
             }
             call.count();
-            let failure = match self.attempt(build(), remaining).await {
+            let started = Instant::now();
+            let outcome = self.attempt(build(), remaining, endpoint).await;
+            let kind = match &outcome {
+                Ok(answer) => FailureKind::of_status(answer.status),
+                Err(error) => Some(FailureKind::of_error(error)),
+            };
+            call.record()
+                .attempt(endpoint, started.elapsed(), kind, attempt > 1);
+            let failure = match outcome {
                 Ok(answer) if answer.status == StatusCode::TOO_MANY_REQUESTS => {
                     UpstreamError::RateLimited {
                         retry_after: answer.retry_after,
@@ -133,6 +143,7 @@ impl Transport {
         &self,
         request: RequestBuilder,
         remaining: Duration,
+        endpoint: Endpoint,
     ) -> Result<Answer, UpstreamError> {
         let response = request
             .timeout(remaining.min(self.policy.attempt_timeout))
@@ -143,6 +154,7 @@ impl Transport {
         let retry_after = retry_after(&response);
         let body = read_body(response).await?;
         Ok(Answer {
+            endpoint,
             status,
             retry_after,
             body,
@@ -190,14 +202,19 @@ fn retry_after(response: &Response) -> Option<Duration> {
 
 /// An upstream answer, read in full.
 pub(crate) struct Answer {
+    endpoint: Endpoint,
     pub(crate) status: StatusCode,
     retry_after: Option<Duration>,
     body: Vec<u8>,
 }
 
 impl Answer {
-    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, UpstreamError> {
-        serde_json::from_slice(&self.body).map_err(|e| UpstreamError::from_json(&e))
+    /// The body as `T`; one that does not parse counts as a malformed answer of `call`.
+    pub(crate) fn json<T: DeserializeOwned>(&self, call: &Call) -> Result<T, UpstreamError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            call.record().malformed(self.endpoint);
+            UpstreamError::from_json(&e)
+        })
     }
 }
 

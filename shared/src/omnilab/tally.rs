@@ -1,0 +1,175 @@
+//! What one request cost upstream, counted as it happens: the figures its metrics report.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use super::UpstreamError;
+
+/// OmniLab's endpoints, as metric dimension values: a fixed set, never a URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    FetchContactBookings,
+    CancelInteractionBooking,
+}
+
+impl Endpoint {
+    pub const ALL: [Self; 3] = [
+        Self::Token,
+        Self::FetchContactBookings,
+        Self::CancelInteractionBooking,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::FetchContactBookings => "fetchContactBookings",
+            Self::CancelInteractionBooking => "cancelInteractionBooking",
+        }
+    }
+}
+
+/// How an attempt failed, as a metric dimension value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    Timeout,
+    ServerError,
+    RateLimited,
+    Unauthorized,
+    ClientError,
+    Malformed,
+    Transport,
+}
+
+impl FailureKind {
+    pub const ALL: [Self; 7] = [
+        Self::Timeout,
+        Self::ServerError,
+        Self::RateLimited,
+        Self::Unauthorized,
+        Self::ClientError,
+        Self::Malformed,
+        Self::Transport,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::ServerError => "5xx",
+            Self::RateLimited => "429",
+            Self::Unauthorized => "401",
+            Self::ClientError => "4xx",
+            Self::Malformed => "malformed",
+            Self::Transport => "transport",
+        }
+    }
+
+    /// The kind of a failed attempt, `None` for an answer that is not a failure.
+    pub(crate) fn of_status(status: StatusCode) -> Option<Self> {
+        match status {
+            StatusCode::TOO_MANY_REQUESTS => Some(Self::RateLimited),
+            StatusCode::UNAUTHORIZED => Some(Self::Unauthorized),
+            status if status.is_server_error() => Some(Self::ServerError),
+            status if status.is_client_error() => Some(Self::ClientError),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn of_error(error: &UpstreamError) -> Self {
+        match error {
+            UpstreamError::Timeout => Self::Timeout,
+            UpstreamError::Transport(_) => Self::Transport,
+            UpstreamError::Malformed(_) => Self::Malformed,
+            UpstreamError::RateLimited { .. } => Self::RateLimited,
+            UpstreamError::Unauthorized | UpstreamError::CredentialsRejected => Self::Unauthorized,
+            UpstreamError::Status(status) if *status >= 500 => Self::ServerError,
+            UpstreamError::Status(_) | UpstreamError::Credentials(_) => Self::ClientError,
+        }
+    }
+}
+
+/// EMF takes at most 100 values per metric in one document.
+const MAX_DURATIONS: usize = 100;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EndpointTally {
+    pub attempts: u32,
+    /// One per attempt, in milliseconds (the first 100).
+    pub durations_ms: Vec<f64>,
+    /// Indexed like [`FailureKind::ALL`].
+    pub failures: [u32; FailureKind::ALL.len()],
+}
+
+impl EndpointTally {
+    pub fn failed(&self) -> u32 {
+        self.failures.iter().sum()
+    }
+}
+
+/// Everything counted for one request.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tally {
+    /// Indexed like [`Endpoint::ALL`].
+    pub endpoints: [EndpointTally; Endpoint::ALL.len()],
+    pub retries: u32,
+    pub token_exchange_failures: u32,
+    pub secret_reads: u32,
+    pub cancellations: u32,
+    pub shared_token_hits: u32,
+    pub shared_token_misses: u32,
+    pub shared_token_fallbacks: u32,
+}
+
+impl Tally {
+    pub fn endpoint(&self, endpoint: Endpoint) -> &EndpointTally {
+        &self.endpoints[endpoint as usize]
+    }
+}
+
+/// The tally of one request, written to by whichever of its tasks makes a call.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder(Mutex<Tally>);
+
+impl Recorder {
+    pub(crate) fn snapshot(&self) -> Tally {
+        self.with(|tally| tally.clone())
+    }
+
+    pub(crate) fn with<T>(&self, update: impl FnOnce(&mut Tally) -> T) -> T {
+        // A panic elsewhere while holding it leaves counts, not a broken invariant.
+        let mut tally = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        update(&mut tally)
+    }
+
+    pub(crate) fn attempt(
+        &self,
+        endpoint: Endpoint,
+        took: Duration,
+        failure: Option<FailureKind>,
+        retry: bool,
+    ) {
+        self.with(|tally| {
+            tally.retries += u32::from(retry);
+            let counts = &mut tally.endpoints[endpoint as usize];
+            counts.attempts += 1;
+            if counts.durations_ms.len() < MAX_DURATIONS {
+                counts.durations_ms.push(took.as_secs_f64() * 1000.0);
+            }
+            if let Some(kind) = failure {
+                counts.failures[kind as usize] += 1;
+            }
+        });
+    }
+
+    /// A whole answer that turned out unreadable: the attempt counted as sent is a failure.
+    pub(crate) fn malformed(&self, endpoint: Endpoint) {
+        self.with(|tally| {
+            tally.endpoints[endpoint as usize].failures[FailureKind::Malformed as usize] += 1
+        });
+    }
+}
