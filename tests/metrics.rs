@@ -1,0 +1,1544 @@
+//! Issue 11: the CloudWatch Embedded Metric Format (EMF) documents the compiled binaries write
+//! to stdout after each invocation, under the Runtime API harness with moto's Secrets Manager
+//! and the OmniLab sandbox over HTTP. Checked three ways:
+//!
+//! - against the EMF specification: its JSON schema, `tests/emf/emf.schema.json` (copied
+//!   unchanged from the specification page, docs.aws.amazon.com/AmazonCloudWatch/latest/
+//!   monitoring/CloudWatch_Embedded_Metric_Format_Specification.html, section "Embedded metric
+//!   format example and JSON schema"; see tests/emf/README.md), and the specification's rules
+//!   that the schema cannot express;
+//! - against the metrics contract: which documents each request writes and their counts, the
+//!   fixed dimension values, both request ids on every document, no customer or booking id in
+//!   any, and both request ids on every log line the request writes;
+//! - against `template.yaml`: every alarm and dashboard metric in the `MetricsNamespace`
+//!   parameter's namespace must be one the binaries were seen emitting in this very run, under
+//!   that name, with exactly those dimension names and with dimension values they emitted.
+//!
+//! Run by scripts/test.sh (moto and the binaries are needed). `DEPLOY_FILES_ROOT` points the
+//! template check at a copy of the repository's deploy files, as for tests/template.rs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bookings_tests::runtime_api::{Function, RuntimeApi};
+use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World};
+use sandbox::gateway::Event;
+use sandbox::{Endpoint, Fault, booking_uuid};
+use serde_json::{Value, json};
+use serde_norway::Value as Yaml;
+
+// ---------------------------------------------------------------------------------------------
+// The metrics contract (issue 11): the documents, their metrics and the dimension values.
+
+/// The namespace when `METRICS_NAMESPACE` is not set.
+const DEFAULT_NAMESPACE: &str = "OmniLabBookings";
+/// The namespace the cancel-booking process is given, to see that the variable is obeyed.
+const CANCEL_NAMESPACE: &str = "OmniLabBookings-e2e/cancel";
+
+const ROUTES: [&str; 2] = ["list-bookings", "cancel-booking"];
+const STATUS_CLASSES: [&str; 3] = ["2xx", "4xx", "5xx"];
+const ENDPOINTS: [&str; 3] = ["token", "fetchContactBookings", "cancelInteractionBooking"];
+const KINDS: [&str; 7] = [
+    "timeout",
+    "5xx",
+    "429",
+    "401",
+    "4xx",
+    "malformed",
+    "transport",
+];
+
+const TOKEN: &str = "token";
+const FETCH: &str = "fetchContactBookings";
+const CANCEL: &str = "cancelInteractionBooking";
+
+/// The three kinds of document, each with its dimension sets and its metrics (name, unit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Request,
+    Upstream,
+    Failure,
+}
+
+impl Kind {
+    const ALL: [Self; 3] = [Self::Request, Self::Upstream, Self::Failure];
+
+    fn dimension_sets(self) -> Value {
+        match self {
+            Self::Request => json!([["Route"], ["Route", "StatusClass"]]),
+            Self::Upstream => json!([["Endpoint"]]),
+            Self::Failure => json!([["Endpoint", "Kind"]]),
+        }
+    }
+
+    /// The document's directives: each with its dimension sets and the names of its metrics.
+    /// A request's status class splits only its count and duration: the other figures by
+    /// status class would multiply the stack's custom metrics for no question on-call asks.
+    fn directives(self) -> Vec<(Value, Vec<&'static str>)> {
+        let names = |metrics: &[(&'static str, &'static str)]| -> Vec<&'static str> {
+            metrics.iter().map(|(name, _)| *name).collect()
+        };
+        match self {
+            Self::Request => vec![
+                (self.dimension_sets(), names(&self.metrics()[..2])),
+                (json!([["Route"]]), names(&self.metrics()[2..])),
+            ],
+            _ => vec![(self.dimension_sets(), names(self.metrics()))],
+        }
+    }
+
+    fn metrics(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Request => &[
+                ("Requests", "Count"),
+                ("Duration", "Milliseconds"),
+                ("UpstreamCalls", "Count"),
+                ("Retries", "Count"),
+                ("TokenExchanges", "Count"),
+                ("TokenExchangeFailures", "Count"),
+                ("SecretReads", "Count"),
+                ("Cancellations", "Count"),
+                ("SharedTokenHits", "Count"),
+                ("SharedTokenMisses", "Count"),
+                ("SharedTokenFallbacks", "Count"),
+                ("ColdStart", "Count"),
+            ],
+            Self::Upstream => &[
+                ("UpstreamAttempts", "Count"),
+                ("UpstreamDuration", "Milliseconds"),
+                ("UpstreamFailures", "Count"),
+            ],
+            Self::Failure => &[("UpstreamFailures", "Count")],
+        }
+    }
+
+    fn of(doc: &Value) -> Option<Self> {
+        let sets = &doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"];
+        Self::ALL
+            .into_iter()
+            .find(|kind| *sets == kind.dimension_sets())
+    }
+}
+
+/// The only values a dimension may take.
+fn allowed_values(dimension: &str) -> &'static [&'static str] {
+    match dimension {
+        "Route" => &ROUTES,
+        "StatusClass" => &STATUS_CLASSES,
+        "Endpoint" => &ENDPOINTS,
+        "Kind" => &KINDS,
+        _ => &[],
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The EMF specification: its JSON schema, and the rules beyond it.
+
+struct Specification {
+    schemas: boon::Schemas,
+    index: boon::SchemaIndex,
+}
+
+impl Specification {
+    fn load() -> Self {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("emf/emf.schema.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let schema: Value = serde_json::from_str(&text).expect("the EMF schema is JSON");
+        let url = "urn:omnilab-bookings:emf.schema.json";
+        let mut compiler = boon::Compiler::new();
+        // The schema names no draft; its `"$id": "#/properties/..."` are draft-07's style.
+        compiler.set_default_draft(boon::Draft::V7);
+        compiler
+            .add_resource(url, schema)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let mut schemas = boon::Schemas::new();
+        let index = compiler
+            .compile(url, &mut schemas)
+            .unwrap_or_else(|e| panic!("the EMF schema does not compile: {e:#}"));
+        Self { schemas, index }
+    }
+
+    /// Every way `doc` breaks the specification: the schema first, then the rest.
+    fn problems(&self, doc: &Value) -> Vec<String> {
+        if let Err(error) = self.schemas.validate(doc, self.index) {
+            return vec![format!("{error:#}")];
+        }
+        beyond_the_schema(doc, now_ms())
+    }
+}
+
+/// The specification's rules that its schema cannot express: every name in a dimension set is
+/// a root member with a string value (at most 1024 characters), every metric name a root member
+/// that is a number or an array of at most 100 numbers; at most 30 dimensions a set and 100
+/// metric definitions a directive; and, for documents written now, a timestamp within a minute.
+fn beyond_the_schema(doc: &Value, now_ms: i64) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Some(root) = doc.as_object() else {
+        return vec!["not an object".into()];
+    };
+    let aws = &doc["_aws"];
+    match aws["Timestamp"].as_i64() {
+        Some(ts) if (ts - now_ms).abs() <= 60_000 => {}
+        other => problems.push(format!(
+            "_aws.Timestamp {other:?} is not within a minute of now ({now_ms})"
+        )),
+    }
+    let directives = aws["CloudWatchMetrics"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (i, directive) in directives.iter().enumerate() {
+        let at = format!("CloudWatchMetrics[{i}]");
+        for set in directive["Dimensions"].as_array().into_iter().flatten() {
+            let names = set.as_array().cloned().unwrap_or_default();
+            if names.len() > 30 {
+                problems.push(format!(
+                    "{at}: a dimension set of {} dimensions",
+                    names.len()
+                ));
+            }
+            for name in names.iter().filter_map(Value::as_str) {
+                match root.get(name) {
+                    Some(Value::String(value)) if value.chars().count() <= 1024 => {}
+                    Some(other) => problems.push(format!(
+                        "{at}: dimension {name} is {other}, not a string of at most 1024 characters"
+                    )),
+                    None => problems.push(format!("{at}: dimension {name} has no root member")),
+                }
+            }
+        }
+        let metrics = directive["Metrics"].as_array().cloned().unwrap_or_default();
+        if metrics.len() > 100 {
+            problems.push(format!("{at}: {} metric definitions", metrics.len()));
+        }
+        for name in metrics.iter().filter_map(|m| m["Name"].as_str()) {
+            match root.get(name) {
+                Some(Value::Number(_)) => {}
+                Some(Value::Array(values))
+                    if values.len() <= 100 && values.iter().all(Value::is_number) => {}
+                Some(other) => problems.push(format!(
+                    "{at}: metric {name} is {other}, not a number or an array of at most 100 numbers"
+                )),
+                None => problems.push(format!("{at}: metric {name} has no root member")),
+            }
+        }
+    }
+    problems
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as i64
+}
+
+// ---------------------------------------------------------------------------------------------
+// The binaries under the Runtime API, one request at a time.
+
+/// One Lambda container: a process of `binary` polling a Runtime API of its own.
+struct Container {
+    binary: &'static str,
+    namespace: &'static str,
+    runtime: RuntimeApi,
+    function: Function,
+    invoked: u64,
+}
+
+impl Container {
+    async fn start(binary: &'static str, namespace: &'static str, env: &[(&str, String)]) -> Self {
+        let runtime = RuntimeApi::start().await;
+        let function = Function::spawn(binary, &runtime, env);
+        runtime
+            .wait_first_poll(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("{binary} never asked for work: {:#?}", function.logs()));
+        Self {
+            binary,
+            namespace,
+            runtime,
+            function,
+            invoked: 0,
+        }
+    }
+
+    /// Sends `event` with API Gateway's request id `api_request_id` and collects what the
+    /// function wrote meanwhile: its EMF documents and its log lines.
+    async fn send(&mut self, what: &str, event: Event, api_request_id: &str) -> Exchange {
+        let event = event.request_id(api_request_id).json();
+        // The harness names invocations invoke-0, invoke-1, ... on each Runtime API.
+        let request_id = format!("invoke-{}", self.invoked);
+        self.invoked += 1;
+        let before = self.function.logs().len();
+        let response = self.runtime.invoke(event).await.response();
+        let lines = self.lines_of(what, before, &request_id).await;
+        let mut docs = Vec::new();
+        let mut tracing = Vec::new();
+        for line in &lines {
+            match serde_json::from_str::<Value>(line) {
+                Ok(value) if value.get("_aws").is_some() => docs.push(value),
+                Ok(value) if value.get("level").is_some() => tracing.push(value),
+                _ => {}
+            }
+        }
+        Exchange {
+            what: format!("{what} ({}, {request_id})", self.binary),
+            binary: self.binary,
+            namespace: self.namespace,
+            request_id,
+            api_request_id: api_request_id.to_owned(),
+            status: response["statusCode"].as_u64().expect("a status code") as u16,
+            lines,
+            docs,
+            tracing,
+        }
+    }
+
+    /// The lines written since `before`, once the request's documents are all in: the request
+    /// document is written first, with the others in the same write, so after it has arrived
+    /// the rest follows at once; we wait until 100 ms pass without a new line.
+    async fn lines_of(&self, what: &str, before: usize, request_id: &str) -> Vec<String> {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let arrived = self.function.logs()[before..].iter().any(|line| {
+                serde_json::from_str::<Value>(line).is_ok_and(|doc| {
+                    doc["requestId"] == request_id && Kind::of(&doc) == Some(Kind::Request)
+                })
+            });
+            if arrived {
+                break;
+            }
+            assert!(
+                Instant::now() < until,
+                "{what}: no request document for {request_id} within 10 s; the log since: {:#?}",
+                &self.function.logs()[before..]
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut seen = self.function.logs().len();
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = self.function.logs().len();
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
+        self.function.logs()[before..].to_vec()
+    }
+}
+
+/// One request and what the function wrote for it.
+struct Exchange {
+    what: String,
+    binary: &'static str,
+    namespace: &'static str,
+    request_id: String,
+    api_request_id: String,
+    status: u16,
+    lines: Vec<String>,
+    docs: Vec<Value>,
+    tracing: Vec<Value>,
+}
+
+impl Exchange {
+    fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Value> {
+        self.docs.iter().filter(move |d| Kind::of(d) == Some(kind))
+    }
+
+    /// The request document (the contract checks there is exactly one).
+    fn request(&self) -> &Value {
+        self.of_kind(Kind::Request)
+            .next()
+            .unwrap_or_else(|| panic!("{}: no request document", self.what))
+    }
+
+    fn upstream(&self, endpoint: &str) -> &Value {
+        self.of_kind(Kind::Upstream)
+            .find(|d| d["Endpoint"] == endpoint)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: no upstream document for {endpoint}: {:#?}",
+                    self.what, self.docs
+                )
+            })
+    }
+
+    fn endpoints(&self) -> BTreeSet<String> {
+        self.of_kind(Kind::Upstream)
+            .map(|d| text(&d["Endpoint"]))
+            .collect()
+    }
+
+    /// (endpoint, kind) → UpstreamFailures, from the failure documents.
+    fn failures(&self) -> BTreeMap<(String, String), f64> {
+        self.of_kind(Kind::Failure)
+            .map(|d| {
+                (
+                    (text(&d["Endpoint"]), text(&d["Kind"])),
+                    number(d, "UpstreamFailures"),
+                )
+            })
+            .collect()
+    }
+
+    #[track_caller]
+    fn assert_status(&self, status: u16) {
+        assert_eq!(self.status, status, "{}: {:#?}", self.what, self.lines);
+    }
+
+    #[track_caller]
+    fn assert_counts(&self, doc: &Value, expected: &[(&str, f64)]) {
+        for (name, want) in expected {
+            assert_eq!(
+                doc[*name].as_f64(),
+                Some(*want),
+                "{}: {name} should be {want} in {doc}",
+                self.what
+            );
+        }
+    }
+
+    #[track_caller]
+    fn assert_endpoints(&self, expected: &[&str]) {
+        let expected: BTreeSet<String> = expected.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            self.endpoints(),
+            expected,
+            "{}: upstream documents {:#?}",
+            self.what,
+            self.docs
+        );
+    }
+
+    #[track_caller]
+    fn assert_failures(&self, expected: &[(&str, &str, f64)]) {
+        let expected: BTreeMap<(String, String), f64> = expected
+            .iter()
+            .map(|(e, k, n)| ((e.to_string(), k.to_string()), *n))
+            .collect();
+        assert_eq!(
+            self.failures(),
+            expected,
+            "{}: failure documents {:#?}",
+            self.what,
+            self.docs
+        );
+    }
+
+    /// The upstream document of `endpoint`: its attempts, failures, one duration an attempt.
+    #[track_caller]
+    fn assert_upstream(&self, endpoint: &str, attempts: f64, failures: f64) {
+        let doc = self.upstream(endpoint);
+        self.assert_counts(
+            doc,
+            &[
+                ("UpstreamAttempts", attempts),
+                ("UpstreamFailures", failures),
+            ],
+        );
+        let durations = doc["UpstreamDuration"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            durations.len() as f64,
+            attempts,
+            "{}: one UpstreamDuration per attempt: {doc}",
+            self.what
+        );
+    }
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+#[track_caller]
+fn number(doc: &Value, name: &str) -> f64 {
+    doc[name]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{name} is not a number in {doc}"))
+}
+
+/// What the binaries were seen emitting: (metric, dimension names) → dimension → values.
+#[derive(Debug, Default)]
+struct Observed(BTreeMap<(String, BTreeSet<String>), BTreeMap<String, BTreeSet<String>>>);
+
+impl Observed {
+    fn record(&mut self, doc: &Value) {
+        for directive in doc["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            for set in directive["Dimensions"].as_array().into_iter().flatten() {
+                let names: BTreeSet<String> =
+                    set.as_array().into_iter().flatten().map(text).collect();
+                for metric in directive["Metrics"].as_array().into_iter().flatten() {
+                    let values = self
+                        .0
+                        .entry((text(&metric["Name"]), names.clone()))
+                        .or_default();
+                    for name in &names {
+                        values
+                            .entry(name.clone())
+                            .or_default()
+                            .insert(text(&doc[name]));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Checks every exchange against the specification and the contract, and records what it
+/// emitted.
+struct Checker {
+    specification: Specification,
+    /// Customer and booking ids: none may appear in any document.
+    private: Vec<String>,
+    observed: Observed,
+    exchanges: usize,
+    documents: usize,
+}
+
+impl Checker {
+    #[track_caller]
+    fn check(&mut self, ex: &Exchange) {
+        let what = &ex.what;
+        self.exchanges += 1;
+        self.documents += ex.docs.len();
+        // Metric lines are plain JSON objects, never inside a tracing line (not even escaped).
+        for line in &ex.lines {
+            let parsed = serde_json::from_str::<Value>(line).ok();
+            let emf = parsed.as_ref().is_some_and(|v| v.get("_aws").is_some());
+            assert!(
+                emf || !line.contains("_aws"),
+                "{what}: an EMF document inside another line: {line}"
+            );
+            assert!(
+                !emf || parsed.as_ref().is_some_and(|v| v.get("level").is_none()),
+                "{what}: an EMF document with a log level: {line}"
+            );
+        }
+        assert_eq!(
+            ex.of_kind(Kind::Request).count(),
+            1,
+            "{what}: exactly one request document: {:#?}",
+            ex.docs
+        );
+        let mut upstream = BTreeSet::new();
+        let mut failures = BTreeSet::new();
+        for doc in &ex.docs {
+            self.check_document(ex, doc);
+            match Kind::of(doc) {
+                Some(Kind::Upstream) => assert!(
+                    upstream.insert(text(&doc["Endpoint"])),
+                    "{what}: two upstream documents for one endpoint: {:#?}",
+                    ex.docs
+                ),
+                Some(Kind::Failure) => assert!(
+                    failures.insert((text(&doc["Endpoint"]), text(&doc["Kind"]))),
+                    "{what}: two failure documents for one endpoint and kind: {:#?}",
+                    ex.docs
+                ),
+                _ => {}
+            }
+            self.observed.record(doc);
+        }
+
+        // The request document against the request and the other documents.
+        let request = ex.request();
+        let route = match ex.binary {
+            "list-bookings" => "list-bookings",
+            _ => "cancel-booking",
+        };
+        assert_eq!(request["Route"], route, "{what}: {request}");
+        let class = format!("{}xx", ex.status / 100);
+        assert_eq!(request["StatusClass"], class.as_str(), "{what}: {request}");
+        assert_eq!(number(request, "Requests"), 1.0, "{what}: {request}");
+        assert!(
+            number(request, "Duration") > 0.0,
+            "{what}: Duration > 0: {request}"
+        );
+        let attempts: f64 = ex
+            .of_kind(Kind::Upstream)
+            .map(|d| number(d, "UpstreamAttempts"))
+            .sum();
+        // No token table in these runs: the round trips are the secret reads and the attempts.
+        assert_eq!(
+            number(request, "UpstreamCalls"),
+            number(request, "SecretReads") + attempts,
+            "{what}: UpstreamCalls is the secret reads plus the OmniLab attempts: {:#?}",
+            ex.docs
+        );
+        let token_attempts = ex
+            .of_kind(Kind::Upstream)
+            .find(|d| d["Endpoint"] == TOKEN)
+            .map_or(0.0, |d| number(d, "UpstreamAttempts"));
+        assert_eq!(
+            number(request, "TokenExchanges"),
+            token_attempts,
+            "{what}: TokenExchanges is the token endpoint's attempts: {:#?}",
+            ex.docs
+        );
+        assert!(number(request, "Retries") <= attempts, "{what}: {request}");
+        // Each endpoint's failures are its failure documents' sum, and a failure document
+        // belongs to an endpoint that was called.
+        for doc in ex.of_kind(Kind::Upstream) {
+            let endpoint = text(&doc["Endpoint"]);
+            let by_kind: f64 = ex
+                .failures()
+                .iter()
+                .filter(|((e, _), _)| *e == endpoint)
+                .map(|(_, n)| n)
+                .sum();
+            assert_eq!(
+                number(doc, "UpstreamFailures"),
+                by_kind,
+                "{what}: {endpoint}'s failures by kind: {:#?}",
+                ex.docs
+            );
+            let durations = doc["UpstreamDuration"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(
+                durations.len() as f64,
+                number(doc, "UpstreamAttempts").min(100.0),
+                "{what}: one UpstreamDuration value per attempt: {doc}"
+            );
+            assert!(
+                durations
+                    .iter()
+                    .all(|d| d.as_f64().is_some_and(|d| d >= 0.0)),
+                "{what}: {doc}"
+            );
+        }
+        for (endpoint, _) in ex.failures().keys() {
+            assert!(
+                upstream.contains(endpoint),
+                "{what}: failures of {endpoint} without its upstream document: {:#?}",
+                ex.docs
+            );
+        }
+
+        // Correlation: every log line of the request carries both request ids in its spans.
+        assert!(
+            ex.tracing
+                .iter()
+                .any(|l| l["fields"]["message"] == "request"),
+            "{what}: no request log line: {:#?}",
+            ex.lines
+        );
+        for line in &ex.tracing {
+            let spans = line["spans"].as_array().cloned().unwrap_or_default();
+            let carries = |key: &str, id: &str| spans.iter().any(|span| span[key] == id);
+            assert!(
+                carries("requestId", &ex.request_id) && carries("apiRequestId", &ex.api_request_id),
+                "{what}: a log line without requestId {} and apiRequestId {} in its spans: {line}",
+                ex.request_id,
+                ex.api_request_id
+            );
+        }
+    }
+
+    #[track_caller]
+    fn check_document(&self, ex: &Exchange, doc: &Value) {
+        let what = &ex.what;
+        let problems = self.specification.problems(doc);
+        assert!(
+            problems.is_empty(),
+            "{what}: not a valid EMF document: {problems:#?}\n{doc:#}"
+        );
+        let directives = doc["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .expect("checked");
+        let kind = Kind::of(doc)
+            .unwrap_or_else(|| panic!("{what}: dimension sets of no document kind: {doc}"));
+        let layout: Vec<(Value, Vec<String>)> = directives
+            .iter()
+            .map(|directive| {
+                assert_eq!(directive["Namespace"], ex.namespace, "{what}: {doc}");
+                let names = directive["Metrics"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| text(&m["Name"]))
+                    .collect();
+                (directive["Dimensions"].clone(), names)
+            })
+            .collect();
+        let expected_layout: Vec<(Value, Vec<String>)> = kind
+            .directives()
+            .into_iter()
+            .map(|(sets, names)| (sets, names.into_iter().map(String::from).collect()))
+            .collect();
+        assert_eq!(
+            layout, expected_layout,
+            "{what}: {kind:?} document's directives: {doc}"
+        );
+        let metrics: Vec<(String, String)> = directives
+            .iter()
+            .flat_map(|directive| directive["Metrics"].as_array().cloned().unwrap_or_default())
+            .map(|m| (text(&m["Name"]), text(&m["Unit"])))
+            .collect();
+        let expected: Vec<(String, String)> = kind
+            .metrics()
+            .iter()
+            .map(|(n, u)| (n.to_string(), u.to_string()))
+            .collect();
+        assert_eq!(
+            metrics, expected,
+            "{what}: {kind:?} document's metrics: {doc}"
+        );
+
+        // Both request ids; besides them only `_aws`, the dimensions and the metrics.
+        assert_eq!(doc["requestId"], ex.request_id.as_str(), "{what}: {doc}");
+        assert_eq!(
+            doc["apiRequestId"],
+            ex.api_request_id.as_str(),
+            "{what}: {doc}"
+        );
+        let dimensions: BTreeSet<String> = kind
+            .dimension_sets()
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|set| set.as_array().cloned().unwrap_or_default())
+            .map(|name| text(&name))
+            .collect();
+        let mut members: BTreeSet<String> = dimensions.clone();
+        members.extend(kind.metrics().iter().map(|(n, _)| n.to_string()));
+        members.extend(["_aws", "requestId", "apiRequestId"].map(String::from));
+        let found: BTreeSet<String> = doc.as_object().expect("checked").keys().cloned().collect();
+        assert_eq!(found, members, "{what}: the document's members: {doc}");
+        for name in &dimensions {
+            let value = doc[name.as_str()].as_str().unwrap_or_default();
+            assert!(
+                allowed_values(name).contains(&value),
+                "{what}: {name}={value} is not one of the contract's {:?}: {doc}",
+                allowed_values(name)
+            );
+        }
+        let text = doc.to_string();
+        for private in &self.private {
+            assert!(
+                !text
+                    .to_ascii_lowercase()
+                    .contains(&private.to_ascii_lowercase()),
+                "{what}: a document contains {private}: {doc}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scenarios, and the template read against what they emitted.
+
+fn list(query: &str) -> Event {
+    Event::new("GET", "/bookings")
+        .query(query)
+        .customer(DEMO_CUSTOMER)
+}
+
+fn cancel(booking: &str) -> Event {
+    Event::new("POST", &format!("/bookings/{booking}/cancel")).customer(DEMO_CUSTOMER)
+}
+
+fn function_env(world: &World) -> Vec<(&'static str, String)> {
+    vec![
+        ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
+        ("OMNILAB_SECRET_ID", world.secret_id.clone()),
+        ("EXTERNAL_ID_CLAIM", "sub".into()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_template() {
+    let started = Instant::now();
+    let world = World::demo().await;
+    let theirs: Vec<String> = world
+        .sandbox
+        .data()
+        .bookings
+        .iter()
+        .filter(|b| b.contact == OTHER_CUSTOMER)
+        .map(|b| b.booking.clone())
+        .collect();
+    assert!(!theirs.is_empty());
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    let mut private = vec![
+        DEMO_CUSTOMER.to_owned(),
+        OTHER_CUSTOMER.to_owned(),
+        unknown.to_owned(),
+    ];
+    private.extend(
+        world
+            .sandbox
+            .data()
+            .bookings
+            .iter()
+            .map(|b| b.booking.clone()),
+    );
+    let mut checker = Checker {
+        specification: Specification::load(),
+        private,
+        observed: Observed::default(),
+        exchanges: 0,
+        documents: 0,
+    };
+    let mut api_ids = (1..).map(|n| format!("apigw-{n:04}-Zq3xT"));
+    let mut api_id = move || api_ids.next().expect("endless");
+
+    // --- list-bookings, the namespace by default -----------------------------------------
+    let env = function_env(&world);
+    let mut list_fn = Container::start("list-bookings", DEFAULT_NAMESPACE, &env).await;
+
+    // A cold start with a token exchange.
+    let cold = list_fn.send("cold list", list(""), &api_id()).await;
+    cold.assert_status(200);
+    checker.check(&cold);
+    cold.assert_counts(
+        cold.request(),
+        &[
+            ("Requests", 1.0),
+            ("ColdStart", 1.0),
+            ("SecretReads", 1.0),
+            ("TokenExchanges", 1.0),
+            ("TokenExchangeFailures", 0.0),
+            ("UpstreamCalls", 3.0),
+            ("Retries", 0.0),
+            ("Cancellations", 0.0),
+        ],
+    );
+    assert_eq!(cold.request()["StatusClass"], "2xx");
+    cold.assert_endpoints(&[TOKEN, FETCH]);
+    cold.assert_upstream(TOKEN, 1.0, 0.0);
+    cold.assert_upstream(FETCH, 1.0, 0.0);
+    cold.assert_failures(&[]);
+
+    // The same container again: warm, on the cached secret and token.
+    let warm = list_fn.send("warm list", list(""), &api_id()).await;
+    warm.assert_status(200);
+    checker.check(&warm);
+    warm.assert_counts(
+        warm.request(),
+        &[
+            ("ColdStart", 0.0),
+            ("SecretReads", 0.0),
+            ("TokenExchanges", 0.0),
+            ("UpstreamCalls", 1.0),
+            ("Retries", 0.0),
+        ],
+    );
+    warm.assert_endpoints(&[FETCH]);
+    warm.assert_upstream(FETCH, 1.0, 0.0);
+    warm.assert_failures(&[]);
+
+    // A bad query parameter: refused before anything goes upstream.
+    let bad = list_fn
+        .send("400 list", list("page_size=lots"), &api_id())
+        .await;
+    bad.assert_status(400);
+    checker.check(&bad);
+    assert_eq!(bad.docs.len(), 1, "one document only: {:#?}", bad.docs);
+    assert_eq!(bad.request()["StatusClass"], "4xx");
+    bad.assert_counts(
+        bad.request(),
+        &[("UpstreamCalls", 0.0), ("ColdStart", 0.0), ("Retries", 0.0)],
+    );
+
+    // OmniLab's fetch answers 500 three times: a 502 after two retries.
+    for _ in 0..3 {
+        world.sandbox.inject(Endpoint::Fetch, Fault::Status(500));
+    }
+    let failed = list_fn.send("502 list", list(""), &api_id()).await;
+    failed.assert_status(502);
+    checker.check(&failed);
+    assert_eq!(failed.request()["StatusClass"], "5xx");
+    failed.assert_counts(
+        failed.request(),
+        &[
+            ("Retries", 2.0),
+            ("UpstreamCalls", 3.0),
+            ("TokenExchanges", 0.0),
+        ],
+    );
+    failed.assert_endpoints(&[FETCH]);
+    failed.assert_upstream(FETCH, 3.0, 3.0);
+    failed.assert_failures(&[(FETCH, "5xx", 3.0)]);
+
+    // --- cancel-booking, a namespace of its own ------------------------------------------
+    let mut env = function_env(&world);
+    env.push(("METRICS_NAMESPACE", CANCEL_NAMESPACE.into()));
+    let mut cancel_fn = Container::start("cancel-booking", CANCEL_NAMESPACE, &env).await;
+
+    // Another customer's booking: 404, nothing cancelled.
+    let foreign = cancel_fn
+        .send(
+            "404 cancel of another's booking",
+            cancel(&theirs[0]),
+            &api_id(),
+        )
+        .await;
+    foreign.assert_status(404);
+    checker.check(&foreign);
+    assert_eq!(foreign.request()["Route"], "cancel-booking");
+    assert_eq!(foreign.request()["StatusClass"], "4xx");
+    foreign.assert_counts(
+        foreign.request(),
+        &[
+            ("Cancellations", 0.0),
+            ("ColdStart", 1.0),
+            ("SecretReads", 1.0),
+            ("TokenExchanges", 1.0),
+        ],
+    );
+    foreign.assert_endpoints(&[TOKEN, FETCH]);
+    foreign.assert_failures(&[]);
+
+    // A booking that does not exist: the same 404.
+    let missing = cancel_fn
+        .send("404 cancel of no booking", cancel(unknown), &api_id())
+        .await;
+    missing.assert_status(404);
+    checker.check(&missing);
+    assert_eq!(missing.request()["StatusClass"], "4xx");
+    missing.assert_counts(
+        missing.request(),
+        &[("Cancellations", 0.0), ("ColdStart", 0.0)],
+    );
+    missing.assert_endpoints(&[FETCH]);
+    assert_eq!(world.sandbox.counters().cancels, 0);
+
+    // A cancel of the caller's own booking.
+    let done = cancel_fn
+        .send("200 cancel", cancel(&booking_uuid(1)), &api_id())
+        .await;
+    done.assert_status(200);
+    checker.check(&done);
+    assert_eq!(done.request()["StatusClass"], "2xx");
+    done.assert_counts(done.request(), &[("Cancellations", 1.0), ("Retries", 0.0)]);
+    done.assert_endpoints(&[FETCH, CANCEL]);
+    done.assert_upstream(CANCEL, 1.0, 0.0);
+    done.assert_failures(&[]);
+
+    // OmniLab's cancel answers 500: never repeated, a 502.
+    world.sandbox.inject(Endpoint::Cancel, Fault::Status(500));
+    let refused = cancel_fn
+        .send("502 cancel", cancel(&booking_uuid(2)), &api_id())
+        .await;
+    refused.assert_status(502);
+    checker.check(&refused);
+    assert_eq!(refused.request()["StatusClass"], "5xx");
+    refused.assert_counts(
+        refused.request(),
+        &[("Cancellations", 0.0), ("Retries", 0.0)],
+    );
+    refused.assert_upstream(CANCEL, 1.0, 1.0);
+    refused.assert_failures(&[(CANCEL, "5xx", 1.0)]);
+
+    // --- list-bookings with short attempts: every other failure kind ---------------------
+    let mut env = function_env(&world);
+    env.push(("OMNILAB_TIMEOUT_MS", "1000".into()));
+    let mut faults_fn = Container::start("list-bookings", DEFAULT_NAMESPACE, &env).await;
+
+    // The first token exchange answers 503 and is retried.
+    world.sandbox.inject(Endpoint::Token, Fault::Status(503));
+    let token = faults_fn
+        .send("token 503 then 200", list(""), &api_id())
+        .await;
+    token.assert_status(200);
+    checker.check(&token);
+    token.assert_counts(
+        token.request(),
+        &[
+            ("ColdStart", 1.0),
+            ("TokenExchanges", 2.0),
+            ("TokenExchangeFailures", 0.0),
+            ("Retries", 1.0),
+        ],
+    );
+    token.assert_upstream(TOKEN, 2.0, 1.0);
+    token.assert_failures(&[(TOKEN, "5xx", 1.0)]);
+
+    // Failures that a retry, or a fresh token, gets over.
+    for (what, fault, kind) in [
+        (
+            "fetch 429 then 200",
+            Fault::RateLimited { retry_after: None },
+            "429",
+        ),
+        ("fetch dropped then 200", Fault::Drop, "transport"),
+    ] {
+        world.sandbox.inject(Endpoint::Fetch, fault);
+        let ex = faults_fn.send(what, list(""), &api_id()).await;
+        ex.assert_status(200);
+        checker.check(&ex);
+        ex.assert_counts(ex.request(), &[("Retries", 1.0), ("UpstreamCalls", 2.0)]);
+        ex.assert_endpoints(&[FETCH]);
+        ex.assert_upstream(FETCH, 2.0, 1.0);
+        ex.assert_failures(&[(FETCH, kind, 1.0)]);
+    }
+    world.sandbox.inject(Endpoint::Fetch, Fault::Unauthorized);
+    let refreshed = faults_fn
+        .send("fetch 401, a new token, 200", list(""), &api_id())
+        .await;
+    refreshed.assert_status(200);
+    checker.check(&refreshed);
+    refreshed.assert_counts(
+        refreshed.request(),
+        &[("TokenExchanges", 1.0), ("TokenExchangeFailures", 0.0)],
+    );
+    refreshed.assert_endpoints(&[TOKEN, FETCH]);
+    refreshed.assert_upstream(TOKEN, 1.0, 0.0);
+    refreshed.assert_upstream(FETCH, 2.0, 1.0);
+    refreshed.assert_failures(&[(FETCH, "401", 1.0)]);
+
+    // Failures that end the request.
+    for (what, fault, kind, status) in [
+        ("fetch 400", Fault::Status(400), "4xx", 502),
+        ("fetch malformed", Fault::Malformed, "malformed", 502),
+        (
+            "fetch timeout",
+            Fault::Slow(Duration::from_millis(2500)),
+            "timeout",
+            504,
+        ),
+    ] {
+        world.sandbox.inject(Endpoint::Fetch, fault);
+        let ex = faults_fn.send(what, list(""), &api_id()).await;
+        ex.assert_status(status);
+        checker.check(&ex);
+        assert_eq!(ex.request()["StatusClass"], "5xx");
+        ex.assert_counts(ex.request(), &[("Retries", 0.0), ("UpstreamCalls", 1.0)]);
+        ex.assert_endpoints(&[FETCH]);
+        ex.assert_upstream(FETCH, 1.0, 1.0);
+        ex.assert_failures(&[(FETCH, kind, 1.0)]);
+    }
+
+    // --- the template, against what was emitted ------------------------------------------
+    let template = read_template();
+    let metrics = template_metrics(&template);
+    let problems = mismatches(&metrics, &checker.observed);
+    assert!(
+        problems.is_empty(),
+        "template.yaml reads metrics the functions do not emit ({} problems):\n- {}\n\nemitted: {:#?}",
+        problems.len(),
+        problems.join("\n- "),
+        checker.observed
+    );
+    let ours = |source: Source| {
+        metrics
+            .iter()
+            .filter(|m| m.source == source && m.namespace == Namespace::Parameter)
+            .count()
+    };
+    assert!(
+        ours(Source::Alarm) > 0 && ours(Source::Dashboard) > 0,
+        "no alarm or no dashboard metric in the MetricsNamespace namespace: {metrics:#?}"
+    );
+    // ... and the check is not blind: a renamed metric, dimension or value is caught, and so
+    // is a dimension the functions never add.
+    let mutations: [fn(&mut TemplateMetric); 4] = [
+        |m| m.metric.push('s'),
+        |m| m.dimensions[0].0.push('s'),
+        |m| m.dimensions[0].1.push('s'),
+        |m| m.dimensions.push(("Stage".into(), "prod".into())),
+    ];
+    for mutate in mutations {
+        for source in [Source::Alarm, Source::Dashboard] {
+            let mut changed = metrics.clone();
+            let one = changed
+                .iter_mut()
+                .find(|m| {
+                    m.source == source
+                        && m.namespace == Namespace::Parameter
+                        && !m.dimensions.is_empty()
+                })
+                .expect("counted above");
+            mutate(one);
+            let name = one.name.clone();
+            let problems = mismatches(&changed, &checker.observed);
+            assert!(
+                problems.len() == 1 && problems[0].contains(&name),
+                "a changed {name} went unnoticed: {problems:#?}"
+            );
+        }
+    }
+
+    eprintln!(
+        "{} requests, {} documents, {} (metric, dimension set) pairs emitted, {} template metrics checked, in {:?}",
+        checker.exchanges,
+        checker.documents,
+        checker.observed.0.len(),
+        metrics.len(),
+        started.elapsed()
+    );
+    drop((list_fn, cancel_fn, faults_fn));
+}
+
+// ---------------------------------------------------------------------------------------------
+// template.yaml's alarms and dashboard, read as data.
+
+/// A file of the repository, or of `DEPLOY_FILES_ROOT` to run the check on a copy.
+fn read_template() -> Yaml {
+    let root = std::env::var_os("DEPLOY_FILES_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
+    let path = root.join("template.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_norway::from_str(&text).expect("template.yaml is YAML")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Alarm,
+    Dashboard,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Namespace {
+    /// `!Ref MetricsNamespace` (or `${MetricsNamespace}` in a `!Sub`).
+    Parameter,
+    Literal(String),
+    /// Something this check cannot read (another intrinsic).
+    Unreadable(String),
+}
+
+/// One metric the template reads: where, in which namespace, which name and dimensions.
+#[derive(Clone, Debug)]
+struct TemplateMetric {
+    source: Source,
+    /// For messages: the alarm's or the widget's name and the metric's place in it.
+    name: String,
+    namespace: Namespace,
+    metric: String,
+    dimensions: Dimensions,
+}
+
+/// (name, value) pairs; a value this check cannot read is `<...>`.
+type Dimensions = Vec<(String, String)>;
+
+/// What `${MetricsNamespace}` becomes in the dashboard's body, for the walk to recognise.
+const NAMESPACE_MARKER: &str = "<parameter MetricsNamespace>";
+
+/// Every metric of every `AWS::CloudWatch::Alarm` (its own, or each `MetricStat` of a
+/// metric-math alarm) and of every `AWS::CloudWatch::Dashboard`'s widgets.
+fn template_metrics(template: &Yaml) -> Vec<TemplateMetric> {
+    let parameters = template["Parameters"]
+        .as_mapping()
+        .expect("template.yaml has Parameters");
+    assert!(
+        parameters.contains_key("MetricsNamespace"),
+        "template.yaml has no MetricsNamespace parameter"
+    );
+    let default = template["Parameters"]["MetricsNamespace"]["Default"]
+        .as_str()
+        .unwrap_or(DEFAULT_NAMESPACE)
+        .to_owned();
+    let mut metrics = Vec::new();
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    for (id, resource) in resources {
+        let id = id.as_str().expect("a logical id");
+        let properties = &resource["Properties"];
+        match resource["Type"].as_str() {
+            Some("AWS::CloudWatch::Alarm") => {
+                if properties.get("MetricName").is_some() {
+                    metrics.push(alarm_metric(id.to_owned(), properties));
+                }
+                for (i, query) in properties["Metrics"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    let metric = &query["MetricStat"]["Metric"];
+                    if metric.is_mapping() {
+                        let name = format!(
+                            "alarm {id}, Metrics[{i}] (Id {})",
+                            query["Id"].as_str().unwrap_or("?")
+                        );
+                        metrics.push(alarm_metric(name, metric));
+                    }
+                }
+            }
+            Some("AWS::CloudWatch::Dashboard") => {
+                metrics.extend(dashboard_metrics(id, &properties["DashboardBody"]));
+            }
+            _ => {}
+        }
+    }
+    for metric in &mut metrics {
+        // A namespace written out as the parameter's default does not follow the parameter.
+        if metric.namespace == Namespace::Literal(default.clone()) {
+            metric.namespace =
+                Namespace::Unreadable(format!("{default} written out: use !Ref MetricsNamespace"));
+        }
+    }
+    metrics
+}
+
+/// An alarm's `Namespace`/`MetricName`/`Dimensions`, or a `MetricStat.Metric`'s.
+fn alarm_metric(name: String, metric: &Yaml) -> TemplateMetric {
+    let name = if name.starts_with("alarm ") {
+        name
+    } else {
+        format!("alarm {name}")
+    };
+    let dimensions = metric["Dimensions"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .map(|d| (yaml_text(&d["Name"]), yaml_text(&d["Value"])))
+        .collect();
+    TemplateMetric {
+        source: Source::Alarm,
+        name,
+        namespace: namespace_of(&metric["Namespace"]),
+        metric: yaml_text(&metric["MetricName"]),
+        dimensions,
+    }
+}
+
+/// A plain string as itself, anything else (an intrinsic) as `<...>`.
+fn yaml_text(value: &Yaml) -> String {
+    match value {
+        Yaml::String(s) => s.clone(),
+        other => format!(
+            "<{}>",
+            serde_norway::to_string(other).unwrap_or_default().trim()
+        ),
+    }
+}
+
+fn namespace_of(value: &Yaml) -> Namespace {
+    let is_parameter = match value {
+        Yaml::Tagged(tagged) if tagged.tag == "Ref" => tagged.value == "MetricsNamespace",
+        Yaml::Tagged(tagged) if tagged.tag == "Sub" => tagged.value == "${MetricsNamespace}",
+        Yaml::Mapping(m) if m.len() == 1 => {
+            m.get("Ref").is_some_and(|v| v == "MetricsNamespace")
+                || m.get("Fn::Sub").is_some_and(|v| v == "${MetricsNamespace}")
+        }
+        _ => false,
+    };
+    match value {
+        _ if is_parameter => Namespace::Parameter,
+        Yaml::String(s) => Namespace::Literal(s.clone()),
+        other => Namespace::Unreadable(yaml_text(other)),
+    }
+}
+
+/// The dashboard's widgets' metrics. The body is a `!Sub` of JSON text (or plain JSON text):
+/// `${MetricsNamespace}` becomes [`NAMESPACE_MARKER`], every other `${...}` `<...>`, `${!x}`
+/// `${x}`; then each metric widget's `properties.metrics` rows are read in CloudWatch's
+/// `[namespace, metric, dimension, value, ..., {options}]` form, where "." is "the same as in
+/// the row before" and a leading "..." is "the row before, up to the values that follow".
+fn dashboard_metrics(id: &str, body: &Yaml) -> Vec<TemplateMetric> {
+    let (text, variables) = match body {
+        Yaml::String(s) => (s.clone(), None),
+        Yaml::Tagged(tagged) if tagged.tag == "Sub" => match &tagged.value {
+            Yaml::String(s) => (s.clone(), None),
+            Yaml::Sequence(parts) if parts.len() == 2 && parts[0].is_string() => (
+                parts[0].as_str().expect("checked").to_owned(),
+                parts[1].as_mapping().cloned(),
+            ),
+            other => panic!("dashboard {id}: an unreadable !Sub: {other:?}"),
+        },
+        Yaml::Mapping(m) if m.get("Fn::Sub").is_some_and(Yaml::is_string) => {
+            (m.get("Fn::Sub").map(yaml_text).unwrap_or_default(), None)
+        }
+        other => panic!("dashboard {id}: a DashboardBody this check cannot read: {other:?}"),
+    };
+    let text = substitute(&text, variables.as_ref());
+    let body: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!("dashboard {id}: the DashboardBody is not JSON after substitution ({e}):\n{text}")
+    });
+    let mut metrics = Vec::new();
+    for (w, widget) in body["widgets"].as_array().into_iter().flatten().enumerate() {
+        let title = widget["properties"]["title"]
+            .as_str()
+            .map_or_else(|| format!("widget {w}"), |t| format!("widget {w} \"{t}\""));
+        let mut previous: Vec<Value> = Vec::new();
+        for (r, row) in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let row = row.as_array().cloned().unwrap_or_default();
+            let mut values: Vec<Value> = row.iter().filter(|v| !v.is_object()).cloned().collect();
+            if values.first().is_some_and(|v| v == "...") {
+                let rest = values.split_off(1);
+                let keep = previous.len().saturating_sub(rest.len());
+                values = previous[..keep].iter().cloned().chain(rest).collect();
+            }
+            for (i, value) in values.iter_mut().enumerate() {
+                if value == "." {
+                    *value = previous.get(i).cloned().unwrap_or(Value::Null);
+                }
+            }
+            previous = values.clone();
+            if values.is_empty() {
+                continue; // an expression row: no metric of its own
+            }
+            let strings: Vec<String> = values
+                .iter()
+                .map(|v| v.as_str().unwrap_or("?").to_owned())
+                .collect();
+            let name = format!("dashboard {id}, {title}, metrics[{r}]");
+            let namespace = match strings[0].as_str() {
+                NAMESPACE_MARKER => Namespace::Parameter,
+                other if other.contains(NAMESPACE_MARKER) => Namespace::Unreadable(other.into()),
+                other => Namespace::Literal(other.into()),
+            };
+            let dimensions = strings[2.min(strings.len())..]
+                .chunks(2)
+                .map(|pair| {
+                    let value = pair.get(1).cloned();
+                    (
+                        pair[0].clone(),
+                        value.unwrap_or_else(|| "<no value>".into()),
+                    )
+                })
+                .collect();
+            metrics.push(TemplateMetric {
+                source: Source::Dashboard,
+                name,
+                namespace,
+                metric: strings.get(1).cloned().unwrap_or_default(),
+                dimensions,
+            });
+        }
+    }
+    metrics
+}
+
+/// `!Sub`'s substitution, as far as this check needs it.
+fn substitute(text: &str, variables: Option<&serde_norway::Mapping>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        if let Some(literal) = after.strip_prefix('!') {
+            out.push_str("${");
+            rest = literal;
+            continue;
+        }
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[at..]);
+            return out;
+        };
+        let name = &after[..end];
+        let variable = variables.and_then(|v| v.get(name));
+        match variable {
+            Some(value) if namespace_of(value) == Namespace::Parameter => {
+                out.push_str(NAMESPACE_MARKER)
+            }
+            Some(Yaml::String(value)) => out.push_str(value),
+            _ if name == "MetricsNamespace" => out.push_str(NAMESPACE_MARKER),
+            _ => {
+                out.push('<');
+                out.push_str(name);
+                out.push('>');
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every template metric in the parameter's namespace that the functions were not seen
+/// emitting exactly so; one message each, naming the alarm or widget and the metric.
+fn mismatches(metrics: &[TemplateMetric], observed: &Observed) -> Vec<String> {
+    let mut problems = Vec::new();
+    for m in metrics {
+        let described = format!(
+            "{}: {} {{{}}}",
+            m.name,
+            m.metric,
+            m.dimensions
+                .iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        match &m.namespace {
+            Namespace::Parameter => {}
+            Namespace::Unreadable(what) => {
+                problems.push(format!(
+                    "{described}: namespace {what} is not !Ref MetricsNamespace"
+                ));
+                continue;
+            }
+            // AWS/ApiGateway, AWS/Lambda, ...: not ours to check.
+            Namespace::Literal(_) => continue,
+        }
+        let names: BTreeSet<String> = m.dimensions.iter().map(|(n, _)| n.clone()).collect();
+        if names.len() != m.dimensions.len() {
+            problems.push(format!("{described}: a dimension named twice"));
+            continue;
+        }
+        let Some(values) = observed.0.get(&(m.metric.clone(), names.clone())) else {
+            let emitted: Vec<String> = observed
+                .0
+                .keys()
+                .filter(|(metric, _)| *metric == m.metric)
+                .map(|(_, dims)| format!("{dims:?}"))
+                .collect();
+            problems.push(if emitted.is_empty() {
+                format!("{described}: no metric {} is emitted", m.metric)
+            } else {
+                format!(
+                    "{described}: {} is emitted only with the dimensions {}",
+                    m.metric,
+                    emitted.join(" or ")
+                )
+            });
+            continue;
+        };
+        for (name, value) in &m.dimensions {
+            let seen = values.get(name).cloned().unwrap_or_default();
+            if !seen.contains(value) {
+                problems.push(format!(
+                    "{described}: {name}={value} was never emitted with {} (emitted: {seen:?})",
+                    m.metric
+                ));
+            }
+        }
+    }
+    problems
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks themselves, on documents made up here: no binary, no emulator.
+
+#[test]
+fn the_specification_check_refuses_what_cloudwatch_would_refuse() {
+    let specification = Specification::load();
+    let now = now_ms();
+    let good = json!({
+        "_aws": {"Timestamp": now, "CloudWatchMetrics": [{
+            "Namespace": "Test", "Dimensions": [["Route"]],
+            "Metrics": [{"Name": "Requests", "Unit": "Count"}, {"Name": "Times", "Unit": "Milliseconds"}],
+        }]},
+        "Route": "list-bookings", "Requests": 1, "Times": [1.5, 2.0],
+    });
+    assert_eq!(specification.problems(&good), Vec::<String>::new());
+    let broken = |change: fn(&mut Value)| {
+        let mut doc = good.clone();
+        change(&mut doc);
+        specification.problems(&doc)
+    };
+    // The schema's own rules.
+    let schema_breaks: [fn(&mut Value); 7] = [
+        |d| drop(d["_aws"].as_object_mut().unwrap().remove("Timestamp")),
+        |d| d["_aws"]["Timestamp"] = json!("now"),
+        |d| d["_aws"]["CloudWatchMetrics"][0]["Namespace"] = json!(""),
+        |d| d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = json!([]),
+        |d| {
+            let names: Vec<String> = (0..31).map(|i| format!("D{i}")).collect();
+            d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = json!([names]);
+        },
+        |d| d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"] = json!("Requests"),
+        |d| {
+            let metric = &mut d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0];
+            drop(metric.as_object_mut().unwrap().remove("Name"));
+        },
+    ];
+    for (i, change) in schema_breaks.into_iter().enumerate() {
+        assert!(
+            !broken(change).is_empty(),
+            "schema rule {i} was not applied"
+        );
+    }
+    // The rules beyond it: one problem each.
+    let rule_breaks: [fn(&mut Value); 7] = [
+        |d| drop(d.as_object_mut().unwrap().remove("Route")),
+        |d| d["Route"] = json!(7),
+        |d| drop(d.as_object_mut().unwrap().remove("Requests")),
+        |d| d["Requests"] = json!("1"),
+        |d| d["Times"] = json!((0..101).collect::<Vec<_>>()),
+        |d| d["Times"] = json!([1, "2"]),
+        |d| d["_aws"]["Timestamp"] = json!(now_ms() - 120_000),
+    ];
+    for (i, change) in rule_breaks.into_iter().enumerate() {
+        let problems = broken(change);
+        assert_eq!(problems.len(), 1, "rule {i}: {problems:?}");
+    }
+}
+
+#[test]
+fn the_dashboard_rows_are_read_as_cloudwatch_reads_them() {
+    let body: Yaml = serde_norway::from_str(
+        r#"!Sub
+          - |
+            {"widgets": [
+              {"type": "text", "properties": {"markdown": "${MetricsNamespace} ${!Literal}"}},
+              {"type": "metric", "properties": {"title": "T", "metrics": [
+                ["${MetricsNamespace}", "UpstreamFailures", "Endpoint", "token", "Kind", "5xx", {"label": "a"}],
+                [".", ".", ".", ".", ".", "429"],
+                ["...", "401"],
+                [{"expression": "m1 * 2"}],
+                ["AWS/Lambda", "Errors", "FunctionName", "${Fn}"],
+                ["${Ns}", "Requests", "Route", "list-bookings"]
+              ]}}
+            ]}
+          - Ns: !Ref MetricsNamespace
+        "#,
+    )
+    .expect("YAML");
+    let metrics = dashboard_metrics("D", &body);
+    let rows: Vec<(Namespace, String, Dimensions)> = metrics
+        .iter()
+        .map(|m| (m.namespace.clone(), m.metric.clone(), m.dimensions.clone()))
+        .collect();
+    let dims = |pairs: &[(&str, &str)]| -> Dimensions {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        rows,
+        vec![
+            (
+                Namespace::Parameter,
+                "UpstreamFailures".into(),
+                dims(&[("Endpoint", "token"), ("Kind", "5xx")])
+            ),
+            (
+                Namespace::Parameter,
+                "UpstreamFailures".into(),
+                dims(&[("Endpoint", "token"), ("Kind", "429")])
+            ),
+            (
+                Namespace::Parameter,
+                "UpstreamFailures".into(),
+                dims(&[("Endpoint", "token"), ("Kind", "401")])
+            ),
+            (
+                Namespace::Literal("AWS/Lambda".into()),
+                "Errors".into(),
+                dims(&[("FunctionName", "<Fn>")])
+            ),
+            (
+                Namespace::Parameter,
+                "Requests".into(),
+                dims(&[("Route", "list-bookings")])
+            ),
+        ]
+    );
+    assert!(
+        metrics[0].name.contains("widget 1 \"T\", metrics[0]"),
+        "{}",
+        metrics[0].name
+    );
+}
