@@ -69,6 +69,8 @@ broken shared_function_settings_live_in_globals 'a function overrides OMNILAB_SE
     's/(      CodeUri: \.\n)/$1      Environment:\n        Variables:\n          OMNILAB_SECRET_ID: another-secret\n/'
 broken shared_function_settings_live_in_globals 'a function overrides OMNILAB_TOKEN_TABLE' \
     's/(      CodeUri: \.\n)/$1      Environment:\n        Variables:\n          OMNILAB_TOKEN_TABLE: another-table\n/'
+broken shared_function_settings_live_in_globals 'a function overrides METRICS_NAMESPACE' \
+    's/(      CodeUri: \.\n)/$1      Environment:\n        Variables:\n          METRICS_NAMESPACE: Other\n/'
 broken shared_function_settings_live_in_globals 'policies in Globals' \
     's/(    Tracing: Active\n)/$1    Policies: [AWSLambdaBasicExecutionRole]\n/'
 
@@ -311,13 +313,132 @@ broken outputs_expose_the_api_url 'the URL names another resource' \
 broken outputs_expose_the_api_url 'the URL is not the execute-api one' \
     's/"https:\/\/\$\{HttpApi\}.execute-api.\$\{AWS::Region\}.\$\{AWS::URLSuffix\}\/"/"https:\/\/api.example-brand.com\/"/'
 
+# --- alarms, the dashboard and the saved queries
+broken every_alarm_says_what_is_wrong_and_what_to_look_at_first 'an alarm without a description' \
+    's/      AlarmDescription: >-\n(        [^\n]*\n)+//'
+broken every_alarm_says_what_is_wrong_and_what_to_look_at_first 'a description that says not where to look' \
+    's/First look at: /Check /'
+broken every_alarm_says_what_is_wrong_and_what_to_look_at_first 'a description longer than CloudWatch keeps' \
+    's/(First look at: )/$1 . ("the logs, " x 110)/e'
+broken every_alarm_says_what_is_wrong_and_what_to_look_at_first 'missing data left to the default' \
+    's/      TreatMissingData: notBreaching\n//'
+broken alarms_notify_only_the_optional_topic 'an alarm notifying a hard-coded topic' \
+    's/AlarmActions: !If \[HasAlarmTopic, \[!Ref AlarmTopicArn\], !Ref AWS::NoValue\]/AlarmActions: [!Sub "arn:aws:sns:\${AWS::Region}:\${AWS::AccountId}:ops"]/'
+broken alarms_notify_only_the_optional_topic 'an alarm that also reboots an instance' \
+    's/AlarmActions: !If \[HasAlarmTopic, \[!Ref AlarmTopicArn\], !Ref AWS::NoValue\]/AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn, !Sub "arn:aws:automate:\${AWS::Region}:ec2:reboot"], !Ref AWS::NoValue]/'
+broken alarms_notify_only_the_optional_topic 'notified even without a topic' \
+    's/OKActions: !If \[HasAlarmTopic, \[!Ref AlarmTopicArn\], !Ref AWS::NoValue\]/OKActions: [!Ref AlarmTopicArn]/'
+broken alarms_notify_only_the_optional_topic 'no OK notification' \
+    's/      OKActions: [^\n]*\n//'
+broken alarms_notify_only_the_optional_topic 'INSUFFICIENT_DATA notifications' \
+    's/(      OKActions: [^\n]*\n)/$1      InsufficientDataActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]\n/'
+broken alarms_notify_only_the_optional_topic 'actions disabled' \
+    's/(      OKActions: [^\n]*\n)/$1      ActionsEnabled: false\n/'
+broken alarms_notify_only_the_optional_topic 'a topic by default' \
+    's/(  AlarmTopicArn:\n    Type: String\n    Default: )""/${1}arn:aws:sns:eu-west-1:000000000000:ops/'
+broken alarms_notify_only_the_optional_topic 'HasAlarmTopic inverted' \
+    's/HasAlarmTopic: !Not \[!Equals \[!Ref AlarmTopicArn, ""\]\]/HasAlarmTopic: !Equals [!Ref AlarmTopicArn, ""]/'
+broken alarms_notify_only_the_optional_topic 'the topic parameter takes any ARN' \
+    's/(  AlarmTopicArn:\n(?:    [^\n]*\n|      [^\n]*\n)*?    AllowedPattern: )[^\n]*/${1}"^\$|^arn:.*\$"/'
+broken custom_metrics_are_read_from_the_namespace_parameter 'an alarm on a literal namespace' \
+    's/Namespace: !Ref MetricsNamespace/Namespace: OmniLabBookings/'
+broken custom_metrics_are_read_from_the_namespace_parameter 'an alarm on a namespace of its own making' \
+    's/Namespace: !Ref MetricsNamespace/Namespace: !Sub "\${MetricsNamespace}\/alarms"/'
+broken custom_metrics_are_read_from_the_namespace_parameter 'a plain alarm in the literal namespace' \
+    's/(      Namespace: )AWS\/Lambda(\n      MetricName: )Errors/${1}OmniLabBookings${2}ColdStart/'
+broken custom_metrics_are_read_from_the_namespace_parameter 'a widget on a literal namespace' \
+    's/\["\$\{MetricsNamespace\}", "Requests"/["OmniLabBookings", "Requests"/'
+broken custom_metrics_are_read_from_the_namespace_parameter 'a widget line in the "." shorthand' \
+    's/(\["AWS\/ApiGateway", "Count"[^\n]*\n +)\["AWS\/ApiGateway"/${1}["."/'
+broken custom_metrics_are_read_from_the_namespace_parameter 'METRICS_NAMESPACE hard-coded' \
+    's/METRICS_NAMESPACE: !Ref MetricsNamespace/METRICS_NAMESPACE: OmniLabBookings/'
+broken custom_metrics_are_read_from_the_namespace_parameter 'no METRICS_NAMESPACE' \
+    's/        METRICS_NAMESPACE: [^\n]*\n//'
+broken custom_metrics_are_read_from_the_namespace_parameter 'a namespace that may start with AWS/' \
+    's/AllowedPattern: "\^\(\?!AWS\/\)/AllowedPattern: "^/'
+broken custom_metrics_are_read_from_the_namespace_parameter 'another default namespace' \
+    's/(  MetricsNamespace:\n    Type: String\n    Default: )OmniLabBookings/${1}Bookings/'
+broken alarms_on_aws_metrics_name_this_stacks_api_and_functions 'a REST API metric name (5XXError)' \
+    's/MetricName: 5xx/MetricName: 5XXError/'
+broken alarms_on_aws_metrics_name_this_stacks_api_and_functions 'an API alarm on a literal API id' \
+    's/(                - Name: ApiId\n                  Value: )!Ref HttpApi/${1}a1b2c3d4e5/'
+broken alarms_on_aws_metrics_name_this_stacks_api_and_functions 'an alarm on a literal function name' \
+    's/(MetricName: Errors\n      Dimensions:\n        - Name: FunctionName\n          Value: )!Ref ListBookingsFunction/${1}omnilab-bookings-prod-list-bookings/'
+broken alarms_on_aws_metrics_name_this_stacks_api_and_functions 'a Lambda alarm on a log group' \
+    's/(MetricName: Throttles\n      Dimensions:\n        - Name: FunctionName\n          Value: !Ref )ListBookingsFunction/${1}ListBookingsLogGroup/'
+broken alarms_on_aws_metrics_name_this_stacks_api_and_functions 'a Lambda alarm by another dimension' \
+    's/(MetricName: Throttles\n      Dimensions:\n        - Name: )FunctionName/${1}Resource/'
+broken alarms_on_aws_metrics_name_this_stacks_api_and_functions 'concurrency of a function of another stack' \
+    's/(MetricName: ConcurrentExecutions\n              Dimensions:\n                - Name: FunctionName\n                  Value: )!Ref ListBookingsFunction/${1}other-function/'
+broken alarms_on_aws_metrics_name_this_stacks_api_and_functions 'a Lambda metric that does not exist' \
+    's/MetricName: Throttles/MetricName: Throttled/'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'no throttles alarm for cancel-booking' \
+    's/  CancelBookingThrottlesAlarm:\n.*?\n\n//s'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'both errors alarms on one function' \
+    's/(MetricName: Errors\n      Dimensions:\n        - Name: FunctionName\n          Value: !Ref )CancelBookingFunction/${1}ListBookingsFunction/'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'errors alarmed on only from 5' \
+    's/(      MetricName: Errors\n(?:      [^\n]*\n)*?      Threshold: )0/${1}5/'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'a p99 duration alarm at the timeout' \
+    's/Threshold: 8000/Threshold: 10000/'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'a longer timeout, the duration alarms left at 8 s' \
+    's/Timeout: 10\n/Timeout: 20\n/'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'p90 instead of p99' \
+    's/ExtendedStatistic: p99/ExtendedStatistic: p90/'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'concurrency against a literal reservation' \
+    's/!Sub "100 \* concurrency \/ \$\{ReservedConcurrentExecutions\}"/"100 * concurrency \/ 20"/'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'concurrency alarm at 120 %' \
+    's/(      Threshold: )80\n/${1}120\n/'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'no 5xx rate alarm' \
+    's/MetricName: 5xx/MetricName: 4xx/'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'no alarm for the token endpoint' \
+    's/  TokenEndpointFailureRateAlarm:\n.*?\n\n//s'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'token exchange failures of one route only' \
+    's/(MetricName: TokenExchangeFailures\n              Dimensions:\n                - Name: Route\n                  Value: )cancel-booking/${1}list-bookings/'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'token exchanges of one route only' \
+    's/(MetricName: TokenExchanges\n              Dimensions:\n                - Name: Route\n                  Value: )cancel-booking/${1}list-bookings/'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'a hard-coded hourly threshold' \
+    's/Threshold: !Ref TokenExchangesPerHourThreshold/Threshold: 60/'
+broken the_alarms_cover_the_api_the_functions_and_omnilab 'token exchanges per 5 minutes' \
+    's/Period: 3600/Period: 300/g'
+broken the_dashboard_and_the_three_saved_queries_exist 'no dashboard' \
+    's/  OperationsDashboard:\n.*?\n\n//s'
+broken the_dashboard_and_the_three_saved_queries_exist 'an alarm missing from the alarm widget' \
+    's/, "\$\{TokenExchangesPerHourAlarm\.Arn\}"//'
+broken the_dashboard_and_the_three_saved_queries_exist 'an alarm widget naming a function' \
+    's/"\$\{TokenExchangesPerHourAlarm\.Arn\}"/"\${ListBookingsFunction.Arn}"/'
+broken the_dashboard_and_the_three_saved_queries_exist 'a widget in a hard-coded region' \
+    's/"region": "\$\{AWS::Region\}"/"region": "eu-west-1"/'
+broken the_dashboard_and_the_three_saved_queries_exist 'a dashboard body without !Sub (nothing substituted)' \
+    's/DashboardBody: !Sub \|/DashboardBody: |/'
+broken the_dashboard_and_the_three_saved_queries_exist 'a query on one function only' \
+    's/(  FailingRequestsQuery:\n(?:    [^\n]*\n)*?        - !Ref ListBookingsLogGroup\n)        - !Ref CancelBookingLogGroup\n/$1/'
+broken the_dashboard_and_the_three_saved_queries_exist 'the upstream latency query dropped' \
+    's/  UpstreamLatencyQuery:\n.*?\n\n//s'
+broken the_dashboard_and_the_three_saved_queries_exist 'a query outside the stack folder' \
+    's/Name: !Sub "\$\{AWS::StackName\}\/one-request-by-id"/Name: one-request-by-id/'
+broken the_dashboard_and_the_three_saved_queries_exist 'the failing-requests query not on the request line' \
+    's/fields\.message = "request"/fields.msg = "request"/'
+broken the_dashboard_and_the_three_saved_queries_exist 'the failing-requests query without the problem type' \
+    's/, fields\.problem as problem//; s/ by route, status, problem\n/ by route, status\n/'
+broken the_dashboard_and_the_three_saved_queries_exist 'the by-id query without the access log' \
+    's/        - !Ref ApiAccessLogGroup\n//'
+broken the_dashboard_and_the_three_saved_queries_exist 'the latency query not by endpoint' \
+    's/ by Endpoint\n/ by Kind\n/'
+
 # --- changes the rules must accept
 allowed 'methods in lower case' 's/Method: GET/Method: get/; s/AllowMethods: \[GET, POST, OPTIONS\]/AllowMethods: [options, get, post]/'
 allowed 'a function may log to its own group (a statement on a stack resource)' \
     's/(        - Statement:\n)/$1            - Effect: Allow\n              Action: logs:PutLogEvents\n              Resource: !GetAtt ListBookingsLogGroup.Arn\n/'
 allowed 'the table actions in another order, without a Sid' \
     's/Action: \[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem\]/Action: [dynamodb:UpdateItem, dynamodb:GetItem, dynamodb:PutItem]/g; s/            - Sid: UseOmniLabTokenStore\n              Effect/            - Effect/g'
-allowed 'CodeUri ./ and a 29 s timeout' 's/CodeUri: \./CodeUri: .\//g; s/Timeout: 10/Timeout: 29/'
+allowed 'CodeUri ./, a 29 s timeout and the duration alarms at 80 % of it' \
+    's/CodeUri: \./CodeUri: .\//g; s/Timeout: 10/Timeout: 29/; s/Threshold: 8000/Threshold: 23200/g'
+allowed 'missing data treated as breaching' \
+    's/TreatMissingData: notBreaching/TreatMissingData: breaching/'
+allowed 'the dashboard renamed, an errors alarm over one minute' \
+    's/DashboardName: !Ref AWS::StackName/DashboardName: !Sub "\${AWS::StackName}-ops"/; s/(      MetricName: Errors\n(?:      [^\n]*\n)*?      Period: )300/${1}60/'
+allowed 'a plain alarm on a custom metric, read from the parameter, on the dashboard' \
+    's/(\n  OperationsDashboard:)/\n  ColdStartsAlarm:\n    Type: AWS::CloudWatch::Alarm\n    Properties:\n      AlarmDescription: "Many cold starts of list-bookings in 5 minutes. First look at: the Cold starts widget, then the deployments."\n      Namespace: !Ref MetricsNamespace\n      MetricName: ColdStart\n      Dimensions: [{Name: Route, Value: list-bookings}]\n      Statistic: Sum\n      Period: 300\n      EvaluationPeriods: 1\n      Threshold: 50\n      ComparisonOperator: GreaterThanThreshold\n      TreatMissingData: notBreaching\n      AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]\n      OKActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]\n$1/; s/("\$\{TokenExchangesPerHourAlarm\.Arn\}")/$1, "\${ColdStartsAlarm.Arn}"/'
 
 for rule in $(sed -n 's/^rule \([a-z0-9_]*\) .*/\1/p' "$rules"); do
     [[ "$exercised" == *" $rule "* ]] || die "no broken copy of template.yaml is rejected by $rule: add one"
