@@ -41,6 +41,7 @@ const TOKEN_TTL_MARGIN: Duration = Duration::from_secs(120);
 /// unreachable table costs a request little before it falls back to its own token.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(500);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(1);
+const RETRY_BACKOFF: Duration = Duration::from_millis(25);
 
 /// What the table says about the fleet's token.
 #[derive(Debug)]
@@ -111,9 +112,14 @@ impl TokenTable {
                             .operation_timeout(OPERATION_TIMEOUT)
                             .build(),
                     )
-                    // One retry: a throttled or flaky table is better given up on quickly,
-                    // since the container's own token is always there to fall back on.
-                    .retry_config(RetryConfig::standard().with_max_attempts(2))
+                    // One retry, soon: a throttled or flaky table is better given up on
+                    // quickly, since the container's own token is always there to fall back
+                    // on. (The SDK's default first backoff is up to a second.)
+                    .retry_config(
+                        RetryConfig::standard()
+                            .with_max_attempts(2)
+                            .with_initial_backoff(RETRY_BACKOFF),
+                    )
                     .build();
                 Client::from_conf(config)
             })
