@@ -143,11 +143,17 @@ fn require_dynamodb() {
     );
 }
 
-#[tokio::test]
-async fn eight_cold_containers_cost_omnilab_one_token_exchange() {
+/// A sandbox OmniLab, a secret in moto, and an empty token table of its own.
+async fn world_and_table() -> (World, TokenTable) {
     require_dynamodb();
     let world = World::demo().await;
     let table = TokenTable::create().await;
+    (world, table)
+}
+
+#[tokio::test]
+async fn eight_cold_containers_cost_omnilab_one_token_exchange() {
+    let (world, table) = world_and_table().await;
     let fleet = fleet(8, &fleet_env(&world, &table.name)).await;
 
     let statuses = all_at_once(&fleet).await;
@@ -180,9 +186,7 @@ async fn eight_cold_containers_cost_omnilab_one_token_exchange() {
 
 #[tokio::test]
 async fn a_container_started_later_reads_no_secret_and_exchanges_nothing() {
-    require_dynamodb();
-    let world = World::demo().await;
-    let table = TokenTable::create().await;
+    let (world, table) = world_and_table().await;
     let env = fleet_env(&world, &table.name);
     let first = fleet(2, &env).await;
     assert_eq!(all_at_once(&first).await, vec![200, 200]);
@@ -209,9 +213,7 @@ async fn a_container_started_later_reads_no_secret_and_exchanges_nothing() {
 
 #[tokio::test]
 async fn a_revoked_token_is_replaced_once_for_the_whole_fleet() {
-    require_dynamodb();
-    let world = World::demo().await;
-    let table = TokenTable::create().await;
+    let (world, table) = world_and_table().await;
     let fleet = fleet(6, &fleet_env(&world, &table.name)).await;
     assert_eq!(all_at_once(&fleet).await, vec![200; 6]);
     let before = the_item(&table).await["token"].clone();
@@ -256,9 +258,7 @@ async fn the_refresh_before_expiry_happens_once_for_the_fleet() {
 
 #[tokio::test]
 async fn when_the_lease_holder_dies_another_container_takes_over() {
-    require_dynamodb();
-    let world = World::demo().await;
-    let table = TokenTable::create().await;
+    let (world, table) = world_and_table().await;
     // A container took the lease for 1.5 s, then died before publishing.
     table
         .put_raw(HashMap::from([
@@ -284,9 +284,7 @@ async fn when_the_lease_holder_dies_another_container_takes_over() {
 
 #[tokio::test]
 async fn an_unreadable_item_is_replaced_and_never_fails_a_request() {
-    require_dynamodb();
-    let world = World::demo().await;
-    let table = TokenTable::create().await;
+    let (world, table) = world_and_table().await;
     table
         .put_raw(HashMap::from([
             ("pk".to_owned(), s(&the_key(&world))),
@@ -378,9 +376,7 @@ async fn a_table_named_but_absent_never_fails_a_request() {
 
 #[tokio::test]
 async fn even_at_trace_no_log_line_holds_a_token_the_table_shared() {
-    require_dynamodb();
-    let world = World::demo().await;
-    let table = TokenTable::create().await;
+    let (world, table) = world_and_table().await;
     let env = fleet_env(&world, &table.name);
     let mut fleet = Vec::new();
     for binary in ["list-bookings", "cancel-booking"] {
