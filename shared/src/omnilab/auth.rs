@@ -190,33 +190,31 @@ impl Authenticator {
         transport: &Transport,
         call: &Call,
     ) -> Result<AccessToken, UpstreamError> {
-        let table = match &self.table {
-            Some(table) if state.table_retry_at.is_none_or(|at| Instant::now() >= at) => table,
-            Some(_) => {
-                call.record()
-                    .with(|tally| tally.shared_token_fallbacks += 1);
-                return self.exchange(transport, call).await;
-            }
-            None => return self.exchange(transport, call).await,
+        let Some(table) = &self.table else {
+            return self.exchange(transport, call).await;
         };
-        match self.shared(table, state, transport, call).await {
-            Ok(token) => Ok(token),
-            Err(Via::Upstream(error)) => Err(error),
-            // Our own deadline, not the table: nothing to learn, no time to fall back.
-            Err(Via::Table(TableError::Timeout)) if call.spent() => Err(UpstreamError::Timeout),
-            Err(Via::Table(error)) => {
-                tracing::warn!(
-                    table = %table.name(),
-                    %error,
-                    "the shared token table could not be used; this container uses its own token for {} s",
-                    TABLE_RETRY.as_secs()
-                );
-                state.table_retry_at = Some(Instant::now() + TABLE_RETRY);
-                call.record()
-                    .with(|tally| tally.shared_token_fallbacks += 1);
-                self.exchange(transport, call).await
+        if state.table_retry_at.is_none_or(|at| Instant::now() >= at) {
+            match self.shared(table, state, transport, call).await {
+                Ok(token) => return Ok(token),
+                Err(Via::Upstream(error)) => return Err(error),
+                // Our own deadline, not the table: nothing to learn, no time to fall back.
+                Err(Via::Table(TableError::Timeout)) if call.spent() => {
+                    return Err(UpstreamError::Timeout);
+                }
+                Err(Via::Table(error)) => {
+                    tracing::warn!(
+                        table = %table.name(),
+                        %error,
+                        "the shared token table could not be used; this container uses its own token for {} s",
+                        TABLE_RETRY.as_secs()
+                    );
+                    state.table_retry_at = Some(Instant::now() + TABLE_RETRY);
+                }
             }
         }
+        call.record()
+            .with(|tally| tally.shared_token_fallbacks += 1);
+        self.exchange(transport, call).await
     }
 
     /// The fleet's token: the table's if it holds a usable one; else, if no other container is
@@ -313,7 +311,22 @@ impl Authenticator {
         }
     }
 
+    /// One token exchange: a failure, whatever it is, counts in the request's tally.
     async fn request(
+        &self,
+        transport: &Transport,
+        call: &Call,
+        credentials: &Credentials,
+    ) -> Result<AccessToken, UpstreamError> {
+        self.try_request(transport, call, credentials)
+            .await
+            .inspect_err(|_| {
+                call.record()
+                    .with(|tally| tally.token_exchange_failures += 1)
+            })
+    }
+
+    async fn try_request(
         &self,
         transport: &Transport,
         call: &Call,
@@ -330,40 +343,26 @@ impl Authenticator {
             .send(call, Endpoint::Token, Retry::Safe, || {
                 client.post(&self.token_url).json(&body)
             })
-            .await
-            .inspect_err(|_| {
-                call.record()
-                    .with(|tally| tally.token_exchange_failures += 1)
-            })?;
+            .await?;
         #[cfg(feature = "stats")]
         self.exchanges.fetch_add(1, Ordering::Relaxed);
         match answer.status {
             status if status.is_success() => {}
             StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                return Err(failed(call, UpstreamError::CredentialsRejected));
+                return Err(UpstreamError::CredentialsRejected);
             }
-            status => return Err(failed(call, UpstreamError::Status(status.as_u16()))),
+            status => return Err(UpstreamError::Status(status.as_u16())),
         }
-        let token: TokenResponse = answer.json(call).map_err(|e| failed(call, e))?;
+        let token: TokenResponse = answer.json(call)?;
         if token.access_token.is_empty() {
             call.record().malformed(Endpoint::Token);
-            return Err(failed(
-                call,
-                UpstreamError::Malformed(Malformed::EmptyToken),
-            ));
+            return Err(UpstreamError::Malformed(Malformed::EmptyToken));
         }
         Ok(AccessToken {
             value: token.access_token.into(),
             refresh_at: refresh_at(Instant::now(), token.expires_in),
         })
     }
-}
-
-/// Counts a token exchange that ended in `error`.
-fn failed(call: &Call, error: UpstreamError) -> UpstreamError {
-    call.record()
-        .with(|tally| tally.token_exchange_failures += 1);
-    error
 }
 
 /// Why the shared token could not be had: the table (fall back on our own token) or OmniLab.
