@@ -36,7 +36,6 @@ pub struct Outcome<'a> {
     pub status: u16,
     pub duration: Duration,
     pub cold_start: bool,
-    pub upstream_calls: u32,
     pub tally: &'a Tally,
 }
 
@@ -73,7 +72,7 @@ pub fn documents(namespace: &str, outcome: &Outcome<'_>, ids: Ids<'_>) -> Vec<Va
         &[
             ("Requests", "Count", json!(1)),
             ("Duration", "Milliseconds", json!(ms)),
-            ("UpstreamCalls", "Count", json!(outcome.upstream_calls)),
+            ("UpstreamCalls", "Count", json!(tally.upstream_calls)),
             ("Retries", "Count", json!(tally.retries)),
             ("TokenExchanges", "Count", json!(token.attempts)),
             (
@@ -223,7 +222,6 @@ mod tests {
             status: 400,
             duration: Duration::from_millis(2),
             cold_start: false,
-            upstream_calls: 0,
             tally: &tally,
         };
         let docs = documents("Test", &outcome, Ids::default());

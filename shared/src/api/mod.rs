@@ -178,7 +178,6 @@ impl App {
                 status: response.status().as_u16(),
                 duration,
                 cold_start,
-                upstream_calls: call.upstream_calls(),
                 tally: &tally,
             };
             metrics::write(&metrics::documents(namespace, &outcome, ids));

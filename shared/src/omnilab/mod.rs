@@ -24,7 +24,6 @@ mod tally;
 mod token_table;
 mod transport;
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub use client::OmniLab;
@@ -41,7 +40,6 @@ pub use tally::{Endpoint, EndpointTally, FailureKind, Tally};
 #[derive(Debug)]
 pub struct Call {
     deadline: Instant,
-    upstream_calls: AtomicU32,
     tally: tally::Recorder,
 }
 
@@ -49,7 +47,6 @@ impl Call {
     pub fn new(budget: Duration) -> Self {
         Self {
             deadline: Instant::now() + budget,
-            upstream_calls: AtomicU32::new(0),
             tally: tally::Recorder::default(),
         }
     }
@@ -74,10 +71,10 @@ impl Call {
 
     /// Upstream round trips so far (Secrets Manager reads, DynamoDB and OmniLab calls alike).
     pub fn upstream_calls(&self) -> u32 {
-        self.upstream_calls.load(Ordering::Relaxed)
+        self.tally.with(|tally| tally.upstream_calls)
     }
 
     fn count(&self) {
-        self.upstream_calls.fetch_add(1, Ordering::Relaxed);
+        self.tally.with(|tally| tally.upstream_calls += 1);
     }
 }

@@ -113,6 +113,8 @@ impl EndpointTally {
 pub struct Tally {
     /// Indexed like [`Endpoint::ALL`].
     pub endpoints: [EndpointTally; Endpoint::ALL.len()],
+    /// Every round trip: Secrets Manager reads, DynamoDB and OmniLab calls alike.
+    pub upstream_calls: u32,
     pub retries: u32,
     pub token_exchange_failures: u32,
     pub secret_reads: u32,
