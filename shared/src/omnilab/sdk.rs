@@ -24,10 +24,7 @@ impl AwsConfig {
                         aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
                     );
                 }
-                // Boxed: aws-config's loading future is deep enough that nesting it inside every
-                // client's initialisation took callers past rustc's layout depth limit. It runs
-                // once per container.
-                Box::pin(loader.load()).await
+                loader.load().await
             })
             .await
     }
