@@ -4,6 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
+# A full disk shows up as a linker killed by SIGBUS, far from its cause: say it up front.
+free_kb=$(df -Pk . | awk 'NR == 2 {print $4}')
+echo "== disk: $((free_kb / 1024 / 1024)) GB free here; a clean run needs about 6 GB"
+if ((free_kb < 6 * 1024 * 1024)); then
+    echo "warning: less than 6 GB free; the build may fail when the disk fills" >&2
+fi
+
 setup_python_tools
 setup_cfn_guard
 setup_rust_tools
@@ -11,6 +18,8 @@ setup_arm64_target
 setup_chromium
 setup_dynamodb_local
 export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
+# A test run builds from scratch or nearly so: incremental state would only add ~1.5 GB to target/.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 echo "== format and lints"
 cargo fmt --all -- --check
