@@ -77,6 +77,61 @@ async fn start(name: &str, runtime: &RuntimeApi, env: &[(&str, String)]) -> Func
 const SHORT_DEADLINE: Duration = Duration::from_secs(2);
 const SHORT_ANSWER_BOUND: Duration = Duration::from_millis(2500);
 
+/// A patient request A (10 s deadline) and a short one B (2 s), one after the other.
+struct Race {
+    /// A's answer and how long it took, once A is done.
+    a: tokio::task::JoinHandle<(Value, Duration)>,
+    b: Value,
+    b_took: Duration,
+}
+
+/// Sends A, waits until `a_is_inside` says A holds the slow step and `settle` more, then sends
+/// B, which needs the same step. Returns once B has answered; A may still be running.
+async fn race(
+    runtime: &Arc<RuntimeApi>,
+    event: impl Fn() -> Value,
+    step: &str,
+    a_is_inside: impl Fn() -> bool,
+    settle: Duration,
+) -> Race {
+    let a = {
+        let runtime = runtime.clone();
+        let event = event();
+        tokio::spawn(async move {
+            let sent = Instant::now();
+            let response = runtime
+                .invoke_with_deadline(event, Duration::from_secs(10))
+                .await
+                .response();
+            (response, sent.elapsed())
+        })
+    };
+    wait_for(step, Duration::from_secs(5), a_is_inside).await;
+    tokio::time::sleep(settle).await;
+
+    let sent = Instant::now();
+    let b = runtime
+        .invoke_with_deadline(event(), SHORT_DEADLINE)
+        .await
+        .response();
+    let b_took = sent.elapsed();
+    eprintln!("B answered {} after {b_took:?}", status_of(&b));
+    Race { a, b, b_took }
+}
+
+impl Race {
+    /// B answered the timeout problem at its own deadline rather than waiting out A's `step`.
+    fn assert_b_gave_up_at_its_deadline(&self, step: &str) {
+        let body = problem_body(&self.b, 504..=504);
+        assert_eq!(body["type"], TIMEOUT_TYPE, "{body}");
+        assert!(
+            self.b_took < SHORT_ANSWER_BOUND,
+            "B (2 s deadline) answered after {:?}: it waited for {step}",
+            self.b_took
+        );
+    }
+}
+
 /// Request A (10 s deadline) is in the middle of a token exchange that takes 8 s; request B
 /// (2 s deadline) needs the same token and waits for that exchange, as single flight says, but
 /// only until its own deadline: a 504 within about 2 s, not after A's 8 s.
@@ -95,44 +150,23 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_token_exchange() {
     env.push(("OMNILAB_TIMEOUT_MS", "9000".into()));
     let function = start("list-bookings", &runtime, &env).await;
 
-    let a = {
-        let runtime = runtime.clone();
-        tokio::spawn(async move {
-            let sent = Instant::now();
-            let response = runtime
-                .invoke_with_deadline(list_event(), Duration::from_secs(10))
-                .await
-                .response();
-            (response, sent.elapsed())
-        })
-    };
-    // A is inside its exchange: the sandbox holds its token request.
-    wait_for("A's token request", Duration::from_secs(5), || {
-        world.sandbox.counters().token_requests >= 1
-    })
+    // A is inside its exchange once the sandbox holds its token request.
+    let race = race(
+        &runtime,
+        list_event,
+        "A's token request",
+        || world.sandbox.counters().token_requests >= 1,
+        Duration::from_millis(100),
+    )
     .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-
-    let sent = Instant::now();
-    let b = runtime
-        .invoke_with_deadline(list_event(), SHORT_DEADLINE)
-        .await
-        .response();
-    let b_took = sent.elapsed();
-    eprintln!("B answered {} after {b_took:?}", status_of(&b));
-    let body = problem_body(&b, 504..=504);
-    assert_eq!(body["type"], TIMEOUT_TYPE, "{body}");
-    assert!(
-        b_took < SHORT_ANSWER_BOUND,
-        "B (2 s deadline) answered after {b_took:?}: it waited for A's exchange"
-    );
+    race.assert_b_gave_up_at_its_deadline("A's exchange");
     assert_eq!(
         world.sandbox.counters().token_requests,
         1,
         "B waited for A's exchange rather than starting its own"
     );
 
-    let (a, a_took) = a.await.expect("A's task");
+    let (a, a_took) = race.a.await.expect("A's task");
     assert_eq!(status_of(&a), 200, "A had time for its slow exchange: {a}");
     assert!(
         a_took >= Duration::from_secs(7),
@@ -201,41 +235,22 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_secret_read() {
     env.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint));
     let _function = start("list-bookings", &runtime, &env).await;
 
-    let a = {
-        let runtime = runtime.clone();
-        tokio::spawn(async move {
-            runtime
-                .invoke_with_deadline(list_event(), Duration::from_secs(10))
-                .await
-                .response()
-        })
-    };
-    wait_for("A's secret read", Duration::from_secs(5), || {
-        reads.load(Ordering::SeqCst) >= 1
-    })
+    let race = race(
+        &runtime,
+        list_event,
+        "A's secret read",
+        || reads.load(Ordering::SeqCst) >= 1,
+        Duration::from_millis(100),
+    )
     .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-
-    let sent = Instant::now();
-    let b = runtime
-        .invoke_with_deadline(list_event(), SHORT_DEADLINE)
-        .await
-        .response();
-    let b_took = sent.elapsed();
-    eprintln!("B answered {} after {b_took:?}", status_of(&b));
-    let body = problem_body(&b, 504..=504);
-    assert_eq!(body["type"], TIMEOUT_TYPE, "{body}");
-    assert!(
-        b_took < SHORT_ANSWER_BOUND,
-        "B (2 s deadline) answered after {b_took:?}: it waited for A's secret read"
-    );
+    race.assert_b_gave_up_at_its_deadline("A's secret read");
     assert_eq!(
         reads.load(Ordering::SeqCst),
         1,
         "B started no read of its own"
     );
 
-    let a = a.await.expect("A's task");
+    let (a, _) = race.a.await.expect("A's task");
     assert_eq!(status_of(&a), 200, "A had time for its slow read: {a}");
     assert_eq!(reads.load(Ordering::SeqCst), 1, "one read per container");
 }
@@ -255,44 +270,28 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_cancel_of_the_same
     let _function = start("cancel-booking", &runtime, &env).await;
     let mine = booking_uuid(1);
 
-    let a = {
-        let runtime = runtime.clone();
-        let event = cancel_event(&mine);
-        tokio::spawn(async move {
-            runtime
-                .invoke_with_deadline(event, Duration::from_secs(10))
-                .await
-                .response()
-        })
-    };
     // A has found its booking (one page) and is sending the cancel, which the sandbox holds.
-    wait_for("A's ownership check", Duration::from_secs(5), || {
-        world.sandbox.counters().fetches >= 1
-    })
+    let race = race(
+        &runtime,
+        || cancel_event(&mine),
+        "A's ownership check",
+        || world.sandbox.counters().fetches >= 1,
+        Duration::from_millis(300),
+    )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(world.sandbox.cancel_calls(&mine), 0, "A's cancel is held");
-
-    let sent = Instant::now();
-    let b = runtime
-        .invoke_with_deadline(cancel_event(&mine), SHORT_DEADLINE)
-        .await
-        .response();
-    let b_took = sent.elapsed();
-    eprintln!("B answered {} after {b_took:?}", status_of(&b));
-    let body = problem_body(&b, 504..=504);
-    assert_eq!(body["type"], TIMEOUT_TYPE, "{body}");
-    assert!(
-        b_took < SHORT_ANSWER_BOUND,
-        "B (2 s deadline) answered after {b_took:?}: it waited for A's cancel"
+    assert_eq!(
+        world.sandbox.cancel_calls(&mine),
+        0,
+        "A's cancel is still held"
     );
+    race.assert_b_gave_up_at_its_deadline("A's cancel");
     assert_eq!(
         world.sandbox.counters().fetches,
         2,
         "B checked ownership itself, then waited for A's cancel"
     );
 
-    let a = a.await.expect("A's task");
+    let (a, _) = race.a.await.expect("A's task");
     assert_eq!(status_of(&a), 200, "A had time for its slow cancel: {a}");
     assert_eq!(
         world.sandbox.cancel_calls(&mine),
