@@ -34,6 +34,11 @@ start_dynamodb_local
 results=$(mktemp)
 cargo test --workspace --all-features 2>&1 | tee "$results"
 
+echo "== the release binaries, as Lambda runs them: their EMF metrics and the shared token table"
+cargo build --release -p list-bookings -p cancel-booking
+BOOKINGS_BIN_PROFILE=release cargo test --workspace --all-features --test metrics --test token_store 2>&1 |
+    tee -a "$results"
+
 echo "== fuzz the request path for a minute (scripts/fuzz.sh: cargo fuzz on stable, libFuzzer)"
 FUZZ_SECONDS=60 scripts/fuzz.sh
 
