@@ -377,7 +377,6 @@ async fn main() {
     }
 }
 
-/// `upstream_calls` of the function's `request` log lines (level INFO), summed.
 /// The round trips the function's requests cost, from the `UpstreamCalls` of its EMF request
 /// documents: they are written at any log level, so the figure needs no INFO logging, which
 /// would be timed too.
@@ -428,43 +427,36 @@ async fn first_request_with_a_shared_token(runs: usize) -> (Duration, u64, Durat
     );
     first.sort();
     calls.sort();
-    let (k, v) = ("pk".to_owned(), AttributeValue::S("absent".into()));
-    let get_item = median(|| async {
-        table
-            .client()
-            .get_item()
-            .table_name(&table.name)
-            .key(k.clone(), v.clone())
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap();
-    })
-    .await;
+    let get_item = median(|| get_absent_item(table.client(), &table.name)).await;
     (percentile(&first, 0.5), calls[calls.len() / 2], get_item)
 }
 
-/// DynamoDB Local is a JVM that scripts/bench.sh has only just started: its first few
-/// thousand requests run interpreted, several milliseconds slower than later ones (measured: a
-/// new container's first request went from 11 ms to 7 ms over six runs of 41 against the same
-/// emulator). DynamoDB itself has no such warm-up, so the emulator is warmed before anything
-/// here is timed: 3,000 `GetItem`s, 8 at a time.
+/// DynamoDB Local is a JVM that scripts/bench.sh has only just started: its first requests run
+/// interpreted, several milliseconds slower than later ones (measured: a new container's first
+/// request went from 11 ms to 7 ms over six runs of 41 against the same emulator). Each new
+/// container opens a new connection, so the warm-up does too: 300 clients of their own, each
+/// with its own HTTP connection, 10 `GetItem`s each. DynamoDB itself has no such warm-up.
 async fn warm_up(table: &TokenTable) {
-    let client = table.client();
-    let (k, v) = ("pk".to_owned(), AttributeValue::S("warm-up".into()));
-    futures_util::future::join_all((0..8).map(|_| async {
-        for _ in 0..375 {
-            client
-                .get_item()
-                .table_name(&table.name)
-                .key(k.clone(), v.clone())
-                .consistent_read(true)
-                .send()
-                .await
-                .unwrap();
+    for _ in 0..300 {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        for _ in 0..10 {
+            get_absent_item(&client, &table.name).await;
         }
-    }))
-    .await;
+    }
+}
+
+/// One strongly consistent `GetItem`, the read a new container starts with (here of a key the
+/// table does not hold).
+async fn get_absent_item(client: &aws_sdk_dynamodb::Client, table: &str) {
+    client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S("absent".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
 }
 
 /// `count` containers of both functions, cold at the same moment, each sent one request:
