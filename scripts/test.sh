@@ -6,9 +6,9 @@ source scripts/setup.sh
 
 # A full disk shows up as a linker killed by SIGBUS, far from its cause: say it up front.
 free_kb=$(df -Pk . | awk 'NR == 2 {print $4}')
-echo "== disk: $((free_kb / 1024 / 1024)) GB free here; a clean run needs about 6 GB"
-if ((free_kb < 6 * 1024 * 1024)); then
-    echo "warning: less than 6 GB free; the build may fail when the disk fills" >&2
+echo "== disk: $((free_kb / 1024 / 1024)) GB free here; a clean run needs about 7 GB"
+if ((free_kb < 7 * 1024 * 1024)); then
+    echo "warning: less than 7 GB free; the build may fail when the disk fills" >&2
 fi
 
 setup_python_tools
