@@ -5,11 +5,9 @@ use std::sync::Arc;
 use reqwest::{RequestBuilder, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::auth::Authenticator;
-use super::credentials::CredentialStore;
+use super::auth::{Authenticator, CredentialStore, TokenTable};
 use super::request::{BookingFilter, ExternalId, PageRequest};
 use super::sdk::AwsConfig;
-use super::token_table::TokenTable;
 use super::transport::{Answer, Retry, Transport};
 use super::{Call, CredentialsSource, Endpoint, Settings, UpstreamError, UpstreamPolicy};
 use crate::booking_id::BookingId;
@@ -148,7 +146,7 @@ impl OmniLab {
             return Ok(answer);
         }
         tracing::info!("OmniLab refused the cached access token; refreshing it");
-        self.auth.discard(&token).await;
+        self.auth.discard(&token);
         let token = self.auth.token(&self.transport, call).await?;
         let answer = self
             .transport

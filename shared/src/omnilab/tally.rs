@@ -119,14 +119,43 @@ pub struct Tally {
     pub token_exchange_failures: u32,
     pub secret_reads: u32,
     pub cancellations: u32,
+    /// Requests that found a usable token in the shared table.
     pub shared_token_hits: u32,
+    /// Requests that found none (absent, expired, refused by OmniLab, or unusable).
     pub shared_token_misses: u32,
+    /// Requests that used a token of the container's own: the table failed them, or another
+    /// container's exchange outlasted their patience.
     pub shared_token_fallbacks: u32,
+    /// Requests that waited for another container's exchange.
+    pub shared_token_waits: u32,
+    /// Leases taken over one that had lapsed or was unusable: a container died mid-exchange.
+    pub shared_token_takeovers: u32,
+    /// Requests that found an item they could not use (wrong types, sizes or times).
+    pub shared_token_unusable: u32,
+    /// DynamoDB calls made for the shared token (also counted in `upstream_calls`).
+    pub token_table_calls: u32,
 }
 
 impl Tally {
     pub fn endpoint(&self, endpoint: Endpoint) -> &EndpointTally {
         &self.endpoints[endpoint as usize]
+    }
+
+    /// How the request got its token from the shared table, in a word for its log line:
+    /// `fallback` (a token of the container's own), `waited` (for another container's
+    /// exchange), `miss` (it exchanged under the lease) or `hit`; `None` when it did not ask.
+    pub fn shared_token(&self) -> Option<&'static str> {
+        if self.shared_token_fallbacks > 0 {
+            Some("fallback")
+        } else if self.shared_token_waits > 0 {
+            Some("waited")
+        } else if self.shared_token_misses > 0 {
+            Some("miss")
+        } else if self.shared_token_hits > 0 {
+            Some("hit")
+        } else {
+            None
+        }
     }
 }
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use tokio::sync::{Mutex, OnceCell};
 
-use super::Call;
-use super::sdk::{AwsConfig, SdkFailure};
+use crate::omnilab::Call;
+use crate::omnilab::sdk::{AwsConfig, SdkFailure};
 
 /// OmniLab's client credentials, as stored in the secret: `{"client_id", "client_secret", "audience"}`.
 #[derive(Clone, Deserialize, PartialEq, Eq)]

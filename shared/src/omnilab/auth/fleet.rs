@@ -1,0 +1,842 @@
+//! The fleet's one token: the lease protocol over the shared table, as a small state machine.
+//!
+//! Each container that needs a token reads the table and [`decide`]s from what it finds:
+//!
+//! | the item holds                         | the container                                  |
+//! |----------------------------------------|------------------------------------------------|
+//! | a fresh token                          | uses it                                        |
+//! | a token due for refresh, and a lease   | uses it (another container is refreshing it)   |
+//! | a token due for refresh, no lease      | takes the lease, refreshes, publishes; if that fails, uses the due token |
+//! | no usable token, and a live lease      | waits, polling, at most [`PATIENCE`]; then takes the lease if it lapsed, else exchanges a token of its own |
+//! | no usable token, no live lease         | takes the lease, exchanges, publishes          |
+//!
+//! "No usable token" covers an absent, expired or refused token and anything the table's
+//! checks find unusable. A lease is taken only if the item is still as it was read, so two
+//! containers never both hold it, and whatever was unusable is taken over and replaced rather
+//! than waited on. The holder gives the lease back on every path that does not publish.
+//!
+//! Why the protocol can never hold the fleet: every loop here is bounded in DynamoDB calls
+//! ([`MAX_TABLE_CALLS`]) as well as in time, a lease lasts [`LEASE`] (about one token
+//! exchange), a waiter gives up after [`PATIENCE`], and every failure of the table ends in the
+//! container's own token: the fleet is never worse off than containers without a table.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::token::{AccessToken, Freshness};
+use crate::omnilab::sdk::SdkFailure;
+use crate::omnilab::{Call, UpstreamError};
+
+/// How long a lease lasts: well beyond one healthy token exchange (tens to hundreds of
+/// milliseconds), short enough that a holder that died costs the fleet little.
+pub(crate) const LEASE: Duration = Duration::from_secs(2);
+/// How long a container waits for another's exchange before it exchanges its own.
+pub(crate) const PATIENCE: Duration = Duration::from_secs(1);
+/// DynamoDB calls one request may make for the token, whatever the item holds: reads, a lease,
+/// a publish or a release. (The SDK may repeat each call once after a throttle or a fault.)
+pub(crate) const MAX_TABLE_CALLS: u32 = 8;
+/// How often a waiter looks again: soon at first (an exchange takes tens to hundreds of
+/// milliseconds), then a third as often each time: reads at 0, 50, 200 and 650 ms, and at the
+/// lease's end or the waiter's patience, five in all, so that the lease, a publish and a release
+/// still fit within [`MAX_TABLE_CALLS`].
+const FIRST_POLL: Duration = Duration::from_millis(50);
+const POLL_GROWTH: u32 = 3;
+/// A read while waiting keeps this many calls in reserve: the lease, a publish, a release.
+const HOLDER_CALLS: u32 = 3;
+/// A container that uses a due token while another refreshes it looks again after this.
+const RECHECK: Duration = Duration::from_secs(1);
+/// One warning of each kind per container per this.
+const WARN_EVERY: Duration = Duration::from_secs(30);
+
+/// Why the table could not be used.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum TableError {
+    #[error("DynamoDB could not be used ({0})")]
+    Unavailable(SdkFailure),
+    #[error("DynamoDB did not answer in time")]
+    Timeout,
+    /// A write's condition did not hold: another container's token or lease is in the way.
+    #[error("the conditional write was refused")]
+    ConditionFailed,
+}
+
+/// What went wrong with an item, by attribute: never its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{attribute}: {problem}")]
+pub(crate) struct Flaw {
+    pub(crate) attribute: &'static str,
+    pub(crate) problem: &'static str,
+}
+
+/// The item as one read found it, checked.
+#[derive(Debug)]
+pub(crate) struct Snapshot<B> {
+    /// A well-formed token, fresh, due or expired.
+    pub(crate) token: Option<AccessToken>,
+    /// A well-formed lease's end, lapsed or not.
+    pub(crate) lease_until: Option<Instant>,
+    /// Whether the item names a lease at all, usable or not: taking the lease then takes it over.
+    pub(crate) leased_before: bool,
+    /// The first thing found wrong; the parts it concerns count as absent.
+    pub(crate) flaw: Option<Flaw>,
+    /// What taking the lease must find unchanged.
+    pub(crate) basis: B,
+}
+
+/// The shared table, as the protocol needs it.
+pub(crate) trait Table: Send + Sync {
+    type Basis: Send + Sync;
+    type Lease: Send + Sync;
+
+    fn name(&self) -> &str;
+
+    fn read(
+        &self,
+        call: &Call,
+    ) -> impl Future<Output = Result<Snapshot<Self::Basis>, TableError>> + Send;
+
+    /// Takes the lease until `until` if the item is still as `basis` found it (`None`: it
+    /// changed). With `clear_token`, whatever token the item holds is removed with it.
+    fn lease(
+        &self,
+        call: &Call,
+        basis: &Self::Basis,
+        until: Instant,
+        clear_token: bool,
+    ) -> impl Future<Output = Result<Option<Self::Lease>, TableError>> + Send;
+
+    /// Replaces the item with `token`, if `lease` is still ours (`false`: it lapsed and was
+    /// taken over).
+    fn publish(
+        &self,
+        call: &Call,
+        lease: &Self::Lease,
+        token: &AccessToken,
+    ) -> impl Future<Output = Result<bool, TableError>> + Send;
+
+    /// Gives `lease` back, if it is still ours; also when the request's own time is up.
+    fn release(
+        &self,
+        call: &Call,
+        lease: &Self::Lease,
+    ) -> impl Future<Output = Result<(), TableError>> + Send;
+}
+
+/// One step of the protocol, decided from one read.
+#[derive(Debug)]
+pub(crate) enum Step {
+    Use(AccessToken),
+    /// Due for refresh while another container refreshes it.
+    UseWhileRefreshed(AccessToken),
+    /// No usable token; another container exchanges until `until`.
+    Wait {
+        until: Instant,
+    },
+    /// Nobody is exchanging: take the lease. `due` is the token to use if the refresh fails.
+    Lease {
+        due: Option<AccessToken>,
+    },
+}
+
+/// The protocol's one decision. `rejected` is a token OmniLab refused: never used again.
+pub(crate) fn decide(
+    token: Option<&AccessToken>,
+    lease_until: Option<Instant>,
+    rejected: Option<&str>,
+    now: Instant,
+) -> Step {
+    let token = token.filter(|t| Some(t.bearer()) != rejected);
+    let leased = lease_until.filter(|until| *until > now);
+    match (token.map(|t| (t, t.freshness(now))), leased) {
+        (Some((t, Freshness::Fresh)), _) => Step::Use(t.clone()),
+        (Some((t, Freshness::Due)), Some(_)) => Step::UseWhileRefreshed(t.clone()),
+        (Some((t, Freshness::Due)), None) => Step::Lease {
+            due: Some(t.clone()),
+        },
+        (_, Some(until)) => Step::Wait { until },
+        (_, None) => Step::Lease { due: None },
+    }
+}
+
+/// Why the fleet's token was not had.
+#[derive(Debug)]
+pub(crate) enum Miss {
+    /// The table failed: use a token of the container's own, and leave the table alone a while.
+    Table(TableError),
+    /// Another container's exchange outlasted our patience, or the calls ran out: use a token
+    /// of our own this once.
+    GaveUp(&'static str),
+    /// Our own exchange under the lease failed. `due` is the table's token, still usable.
+    Upstream {
+        error: UpstreamError,
+        due: Option<AccessToken>,
+    },
+}
+
+/// The fleet's side of the container's token.
+pub(crate) struct Fleet<T> {
+    table: T,
+    unusable: Every,
+    unpublished: Every,
+    impatient: Every,
+}
+
+impl<T: Table> Fleet<T> {
+    pub(crate) fn new(table: T) -> Self {
+        Self {
+            table,
+            unusable: Every::new(WARN_EVERY),
+            unpublished: Every::new(WARN_EVERY),
+            impatient: Every::new(WARN_EVERY),
+        }
+    }
+
+    pub(crate) fn table(&self) -> &T {
+        &self.table
+    }
+
+    /// The fleet's token: the table's, or one `exchange` makes under the lease and publishes.
+    pub(crate) async fn token<F, Fut>(
+        &self,
+        call: &Call,
+        rejected: Option<&str>,
+        exchange: F,
+    ) -> Result<AccessToken, Miss>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<AccessToken, UpstreamError>>,
+    {
+        let mut calls = Calls::new(call);
+        let mut waiting_since: Option<Instant> = None;
+        let mut poll = FIRST_POLL;
+        let mut counted = Counted::default();
+        loop {
+            // A read while waiting keeps room for taking the lapsed lease afterwards.
+            calls.take(if waiting_since.is_some() {
+                HOLDER_CALLS
+            } else {
+                0
+            })?;
+            let snapshot = self.table.read(call).await.map_err(Miss::Table)?;
+            let now = Instant::now();
+            if let Some(flaw) = snapshot.flaw {
+                counted.once(call, Counter::Unusable);
+                if self.unusable.due(now) {
+                    tracing::warn!(table = %self.table.name(), %flaw, "the shared token item is unusable; it counts as absent and will be replaced");
+                }
+            }
+            let step = decide(snapshot.token.as_ref(), snapshot.lease_until, rejected, now);
+            match step {
+                Step::Use(token) => {
+                    counted.once(call, Counter::Hit);
+                    return Ok(token);
+                }
+                Step::UseWhileRefreshed(token) => {
+                    counted.once(call, Counter::Hit);
+                    return Ok(token.deferred(now, RECHECK));
+                }
+                Step::Wait { until } => {
+                    counted.once(call, Counter::Miss);
+                    let since = *waiting_since.get_or_insert_with(|| {
+                        counted.once(call, Counter::Wait);
+                        now
+                    });
+                    let give_up = since + PATIENCE;
+                    if now >= give_up {
+                        if self.impatient.due(now) {
+                            tracing::warn!(table = %self.table.name(), "another container's token exchange took longer than {} ms; this one exchanges its own", PATIENCE.as_millis());
+                        }
+                        return Err(Miss::GaveUp("patience"));
+                    }
+                    if call.spent() {
+                        return Err(Miss::Table(TableError::Timeout));
+                    }
+                    // Just past the lease's end, so a lapsed lease is seen as lapsed.
+                    let wait = poll
+                        .min(until.saturating_duration_since(now) + Duration::from_millis(1))
+                        .min(give_up - now)
+                        .min(call.remaining());
+                    tokio::time::sleep(wait).await;
+                    poll *= POLL_GROWTH;
+                }
+                Step::Lease { due } => {
+                    counted.once(call, Counter::Miss);
+                    // The lease, then a publish and perhaps a release: three calls, or none.
+                    calls.take(HOLDER_CALLS - 1)?;
+                    let until = now + LEASE.min(call.remaining());
+                    let lease = self
+                        .table
+                        .lease(call, &snapshot.basis, until, due.is_none())
+                        .await
+                        .map_err(Miss::Table)?;
+                    let Some(lease) = lease else {
+                        // Another container leased or published first: look again.
+                        continue;
+                    };
+                    if snapshot.leased_before {
+                        counted.once(call, Counter::Takeover);
+                    }
+                    return self.hold(call, &mut calls, lease, due, exchange).await;
+                }
+            }
+        }
+    }
+
+    /// Exchanges under `lease`, then publishes, or gives the lease back on every other path.
+    async fn hold<F, Fut>(
+        &self,
+        call: &Call,
+        calls: &mut Calls<'_>,
+        lease: T::Lease,
+        due: Option<AccessToken>,
+        exchange: F,
+    ) -> Result<AccessToken, Miss>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<AccessToken, UpstreamError>>,
+    {
+        match exchange().await {
+            Ok(token) => {
+                calls.take(1)?;
+                // `Ok(false)`: our lease lapsed and another container took over; the token is
+                // still good for this one.
+                if let Err(error) = self.table.publish(call, &lease, &token).await {
+                    if self.unpublished.due(Instant::now()) {
+                        tracing::warn!(table = %self.table.name(), %error, "the new token could not be published to the shared token table; the lease is given back");
+                    }
+                    self.release(call, calls, &lease).await;
+                }
+                Ok(token)
+            }
+            Err(error) => {
+                self.release(call, calls, &lease).await;
+                Err(Miss::Upstream { error, due })
+            }
+        }
+    }
+
+    /// Best effort: a lease that cannot be given back lapses by itself within [`LEASE`].
+    async fn release(&self, call: &Call, calls: &mut Calls<'_>, lease: &T::Lease) {
+        if calls.take(0).is_ok() {
+            let _ = self.table.release(call, lease).await;
+        }
+    }
+}
+
+/// The request's DynamoDB calls for the token, counted and capped at [`MAX_TABLE_CALLS`].
+struct Calls<'a> {
+    call: &'a Call,
+    left: u32,
+}
+
+impl<'a> Calls<'a> {
+    fn new(call: &'a Call) -> Self {
+        Self {
+            call,
+            left: MAX_TABLE_CALLS,
+        }
+    }
+
+    /// Counts one call, if `keep` more would still be left after it.
+    fn take(&mut self, keep: u32) -> Result<(), Miss> {
+        if self.left < 1 + keep {
+            return Err(Miss::GaveUp("calls"));
+        }
+        self.left -= 1;
+        self.call.count();
+        self.call
+            .record()
+            .with(|tally| tally.token_table_calls += 1);
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Counter {
+    Hit,
+    Miss,
+    Wait,
+    Takeover,
+    Unusable,
+}
+
+/// Each counter at most once per request, however often the loop goes round.
+#[derive(Default)]
+struct Counted(u8);
+
+impl Counted {
+    fn once(&mut self, call: &Call, counter: Counter) {
+        let bit = 1 << counter as u8;
+        if self.0 & bit != 0 {
+            return;
+        }
+        self.0 |= bit;
+        call.record().with(|tally| match counter {
+            Counter::Hit => tally.shared_token_hits += 1,
+            Counter::Miss => tally.shared_token_misses += 1,
+            Counter::Wait => tally.shared_token_waits += 1,
+            Counter::Takeover => tally.shared_token_takeovers += 1,
+            Counter::Unusable => tally.shared_token_unusable += 1,
+        });
+    }
+}
+
+/// A warning at most once per interval, per container.
+pub(crate) struct Every {
+    interval: Duration,
+    last: Mutex<Option<Instant>>,
+}
+
+impl Every {
+    pub(crate) fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn due(&self, now: Instant) -> bool {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if last.is_some_and(|at| now < at + self.interval) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// A token fresh for `fresh`, then due for `due`.
+    fn token(value: &str, now: Instant, fresh: Duration, due: Duration) -> AccessToken {
+        AccessToken::new(value.into(), now + fresh, now + fresh + due)
+    }
+
+    // ---- decide: one test per transition, no table at all ----
+
+    #[test]
+    fn a_fresh_token_is_used_whatever_the_lease() {
+        let now = Instant::now();
+        let t = token("a", now, ms(1000), ms(1000));
+        for lease in [None, Some(now + ms(500)), Some(now - ms(1))] {
+            assert!(
+                matches!(decide(Some(&t), lease, None, now), Step::Use(u) if u.bearer() == "a")
+            );
+        }
+    }
+
+    #[test]
+    fn a_due_token_is_used_while_another_container_refreshes_it() {
+        let now = Instant::now();
+        let t = token("a", now - ms(10), ms(5), ms(1000));
+        assert!(matches!(
+            decide(Some(&t), Some(now + ms(500)), None, now),
+            Step::UseWhileRefreshed(_)
+        ));
+    }
+
+    #[test]
+    fn a_due_token_with_no_lease_is_refreshed_under_one_and_kept_as_the_fallback() {
+        let now = Instant::now();
+        let t = token("a", now - ms(10), ms(5), ms(1000));
+        for lapsed in [None, Some(now), Some(now - ms(1))] {
+            assert!(matches!(
+                decide(Some(&t), lapsed, None, now),
+                Step::Lease { due: Some(d) } if d.bearer() == "a"
+            ));
+        }
+    }
+
+    #[test]
+    fn no_usable_token_and_a_live_lease_means_waiting_for_it() {
+        let now = Instant::now();
+        let expired = token("a", now - ms(100), ms(10), ms(10));
+        let until = now + ms(300);
+        for token in [None, Some(&expired)] {
+            assert!(
+                matches!(decide(token, Some(until), None, now), Step::Wait { until: u } if u == until)
+            );
+        }
+    }
+
+    #[test]
+    fn no_usable_token_and_no_live_lease_means_taking_the_lease() {
+        let now = Instant::now();
+        let expired = token("a", now - ms(100), ms(10), ms(10));
+        for token in [None, Some(&expired)] {
+            for lease in [None, Some(now - ms(5))] {
+                assert!(matches!(
+                    decide(token, lease, None, now),
+                    Step::Lease { due: None }
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_token_is_never_used_again_even_if_fresh() {
+        let now = Instant::now();
+        let t = token("refused", now, ms(1000), ms(1000));
+        assert!(matches!(
+            decide(Some(&t), None, Some("refused"), now),
+            Step::Lease { due: None }
+        ));
+        assert!(matches!(
+            decide(Some(&t), None, Some("older"), now),
+            Step::Use(_)
+        ));
+    }
+
+    // ---- the protocol over an in-memory table ----
+
+    /// The item, as the fake table holds it; `version` is the basis a lease write checks.
+    #[derive(Default)]
+    struct Item {
+        version: u64,
+        token: Option<AccessToken>,
+        lease: Option<(u64, Instant)>,
+        flaw: Option<Flaw>,
+    }
+
+    #[derive(Default)]
+    struct FakeTable {
+        item: Mutex<Item>,
+        calls: AtomicU32,
+        fail_reads: bool,
+        fail_publish: bool,
+        /// Every lease write is refused as if another container always got there first.
+        always_contended: bool,
+        releases: AtomicU32,
+    }
+
+    impl FakeTable {
+        fn item(&self) -> std::sync::MutexGuard<'_, Item> {
+            self.item.lock().unwrap()
+        }
+    }
+
+    impl Table for FakeTable {
+        type Basis = u64;
+        type Lease = u64;
+
+        fn name(&self) -> &str {
+            "fake"
+        }
+
+        async fn read(&self, _: &Call) -> Result<Snapshot<u64>, TableError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.fail_reads {
+                return Err(TableError::Timeout);
+            }
+            let item = self.item();
+            Ok(Snapshot {
+                token: item.token.clone(),
+                lease_until: item.lease.map(|(_, until)| until),
+                leased_before: item.lease.is_some() || item.flaw.is_some(),
+                flaw: item.flaw,
+                basis: item.version,
+            })
+        }
+
+        async fn lease(
+            &self,
+            _: &Call,
+            basis: &u64,
+            until: Instant,
+            clear_token: bool,
+        ) -> Result<Option<u64>, TableError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let mut item = self.item();
+            if self.always_contended || item.version != *basis {
+                return Ok(None);
+            }
+            item.version += 1;
+            item.lease = Some((item.version, until));
+            item.flaw = None;
+            if clear_token {
+                item.token = None;
+            }
+            Ok(Some(item.version))
+        }
+
+        async fn publish(
+            &self,
+            _: &Call,
+            lease: &u64,
+            token: &AccessToken,
+        ) -> Result<bool, TableError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.fail_publish {
+                return Err(TableError::Timeout);
+            }
+            let mut item = self.item();
+            if item.lease.map(|(owner, _)| owner) != Some(*lease) {
+                return Ok(false);
+            }
+            item.version += 1;
+            *item = Item {
+                version: item.version,
+                token: Some(token.clone()),
+                ..Item::default()
+            };
+            Ok(true)
+        }
+
+        async fn release(&self, _: &Call, lease: &u64) -> Result<(), TableError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.releases.fetch_add(1, Ordering::SeqCst);
+            let mut item = self.item();
+            if item.lease.map(|(owner, _)| owner) == Some(*lease) {
+                item.version += 1;
+                item.lease = None;
+            }
+            Ok(())
+        }
+    }
+
+    fn call() -> Call {
+        Call::new(Duration::from_secs(5))
+    }
+
+    async fn fresh(value: &str) -> Result<AccessToken, UpstreamError> {
+        Ok(AccessToken::new(
+            value.into(),
+            Instant::now() + Duration::from_secs(60),
+            Instant::now() + Duration::from_secs(70),
+        ))
+    }
+
+    async fn unavailable() -> Result<AccessToken, UpstreamError> {
+        Err(UpstreamError::Status(503))
+    }
+
+    async fn never() -> Result<AccessToken, UpstreamError> {
+        panic!("no exchange was due")
+    }
+
+    #[tokio::test]
+    async fn an_absent_item_is_leased_exchanged_and_published_in_three_calls() {
+        let fleet = Fleet::new(FakeTable::default());
+        let call = call();
+        let token = fleet.token(&call, None, || fresh("new")).await.unwrap();
+        assert_eq!(token.bearer(), "new");
+        let item = fleet.table.item();
+        assert_eq!(item.token.as_ref().map(AccessToken::bearer), Some("new"));
+        assert!(item.lease.is_none());
+        assert_eq!(fleet.table.calls.load(Ordering::SeqCst), 3);
+        let tally = call.tally();
+        assert_eq!((tally.token_table_calls, tally.upstream_calls), (3, 3));
+        assert_eq!((tally.shared_token_misses, tally.shared_token_hits), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_costs_one_read_and_no_exchange() {
+        let fleet = Fleet::new(FakeTable::default());
+        fleet.table.item().token = Some(token("t", Instant::now(), ms(10_000), ms(10_000)));
+        let call = call();
+        let token = fleet.token(&call, None, never).await.unwrap();
+        assert_eq!(token.bearer(), "t");
+        assert_eq!(call.tally().token_table_calls, 1);
+        assert_eq!(call.tally().shared_token_hits, 1);
+    }
+
+    #[tokio::test]
+    async fn a_due_token_leased_by_another_is_used_and_looked_at_again_a_second_later() {
+        let fleet = Fleet::new(FakeTable::default());
+        let now = Instant::now();
+        {
+            let mut item = fleet.table.item();
+            item.token = Some(token("due", now - ms(10), ms(1), ms(10_000)));
+            item.lease = Some((99, now + ms(1500)));
+        }
+        let token = fleet.token(&call(), None, never).await.unwrap();
+        assert_eq!(token.bearer(), "due");
+        assert_eq!(token.freshness(Instant::now()), Freshness::Fresh);
+        assert!(token.refresh_at() <= Instant::now() + RECHECK);
+    }
+
+    #[tokio::test]
+    async fn a_due_token_whose_refresh_fails_is_handed_back_with_the_error() {
+        let fleet = Fleet::new(FakeTable::default());
+        let now = Instant::now();
+        fleet.table.item().token = Some(token("due", now - ms(10), ms(1), ms(10_000)));
+        let miss = fleet.token(&call(), None, unavailable).await.unwrap_err();
+        assert!(matches!(
+            miss,
+            Miss::Upstream { error: UpstreamError::Status(503), due: Some(d) } if d.bearer() == "due"
+        ));
+        let item = fleet.table.item();
+        assert!(item.lease.is_none(), "the lease is given back");
+        assert_eq!(
+            item.token.as_ref().map(AccessToken::bearer),
+            Some("due"),
+            "a due token stays for the others"
+        );
+        assert_eq!(fleet.table.releases.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unusable_item_is_taken_over_counted_and_replaced() {
+        let fleet = Fleet::new(FakeTable::default());
+        fleet.table.item().flaw = Some(Flaw {
+            attribute: "lease_until",
+            problem: "out of range",
+        });
+        let call = call();
+        let token = fleet
+            .token(&call, None, || fresh("repaired"))
+            .await
+            .unwrap();
+        assert_eq!(token.bearer(), "repaired");
+        let item = fleet.table.item();
+        assert!(item.flaw.is_none());
+        assert_eq!(
+            item.token.as_ref().map(AccessToken::bearer),
+            Some("repaired")
+        );
+        let tally = call.tally();
+        assert_eq!(
+            (tally.shared_token_unusable, tally.shared_token_takeovers),
+            (1, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_lease_is_taken_over() {
+        let fleet = Fleet::new(FakeTable::default());
+        fleet.table.item().lease = Some((7, Instant::now() - ms(1)));
+        let call = call();
+        fleet.token(&call, None, || fresh("t")).await.unwrap();
+        assert_eq!(call.tally().shared_token_takeovers, 1);
+        assert_eq!(call.tally().shared_token_waits, 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_takes_the_token_the_holder_publishes() {
+        let fleet = Arc::new(Fleet::new(FakeTable::default()));
+        fleet.table.item().lease = Some((7, Instant::now() + ms(1500)));
+        let publisher = fleet.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(ms(60)).await;
+            let mut item = publisher.table.item();
+            item.version += 1;
+            item.lease = None;
+            item.token = Some(token("published", Instant::now(), ms(10_000), ms(1)));
+        });
+        let call = call();
+        let started = Instant::now();
+        let token = fleet.token(&call, None, never).await.unwrap();
+        assert_eq!(token.bearer(), "published");
+        assert!(started.elapsed() < ms(500), "{:?}", started.elapsed());
+        let tally = call.tally();
+        assert_eq!(
+            (
+                tally.shared_token_waits,
+                tally.shared_token_misses,
+                tally.shared_token_hits
+            ),
+            (1, 1, 1)
+        );
+        assert!(tally.token_table_calls <= 4, "{tally:?}");
+    }
+
+    #[tokio::test]
+    async fn a_lease_that_outlasts_patience_ends_in_a_token_of_our_own_within_bounded_calls() {
+        let fleet = Fleet::new(FakeTable::default());
+        fleet.table.item().lease = Some((7, Instant::now() + Duration::from_secs(60)));
+        let call = call();
+        let started = Instant::now();
+        let miss = fleet.token(&call, None, never).await.unwrap_err();
+        let waited = started.elapsed();
+        assert!(matches!(miss, Miss::GaveUp("patience")), "{miss:?}");
+        assert!(
+            waited >= PATIENCE && waited < PATIENCE + ms(300),
+            "{waited:?}"
+        );
+        assert!(call.tally().token_table_calls <= MAX_TABLE_CALLS);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_whose_holder_vanishes_takes_the_lapsed_lease_itself() {
+        let fleet = Fleet::new(FakeTable::default());
+        fleet.table.item().lease = Some((7, Instant::now() + ms(200)));
+        let call = call();
+        let token = fleet.token(&call, None, || fresh("ours")).await.unwrap();
+        assert_eq!(token.bearer(), "ours");
+        assert_eq!(
+            fleet.table.item().token.as_ref().map(AccessToken::bearer),
+            Some("ours")
+        );
+        let tally = call.tally();
+        assert_eq!(
+            (tally.shared_token_waits, tally.shared_token_takeovers),
+            (1, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_publish_gives_the_lease_back_and_keeps_the_token() {
+        let fleet = Fleet::new(FakeTable {
+            fail_publish: true,
+            ..FakeTable::default()
+        });
+        let token = fleet.token(&call(), None, || fresh("t")).await.unwrap();
+        assert_eq!(token.bearer(), "t");
+        assert!(fleet.table.item().lease.is_none(), "released");
+        assert_eq!(fleet.table.releases.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_exchange_gives_the_lease_back() {
+        let fleet = Fleet::new(FakeTable::default());
+        let miss = fleet.token(&call(), None, unavailable).await.unwrap_err();
+        assert!(matches!(miss, Miss::Upstream { due: None, .. }));
+        assert!(fleet.table.item().lease.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_table_is_a_table_miss() {
+        let fleet = Fleet::new(FakeTable {
+            fail_reads: true,
+            ..FakeTable::default()
+        });
+        let miss = fleet.token(&call(), None, never).await.unwrap_err();
+        assert!(matches!(miss, Miss::Table(TableError::Timeout)));
+    }
+
+    #[tokio::test]
+    async fn endless_contention_costs_at_most_the_call_cap() {
+        let fleet = Fleet::new(FakeTable {
+            always_contended: true,
+            ..FakeTable::default()
+        });
+        let call = call();
+        let miss = fleet.token(&call, None, never).await.unwrap_err();
+        assert!(matches!(miss, Miss::GaveUp("calls")), "{miss:?}");
+        let calls = fleet.table.calls.load(Ordering::SeqCst);
+        assert!(calls <= MAX_TABLE_CALLS, "{calls}");
+        assert_eq!(call.tally().token_table_calls, calls);
+    }
+
+    #[test]
+    fn a_warning_is_due_once_per_interval() {
+        let every = Every::new(Duration::from_secs(30));
+        let now = Instant::now();
+        assert!(every.due(now));
+        assert!(!every.due(now + Duration::from_secs(29)));
+        assert!(every.due(now + Duration::from_secs(30)));
+    }
+}

@@ -1,0 +1,296 @@
+//! The client-credentials access token: one per container, or the fleet's one through the
+//! shared table, obtained in one flight and kept serving for as long as it is valid.
+//!
+//! # Layout
+//!
+//! - [`credentials`]: the client credentials, read from Secrets Manager once per container.
+//! - [`exchange`]: the OAuth exchange itself, with one re-read of a rotated secret.
+//! - [`token`]: a token and its two instants: when a refresh is due, when it expires.
+//! - [`fleet`]: the lease protocol that shares one token across containers, over a table trait.
+//! - [`table`]: that table in DynamoDB, with every attribute it reads checked.
+//!
+//! This module is the container's cache: which token a request gets, who refreshes it, what a
+//! failure is answered with, and when the fleet's table is left for a token of our own.
+//!
+//! Why a due token is not blocked on: a refresh starts when a fifth of the token's life is left
+//! and, while it is under way or failing, every request keeps using the token in hand until it
+//! expires. Only a request with no usable token waits for the one exchange in flight.
+
+mod credentials;
+mod exchange;
+mod fleet;
+mod table;
+mod token;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub(crate) use credentials::CredentialStore;
+pub use credentials::{Credentials, CredentialsError, CredentialsSource};
+pub(crate) use table::TokenTable;
+pub(crate) use token::AccessToken;
+
+use exchange::Exchange;
+use fleet::{Fleet, Miss, Table, TableError};
+
+use super::transport::Transport;
+use super::{Call, UpstreamError};
+
+/// How long a failed exchange is answered again when OmniLab gave no `Retry-After`.
+const FAILURE_MEMORY: Duration = Duration::from_secs(1);
+/// The longest `Retry-After` we honour: past this, a stale rate limit would outlast the outage.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// How long a container that could not use the shared table keeps to its own token before it
+/// tries the table again: one warning per this, not one per request.
+const TABLE_RETRY: Duration = Duration::from_secs(30);
+/// The most of a request's time a refresh may take while the token in hand still serves: a slow
+/// token endpoint then costs that request a little, never its answer.
+const REFRESH_BUDGET: Duration = Duration::from_secs(1);
+
+pub(crate) struct Authenticator {
+    exchange: Exchange,
+    /// The fleet's shared token, when `OMNILAB_TOKEN_TABLE` names a table.
+    fleet: Option<Fleet<TokenTable>>,
+    state: Mutex<State>,
+    // Held across a refresh: requests with no usable token wait for the one in flight instead
+    // of starting their own, and take its outcome, failure included.
+    flight: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct State {
+    current: Option<AccessToken>,
+    /// The last refresh's failure, until the instant it holds: answered to requests with no
+    /// usable token, and no refresh is tried before it, so an outage costs OmniLab a few calls
+    /// per container rather than a few per request.
+    failed: Option<(UpstreamError, Instant)>,
+    /// The token OmniLab last refused, so the shared table's copy of it is not taken again.
+    rejected: Option<Arc<str>>,
+    /// After the table failed us, this container uses its own token until then.
+    table_retry_at: Option<Instant>,
+}
+
+/// What the cache can answer without a refresh.
+enum Cached {
+    Settled(Result<AccessToken, UpstreamError>),
+    /// A refresh is wanted; the token, if any, still serves meanwhile.
+    Refresh(Option<AccessToken>),
+}
+
+/// A failed refresh, with the token that may still serve.
+struct Failed {
+    error: UpstreamError,
+    usable: Option<AccessToken>,
+}
+
+impl From<UpstreamError> for Failed {
+    fn from(error: UpstreamError) -> Self {
+        Self {
+            error,
+            usable: None,
+        }
+    }
+}
+
+impl Authenticator {
+    pub(crate) fn new(
+        exchange_base: &str,
+        credentials: CredentialStore,
+        table: Option<TokenTable>,
+    ) -> Self {
+        Self {
+            exchange: Exchange::new(exchange_base, credentials),
+            fleet: table.map(Fleet::new),
+            state: Mutex::new(State::default()),
+            flight: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub(crate) async fn prepare(&self) {
+        self.exchange.prepare().await;
+        if let Some(fleet) = &self.fleet {
+            fleet.table().prepare().await;
+        }
+    }
+
+    #[cfg(feature = "stats")]
+    pub(crate) fn exchanges(&self) -> u64 {
+        self.exchange.exchanges()
+    }
+
+    #[cfg(feature = "stats")]
+    pub(crate) fn secret_reads(&self) -> u64 {
+        self.exchange.secret_reads()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Never held across an await; a panic while holding it leaves a cache, not a broken
+        // invariant.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn cached(&self, now: Instant) -> Cached {
+        let state = self.state();
+        let usable = state.current.clone().filter(|t| t.usable(now));
+        if let Some(token) = usable.as_ref().filter(|t| now < t.refresh_at()) {
+            return Cached::Settled(Ok(token.clone()));
+        }
+        match &state.failed {
+            Some((error, until)) if now < *until => {
+                Cached::Settled(usable.ok_or_else(|| error.clone()))
+            }
+            _ => Cached::Refresh(usable),
+        }
+    }
+
+    pub(crate) async fn token(
+        &self,
+        transport: &Transport,
+        call: &Call,
+    ) -> Result<AccessToken, UpstreamError> {
+        let in_hand = match self.cached(Instant::now()) {
+            Cached::Settled(answer) => return answer,
+            Cached::Refresh(in_hand) => in_hand,
+        };
+        let _flight = match &in_hand {
+            // A refresh is under way: the token in hand serves meanwhile.
+            Some(token) => match self.flight.try_lock() {
+                Ok(flight) => flight,
+                Err(_) => return Ok(token.clone()),
+            },
+            None => self.flight.lock().await,
+        };
+        // The flight we waited for may have settled it.
+        let in_hand = match self.cached(Instant::now()) {
+            Cached::Settled(answer) => return answer,
+            Cached::Refresh(in_hand) => in_hand,
+        };
+        let within;
+        let refresh_call = match in_hand {
+            Some(_) => {
+                within = call.within(REFRESH_BUDGET);
+                &within
+            }
+            None => call,
+        };
+        // Boxed: getting a token (table, secret, exchange) nests futures deep enough to take
+        // the handler's future past rustc's layout depth limit in callers that nest it
+        // further. One allocation, only when a token is needed.
+        let outcome = Box::pin(self.obtain(transport, refresh_call)).await;
+        let now = Instant::now();
+        let mut state = self.state();
+        match outcome {
+            Ok(fresh) => {
+                state.current = Some(fresh.clone());
+                state.failed = None;
+                state.rejected = None;
+                Ok(fresh)
+            }
+            Err(Failed { error, usable }) => {
+                // A request that ran out of its own time learnt nothing about OmniLab: a
+                // patient request behind it must still try.
+                let callers_own = matches!(
+                    error,
+                    UpstreamError::Timeout | UpstreamError::Credentials(CredentialsError::Timeout)
+                ) && call.spent();
+                if !callers_own {
+                    state.failed = Some((error.clone(), now + failure_memory(&error)));
+                }
+                match usable.or(in_hand).filter(|t| t.usable(now)) {
+                    Some(token) => {
+                        tracing::warn!(%error, "the access token could not be refreshed; the current one serves until it expires");
+                        state.current = Some(token.clone());
+                        Ok(token)
+                    }
+                    None => Err(error),
+                }
+            }
+        }
+    }
+
+    /// OmniLab answered 401 to `rejected`: forget it, unless a newer token already replaced it.
+    pub(crate) fn discard(&self, rejected: &AccessToken) {
+        let mut state = self.state();
+        if state.current.as_ref().is_some_and(|t| t.same(rejected)) {
+            state.current = None;
+            state.rejected = Some(rejected.bearer().into());
+        }
+    }
+
+    /// A new token: the fleet's from the shared table when there is one, else our own.
+    async fn obtain(&self, transport: &Transport, call: &Call) -> Result<AccessToken, Failed> {
+        let exchange = || self.exchange.token(transport, call);
+        let Some(fleet) = &self.fleet else {
+            return Ok(exchange().await?);
+        };
+        let (use_table, rejected) = {
+            let state = self.state();
+            let use_table = state.table_retry_at.is_none_or(|at| Instant::now() >= at);
+            (use_table, state.rejected.clone())
+        };
+        if use_table {
+            match fleet.token(call, rejected.as_deref(), exchange).await {
+                Ok(token) => return Ok(token),
+                Err(Miss::Upstream { error, due }) => return Err(Failed { error, usable: due }),
+                // Our own deadline, not the table: nothing to learn, no time to fall back.
+                Err(Miss::Table(TableError::Timeout)) if call.spent() => {
+                    return Err(UpstreamError::Timeout.into());
+                }
+                Err(Miss::Table(error)) => {
+                    tracing::warn!(
+                        table = %fleet.table().name(),
+                        %error,
+                        "the shared token table could not be used; this container uses its own token for {} s",
+                        TABLE_RETRY.as_secs()
+                    );
+                    self.state().table_retry_at = Some(Instant::now() + TABLE_RETRY);
+                }
+                // The fleet warned, once per interval.
+                Err(Miss::GaveUp(why)) => {
+                    tracing::debug!(
+                        why,
+                        "the fleet's token was not had; this request exchanges its own"
+                    );
+                }
+            }
+        }
+        call.record()
+            .with(|tally| tally.shared_token_fallbacks += 1);
+        Ok(exchange().await?)
+    }
+}
+
+/// How long other requests are answered with `error` instead of exchanging again.
+fn failure_memory(error: &UpstreamError) -> Duration {
+    match error {
+        UpstreamError::RateLimited {
+            retry_after: Some(wait),
+        } => (*wait).clamp(FAILURE_MEMORY, MAX_RETRY_AFTER),
+        // Credentials OmniLab refused are not worth trying again before the secret may be
+        // read again.
+        UpstreamError::CredentialsRejected => credentials::REREAD_INTERVAL,
+        _ => FAILURE_MEMORY,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn a_rate_limit_is_remembered_for_its_retry_after_within_bounds() {
+        let limited = |wait| UpstreamError::RateLimited {
+            retry_after: Some(wait),
+        };
+        assert_eq!(failure_memory(&limited(secs(7))), secs(7));
+        assert_eq!(failure_memory(&limited(secs(3600))), MAX_RETRY_AFTER);
+        assert_eq!(failure_memory(&limited(Duration::ZERO)), FAILURE_MEMORY);
+        assert_eq!(failure_memory(&UpstreamError::Status(503)), FAILURE_MEMORY);
+    }
+}

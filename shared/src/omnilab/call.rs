@@ -1,0 +1,60 @@
+//! One request's dealings with the upstreams: the time it has left, and what its calls cost.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::tally::{Recorder, Tally};
+
+/// One request's dealings with OmniLab, Secrets Manager and DynamoDB: its deadline, and the
+/// tally every call it makes is counted in.
+#[derive(Debug)]
+pub struct Call {
+    deadline: Instant,
+    // Shared with the narrower calls made `within` this one, so their costs count here too.
+    tally: Arc<Recorder>,
+}
+
+impl Call {
+    pub fn new(budget: Duration) -> Self {
+        Self {
+            deadline: Instant::now() + budget,
+            tally: Arc::default(),
+        }
+    }
+
+    /// The same request with at most `budget` left: for work it may give up on (refreshing a
+    /// token that still serves) without giving up the request.
+    pub(crate) fn within(&self, budget: Duration) -> Self {
+        Self {
+            deadline: self.deadline.min(Instant::now() + budget),
+            tally: self.tally.clone(),
+        }
+    }
+
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Whether this request's own time is up: a timeout then says nothing about the upstream.
+    pub(crate) fn spent(&self) -> bool {
+        self.remaining().is_zero()
+    }
+
+    /// What this request's upstream calls came to, by endpoint and outcome.
+    pub fn tally(&self) -> Tally {
+        self.tally.snapshot()
+    }
+
+    pub(crate) fn record(&self) -> &Recorder {
+        &self.tally
+    }
+
+    /// Upstream round trips so far (Secrets Manager reads, DynamoDB and OmniLab calls alike).
+    pub fn upstream_calls(&self) -> u32 {
+        self.tally.with(|tally| tally.upstream_calls)
+    }
+
+    pub(crate) fn count(&self) {
+        self.tally.with(|tally| tally.upstream_calls += 1);
+    }
+}
