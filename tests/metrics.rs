@@ -102,6 +102,10 @@ impl Kind {
                 ("SharedTokenHits", "Count"),
                 ("SharedTokenMisses", "Count"),
                 ("SharedTokenFallbacks", "Count"),
+                ("SharedTokenWaits", "Count"),
+                ("SharedTokenTakeovers", "Count"),
+                ("SharedTokenUnusable", "Count"),
+                ("TokenTableCalls", "Count"),
                 ("ColdStart", "Count"),
             ],
             Self::Upstream => &[

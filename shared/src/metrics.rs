@@ -65,7 +65,7 @@ pub fn documents(namespace: &str, outcome: &Outcome<'_>, ids: Ids<'_>) -> Vec<Va
             },
             Directive {
                 dimension_sets: &[&["Route"]],
-                metrics: 10,
+                metrics: 14,
             },
         ],
         &[("Route", outcome.route), ("StatusClass", class)],
@@ -93,6 +93,18 @@ pub fn documents(namespace: &str, outcome: &Outcome<'_>, ids: Ids<'_>) -> Vec<Va
                 "Count",
                 json!(tally.shared_token_fallbacks),
             ),
+            ("SharedTokenWaits", "Count", json!(tally.shared_token_waits)),
+            (
+                "SharedTokenTakeovers",
+                "Count",
+                json!(tally.shared_token_takeovers),
+            ),
+            (
+                "SharedTokenUnusable",
+                "Count",
+                json!(tally.shared_token_unusable),
+            ),
+            ("TokenTableCalls", "Count", json!(tally.token_table_calls)),
             ("ColdStart", "Count", json!(u32::from(outcome.cold_start))),
         ],
         ids,

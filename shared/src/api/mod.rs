@@ -163,16 +163,18 @@ impl App {
             }
         };
         let duration = started.elapsed();
+        let tally = call.tally();
         tracing::info!(
             route = route.key(),
             status = response.status().as_u16(),
             problem,
             duration_ms = duration.as_secs_f64() * 1000.0,
-            upstream_calls = call.upstream_calls(),
+            upstream_calls = tally.upstream_calls,
+            token_table_calls = tally.token_table_calls,
+            shared_token = tally.shared_token(),
             "request"
         );
         if let Some(namespace) = &self.inner.metrics_namespace {
-            let tally = call.tally();
             let outcome = metrics::Outcome {
                 route: route.name(),
                 status: response.status().as_u16(),
