@@ -3,6 +3,7 @@
 //! Manager emulator, and a Lambda Runtime API to run the compiled binaries under.
 
 pub mod dynamodb;
+pub mod faulty_dynamodb;
 pub mod runtime_api;
 pub mod secrets;
 
