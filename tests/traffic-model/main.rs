@@ -6,8 +6,8 @@
 
 /// One day, in seconds: the model's clock runs from 00:00 to 24:00.
 const DAY: f64 = 86_400.0;
-/// OmniLab's `expires_in` (3600 s) less `auth::refresh_at`'s margin (a tenth, at most 60 s).
-const REFRESH_AFTER: f64 = 3_540.0;
+/// OmniLab's `expires_in` (3600 s) less a fifth: when a refresh is due (`auth::token`).
+const REFRESH_AFTER: f64 = 2_880.0;
 /// Reserved concurrency in template.yaml (`ReservedConcurrentExecutions`' default), per function.
 const RESERVED: usize = 20;
 /// Share of requests that go to list-bookings; the rest go to cancel-booking.
