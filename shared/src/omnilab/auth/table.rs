@@ -66,6 +66,8 @@ const ATTRIBUTES: [&str; 5] = [
     "lease_owner",
 ];
 const PLACEHOLDERS: [&str; 5] = ["#tk", "#ra", "#ea", "#lu", "#lo"];
+/// The condition of a publish or a release: the item still names this container's lease.
+const HELD: &str = "#lo = :owner AND #lu = :until";
 
 /// The item as it was read: what a lease write must find unchanged.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +142,14 @@ impl TokenTable {
 
     fn key(&self) -> (String, AttributeValue) {
         ("pk".to_owned(), AttributeValue::S(self.key.clone()))
+    }
+
+    /// The values of [`HELD`] for `lease`.
+    fn held_by(&self, lease: &Lease) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (":owner".to_owned(), AttributeValue::S(self.owner.clone())),
+            (":until".to_owned(), n(lease.until_ms)),
+        ])
     }
 }
 
@@ -219,11 +229,9 @@ impl Table for TokenTable {
             .item("refresh_at", n(epoch_ms_of(token.refresh_at(), now, at)))
             .item("expires_at", n(expires_at))
             .item("ttl", n((expires_at + millis(TOKEN_TTL_MARGIN)) / 1000))
-            .condition_expression("#lo = :owner AND #lu = :until")
-            .expression_attribute_names("#lo", "lease_owner")
-            .expression_attribute_names("#lu", "lease_until")
-            .expression_attribute_values(":owner", AttributeValue::S(self.owner.clone()))
-            .expression_attribute_values(":until", n(lease.until_ms))
+            .condition_expression(HELD)
+            .set_expression_attribute_names(Some(names_in(&[HELD])))
+            .set_expression_attribute_values(Some(self.held_by(lease)))
             .send();
         match bounded(call.remaining(), request).await {
             Ok(_) => Ok(true),
@@ -240,11 +248,9 @@ impl Table for TokenTable {
             .table_name(&self.name)
             .key(k, v)
             .update_expression("REMOVE #lu, #lo")
-            .condition_expression("#lo = :owner AND #lu = :until")
-            .expression_attribute_names("#lo", "lease_owner")
-            .expression_attribute_names("#lu", "lease_until")
-            .expression_attribute_values(":owner", AttributeValue::S(self.owner.clone()))
-            .expression_attribute_values(":until", n(lease.until_ms))
+            .condition_expression(HELD)
+            .set_expression_attribute_names(Some(names_in(&[HELD])))
+            .set_expression_attribute_values(Some(self.held_by(lease)))
             .send();
         match bounded(RELEASE_TIMEOUT, request).await {
             Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
