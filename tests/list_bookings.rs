@@ -293,6 +293,29 @@ async fn bad_input_is_a_problem_naming_the_field_and_nothing_goes_upstream() {
         ("interactions=winter-festival", "interactions"),
         ("slot_date_range.from=yesterday", "slot_date_range.from"),
         ("slot_date_range.to=2024-12-10", "slot_date_range.to"),
+        // Issue 16 §1: ISO 8601 and Temporal forms jiff would take, but RFC 3339 (and OmniLab)
+        // does not: signed extended years, no seconds, `+hhmm` offsets, a bracketed zone.
+        (
+            "slot_date_range.from=-000001-01-01T00:00:00Z",
+            "slot_date_range.from",
+        ),
+        (
+            "slot_date_range.from=%2B002024-12-10T00:00:00Z",
+            "slot_date_range.from",
+        ),
+        ("slot_date_range.to=2024-12-10T12:30Z", "slot_date_range.to"),
+        (
+            "slot_date_range.to=2024-12-10T12:30:00%2B0100",
+            "slot_date_range.to",
+        ),
+        (
+            "slot_date_range.to=2024-12-10T12:30:00Z%5BEurope/Paris%5D",
+            "slot_date_range.to",
+        ),
+        (
+            "slot_date_range.from=0000-01-01T00:30:00%2B01:00",
+            "slot_date_range.from",
+        ),
         (
             "slot_date_range.from=2024-12-11T00:00:00Z&slot_date_range.to=2024-12-10T00:00:00Z",
             "slot_date_range.from",

@@ -257,13 +257,64 @@ fn interaction(text: &str) -> Result<String, InvalidParameter> {
 }
 
 fn timestamp(field: &'static str, text: &str) -> Result<Timestamp, InvalidParameter> {
-    // jiff's Timestamp parser demands an offset, so a local time without one is refused.
-    text.parse::<Timestamp>().map_err(|_| {
+    rfc3339(text).ok_or_else(|| {
         InvalidParameter::new(
             field,
             "must be an RFC 3339 timestamp such as 2024-12-10T12:30:00Z",
         )
     })
+}
+
+/// An RFC 3339 `date-time` and nothing more: four-digit years, seconds, an offset of `Z` or
+/// `±hh:mm`. jiff alone also takes ISO 8601 and Temporal forms (signed six-digit years, a
+/// missing seconds field, `+0100`, bracketed time zones), which OmniLab refuses; and the
+/// instant must still have a four-digit year in UTC, the form OmniLab is sent.
+fn rfc3339(text: &str) -> Option<Timestamp> {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range)
+            .is_some_and(|b| b.iter().all(u8::is_ascii_digit))
+    };
+    let at = |index: usize, allowed: &[u8]| bytes.get(index).is_some_and(|b| allowed.contains(b));
+    // full-date "T" partial-time, up to the seconds: 2024-12-10T12:30:00
+    let date_and_time = digits(0..4)
+        && at(4, b"-")
+        && digits(5..7)
+        && at(7, b"-")
+        && digits(8..10)
+        && at(10, b"Tt")
+        && digits(11..13)
+        && at(13, b":")
+        && digits(14..16)
+        && at(16, b":")
+        && digits(17..19);
+    if !date_and_time {
+        return None;
+    }
+    let mut rest = &bytes[19..];
+    if let [b'.', fraction @ ..] = rest {
+        let count = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if count == 0 {
+            return None;
+        }
+        rest = &fraction[count..];
+    }
+    let offset = match rest {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit()),
+        _ => false,
+    };
+    if !offset {
+        return None;
+    }
+    let timestamp: Timestamp = text.parse().ok()?;
+    // Sent as RFC 3339 in UTC: an offset must not carry the instant out of years 0000-9999
+    // (0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z, in Unix seconds).
+    const FOUR_DIGIT_YEARS: std::ops::RangeInclusive<i64> = -62_167_219_200..=253_402_300_799;
+    FOUR_DIGIT_YEARS
+        .contains(&timestamp.as_second())
+        .then_some(timestamp)
 }
 
 fn number(
@@ -329,6 +380,48 @@ mod tests {
                 size: 20
             })
         );
+    }
+
+    #[test]
+    fn slot_times_are_rfc_3339_and_nothing_else() {
+        for accepted in [
+            "2024-12-10T12:30:00Z",
+            "2024-12-10t12:30:00z",
+            "2024-12-10T12:30:00.5+01:00",
+            "2024-12-10T12:30:00.123456789-05:30",
+            "0000-01-01T00:00:00Z",
+            // jiff's last instant is 9999-12-30T22:00:00Z: later ones are refused, not wrapped.
+            "9999-12-30T12:00:00Z",
+        ] {
+            let query = parse(&[("slot_date_range.from", accepted)]).expect(accepted);
+            let sent = query.filter.slot_from.expect("a time").to_string();
+            assert!(
+                sent.ends_with('Z') && sent.as_bytes()[4] == b'-',
+                "{accepted} -> {sent}"
+            );
+        }
+        for refused in [
+            "-000001-01-01T00:00:00Z",
+            "+002024-12-10T12:30:00Z",
+            "2024-12-10T12:30Z",
+            "2024-12-10T12:30:00+0100",
+            "2024-12-10T12:30:00+01",
+            "2024-12-10T12:30:00",
+            "2024-12-10 12:30:00Z",
+            "2024-12-10T12:30:00Z[Europe/Paris]",
+            "2024-12-10T12:30:00.Z",
+            "20241210T123000Z",
+            "2024-13-10T12:30:00Z",
+            "0000-01-01T00:30:00+01:00",
+            "9999-12-31T23:30:00-01:00",
+            "２０２４-12-10T12:30:00Z",
+        ] {
+            assert_eq!(
+                field_of(&[("slot_date_range.to", refused)]),
+                "slot_date_range.to",
+                "{refused}"
+            );
+        }
     }
 
     #[test]

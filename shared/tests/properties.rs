@@ -133,3 +133,104 @@ proptest! {
         prop_assert_eq!(localized(&raw, None), entries.values().next().unwrap().clone());
     }
 }
+
+/// A time as a caller might type one: RFC 3339, or one of the ISO 8601 and Temporal forms
+/// around it. The flag says whether the form (not the values) is RFC 3339's.
+fn typed_time() -> impl Strategy<Value = (String, bool)> {
+    let year = prop_oneof![
+        (0u32..=9999).prop_map(|y| (format!("{y:04}"), true)),
+        (0u32..=999_999).prop_map(|y| (format!("-{y:06}"), false)),
+        (0u32..=999_999).prop_map(|y| (format!("+{y:06}"), false)),
+        (0u32..=999).prop_map(|y| (format!("{y}"), false)),
+    ];
+    let separator = prop_oneof![Just(("T", true)), Just(("t", true)), Just((" ", false))];
+    let seconds = prop_oneof![
+        (0u32..=61).prop_map(|s| (format!(":{s:02}"), true)),
+        Just((String::new(), false)),
+    ];
+    let fraction = prop_oneof![
+        Just((String::new(), true)),
+        (1usize..=12).prop_map(|n| (format!(".{}", "7".repeat(n)), true)),
+        Just((".".to_owned(), false)),
+    ];
+    let offset = prop_oneof![
+        Just(("Z".to_owned(), true)),
+        Just(("z".to_owned(), true)),
+        (0u32..=25, 0u32..=60, any::<bool>()).prop_map(|(h, m, east)| (
+            format!("{}{h:02}:{m:02}", if east { '+' } else { '-' }),
+            true
+        )),
+        (0u32..=23, 0u32..=59).prop_map(|(h, m)| (format!("+{h:02}{m:02}"), false)),
+        (0u32..=23).prop_map(|h| (format!("+{h:02}"), false)),
+        Just(("Z[Europe/Paris]".to_owned(), false)),
+        Just((String::new(), false)),
+    ];
+    (
+        year,
+        1u32..=13,
+        1u32..=32,
+        separator,
+        0u32..=24,
+        0u32..=60,
+        seconds,
+        fraction,
+        offset,
+    )
+        .prop_map(
+            |((y, y_ok), mo, d, (sep, sep_ok), h, mi, (s, s_ok), (f, f_ok), (o, o_ok))| {
+                // A fraction only follows seconds.
+                let f_ok = f_ok && (f.is_empty() || s_ok);
+                let text = format!("{y}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}{s}{f}{o}");
+                (text, y_ok && sep_ok && s_ok && f_ok && o_ok)
+            },
+        )
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`: RFC 3339 in UTC, the form the reference page documents.
+fn is_utc_rfc3339(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let head = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    head && b.last() == Some(&b'Z')
+        && match &b[19..b.len() - 1] {
+            [] => true,
+            [b'.', fraction @ ..] => {
+                !fraction.is_empty() && fraction.iter().all(u8::is_ascii_digit)
+            }
+            _ => false,
+        }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4_000))]
+
+    /// Issue 16 §1: whatever we accept is RFC 3339 and goes upstream as RFC 3339 in UTC, the
+    /// same instant; whatever we refuse is refused naming the parameter, before any call.
+    #[test]
+    fn only_rfc_3339_reaches_omnilab((text, rfc_form) in typed_time(), to in any::<bool>()) {
+        let field = if to { "slot_date_range.to" } else { "slot_date_range.from" };
+        match ListQuery::parse([(field, text.as_str())]) {
+            Ok(query) => {
+                prop_assert!(rfc_form, "accepted a form RFC 3339 does not have: {text}");
+                let time = if to { query.filter.slot_to } else { query.filter.slot_from };
+                let time = time.expect("the time is kept");
+                let sent = time.to_string();
+                prop_assert!(is_utc_rfc3339(&sent), "{text} is sent as {sent}");
+                prop_assert_eq!(sent.parse::<jiff::Timestamp>().ok(), Some(time));
+            }
+            Err(error) => prop_assert_eq!(error.field, field, "{}", text),
+        }
+    }
+}
