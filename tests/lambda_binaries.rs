@@ -431,6 +431,9 @@ async fn a_claim_with_stray_whitespace_or_control_characters_is_a_401_with_no_up
         format!("{DEMO_CUSTOMER} "),
         format!("{DEMO_CUSTOMER}\n"),
         "demo\u{0}x".to_owned(),
+        // Issue 16 §6: the same id with a zero-width space, and reversed on screen.
+        format!("{DEMO_CUSTOMER}\u{200B}"),
+        format!("\u{202E}{DEMO_CUSTOMER}"),
     ] {
         let response = runtime
             .invoke(Event::new("GET", "/bookings").customer(&claim).json())

@@ -30,12 +30,13 @@ pub fn customer(request: &Request, claim: &str) -> Result<ExternalId, IdentityEr
     let value = value.ok_or_else(|| IdentityError::MissingClaim {
         claim: claim.to_owned(),
     })?;
-    // Refused, never trimmed: an id with stray spaces or control characters is not the one the
-    // brand stored, and passing it on would ask OmniLab about somebody else, or nobody.
+    // Refused, never trimmed: an id with stray spaces, control or invisible characters is not
+    // the one the brand stored (or looks like another id when shown), and passing it on would
+    // ask OmniLab about somebody else, or nobody.
     let usable = !value.is_empty()
         && value.trim() == value
         && value.len() <= 256
-        && !value.chars().any(char::is_control);
+        && !value.chars().any(|c| c.is_control() || invisible(c));
     if usable {
         Ok(ExternalId::new(value.clone()))
     } else {
@@ -43,6 +44,33 @@ pub fn customer(request: &Request, claim: &str) -> Result<ExternalId, IdentityEr
             claim: claim.to_owned(),
         })
     }
+}
+
+/// Characters that show nothing or reorder what follows: Unicode's default-ignorable code
+/// points (zero-width spaces and joiners, invisible operators, variation selectors, tags), the
+/// bidirectional marks, embeddings, overrides and isolates, and the line and paragraph
+/// separators. In an id they hide one id inside another, or reverse it on screen and in logs.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 #[cfg(test)]
@@ -79,6 +107,11 @@ mod tests {
             customer(&request, "custom:external_id").unwrap().as_str(),
             "9b33d8c1"
         );
+        // Visible letters of any script are an id like any other.
+        for visible in ["élodie-1", "顧客-42", "user@example.com"] {
+            let request = request_with_claims(serde_json::json!({ "sub": visible }));
+            assert_eq!(customer(&request, "sub").unwrap().as_str(), visible);
+        }
     }
 
     #[test]
@@ -107,6 +140,15 @@ mod tests {
             "a\u{0}bc",
             "a\u{1b}[2Jbc",
             "",
+            // Issue 16 §6: invisible and bidirectional characters.
+            "abc\u{200B}",
+            "a\u{200D}bc",
+            "\u{202E}cba",
+            "abc\u{2066}",
+            "a\u{FEFF}bc",
+            "a\u{00AD}bc",
+            "abc\u{E0041}",
+            "a\u{2028}bc",
         ] {
             let request = request_with_claims(serde_json::json!({ "sub": value }));
             assert!(
