@@ -54,7 +54,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         Ok(host) => (parse_api_host(&host)?, real_credentials()?, None),
         Err(_) => {
             let sandbox = Sandbox::new(SandboxData::demo(today()));
-            let addr = sandbox.serve(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+            // Behind the same guard as this server: loopback `Host` with the sandbox's own port,
+            // so a rebound DNS name cannot reach its data, tokens or fault switches.
+            let addr = sandbox
+                .serve_with(SocketAddr::from(([127, 0, 0, 1], 0)), local_only::guard)
+                .await?;
             (
                 format!("http://{addr}"),
                 product_credentials(Sandbox::default_credentials()),

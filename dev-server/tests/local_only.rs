@@ -15,6 +15,8 @@ const BOOKING: &str = "00000001-0000-4000-8000-000000000001";
 
 struct DevServer {
     port: u16,
+    /// The embedded sandbox's port, from the server's third line.
+    sandbox_port: u16,
     child: Child,
 }
 
@@ -48,60 +50,48 @@ impl DevServer {
         // never blocks on a full pipe.
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = first_line.send(line);
+            let mut lines = String::new();
+            for _ in 0..3 {
+                let _ = reader.read_line(&mut lines);
+            }
+            let _ = first_line.send(lines);
             let _ = std::io::copy(&mut reader, &mut std::io::sink());
         });
         // Owned from here, so a failed start still kills it.
-        let mut server = Self { port: 0, child };
-        let line = first
+        let mut server = Self {
+            port: 0,
+            sandbox_port: 0,
+            child,
+        };
+        let lines = first
             .recv_timeout(Duration::from_secs(60))
-            .expect("the dev server printed no first line within 60 s");
+            .expect("the dev server printed no first lines within 60 s");
+        let mut lines = lines.lines();
+        let line = lines.next().unwrap_or_default();
         let port = line
             .trim()
             .strip_prefix("OmniLab Bookings dev server: open http://127.0.0.1:")
             .and_then(|rest| rest.strip_suffix('/'))
             .and_then(|port| port.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line from the dev server: {line:?}"));
+        let upstream = lines.nth(1).unwrap_or_default();
+        let sandbox_port = upstream
+            .trim()
+            .strip_prefix("upstream: the OmniLab sandbox at http://127.0.0.1:")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| {
+                panic!("unexpected upstream line from the dev server: {upstream:?}")
+            });
         server.port = port;
+        server.sandbox_port = sandbox_port;
         server
     }
 
     /// `method path` with exactly these headers (plus `Connection: close` and, with a body,
     /// `Content-Length`): no `Host` unless the caller gives one.
     fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
-        let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        if !body.is_empty() {
-            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        request.push_str("\r\n");
-        request.push_str(body);
-
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
-        stream.write_all(request.as_bytes()).expect("send");
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).expect("read the answer");
-        let raw = String::from_utf8_lossy(&raw);
-        let (head, body) = raw
-            .split_once("\r\n\r\n")
-            .unwrap_or_else(|| panic!("not an HTTP answer: {raw:?}"));
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no status line: {head:?}"));
-        Answer {
-            status,
-            head: head.to_owned(),
-            body: body.to_owned(),
-        }
+        send_to(self.port, method, path, headers, body)
     }
 
     /// Our own `host:port` as the given loopback name.
@@ -126,6 +116,42 @@ impl DevServer {
 
     fn cancel(&self, headers: &[(&str, &str)]) -> Answer {
         self.send("POST", &format!("/bookings/{BOOKING}/cancel"), headers, "")
+    }
+}
+
+/// `method path` to 127.0.0.1:`port` with exactly these headers (plus `Connection: close` and,
+/// with a body, `Content-Length`): no `Host` unless the caller gives one.
+fn send_to(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read the answer");
+    let raw = String::from_utf8_lossy(&raw);
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("not an HTTP answer: {raw:?}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {head:?}"));
+    Answer {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
     }
 }
 
@@ -342,4 +368,30 @@ fn refused_requests_never_reach_the_sandbox_faults() {
     );
     assert_eq!(injected.status, 204, "{}", injected.head);
     assert_eq!(server.confirmed().status, 502);
+}
+
+#[test]
+fn the_embedded_sandbox_answers_only_its_own_loopback_authority() {
+    let server = DevServer::start();
+    let sandbox = server.sandbox_port;
+    let fetch = "/v1/interactions:fetchContactBookings?external_id=x&page_size=1&page_number=1";
+    // What a page on a rebound name would send to the sandbox: refused before any route.
+    for host in [
+        format!("evil.example:{sandbox}"),
+        format!("127.0.0.1:{}", server.port),
+        "127.0.0.1".to_owned(),
+    ] {
+        let answer = send_to(sandbox, "GET", fetch, &[("Host", &host)], "");
+        assert_eq!(answer.status, 421, "Host {host}: {}", answer.head);
+    }
+    // Its own authority reaches it (401: no token), and the product through it still works.
+    let own = send_to(
+        sandbox,
+        "GET",
+        fetch,
+        &[("Host", &format!("127.0.0.1:{sandbox}"))],
+        "",
+    );
+    assert_eq!(own.status, 401, "{}", own.head);
+    assert_eq!(server.confirmed().status, 200);
 }

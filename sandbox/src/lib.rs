@@ -159,9 +159,24 @@ impl Sandbox {
 
     /// Serves on `addr` (port 0 for any free port) in a background task; returns the address.
     pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        self.serve_with(addr, |router, _| router).await
+    }
+
+    /// The sandbox's routes, for a server that puts its own layers in front of them.
+    pub fn router(&self) -> Router {
+        Router::new().fallback(dispatch).with_state(self.clone())
+    }
+
+    /// Serves on `addr` like [`serve`](Self::serve), with `wrap` around the routes; it is given
+    /// the port really bound (port 0 picks one).
+    pub async fn serve_with(
+        &self,
+        addr: SocketAddr,
+        wrap: impl FnOnce(Router, u16) -> Router,
+    ) -> std::io::Result<SocketAddr> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
-        let router = Router::new().fallback(dispatch).with_state(self.clone());
+        let router = wrap(self.router(), local.port());
         tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {
                 tracing::error!(%error, "sandbox stopped");
