@@ -3,7 +3,7 @@
 use bookings::config::UpstreamPolicy;
 use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start};
 use sandbox::gateway::Event;
-use sandbox::{BookingStatus, SandboxData, booking_uuid};
+use sandbox::{BookingStatus, Endpoint, Fault, SandboxData, booking_uuid};
 use serde_json::json;
 
 #[tokio::test]
@@ -194,4 +194,54 @@ async fn a_booking_on_the_last_page_is_found_when_omnilab_serves_fifty_a_page() 
         "420 bookings at 50 a page"
     );
     assert_eq!(world.sandbox.cancel_calls(&last), 1);
+}
+
+// ---- Issue 16 §2: OmniLab's 4xx to a cancel is not our 5xx ----
+
+#[tokio::test]
+async fn a_booking_omnilab_will_no_longer_cancel_is_a_409_for_the_customer() {
+    let world = World::demo().await;
+    for (n, status) in [(1, 409), (2, 422), (3, 400)] {
+        let id = booking_uuid(n);
+        world.sandbox.refuse_cancel(&id, status);
+
+        let answer = world.cancel(DEMO_CUSTOMER, &id).await;
+
+        answer.assert_problem(409, Some("booking"));
+        assert_eq!(
+            answer.body["type"], "tag:omnilab-bookings,2026:booking-not-cancellable",
+            "OmniLab's {status}"
+        );
+        assert_eq!(
+            answer.body["detail"],
+            "This booking can no longer be cancelled."
+        );
+        assert_eq!(
+            world.sandbox.cancel_calls(&id),
+            1,
+            "tried once, not retried"
+        );
+        assert_eq!(world.sandbox.status_of(&id), Some(BookingStatus::Confirmed));
+    }
+}
+
+#[tokio::test]
+async fn a_400_that_does_not_name_the_booking_is_our_defect_and_a_502() {
+    let world = World::demo().await;
+    // The sandbox's generic 400 says nothing of the booking: it refuses our request.
+    world.sandbox.inject(Endpoint::Cancel, Fault::Status(400));
+    let answer = world.cancel(DEMO_CUSTOMER, &booking_uuid(1)).await;
+    answer.assert_problem(502, None);
+    assert_eq!(
+        answer.body["type"],
+        "tag:omnilab-bookings,2026:upstream-error"
+    );
+}
+
+#[tokio::test]
+async fn a_booking_gone_between_the_ownership_scan_and_the_cancel_is_a_404() {
+    let world = World::demo().await;
+    world.sandbox.inject(Endpoint::Cancel, Fault::Status(404));
+    let answer = world.cancel(DEMO_CUSTOMER, &booking_uuid(1)).await;
+    answer.assert_problem(404, Some("booking"));
 }

@@ -269,8 +269,11 @@ async fn scenarios(route: Route) -> Vec<Observed> {
         Route::CancelBooking => {
             let mine = format!("/bookings/{}/cancel", booking_uuid(1));
             let other = &format!("/bookings/{}/cancel", booking_uuid(2));
+            world.sandbox.refuse_cancel(&booking_uuid(3), 409);
+            let refused = format!("/bookings/{}/cancel", booking_uuid(3));
             vec![
                 case("cancel", &mine, "", me),
+                case("a booking OmniLab will no longer cancel", &refused, "", me),
                 case("not a uuid", "/bookings/not-a-uuid/cancel", "", me),
                 case("a query parameter", other, "reason=changed-plans", me),
                 case("anonymous", other, "", None),

@@ -113,6 +113,8 @@ struct SandboxState {
     fetches: AtomicU64,
     cancels: AtomicU64,
     cancelled: Mutex<HashMap<String, u64>>,
+    /// Bookings whose cancel OmniLab refuses, and the status it answers.
+    uncancellable: Mutex<HashMap<String, u16>>,
     received: Mutex<Vec<Received>>,
 }
 
@@ -152,6 +154,7 @@ impl Sandbox {
                 fetches: AtomicU64::new(0),
                 cancels: AtomicU64::new(0),
                 cancelled: Mutex::new(HashMap::new()),
+                uncancellable: Mutex::new(HashMap::new()),
                 received: Mutex::new(Vec::new()),
             }),
         }
@@ -267,6 +270,14 @@ impl Sandbox {
             .get(booking)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// From now on a cancel of `booking` is refused with `status` and an error naming the
+    /// booking. The reference page documents no refusal; OmniLab's answer to a booking that
+    /// can no longer be cancelled (a past slot, a closed campaign) is a guess the product must
+    /// survive: 409 and 422 as an API says "not in this state", or a 400 about the booking.
+    pub fn refuse_cancel(&self, booking: &str, status: u16) {
+        lock(&self.state.uncancellable).insert(booking.to_owned(), status);
     }
 
     pub fn status_of(&self, booking: &str) -> Option<BookingStatus> {
@@ -625,6 +636,14 @@ fn cancel(sandbox: &Sandbox, body: &[u8]) -> Response {
     *lock(&sandbox.state.cancelled)
         .entry(booking.clone())
         .or_default() += 1;
+    if let Some(status) = lock(&sandbox.state.uncancellable).get(&booking).copied() {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT);
+        let body = json!({
+            "error": "booking_not_cancellable",
+            "message": format!("booking {booking} cannot be cancelled in its current state"),
+        });
+        return (status, axum::Json(body)).into_response();
+    }
     let mut data = lock(&sandbox.state.data);
     // Like OmniLab's: any valid token may cancel any booking. Our functions must check ownership.
     let Some(stored) = data.bookings.iter_mut().find(|b| b.booking == booking) else {

@@ -32,6 +32,9 @@ pub enum CancelError {
     /// Not among the caller's bookings. Whether it exists for someone else is not revealed.
     #[error("no such booking for this customer")]
     NotFound,
+    /// OmniLab refused to cancel it for its state (the HTTP status it answered).
+    #[error("OmniLab refused to cancel the booking (HTTP {0})")]
+    NotCancellable(u16),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
 }
@@ -122,6 +125,7 @@ impl Bookings {
                 .map_err(|error| match error {
                     // Gone between our check and the cancel: the caller sees what a re-list would show.
                     UpstreamError::Status(404) => CancelError::NotFound,
+                    UpstreamError::CancelRefused(status) => CancelError::NotCancellable(status),
                     error => CancelError::Upstream(error),
                 })?;
         }

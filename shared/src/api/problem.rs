@@ -22,6 +22,8 @@ pub enum ApiError {
     MethodNotAllowed(Route),
     #[error("no such booking for this customer")]
     NotFound,
+    #[error(transparent)]
+    NotCancellable(CancelError),
     #[error("one page of bookings is larger than one response can carry")]
     TooLarge,
     #[error(transparent)]
@@ -32,6 +34,7 @@ impl From<CancelError> for ApiError {
     fn from(error: CancelError) -> Self {
         match error {
             CancelError::NotFound => Self::NotFound,
+            CancelError::NotCancellable(_) => Self::NotCancellable(error),
             CancelError::Upstream(error) => Self::Upstream(error),
         }
     }
@@ -118,6 +121,13 @@ impl ApiError {
                 "You have no booking with this id.".to_owned(),
                 Some("booking".to_owned()),
             ),
+            Self::NotCancellable(_) => (
+                StatusCode::CONFLICT,
+                "tag:omnilab-bookings,2026:booking-not-cancellable",
+                "Booking cannot be cancelled",
+                "This booking can no longer be cancelled.".to_owned(),
+                Some("booking".to_owned()),
+            ),
             Self::TooLarge => (
                 StatusCode::BAD_GATEWAY,
                 "tag:omnilab-bookings,2026:response-too-large",
@@ -151,6 +161,7 @@ impl ApiError {
                     ),
                 ),
                 UpstreamError::Status(_)
+                | UpstreamError::CancelRefused(_)
                 | UpstreamError::Transport(_)
                 | UpstreamError::Malformed(_)
                 | UpstreamError::Unauthorized
@@ -175,6 +186,10 @@ impl ApiError {
             }
             Self::TooLarge => {
                 tracing::error!(route = route.key(), error = %self, "upstream failure")
+            }
+            // The customer's answer, not on-call's problem; but a run of them is worth a look.
+            Self::NotCancellable(error) => {
+                tracing::warn!(route = route.key(), %error, "cancel refused")
             }
             error => tracing::info!(route = route.key(), %error, "request refused"),
         }

@@ -125,6 +125,15 @@ impl OmniLab {
                 call.record().with(|tally| tally.cancellations += 1);
                 Ok(())
             }
+            // The reference page documents no refusal; these are how an API says "not in this
+            // state". A 400 counts only when it names the booking: otherwise it is about our
+            // request, a defect of ours.
+            StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY => {
+                Err(UpstreamError::CancelRefused(answer.status.as_u16()))
+            }
+            StatusCode::BAD_REQUEST if answer.mentions(booking.as_str()) => {
+                Err(UpstreamError::CancelRefused(400))
+            }
             status => Err(UpstreamError::Status(status.as_u16())),
         }
     }

@@ -8,6 +8,10 @@ use super::CredentialsError;
 pub enum UpstreamError {
     #[error("OmniLab answered HTTP {0}")]
     Status(u16),
+    /// The cancel endpoint refused this booking for its state (409, 422, or a 400 naming it):
+    /// an answer about the booking, not a failure of ours or OmniLab's.
+    #[error("OmniLab refused to cancel the booking (HTTP {0})")]
+    CancelRefused(u16),
     #[error("OmniLab is rate limiting us")]
     RateLimited {
         /// OmniLab's `Retry-After`, when it sent one.

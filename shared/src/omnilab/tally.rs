@@ -22,6 +22,16 @@ impl Endpoint {
         Self::CancelInteractionBooking,
     ];
 
+    /// Whether `status` is one of this endpoint's ordinary answers rather than a failure: a
+    /// cancel refused for the booking's state (409, 422) or of a booking that is gone (404)
+    /// says something about the booking, not about OmniLab's health or ours.
+    pub(crate) fn answers(self, status: StatusCode) -> bool {
+        matches!(
+            (self, status.as_u16()),
+            (Self::CancelInteractionBooking, 404 | 409 | 422)
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Token => "token",
@@ -85,7 +95,9 @@ impl FailureKind {
             UpstreamError::RateLimited { .. } => Self::RateLimited,
             UpstreamError::Unauthorized | UpstreamError::CredentialsRejected => Self::Unauthorized,
             UpstreamError::Status(status) if *status >= 500 => Self::ServerError,
-            UpstreamError::Status(_) | UpstreamError::Credentials(_) => Self::ClientError,
+            UpstreamError::Status(_)
+            | UpstreamError::CancelRefused(_)
+            | UpstreamError::Credentials(_) => Self::ClientError,
         }
     }
 }
@@ -202,5 +214,28 @@ impl Recorder {
         self.with(|tally| {
             tally.endpoints[endpoint as usize].failures[FailureKind::Malformed as usize] += 1
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_or_vanished_cancel_is_an_answer_and_a_refused_fetch_a_failure() {
+        let cancel = Endpoint::CancelInteractionBooking;
+        for status in [404, 409, 422] {
+            assert!(
+                cancel.answers(StatusCode::from_u16(status).unwrap()),
+                "{status}"
+            );
+        }
+        assert!(!cancel.answers(StatusCode::BAD_REQUEST));
+        assert!(!cancel.answers(StatusCode::INTERNAL_SERVER_ERROR));
+        for status in [400, 404, 409] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert!(!Endpoint::FetchContactBookings.answers(status));
+            assert!(!Endpoint::Token.answers(status));
+        }
     }
 }

@@ -33,6 +33,7 @@ impl Retry {
             | UpstreamError::RateLimited { .. } => self == Self::Safe,
             // A slow upstream stays slow, and an unreadable body stays unreadable.
             UpstreamError::Timeout
+            | UpstreamError::CancelRefused(_)
             | UpstreamError::Malformed(_)
             | UpstreamError::Unauthorized
             | UpstreamError::CredentialsRejected
@@ -104,6 +105,7 @@ impl Transport {
             let started = Instant::now();
             let outcome = self.attempt(build(), remaining, endpoint).await;
             let kind = match &outcome {
+                Ok(answer) if endpoint.answers(answer.status) => None,
                 Ok(answer) => FailureKind::of_status(answer.status),
                 Err(error) => Some(FailureKind::of_error(error)),
             };
@@ -209,6 +211,17 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
+    /// Whether the body holds `text`, ignoring ASCII case. Only a yes or no leaves here: the
+    /// body itself is never logged or passed on.
+    pub(crate) fn mentions(&self, text: &str) -> bool {
+        let needle = text.as_bytes();
+        !needle.is_empty()
+            && self
+                .body
+                .windows(needle.len())
+                .any(|window| window.eq_ignore_ascii_case(needle))
+    }
+
     /// The body as `T`; one that does not parse counts as a malformed answer of `call`.
     pub(crate) fn json<T: DeserializeOwned>(&self, call: &Call) -> Result<T, UpstreamError> {
         serde_json::from_slice(&self.body).map_err(|e| {
