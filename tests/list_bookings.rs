@@ -3,7 +3,7 @@
 use bookings::config::UpstreamPolicy;
 use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start};
 use sandbox::gateway::Event;
-use sandbox::{CRAFT_ACTIVITY_ID, SHARED_ACTIVITY_ID, SandboxData, booking_uuid};
+use sandbox::{BookingStatus, CRAFT_ACTIVITY_ID, SHARED_ACTIVITY_ID, SandboxData, booking_uuid};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -515,4 +515,100 @@ async fn a_claim_with_stray_whitespace_is_not_an_identity() {
         0,
         "never passed to OmniLab"
     );
+}
+
+// ---- Issue 16 §3: all=true shows each booking exactly once, even while the list moves ----
+
+const MOVING: &str = "a-customer-with-120-bookings";
+
+/// 120 bookings, served newest status change first (as a review saw OmniLab do), and the id of
+/// one on page 2 at 100 a page: the page `all=true` fetches after page 1.
+async fn a_moving_list() -> (World, String) {
+    let data = SandboxData::demo(demo_start()).with_many(MOVING, 120, demo_start());
+    let world = World::with(data, UpstreamPolicy::default()).await;
+    world.sandbox.order_by_latest_change();
+    let page_two = world.list(MOVING, "page_size=100&page_number=2").await;
+    let on_page_two = page_two.booking_ids()[5].clone();
+    (world, on_page_two)
+}
+
+/// `booking` is cancelled elsewhere right after page 1 is served: it moves to the front.
+fn cancelled_after_page_one(world: &World, booking: &str) {
+    let booking = booking.to_owned();
+    world.sandbox.after_page_served(1, move |data| {
+        if let Some(stored) = data.bookings.iter_mut().find(|b| b.booking == booking) {
+            stored.booking_status = BookingStatus::Cancelled;
+            stored.booked_at = jiff::Timestamp::now();
+        }
+    });
+}
+
+fn assert_each_booking_once(answer: &bookings_tests::Answer) {
+    let ids = answer.booking_ids();
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), distinct.len(), "a booking is shown twice");
+    let grouped: Vec<String> = answer.body["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .flat_map(|g| g["booking_ids"].as_array().cloned().unwrap_or_default())
+        .filter_map(|id| id.as_str().map(str::to_owned))
+        .collect();
+    let grouped_distinct: std::collections::HashSet<&String> = grouped.iter().collect();
+    assert_eq!(
+        grouped.len(),
+        grouped_distinct.len(),
+        "a booking is grouped twice"
+    );
+    assert_eq!(grouped.len(), ids.len());
+}
+
+#[tokio::test]
+async fn all_true_shows_each_booking_once_when_one_moves_while_paging() {
+    let (world, moved) = a_moving_list().await;
+    cancelled_after_page_one(&world, &moved);
+    let fetches = world.sandbox.counters().fetches;
+
+    let answer = world.list(MOVING, "all=true").await;
+
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_each_booking_once(&answer);
+    // Paged once more, steady the second time: every booking, the moved one included.
+    assert_eq!(answer.booking_ids().len(), 120);
+    assert!(answer.booking_ids().contains(&moved));
+    assert!(answer.body.get("incomplete").is_none(), "{}", answer.raw);
+    assert_eq!(
+        world.sandbox.counters().fetches - fetches,
+        4,
+        "2 pages, twice"
+    );
+}
+
+#[tokio::test]
+async fn all_true_says_when_the_list_kept_moving() {
+    let (world, moved) = a_moving_list().await;
+    cancelled_after_page_one(&world, &moved);
+    // ...and on the second pass, another one.
+    let again = world
+        .list(MOVING, "page_size=100&page_number=2")
+        .await
+        .booking_ids()[9]
+        .clone();
+    cancelled_after_page_one(&world, &again);
+
+    let answer = world.list(MOVING, "all=true").await;
+
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_each_booking_once(&answer);
+    assert_eq!(answer.body["incomplete"], true, "{}", answer.raw);
+}
+
+#[tokio::test]
+async fn a_steady_list_is_paged_once() {
+    let (world, _) = a_moving_list().await;
+    let fetches = world.sandbox.counters().fetches;
+    let answer = world.list(MOVING, "all=true").await;
+    assert_eq!(answer.booking_ids().len(), 120);
+    assert!(answer.body.get("incomplete").is_none());
+    assert_eq!(world.sandbox.counters().fetches - fetches, 2);
 }

@@ -18,7 +18,7 @@ pub mod wire;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,9 @@ pub struct Sandbox {
     state: Arc<SandboxState>,
 }
 
+/// A change to the sandbox's data, made while a client pages through it.
+type DataChange = Box<dyn FnOnce(&mut SandboxData) + Send>;
+
 /// Decides, from the contact and the how-manieth fetch for that contact this is (from 1), whether
 /// a fetch fails and how: lets a load test give every request a known fate.
 type FaultPlan = dyn Fn(&str, u32) -> Option<Fault> + Send + Sync;
@@ -115,6 +118,10 @@ struct SandboxState {
     cancelled: Mutex<HashMap<String, u64>>,
     /// Bookings whose cancel OmniLab refuses, and the status it answers.
     uncancellable: Mutex<HashMap<String, u16>>,
+    /// Pages in order of the latest status change, newest first, instead of slot order.
+    latest_change_first: AtomicBool,
+    /// Changes to make to the data once a page with that number has been served.
+    after_page: Mutex<Vec<(u32, DataChange)>>,
     received: Mutex<Vec<Received>>,
 }
 
@@ -155,6 +162,8 @@ impl Sandbox {
                 cancels: AtomicU64::new(0),
                 cancelled: Mutex::new(HashMap::new()),
                 uncancellable: Mutex::new(HashMap::new()),
+                latest_change_first: AtomicBool::new(false),
+                after_page: Mutex::new(Vec::new()),
                 received: Mutex::new(Vec::new()),
             }),
         }
@@ -278,6 +287,27 @@ impl Sandbox {
     /// survive: 409 and 422 as an API says "not in this state", or a 400 about the booking.
     pub fn refuse_cancel(&self, booking: &str, status: u16) {
         lock(&self.state.uncancellable).insert(booking.to_owned(), status);
+    }
+
+    /// Serves pages in order of each booking's latest status change, newest first. The
+    /// reference page documents no order; a review saw OmniLab's move this way, so a booking
+    /// cancelled or added while a client pages moves between pages. By default the sandbox
+    /// serves slot order, which keeps pages stable for every other test.
+    pub fn order_by_latest_change(&self) {
+        self.state
+            .latest_change_first
+            .store(true, Ordering::Relaxed);
+    }
+
+    /// The next time a page numbered `page_number` is served, `change` is made to the data
+    /// right after, as another device of the customer (or OmniLab) would while a client pages.
+    /// Changes asked for the same page number are made on successive serves.
+    pub fn after_page_served(
+        &self,
+        page_number: u32,
+        change: impl FnOnce(&mut SandboxData) + Send + 'static,
+    ) {
+        lock(&self.state.after_page).push((page_number, Box::new(change)));
     }
 
     pub fn status_of(&self, booking: &str) -> Option<BookingStatus> {
@@ -565,7 +595,11 @@ fn fetch(sandbox: &Sandbox, pairs: &[(String, String)]) -> Response {
         .filter(|b| to.is_none_or(|to| b.slot_starting_at <= to))
         .filter(|b| statuses.is_empty() || statuses.contains(&b.booking_status))
         .collect();
-    matching.sort_by_key(|b| (b.slot_starting_at, b.booking.clone()));
+    if sandbox.state.latest_change_first.load(Ordering::Relaxed) {
+        matching.sort_by(|a, b| (b.booked_at, &a.booking).cmp(&(a.booked_at, &b.booking)));
+    } else {
+        matching.sort_by_key(|b| (b.slot_starting_at, b.booking.clone()));
+    }
     let total_count = matching.len() as u64;
     let skip = (page_number as usize - 1).saturating_mul(page_size as usize);
     let bookings: Vec<Booking> = matching
@@ -574,6 +608,16 @@ fn fetch(sandbox: &Sandbox, pairs: &[(String, String)]) -> Response {
         .take(page_size as usize)
         .map(|b| render(&data.campaigns[b.campaign], b, language.as_deref()))
         .collect();
+    drop(data);
+    // One change per page served, in the order they were asked for.
+    let change = {
+        let mut pending = lock(&sandbox.state.after_page);
+        let due = pending.iter().position(|(page, _)| *page == page_number);
+        due.map(|at| pending.remove(at).1)
+    };
+    if let Some(change) = change {
+        change(&mut lock(&sandbox.state.data));
+    }
     axum::Json(BookingPage {
         bookings,
         page_number,

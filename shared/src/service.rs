@@ -1,6 +1,6 @@
 //! The two use cases of the reference page's account-page flow.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -90,16 +90,28 @@ impl Bookings {
                 view::render(&list).map_err(|_| ListError::TooLarge)
             }
             Pages::All => {
-                let pages = self
-                    .every_page(
-                        call,
-                        customer,
-                        &query.filter,
-                        self.omnilab.policy().page_concurrency,
-                    )
+                let concurrency = self.omnilab.policy().page_concurrency;
+                let mut pages = self
+                    .every_page(call, customer, &query.filter, concurrency)
                     .try_collect::<Vec<_>>()
                     .await?;
-                Ok(render_pages(pages, language))
+                if !steady(&pages) {
+                    // OmniLab orders by the latest status change: a booking cancelled or added
+                    // while we paged moved between pages. Once more, then say so.
+                    tracing::warn!(
+                        pages = pages.len(),
+                        "the bookings changed while they were paged; paging them again"
+                    );
+                    pages = self
+                        .every_page(call, customer, &query.filter, concurrency)
+                        .try_collect::<Vec<_>>()
+                        .await?;
+                }
+                let incomplete = !steady(&pages);
+                if incomplete {
+                    tracing::warn!("the bookings changed again; answering what was found");
+                }
+                Ok(render_pages(pages, language, incomplete))
             }
         }
     }
@@ -249,6 +261,31 @@ impl Plan {
     }
 }
 
+/// Whether the pages saw one and the same list: each reports the same `total_count` and, when
+/// every page was fetched, the distinct bookings add up to it. A booking that moved between
+/// pages shows up twice on one and not at all on another, and a change of count shows in the
+/// pages fetched after it.
+fn steady(pages: &[BookingPage]) -> bool {
+    let Some(first) = pages.first() else {
+        return true;
+    };
+    let same_count = pages
+        .iter()
+        .all(|page| page.total_count == first.total_count);
+    let whole = Plan::after(first).pages <= u64::from(MAX_PAGES);
+    same_count && (!whole || distinct(pages) as u64 == first.total_count)
+}
+
+/// How many different bookings the pages hold.
+fn distinct(pages: &[BookingPage]) -> usize {
+    let mut seen = HashSet::new();
+    pages
+        .iter()
+        .flat_map(|page| &page.bookings)
+        .filter(|booking| seen.insert(booking.booking.to_ascii_lowercase()))
+        .count()
+}
+
 fn views(bookings: Vec<Booking>, language: Option<&Language>) -> Vec<BookingView> {
     bookings
         .into_iter()
@@ -256,16 +293,22 @@ fn views(bookings: Vec<Booking>, language: Option<&Language>) -> Vec<BookingView
         .collect()
 }
 
-/// `all=true`'s answer: the pages as one, or as many whole pages as fit in a Lambda response.
-fn render_pages(pages: Vec<BookingPage>, language: Option<&Language>) -> String {
+/// `all=true`'s answer: the pages as one, or as many whole pages as fit in a Lambda response;
+/// each booking once, where it was first seen.
+fn render_pages(pages: Vec<BookingPage>, language: Option<&Language>, incomplete: bool) -> String {
     let total_count = pages.first().map_or(0, |p| p.total_count);
     let plan = pages.first().map(Plan::after);
     // Where each page ends in the flat list, so a cut falls between pages and `next_page`
     // can name where the rest starts.
     let mut ends = Vec::with_capacity(pages.len());
     let mut bookings = Vec::new();
+    let mut seen = HashSet::new();
     for page in pages {
-        bookings.extend(page.bookings);
+        bookings.extend(
+            page.bookings
+                .into_iter()
+                .filter(|booking| seen.insert(booking.booking.to_ascii_lowercase())),
+        );
         ends.push(bookings.len());
     }
     let views = views(bookings, language);
@@ -277,6 +320,7 @@ fn render_pages(pages: Vec<BookingPage>, language: Option<&Language>) -> String 
             u32::try_from(kept).unwrap_or(u32::MAX),
             total_count,
         );
+        list.incomplete = incomplete;
         list.next_page = plan
             .filter(|plan| (kept_pages as u64) < plan.pages)
             .map(|plan| NextPage {

@@ -48,6 +48,10 @@ pub struct BookingList<'a> {
     /// Only when `all=true` was cut short: where the bookings not in this answer start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_page: Option<NextPage>,
+    /// Only when true (`all=true`): the bookings kept changing while they were paged, so some
+    /// may be missing from this answer (none is ever shown twice).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
 }
 
 /// The page to ask for next, with the same filters, to get the rest.
@@ -71,6 +75,7 @@ impl<'a> BookingList<'a> {
             page_size,
             total_count,
             next_page: None,
+            incomplete: false,
         }
     }
 }
