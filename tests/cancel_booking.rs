@@ -245,3 +245,63 @@ async fn a_booking_gone_between_the_ownership_scan_and_the_cancel_is_a_404() {
     let answer = world.cancel(DEMO_CUSTOMER, &booking_uuid(1)).await;
     answer.assert_problem(404, Some("booking"));
 }
+
+// ---- Issue 16 §4: a cancel finds the customer's own booking even when the list moves ----
+
+const GROWING: &str = "a-customer-with-150-bookings";
+
+#[tokio::test]
+async fn a_cancel_finds_a_booking_pushed_past_the_planned_pages() {
+    let data = SandboxData::demo(demo_start()).with_many(GROWING, 150, demo_start());
+    let world = World::with(data, UpstreamPolicy::default()).await;
+    // The last of 150 in slot order: page 2 at 100 a page, as planned from page 1's count.
+    let last = world
+        .list(GROWING, "page_size=100&page_number=2")
+        .await
+        .booking_ids()
+        .last()
+        .cloned()
+        .expect("a booking on page 2");
+    // Right after page 1 is served, 60 bookings with earlier slots arrive: the last one moves
+    // to page 3, which the scan did not plan.
+    world.sandbox.after_page_served(1, |data| {
+        let template = data
+            .bookings
+            .iter()
+            .find(|b| b.contact == GROWING)
+            .cloned()
+            .expect("a booking to copy");
+        for n in 0..60 {
+            let mut added = template.clone();
+            added.booking = booking_uuid(3_000_000 + n);
+            added.slot_starting_at =
+                demo_start() - jiff::SignedDuration::from_hours(1 + i64::from(n));
+            data.bookings.push(added);
+        }
+    });
+
+    let answer = world.cancel(GROWING, &last).await;
+
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_eq!(world.sandbox.cancel_calls(&last), 1);
+    assert_eq!(
+        world.sandbox.status_of(&last),
+        Some(BookingStatus::Cancelled)
+    );
+}
+
+#[tokio::test]
+async fn a_steady_list_is_looked_through_once_before_a_404() {
+    let data = SandboxData::demo(demo_start()).with_many(GROWING, 150, demo_start());
+    let world = World::with(data, UpstreamPolicy::default()).await;
+    let fetches = world.sandbox.counters().fetches;
+    let answer = world
+        .cancel(GROWING, "00000000-0000-4000-8000-000000000000")
+        .await;
+    answer.assert_problem(404, Some("booking"));
+    assert_eq!(
+        world.sandbox.counters().fetches - fetches,
+        2,
+        "2 pages, once"
+    );
+}

@@ -181,20 +181,45 @@ impl Bookings {
 
     /// Looks for `id` among the caller's bookings of every campaign and status, one page at a
     /// time, stopping at the page that holds it: a cancel costs OmniLab no page beyond that one.
+    /// The pages are planned from page 1's `total_count`; a booking added meanwhile can push
+    /// `id` past them, so when a later page's count differs, the list is looked through once
+    /// more before the answer is "not yours".
     async fn find_own(
         &self,
         call: &Call,
         customer: &ExternalId,
         id: &BookingId,
     ) -> Result<Option<Booking>, UpstreamError> {
-        let everything = BookingFilter::default();
-        let mut pages = std::pin::pin!(self.every_page(call, customer, &everything, 1));
-        while let Some(page) = pages.try_next().await? {
-            if let Some(booking) = page.bookings.into_iter().find(|b| id.matches(&b.booking)) {
-                return Ok(Some(booking));
+        match self.scan(call, customer, id).await? {
+            Scan::Found(booking) => Ok(Some(*booking)),
+            Scan::Absent { moved: false } => Ok(None),
+            Scan::Absent { moved: true } => {
+                tracing::info!("the bookings changed during the ownership check; looking again");
+                match self.scan(call, customer, id).await? {
+                    Scan::Found(booking) => Ok(Some(*booking)),
+                    Scan::Absent { .. } => Ok(None),
+                }
             }
         }
-        Ok(None)
+    }
+
+    async fn scan(
+        &self,
+        call: &Call,
+        customer: &ExternalId,
+        id: &BookingId,
+    ) -> Result<Scan, UpstreamError> {
+        let everything = BookingFilter::default();
+        let mut pages = std::pin::pin!(self.every_page(call, customer, &everything, 1));
+        let mut first_count = None;
+        let mut moved = false;
+        while let Some(page) = pages.try_next().await? {
+            moved |= *first_count.get_or_insert(page.total_count) != page.total_count;
+            if let Some(booking) = page.bookings.into_iter().find(|b| id.matches(&b.booking)) {
+                return Ok(Scan::Found(Box::new(booking)));
+            }
+        }
+        Ok(Scan::Absent { moved })
     }
 
     /// Page 1 at the largest size, to learn `total_count` and the size OmniLab really serves;
@@ -231,6 +256,15 @@ impl Bookings {
             })
             .try_flatten()
     }
+}
+
+/// What one look through the caller's bookings found.
+enum Scan {
+    Found(Box<Booking>),
+    /// Not there; `moved`: a later page's `total_count` differed from page 1's.
+    Absent {
+        moved: bool,
+    },
 }
 
 /// How to page on after the first page, from what OmniLab actually served: the reference
