@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bookings_tests::runtime_api::{Function, RuntimeApi, problem_body};
 use bookings_tests::{DEMO_CUSTOMER, World, secrets};
 use sandbox::gateway::Event;
-use sandbox::{Endpoint, Fault, Sandbox, booking_uuid};
+use sandbox::{BookingStatus, Endpoint, Fault, Sandbox, booking_uuid};
 use serde_json::{Value, json};
 
 const TIMEOUT_TYPE: &str = "tag:omnilab-bookings,2026:upstream-timeout";
@@ -499,4 +499,81 @@ async fn a_short_deadlines_secret_timeout_is_not_shared_with_a_patient_request()
         2,
         "the patient request read the secret"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 16 §5: a shared cancel keeps each caller's own deadline.
+
+/// The cancel-booking binary with managed concurrency, OmniLab taking 3 s to cancel.
+async fn a_slow_cancel() -> (World, Arc<RuntimeApi>, Function) {
+    let world = World::demo().await;
+    world
+        .sandbox
+        .inject(Endpoint::Cancel, Fault::Slow(Duration::from_secs(3)));
+    let runtime = Arc::new(RuntimeApi::start().await);
+    let mut env = function_env(&world);
+    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".into()));
+    let function = start("cancel-booking", &runtime, &env).await;
+    (world, runtime, function)
+}
+
+/// A (2 s deadline) starts the cancel; B (10 s) joins it 0.3 s later. The cancel runs to its
+/// own bound, not A's deadline: A answers 504 at its own deadline, B the cancel OmniLab made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_cancel_is_not_cut_short_by_the_first_callers_deadline() {
+    let (world, runtime, _function) = a_slow_cancel().await;
+    let mine = booking_uuid(1);
+    let a = {
+        let runtime = runtime.clone();
+        let event = cancel_event(&mine);
+        tokio::spawn(async move {
+            let sent = Instant::now();
+            let response = runtime
+                .invoke_with_deadline(event, SHORT_DEADLINE)
+                .await
+                .response();
+            (response, sent.elapsed())
+        })
+    };
+    wait_for("A's ownership check", Duration::from_secs(5), || {
+        world.sandbox.counters().fetches >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let b = runtime
+        .invoke_with_deadline(cancel_event(&mine), Duration::from_secs(10))
+        .await
+        .response();
+
+    let (a, a_took) = a.await.expect("A's task");
+    assert_eq!(status_of(&a), 504, "A ran out of its own time: {a}");
+    assert!(a_took < SHORT_ANSWER_BOUND, "A answered after {a_took:?}");
+    assert_eq!(status_of(&b), 200, "B got the cancel OmniLab made: {b}");
+    assert_eq!(world.sandbox.cancel_calls(&mine), 1, "one upstream cancel");
+    assert_eq!(
+        world.sandbox.status_of(&mine),
+        Some(BookingStatus::Cancelled)
+    );
+}
+
+/// A (2 s) starts the cancel and gives up; B, sent after A's 504 while OmniLab is still at it,
+/// is not handed A's timeout: it waits for the same cancel and answers 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_gave_up_does_not_leave_the_next_one_its_timeout() {
+    let (world, runtime, _function) = a_slow_cancel().await;
+    let mine = booking_uuid(1);
+    let a = runtime
+        .invoke_with_deadline(cancel_event(&mine), SHORT_DEADLINE)
+        .await
+        .response();
+    assert_eq!(status_of(&a), 504, "{a}");
+
+    let b = runtime
+        .invoke_with_deadline(cancel_event(&mine), Duration::from_secs(10))
+        .await
+        .response();
+
+    assert_eq!(status_of(&b), 200, "{b}");
+    assert_eq!(world.sandbox.cancel_calls(&mine), 1, "one upstream cancel");
 }

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
-use tokio::sync::OnceCell;
+use tokio::sync::watch;
 
 use crate::booking_id::{BookingId, BookingKey};
 use crate::model::{Booking, BookingPage, BookingStatus};
@@ -48,20 +48,22 @@ pub struct Cancelled {
 /// How many cancelled booking ids a container remembers before it starts afresh.
 const REMEMBERED_CANCELS: usize = 10_000;
 
-type CancelOutcome = Arc<OnceCell<Result<(), UpstreamError>>>;
+/// A cancel's outcome, once OmniLab has answered it (`None` while it is in flight).
+type CancelOutcome = watch::Receiver<Option<Result<(), UpstreamError>>>;
+type Cancels = Arc<Mutex<HashMap<BookingKey, CancelOutcome>>>;
 
 pub struct Bookings {
-    omnilab: OmniLab,
+    omnilab: Arc<OmniLab>,
     // One upstream cancel per booking per container: concurrent cancels of the same booking
     // share the one in flight, and later ones find it done.
-    cancels: Mutex<HashMap<BookingKey, CancelOutcome>>,
+    cancels: Cancels,
 }
 
 impl Bookings {
     pub fn new(omnilab: OmniLab) -> Self {
         Self {
-            omnilab,
-            cancels: Mutex::new(HashMap::new()),
+            omnilab: Arc::new(omnilab),
+            cancels: Cancels::default(),
         }
     }
 
@@ -147,36 +149,48 @@ impl Bookings {
         })
     }
 
+    /// The one upstream cancel of `booking`, shared by every request that cancels it.
+    ///
+    /// Why a task of its own: run in the first caller's request, the cancel lived and died by
+    /// that caller's deadline, and a patient caller that joined it was handed the first one's
+    /// timeout although OmniLab went on to cancel. The task runs to its own bound (the first
+    /// caller's deadline, or one attempt's timeout if that is later); each caller waits for
+    /// its outcome within its own deadline only, and one that gave up leaves the outcome to
+    /// whoever asks next.
     async fn cancel_once(&self, call: &Call, booking: &BookingId) -> Result<(), UpstreamError> {
         let key = booking.key();
-        let outcome = {
-            let mut cancels = self
-                .cancels
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut outcome = {
+            let mut cancels = lock(&self.cancels);
             if cancels.len() >= REMEMBERED_CANCELS {
-                cancels.retain(|_, outcome| !outcome.initialized());
+                cancels.retain(|_, outcome| outcome.borrow().is_none());
             }
-            cancels.entry(key.clone()).or_default().clone()
+            match cancels.get(&key) {
+                Some(outcome) => outcome.clone(),
+                None => {
+                    let (tell, outcome) = watch::channel(None);
+                    cancels.insert(key.clone(), outcome.clone());
+                    let omnilab = self.omnilab.clone();
+                    let cancels = self.cancels.clone();
+                    let booking = booking.clone();
+                    let own = call.outliving(omnilab.policy().attempt_timeout);
+                    tokio::spawn(async move {
+                        let result = omnilab.cancel_interaction_booking(&own, &booking).await;
+                        if result.is_err() {
+                            // A failure is not remembered: the next attempt may succeed.
+                            lock(&cancels).remove(&key);
+                        }
+                        tell.send_replace(Some(result));
+                    });
+                    outcome
+                }
+            }
         };
-        let result = outcome
-            .get_or_init(|| self.omnilab.cancel_interaction_booking(call, booking))
-            .await
-            .clone();
-        if result.is_err() {
-            // A failure is not remembered: the next attempt may succeed.
-            let mut cancels = self
-                .cancels
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if cancels
-                .get(&key)
-                .is_some_and(|current| Arc::ptr_eq(current, &outcome))
-            {
-                cancels.remove(&key);
-            }
+        let answered = outcome.wait_for(Option::is_some).await;
+        match answered.as_deref() {
+            Ok(Some(result)) => result.clone(),
+            // The task cannot end without answering; were it to, the cancel is unconfirmed.
+            _ => Err(UpstreamError::Timeout),
         }
-        result
     }
 
     /// Looks for `id` among the caller's bookings of every campaign and status, one page at a
@@ -256,6 +270,13 @@ impl Bookings {
             })
             .try_flatten()
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere while holding it leaves a map of outcomes, not a broken invariant.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What one look through the caller's bookings found.

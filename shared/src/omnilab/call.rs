@@ -31,6 +31,16 @@ impl Call {
         }
     }
 
+    /// The same request's tally, with a deadline of its own: at least `at_least` from now,
+    /// and never earlier than this one's. For a call shared by several requests, which must
+    /// not end with the first of them.
+    pub(crate) fn outliving(&self, at_least: Duration) -> Self {
+        Self {
+            deadline: self.deadline.max(Instant::now() + at_least),
+            tally: self.tally.clone(),
+        }
+    }
+
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
