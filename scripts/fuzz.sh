@@ -17,7 +17,7 @@
 # out of git). Replay one with
 #   HANDLE_FUZZ_PRINT=1 target/fuzz/x86_64-unknown-linux-gnu/release/handle fuzz/artifacts/handle/<file>
 # which also prints it as event JSON: save that line (from its `0` or `1`) as a file in
-# fuzz/regressions/handle/, and tests/oversized.rs replays it through App::handle from then on.
+# fuzz/regressions/handle/, and tests/e2e/oversized.rs replays it through App::handle from then on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +41,7 @@ cargo fuzz build "$target" "${flags[@]}"
 echo "fuzz: built in $((SECONDS - started)) s; fuzzing for $seconds s"
 
 # -timeout: an input that takes over 10 s is a failure (the app's budget here is 5 s).
-# -max_len: events of up to 16 KiB (the seeds are under 1 KiB); tests/oversized.rs covers 1 MB.
+# -max_len: events of up to 16 KiB (the seeds are under 1 KiB); tests/e2e/oversized.rs covers 1 MB.
 cargo fuzz run "$target" "${flags[@]}" "$corpus" "fuzz/corpus/$target" -- \
     -max_total_time="$seconds" \
     -timeout=10 \

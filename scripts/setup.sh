@@ -45,7 +45,7 @@ setup_cfn_guard() {
         cargo install --locked --quiet --root "$venv" cfn-guard --version "$cfn_guard_version")
 }
 
-# Debian's chromium and chromedriver (tests/account_page.rs drives the page through WebDriver).
+# Debian's chromium and chromedriver (tests/e2e/account_page.rs drives the page through WebDriver).
 # Installed only when either binary is missing; sudo only when we are not root.
 setup_chromium() {
     if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then

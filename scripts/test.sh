@@ -1,8 +1,40 @@
 #!/usr/bin/env bash
 # Runs every test, the way CI does (.ci/run calls this). Installs what it needs first.
+#
+#   scripts/test.sh            everything: installs, lints, every test, the release binaries,
+#                              a minute of fuzzing, the SAM template checks and arm64 build
+#   scripts/test.sh --quick    the edit-test loop: fmt, clippy and every unit and end-to-end
+#                              test, with no installs (run the whole command once first), no
+#                              release build, no fuzzing, no template checks
+#
+# Each stage prints how long it took, and the run ends with all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+
+quick=false
+case "${1:-}" in
+    --quick) quick=true ;;
+    "") ;;
+    *) echo "usage: scripts/test.sh [--quick]" >&2; exit 2 ;;
+esac
+
+timings=()
+stage_name=""
+stage_started=$SECONDS
+# Ends the stage under way (recording its time) and starts the one named, if any.
+stage() {
+    if [ -n "$stage_name" ]; then
+        local took=$((SECONDS - stage_started))
+        timings+=("$(printf '%5d s  %s' "$took" "$stage_name")")
+        echo "== ($stage_name: ${took} s)"
+    fi
+    stage_name="${1:-}"
+    stage_started=$SECONDS
+    if [ -n "$stage_name" ]; then
+        echo "== $stage_name"
+    fi
+}
 
 # A full disk shows up as a linker killed by SIGBUS, far from its cause: say it up front.
 free_kb=$(df -Pk . | awk 'NR == 2 {print $4}')
@@ -11,41 +43,58 @@ if ((free_kb < 7 * 1024 * 1024)); then
     echo "warning: less than 7 GB free; the build may fail when the disk fills" >&2
 fi
 
-setup_python_tools
-setup_cfn_guard
-setup_rust_tools
-setup_arm64_target
-setup_chromium
-setup_dynamodb_local
+if $quick; then
+    if [ ! -x "$venv/bin/moto_server" ] || ! dynamodb_local_jar_dir >/dev/null; then
+        echo "--quick installs nothing: run scripts/test.sh once first" >&2
+        exit 2
+    fi
+else
+    stage "install what the tests use (Python tools, cfn-guard, Rust components, Chromium, DynamoDB Local)"
+    setup_python_tools
+    setup_cfn_guard
+    setup_rust_tools
+    setup_arm64_target
+    setup_chromium
+    setup_dynamodb_local
+fi
 export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 # A test run builds from scratch or nearly so: incremental state would only add ~1.5 GB to target/.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
-echo "== format and lints"
+stage "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-echo "== build the binaries the end-to-end tests run (the Lambda functions, the dev server)"
+stage "build the binaries the end-to-end tests run (the Lambda functions, the dev server)"
 cargo build --workspace --bins
 
-echo "== tests (unit, handlers against the sandbox, moto and DynamoDB Local, binaries under a Runtime API, the account page in chromium)"
+stage "tests (unit, handlers against the sandbox, moto and DynamoDB Local, binaries under a Runtime API, the account page in chromium)"
 start_moto
 start_dynamodb_local
 results=$(mktemp)
 cargo test --workspace --all-features 2>&1 | tee "$results"
 
-echo "== the release binaries, as Lambda runs them: their EMF metrics and the shared token table"
-cargo build --release -p list-bookings -p cancel-booking
-BOOKINGS_BIN_PROFILE=release cargo test --workspace --all-features --test metrics --test token_store 2>&1 |
-    tee -a "$results"
+if ! $quick; then
+    stage "the release binaries, as Lambda runs them: their EMF metrics and the shared token table"
+    cargo build --release -p list-bookings -p cancel-booking
+    BOOKINGS_BIN_PROFILE=release cargo test --workspace --all-features --test e2e -- metrics:: token_store:: 2>&1 |
+        tee -a "$results"
 
-echo "== fuzz the request path for a minute (scripts/fuzz.sh: cargo fuzz on stable, libFuzzer)"
-FUZZ_SECONDS=60 scripts/fuzz.sh
+    stage "fuzz the request path for a minute (scripts/fuzz.sh: cargo fuzz on stable, libFuzzer)"
+    FUZZ_SECONDS=60 scripts/fuzz.sh
 
-echo "== the SAM template: cfn-lint, sam validate --lint, sam build for arm64"
-scripts/check-template.sh
+    stage "the SAM template: cfn-lint, sam validate --lint, sam build for arm64"
+    scripts/check-template.sh
+fi
+stage
 
 passed=$(grep -Eo '[0-9]+ passed' "$results" | awk '{n += $1} END {print n + 0}')
 failed=$(grep -Eo '[0-9]+ failed' "$results" | awk '{n += $1} END {print n + 0}')
-echo "== all tests passed, and the template builds"
+echo "== stages"
+printf '%s\n' "${timings[@]}"
+if $quick; then
+    echo "== all tests passed (quick: no release binaries, fuzzing or template checks)"
+else
+    echo "== all tests passed, and the template builds"
+fi
 echo "tests: $passed passed, $failed failed"

@@ -145,7 +145,7 @@ fn stats_wanted() -> bool {
 }
 
 /// `HANDLE_FUZZ_PRINT` is set: print each input as raw-mode event JSON, to save a crash input as
-/// a regression (tests/oversized.rs replays raw-mode inputs only).
+/// a regression (tests/e2e/oversized.rs replays raw-mode inputs only).
 fn print_wanted() -> bool {
     static WANTED: OnceLock<bool> = OnceLock::new();
     *WANTED.get_or_init(|| std::env::var_os("HANDLE_FUZZ_PRINT").is_some())

@@ -84,6 +84,16 @@ impl World {
     }
 }
 
+/// The settings the template gives both functions, against this world's sandbox and secret:
+/// the environment of a compiled binary under the Runtime API.
+pub fn function_env(world: &World) -> Vec<(&'static str, String)> {
+    vec![
+        ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
+        ("OMNILAB_SECRET_ID", world.secret_id.clone()),
+        ("EXTERNAL_ID_CLAIM", "sub".into()),
+    ]
+}
+
 /// The app as the Lambda binaries configure it, against the sandbox at `sandbox_addr`.
 fn app_for(sandbox_addr: SocketAddr, secret_id: &str, upstream: UpstreamPolicy) -> App {
     App::new(Config {

@@ -12,22 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bookings_tests::runtime_api::{Function, RuntimeApi, problem_body};
-use bookings_tests::{DEMO_CUSTOMER, World, secrets};
+use bookings_tests::{DEMO_CUSTOMER, World, function_env, secrets};
 use sandbox::gateway::Event;
 use sandbox::{BookingStatus, Endpoint, Fault, Sandbox, booking_uuid};
 use serde_json::{Value, json};
 
 const TIMEOUT_TYPE: &str = "tag:omnilab-bookings,2026:upstream-timeout";
 const NOT_CONFIGURED_TYPE: &str = "tag:omnilab-bookings,2026:not-configured";
-
-/// The settings the binaries need, against this world's sandbox and secret.
-fn function_env(world: &World) -> Vec<(&'static str, String)> {
-    vec![
-        ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
-        ("OMNILAB_SECRET_ID", world.secret_id.clone()),
-        ("EXTERNAL_ID_CLAIM", "sub".into()),
-    ]
-}
 
 /// Sets `key` in `env`, replacing what `function_env` put there.
 fn set(env: &mut Vec<(&'static str, String)>, key: &'static str, value: String) {

@@ -4,18 +4,10 @@
 use std::time::Duration;
 
 use bookings_tests::runtime_api::{Function, RuntimeApi};
-use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World};
+use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, function_env};
 use sandbox::booking_uuid;
 use sandbox::gateway::Event;
 use serde_json::Value;
-
-fn function_env(world: &World) -> Vec<(&'static str, String)> {
-    vec![
-        ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
-        ("OMNILAB_SECRET_ID", world.secret_id.clone()),
-        ("EXTERNAL_ID_CLAIM", "sub".into()),
-    ]
-}
 
 fn body_of(response: &Value) -> Value {
     assert_eq!(response["isBase64Encoded"], false, "{response}");

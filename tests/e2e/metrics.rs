@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bookings_tests::runtime_api::{Function, RuntimeApi};
-use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World};
+use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, function_env};
 use sandbox::gateway::Event;
 use sandbox::{Endpoint, Fault, booking_uuid};
 use serde_json::{Value, json};
@@ -751,14 +751,6 @@ fn list(query: &str) -> Event {
 
 fn cancel(booking: &str) -> Event {
     Event::new("POST", &format!("/bookings/{booking}/cancel")).customer(DEMO_CUSTOMER)
-}
-
-fn function_env(world: &World) -> Vec<(&'static str, String)> {
-    vec![
-        ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
-        ("OMNILAB_SECRET_ID", world.secret_id.clone()),
-        ("EXTERNAL_ID_CLAIM", "sub".into()),
-    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,31 @@
+//! The end-to-end tests, one test binary over the shared helpers of `tests/support` (the
+//! `bookings_tests` library): each module below used to be a test target of its own, and each
+//! of those linked the whole AWS SDK again. Run one module with a filter:
+//! `cargo test -p bookings-tests --test e2e -- token_store::`.
+//!
+//! # Layout
+//!
+//! - Through `App::handle`, in process, against the sandbox OmniLab and moto's Secrets Manager:
+//!   [`list_bookings`], [`cancel_booking`], [`upstream`], [`openapi`] (openapi.yaml tells the
+//!   truth), [`oversized`] (hostile input and the fuzzer's finds).
+//! - Through the compiled Lambda binaries under a local Runtime API: [`lambda_binaries`],
+//!   [`deadlines`], [`log_safety`], [`load`], [`metrics`] (EMF documents, alarms, dashboard),
+//!   [`token_store`] (the fleet's token in DynamoDB Local, on good days and bad).
+//! - The harnesses and the deploy files: [`token_table_harness`] (DynamoDB Local itself),
+//!   [`template`] (samconfig.toml against template.yaml).
+//! - The reference account page in Chromium: [`account_page`].
+
+mod account_page;
+mod cancel_booking;
+mod deadlines;
+mod lambda_binaries;
+mod list_bookings;
+mod load;
+mod log_safety;
+mod metrics;
+mod openapi;
+mod oversized;
+mod template;
+mod token_store;
+mod token_table_harness;
+mod upstream;
