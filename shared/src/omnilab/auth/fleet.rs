@@ -47,7 +47,7 @@ const HOLDER_CALLS: u32 = 3;
 /// A container that uses a due token while another refreshes it looks again after this.
 const RECHECK: Duration = Duration::from_secs(1);
 /// One warning of each kind per container per this.
-const WARN_EVERY: Duration = Duration::from_secs(30);
+pub(crate) const WARN_EVERY: Duration = Duration::from_secs(30);
 
 /// Why the table could not be used.
 #[derive(Debug, Clone, thiserror::Error)]

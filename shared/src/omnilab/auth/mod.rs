@@ -31,7 +31,7 @@ pub(crate) use table::TokenTable;
 pub(crate) use token::AccessToken;
 
 use exchange::Exchange;
-use fleet::{Fleet, Miss, Table, TableError};
+use fleet::{Every, Fleet, Miss, Table, TableError, WARN_EVERY};
 
 use super::transport::Transport;
 use super::{Call, UpstreamError};
@@ -55,6 +55,8 @@ pub(crate) struct Authenticator {
     // Held across a refresh: requests with no usable token wait for the one in flight instead
     // of starting their own, and take its outcome, failure included.
     flight: tokio::sync::Mutex<()>,
+    /// A refresh that fails is tried again every second or so: one warning per interval.
+    unrefreshed: Every,
 }
 
 #[derive(Default)]
@@ -103,6 +105,7 @@ impl Authenticator {
             fleet: table.map(Fleet::new),
             state: Mutex::new(State::default()),
             flight: tokio::sync::Mutex::new(()),
+            unrefreshed: Every::new(WARN_EVERY),
         }
     }
 
@@ -200,7 +203,9 @@ impl Authenticator {
                 }
                 match usable.or(in_hand).filter(|t| t.usable(now)) {
                     Some(token) => {
-                        tracing::warn!(%error, "the access token could not be refreshed; the current one serves until it expires");
+                        if self.unrefreshed.due(now) {
+                            tracing::warn!(%error, "the access token could not be refreshed; the current one serves until it expires");
+                        }
                         state.current = Some(token.clone());
                         Ok(token)
                     }
