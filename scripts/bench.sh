@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark (README, "Performance"): release binaries under a local Lambda Runtime API,
 # against the OmniLab sandbox, moto's Secrets Manager and DynamoDB Local (the shared token
-# table). Prints a table of figures and targets.
+# table). Prints a table of figures and targets: wall times, CPU time (all threads, what Lambda
+# bills), and the same figures with each memory size's CPU share (scripts/cpu-share.sh, which
+# the benchmark wraps around the function processes; it needs root, else those rows say skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh

@@ -268,7 +268,26 @@ impl Function {
         log_env: &[(&str, &str)],
         env: &[(&str, String)],
     ) -> Self {
-        let mut command = tokio::process::Command::new(binary(name));
+        Self::spawn_via(&[], name, runtime, log_env, env)
+    }
+
+    /// Like [`Function::spawn_with_logs`], started through `wrapper`: a command that execs the
+    /// binary it is given last, as `scripts/cpu-share.sh 128` does (the pid stays the binary's).
+    pub fn spawn_via(
+        wrapper: &[String],
+        name: &str,
+        runtime: &RuntimeApi,
+        log_env: &[(&str, &str)],
+        env: &[(&str, String)],
+    ) -> Self {
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = tokio::process::Command::new(program);
+                command.args(args).arg(binary(name));
+                command
+            }
+            None => tokio::process::Command::new(binary(name)),
+        };
         command
             .env_remove("AWS_LAMBDA_LOG_FORMAT")
             .env_remove("AWS_LAMBDA_LOG_LEVEL")
@@ -330,6 +349,18 @@ impl Function {
 
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().expect("not poisoned").clone()
+    }
+
+    /// CPU time the process has had so far, all its threads: the first field of each
+    /// `/proc/<pid>/task/<tid>/schedstat`, in nanoseconds. What Lambda bills, in effect.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let pid = self.child.id()?;
+        let mut total = 0u64;
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+            total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+        Some(Duration::from_nanos(total))
     }
 
     /// Resident memory high-water mark, from /proc (kB).
