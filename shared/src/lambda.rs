@@ -3,7 +3,32 @@
 use crate::api::{App, Route};
 use crate::config::Config;
 
-/// A Lambda function serving `route`: the whole `main` of each binary.
+/// The whole `main` of each binary: a runtime fit for how Lambda runs this container, then
+/// [`serve`].
+///
+/// Why two kinds of runtime: classic Lambda gives a container one request at a time, and a
+/// multi-threaded runtime then only hands that one request's work between threads (futex and
+/// epoll calls, and CPU time that Lambda bills at a fraction of a core). With
+/// `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda's managed concurrency), requests do run at once
+/// and get worker threads.
+pub fn run(route: Route) -> Result<(), lambda_http::Error> {
+    let mut builder = if concurrent() {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build()?.block_on(serve(route))
+}
+
+/// Whether Lambda may hand this container several requests at once, as lambda_runtime reads it.
+fn concurrent() -> bool {
+    std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|value| value.parse::<u32>().ok())
+        .is_some_and(|slots| slots > 1)
+}
+
+/// A Lambda function serving `route`, on the runtime [`run`] chose.
 ///
 /// Logging first, then the configuration, then one runtime loop per
 /// `AWS_LAMBDA_MAX_CONCURRENCY` slot (one on classic Lambda), all sharing the app: its HTTP

@@ -31,4 +31,4 @@ pub mod view;
 
 pub use api::{App, Route};
 pub use config::Config;
-pub use lambda::serve;
+pub use lambda::{run, serve};

@@ -463,3 +463,49 @@ async fn a_claim_with_stray_whitespace_or_control_characters_is_a_401_with_no_up
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(world.sandbox.counters().fetches, 1);
 }
+
+/// Threads of the function process now (`/proc/<pid>/task`).
+fn threads(function: &Function) -> usize {
+    let pid = function.child.id().expect("the function runs");
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("its /proc entry")
+        .count()
+}
+
+/// Issue 17: a classic container (one request at a time) runs on a current-thread runtime; with
+/// `AWS_LAMBDA_MAX_CONCURRENCY` above 1 it gets worker threads. Both serve.
+#[tokio::test]
+async fn a_classic_container_runs_on_one_thread_and_a_concurrent_one_on_workers() {
+    let world = World::demo().await;
+    let mut counts = Vec::new();
+    for concurrency in [None, Some("4")] {
+        let runtime = RuntimeApi::start().await;
+        let mut env = function_env(&world);
+        if let Some(slots) = concurrency {
+            env.push(("AWS_LAMBDA_MAX_CONCURRENCY", slots.into()));
+        }
+        let function = Function::spawn("list-bookings", &runtime, &env);
+        runtime
+            .wait_first_poll(Duration::from_secs(10))
+            .await
+            .expect("the function polls");
+        let response = runtime
+            .invoke(
+                Event::new("GET", "/bookings")
+                    .customer(DEMO_CUSTOMER)
+                    .json(),
+            )
+            .await
+            .response();
+        assert_eq!(response["statusCode"], 200, "{concurrency:?}: {response}");
+        counts.push(threads(&function));
+    }
+    let (classic, concurrent) = (counts[0], counts[1]);
+    // A current-thread runtime: the main thread, and the blocking pool's threads the clients'
+    // DNS lookups and file reads started; a multi-threaded one adds a worker per core.
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    assert!(
+        concurrent >= classic + workers,
+        "classic {classic} threads, concurrent {concurrent}, {workers} cores"
+    );
+}
