@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks that the SAM template is clean and really builds:
-#   1. cfn-lint template.yaml                      (no errors, no warnings)
+#   1. cfn-lint template.yaml pipeline/bootstrap.yaml (no errors, no warnings)
 #   2. sam validate --lint                         (SAM transform + cfn-lint, no matches)
 #   3. cfn-guard validate                          (the rules of tests/template-rules/template.guard:
 #                                                   all pass, none skipped)
@@ -48,6 +48,12 @@ if ! lint_out=$(cfn-lint template.yaml 2>&1); then
 fi
 [[ -z "$lint_out" ]] || { printf '%s\n' "$lint_out" >&2; fail "cfn-lint printed output"; }
 echo "cfn-lint: no errors, no warnings"
+# The pipeline's per-stage bootstrap template (issue 18): the deploy role and artifacts bucket.
+if ! lint_out=$(cfn-lint pipeline/bootstrap.yaml 2>&1) || [[ -n "$lint_out" ]]; then
+  printf '%s\n' "$lint_out" >&2
+  fail "cfn-lint reported problems in pipeline/bootstrap.yaml"
+fi
+echo "cfn-lint pipeline/bootstrap.yaml: no errors, no warnings"
 
 step "sam validate --lint ($(sam --version))"
 if ! validate_out=$(sam validate --lint --template-file template.yaml --region "$VALIDATE_REGION" 2>&1); then
