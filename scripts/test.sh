@@ -12,6 +12,7 @@ if ((free_kb < 7 * 1024 * 1024)); then
 fi
 
 setup_python_tools
+setup_lint_tools
 setup_cfn_guard
 setup_rust_tools
 setup_arm64_target
@@ -20,6 +21,14 @@ setup_dynamodb_local
 export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 # A test run builds from scratch or nearly so: incremental state would only add ~1.5 GB to target/.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
+# Issue 18's shipping pieces first: they take seconds.
+echo "== the GitHub Actions workflows: zizmor, the workflow schema, actionlint"
+scripts/lint-workflows.sh
+echo "== the smoke test of a deployed stack, against a stand-in of API Gateway on 127.0.0.1"
+tests/smoke/test-smoke.sh
+echo "== the monthly cost at list prices, from the template, and the README's copy of it"
+"$venv/bin/python" scripts/cost.py --check-readme README.md
 
 echo "== format and lints"
 cargo fmt --all -- --check
