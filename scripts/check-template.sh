@@ -5,6 +5,7 @@
 #   3. cfn-guard validate                          (the rules of tests/template-rules/template.guard:
 #                                                   all pass, none skipped)
 #   4. tests/template-rules/broken-copies.sh       (each rule rejects a copy broken on purpose)
+#      and the same two steps for pipeline/bootstrap.yaml (bootstrap.guard, bootstrap-broken-copies.sh)
 #   5. sam build                                   (cargo-lambda, Zig, arm64)
 #   6. both .aws-sam/build/<Function>/bootstrap are 64-bit little-endian AArch64 ELF executables
 #
@@ -82,6 +83,21 @@ if [[ $guard_rc -ne 0 || $passed_rules -ne $rule_count ]]; then
 fi
 echo "template rules: $passed_rules passed, 0 failed, 0 skipped ($RULES on template.yaml)"
 tests/template-rules/broken-copies.sh || fail "the template rules do not reject every broken copy"
+
+BOOT_RULES=tests/template-rules/bootstrap.guard
+step "$(cfn-guard --version): the rules of $BOOT_RULES (pipeline/bootstrap.yaml)"
+set +e
+guard_out=$(cfn-guard validate --rules "$BOOT_RULES" --data pipeline/bootstrap.yaml --show-summary all 2>&1)
+guard_rc=$?
+set -e
+rule_count=$(grep -c '^rule [a-z0-9_]* ' "$BOOT_RULES" || true)
+passed_rules=$(grep -cE '/[a-z0-9_]+ +PASS$' <<<"$guard_out" || true)
+if [[ $guard_rc -ne 0 || $passed_rules -ne $rule_count ]]; then
+  printf '%s\n' "$guard_out" >&2
+  fail "bootstrap rules: $passed_rules of $rule_count passed (cfn-guard exited $guard_rc)"
+fi
+echo "bootstrap rules: $passed_rules passed, 0 failed, 0 skipped ($BOOT_RULES on pipeline/bootstrap.yaml)"
+tests/template-rules/bootstrap-broken-copies.sh || fail "the bootstrap rules do not reject every broken copy"
 
 if [[ "${SKIP_BUILD:-0}" == 1 ]]; then
   echo "SKIP_BUILD=1: not building"
