@@ -57,6 +57,8 @@ def stack_outputs(stack: str, region: str | None) -> tuple[str, list[str], str |
         import boto3  # noqa: PLC0415 - only needed for a stack name
     except ImportError:
         sys.exit("smoke: reading a stack needs boto3 (the project venv has it): run via scripts/smoke.sh")
+    # boto3 reads AWS_DEFAULT_REGION; the SDKs and GitHub's AWS action also set AWS_REGION.
+    region = region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
     cfn = boto3.client("cloudformation", region_name=region) if region else boto3.client("cloudformation")
     try:
         found = cfn.describe_stacks(StackName=stack)["Stacks"][0]

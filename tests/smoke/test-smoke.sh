@@ -55,5 +55,59 @@ SMOKE_TEST_JWT= SMOKE_TEST_JWT_COMMAND='echo smoke-test-token' case_ 'the token 
 SMOKE_TEST_JWT= case_ 'no token fails' ok 1 'no test token'
 SMOKE_TEST_JWT= case_ '--no-token skips the authenticated check, saying so' ok 0 'SKIP  GET /bookings' --no-token
 
+# The stack path: ApiUrl and AllowedOrigins read with boto3 from a stack in moto's CloudFormation
+# (on 127.0.0.1), whose output points at the stand-in. Needs the project venv (moto, boto3).
+if [[ -x .venv/bin/moto_server ]]; then
+    moto_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    .venv/bin/moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+    moto_pid=$!
+    trap 'kill "$moto_pid" 2>/dev/null || true; cleanup' EXIT
+    for _ in $(seq 1 100); do curl -fsS -m 1 "http://127.0.0.1:$moto_port/moto-api/" >/dev/null 2>&1 && break; sleep 0.1; done
+    start_standin ok
+    export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=eu-west-1
+    # smoke.py falls back on AWS_REGION; the stack set-up below is plain boto3, which wants this one.
+    export AWS_DEFAULT_REGION=eu-west-1
+    unset AWS_PROFILE AWS_SESSION_TOKEN
+    .venv/bin/python - "$url" <<'PY'
+import sys, boto3
+template = """
+Parameters:
+  # CommaDelimitedList in template.yaml; CloudFormation's DescribeStacks gives it back as the
+  # comma-joined string either way, while moto would give a list's repr: String here.
+  AllowedOrigins: {Type: String}
+  ApiBase: {Type: String}
+Resources:
+  Placeholder: {Type: AWS::SNS::Topic}
+Outputs:
+  ApiUrl: {Value: !Ref ApiBase}
+  SecretArn: {Value: arn:aws:secretsmanager:eu-west-1:000000000000:secret:omnilab-AbCdEf}
+"""
+boto3.client("cloudformation").create_stack(StackName="omnilab-bookings-smoke", TemplateBody=template, Parameters=[
+    {"ParameterKey": "AllowedOrigins", "ParameterValue": "https://dev.example-brand.com,http://localhost:3000"},
+    {"ParameterKey": "ApiBase", "ParameterValue": sys.argv[1]}])
+PY
+    set +e
+    out=$(SMOKE_PYTHON=.venv/bin/python scripts/smoke.sh omnilab-bookings-smoke 2>&1)
+    rc=$?
+    set -e
+    if [[ $rc == 0 ]] && grep -qF "smoke: ${url}bookings (allowed origin https://dev.example-brand.com)" <<<"$out" \
+        && grep -qF 'smoke: 4 passed, 0 failed' <<<"$out"; then
+        passed=$((passed + 1)); echo "  ok    a stack name: ApiUrl and the first allowed origin read from the stack"
+    else
+        failed=$((failed + 1)); printf '  FAIL  a stack name: exit %s, output:\n%s\n' "$rc" "$out"
+    fi
+    set +e
+    out=$(SMOKE_PYTHON=.venv/bin/python scripts/smoke.sh no-such-stack 2>&1)
+    rc=$?
+    set -e
+    if [[ $rc == 2 ]] && grep -qF 'cannot describe stack no-such-stack' <<<"$out"; then
+        passed=$((passed + 1)); echo "  ok    a stack that does not exist: exit 2, said so"
+    else
+        failed=$((failed + 1)); printf '  FAIL  a missing stack: exit %s, output:\n%s\n' "$rc" "$out"
+    fi
+else
+    echo "  (no .venv with moto: the stack-name cases need scripts/setup.sh's setup_python_tools)"
+fi
+
 echo "smoke test of the smoke test: $passed passed, $failed failed"
 [[ $failed == 0 ]]
