@@ -438,6 +438,10 @@ broken each_function_deploys_gradually_behind_the_live_alias 'a canary by defaul
     's/(  DeploymentType:\n    Type: String\n    Default: )AllAtOnce/${1}Canary10Percent5Minutes/'
 broken each_function_deploys_gradually_behind_the_live_alias 'a rollback without the other function'"'"'s errors alarm' \
     's/          - !Ref CancelBookingErrorsAlarm\n//'
+broken each_function_deploys_gradually_behind_the_live_alias 'no 5xx rollback trigger' \
+    's/          - !Ref FunctionServerErrorRateAlarm\n//'
+broken each_function_deploys_gradually_behind_the_live_alias 'the 5xx trigger counting 4xx answers' \
+    's/(                  Value: cancel-booking\n                - Name: StatusClass\n                  Value: )5xx/${1}4xx/'
 broken each_function_deploys_gradually_behind_the_live_alias 'gradual deploys switched off' \
     's/(        Type: !Ref DeploymentType\n)/$1        Enabled: false\n/'
 broken each_function_deploys_gradually_behind_the_live_alias 'a rollback on a hard-coded alarm name' \
