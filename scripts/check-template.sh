@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Checks that the SAM template is clean and really builds:
-#   1. cfn-lint template.yaml                      (no errors, no warnings)
+#   1. cfn-lint template.yaml pipeline/bootstrap.yaml (no errors, no warnings)
 #   2. sam validate --lint                         (SAM transform + cfn-lint, no matches)
 #   3. cfn-guard validate                          (the rules of tests/template-rules/template.guard:
 #                                                   all pass, none skipped)
 #   4. tests/template-rules/broken-copies.sh       (each rule rejects a copy broken on purpose)
+#      and the same two steps for pipeline/bootstrap.yaml (bootstrap.guard, bootstrap-broken-copies.sh)
 #   5. sam build                                   (cargo-lambda, Zig, arm64)
 #   6. both .aws-sam/build/<Function>/bootstrap are 64-bit little-endian AArch64 ELF executables
 #
@@ -48,6 +49,12 @@ if ! lint_out=$(cfn-lint template.yaml 2>&1); then
 fi
 [[ -z "$lint_out" ]] || { printf '%s\n' "$lint_out" >&2; fail "cfn-lint printed output"; }
 echo "cfn-lint: no errors, no warnings"
+# The pipeline's per-stage bootstrap template (issue 18): the deploy role and artifacts bucket.
+if ! lint_out=$(cfn-lint pipeline/bootstrap.yaml 2>&1) || [[ -n "$lint_out" ]]; then
+  printf '%s\n' "$lint_out" >&2
+  fail "cfn-lint reported problems in pipeline/bootstrap.yaml"
+fi
+echo "cfn-lint pipeline/bootstrap.yaml: no errors, no warnings"
 
 step "sam validate --lint ($(sam --version))"
 if ! validate_out=$(sam validate --lint --template-file template.yaml --region "$VALIDATE_REGION" 2>&1); then
@@ -76,6 +83,21 @@ if [[ $guard_rc -ne 0 || $passed_rules -ne $rule_count ]]; then
 fi
 echo "template rules: $passed_rules passed, 0 failed, 0 skipped ($RULES on template.yaml)"
 tests/template-rules/broken-copies.sh || fail "the template rules do not reject every broken copy"
+
+BOOT_RULES=tests/template-rules/bootstrap.guard
+step "$(cfn-guard --version): the rules of $BOOT_RULES (pipeline/bootstrap.yaml)"
+set +e
+guard_out=$(cfn-guard validate --rules "$BOOT_RULES" --data pipeline/bootstrap.yaml --show-summary all 2>&1)
+guard_rc=$?
+set -e
+rule_count=$(grep -c '^rule [a-z0-9_]* ' "$BOOT_RULES" || true)
+passed_rules=$(grep -cE '/[a-z0-9_]+ +PASS$' <<<"$guard_out" || true)
+if [[ $guard_rc -ne 0 || $passed_rules -ne $rule_count ]]; then
+  printf '%s\n' "$guard_out" >&2
+  fail "bootstrap rules: $passed_rules of $rule_count passed (cfn-guard exited $guard_rc)"
+fi
+echo "bootstrap rules: $passed_rules passed, 0 failed, 0 skipped ($BOOT_RULES on pipeline/bootstrap.yaml)"
+tests/template-rules/bootstrap-broken-copies.sh || fail "the bootstrap rules do not reject every broken copy"
 
 if [[ "${SKIP_BUILD:-0}" == 1 ]]; then
   echo "SKIP_BUILD=1: not building"

@@ -1,5 +1,6 @@
 # Sourced by the scripts beside it: installs what they need on a fresh machine, once.
 # - Python tools (moto, cfn-lint, the SAM CLI, cargo-lambda with its Zig) into ./.venv
+# - the workflow linters (zizmor, check-jsonschema, actionlint) into ./.venv-lint
 # - the Rust pieces: rustfmt, clippy, the aarch64 target that Lambda's arm64 needs
 # - cfn-guard (AWS CloudFormation Guard, pinned) into ./.venv/bin, for the template rules
 # - Debian's Chromium and chromedriver, for the account page's browser tests
@@ -18,6 +19,20 @@ setup_python_tools() {
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$repo_root/scripts/requirements.txt"
     cp "$repo_root/scripts/requirements.txt" "$stamp"
+}
+
+# The workflow linters (scripts/lint-workflows.sh) in a venv of their own, .venv-lint: check-jsonschema
+# needs a newer click than the SAM CLI in .venv allows.
+lint_venv="$repo_root/.venv-lint"
+setup_lint_tools() {
+    local stamp="$lint_venv/.requirements"
+    if [ -x "$lint_venv/bin/python" ] && cmp -s "$repo_root/scripts/requirements-lint.txt" "$stamp"; then
+        return
+    fi
+    echo "setup: installing the workflow linters into .venv-lint"
+    python3 -m venv "$lint_venv"
+    "$lint_venv/bin/pip" install --quiet --disable-pip-version-check -r "$repo_root/scripts/requirements-lint.txt"
+    cp "$repo_root/scripts/requirements-lint.txt" "$stamp"
 }
 
 setup_rust_tools() {

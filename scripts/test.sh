@@ -49,8 +49,9 @@ if $quick; then
         exit 2
     fi
 else
-    stage "install what the tests use (Python tools, cfn-guard, Rust components, Chromium, DynamoDB Local)"
+    stage "install what the tests use (Python tools, workflow linters, cfn-guard, Rust components, Chromium, DynamoDB Local)"
     setup_python_tools
+    setup_lint_tools
     setup_cfn_guard
     setup_rust_tools
     setup_arm64_target
@@ -60,6 +61,16 @@ fi
 export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 # A test run builds from scratch or nearly so: incremental state would only add ~1.5 GB to target/.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
+if ! $quick; then
+    # Issue 18's shipping pieces first: they take seconds.
+    stage "the GitHub Actions workflows: zizmor, the workflow schema, actionlint"
+    scripts/lint-workflows.sh
+    stage "the smoke test of a deployed stack, against a stand-in of API Gateway on 127.0.0.1"
+    tests/smoke/test-smoke.sh
+    stage "the monthly cost at list prices, from the template, and the README's copy of it"
+    "$venv/bin/python" scripts/cost.py --check-readme README.md
+fi
 
 stage "format and lints"
 cargo fmt --all -- --check

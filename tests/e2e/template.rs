@@ -165,6 +165,32 @@ fn samconfig_deploys_each_environment_without_extra_input() {
         }
         assert_eq!(o["OmniLabEnvironment"], env, "{env}: OmniLabEnvironment");
 
+        // Issue 18: what the template's AlarmsReachSomeoneOutsideDev Rule would refuse, and the
+        // deployment type each environment gets (AllAtOnce in dev, gradual in uat and prod).
+        let deployment_type = o.get("DeploymentType").map(String::as_str);
+        let allowed_types = t["Parameters"]["DeploymentType"]["AllowedValues"]
+            .as_sequence()
+            .expect("DeploymentType has AllowedValues");
+        assert!(
+            allowed_types
+                .iter()
+                .any(|v| v.as_str() == Some(deployment_type.unwrap_or("AllAtOnce"))),
+            "{env}: DeploymentType {deployment_type:?} is not one the template allows"
+        );
+        if env == "dev" {
+            assert_eq!(deployment_type, Some("AllAtOnce"), "{env}: DeploymentType");
+        } else {
+            assert!(
+                deployment_type.is_some_and(|t| t != "AllAtOnce"),
+                "{env}: a gradual DeploymentType (a canary or linear), not {deployment_type:?}"
+            );
+            let target = |k: &str| o.get(k).is_some_and(|v| !v.trim().is_empty());
+            assert!(
+                target("AlarmEmail") || target("AlarmTopicArn"),
+                "{env}: neither AlarmEmail nor AlarmTopicArn: the template refuses a silent {env} stack"
+            );
+        }
+
         // What the template's NoWildcardOriginOutsideDev Rule would refuse (template.guard pins
         // that Rule), and more: outside dev, real https origins only.
         if env != "dev" {

@@ -323,11 +323,11 @@ broken every_alarm_says_what_is_wrong_and_what_to_look_at_first 'a description l
 broken every_alarm_says_what_is_wrong_and_what_to_look_at_first 'missing data left to the default' \
     's/      TreatMissingData: notBreaching\n//'
 broken alarms_notify_only_the_optional_topic 'an alarm notifying a hard-coded topic' \
-    's/AlarmActions: !If \[HasAlarmTopic, \[!Ref AlarmTopicArn\], !Ref AWS::NoValue\]/AlarmActions: [!Sub "arn:aws:sns:\${AWS::Region}:\${AWS::AccountId}:ops"]/'
+    's/AlarmActions: \[!If \[HasAlarmTopic, !Ref AlarmTopicArn, !Ref AWS::NoValue\], !If \[HasAlarmEmail, !Ref AlarmEmailTopic, !Ref AWS::NoValue\]\]/AlarmActions: [!Sub "arn:aws:sns:\${AWS::Region}:\${AWS::AccountId}:ops"]/'
 broken alarms_notify_only_the_optional_topic 'an alarm that also reboots an instance' \
-    's/AlarmActions: !If \[HasAlarmTopic, \[!Ref AlarmTopicArn\], !Ref AWS::NoValue\]/AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn, !Sub "arn:aws:automate:\${AWS::Region}:ec2:reboot"], !Ref AWS::NoValue]/'
+    's/AlarmActions: \[!If \[HasAlarmTopic, !Ref AlarmTopicArn, !Ref AWS::NoValue\], !If \[HasAlarmEmail, !Ref AlarmEmailTopic, !Ref AWS::NoValue\]\]/AlarmActions: [!If [HasAlarmTopic, !Ref AlarmTopicArn, !Ref AWS::NoValue], !If [HasAlarmEmail, !Ref AlarmEmailTopic, !Ref AWS::NoValue], !Sub "arn:aws:automate:\${AWS::Region}:ec2:reboot"]/'
 broken alarms_notify_only_the_optional_topic 'notified even without a topic' \
-    's/OKActions: !If \[HasAlarmTopic, \[!Ref AlarmTopicArn\], !Ref AWS::NoValue\]/OKActions: [!Ref AlarmTopicArn]/'
+    's/OKActions: \[!If \[HasAlarmTopic, !Ref AlarmTopicArn, !Ref AWS::NoValue\], !If \[HasAlarmEmail, !Ref AlarmEmailTopic, !Ref AWS::NoValue\]\]/OKActions: [!Ref AlarmTopicArn, !If [HasAlarmEmail, !Ref AlarmEmailTopic, !Ref AWS::NoValue]]/'
 broken alarms_notify_only_the_optional_topic 'no OK notification' \
     's/      OKActions: [^\n]*\n//'
 broken alarms_notify_only_the_optional_topic 'INSUFFICIENT_DATA notifications' \
@@ -425,6 +425,44 @@ broken the_dashboard_and_the_three_saved_queries_exist 'the by-id query without 
 broken the_dashboard_and_the_three_saved_queries_exist 'the latency query not by endpoint' \
     's/ by Endpoint\n/ by Kind\n/'
 
+# --- shipping it (issue 18): gradual deploys, the AlarmEmail topic, the uat/prod Rule
+broken only_resource_kinds_whose_permissions_are_reviewed 'a topic policy opening the alarm topic to everyone' \
+    's/\nOutputs:/\n  OpenTopicPolicy:\n    Type: AWS::SNS::TopicPolicy\n    Properties:\n      Topics: [!Ref AlarmEmailTopic]\n      PolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: "*", Action: "sns:Publish", Resource: "*"}]}\n\nOutputs:/'
+broken alarms_notify_only_the_optional_topic 'alarms do not notify the AlarmEmail topic' \
+    's/, !If \[HasAlarmEmail, !Ref AlarmEmailTopic, !Ref AWS::NoValue\]\]/]/'
+broken each_function_deploys_gradually_behind_the_live_alias 'no alias on one function (the route invokes $LATEST)' \
+    's/      AutoPublishAlias: live\n//'
+broken each_function_deploys_gradually_behind_the_live_alias 'a hard-coded all-at-once deployment' \
+    's/        Type: !Ref DeploymentType\n/        Type: AllAtOnce\n/'
+broken each_function_deploys_gradually_behind_the_live_alias 'a canary by default (dev would wait minutes per deploy)' \
+    's/(  DeploymentType:\n    Type: String\n    Default: )AllAtOnce/${1}Canary10Percent5Minutes/'
+broken each_function_deploys_gradually_behind_the_live_alias 'a rollback without the other function'"'"'s errors alarm' \
+    's/          - !Ref CancelBookingErrorsAlarm\n//'
+broken each_function_deploys_gradually_behind_the_live_alias 'no 5xx rollback trigger' \
+    's/          - !Ref FunctionServerErrorRateAlarm\n//'
+broken each_function_deploys_gradually_behind_the_live_alias 'the 5xx trigger counting 4xx answers' \
+    's/(                  Value: cancel-booking\n                - Name: StatusClass\n                  Value: )5xx/${1}4xx/'
+broken each_function_deploys_gradually_behind_the_live_alias 'gradual deploys switched off' \
+    's/(        Type: !Ref DeploymentType\n)/$1        Enabled: false\n/'
+broken each_function_deploys_gradually_behind_the_live_alias 'a rollback on a hard-coded alarm name' \
+    's/          - !Ref CancelBookingErrorsAlarm\n/          - some-other-alarm\n/'
+broken each_function_deploys_gradually_behind_the_live_alias 'a pre-traffic hook' \
+    's/(        Type: !Ref DeploymentType\n)/$1        Hooks:\n          PreTraffic: !Ref Other\n/'
+broken the_alarm_email_topic_mails_only_the_given_address 'the topic created without an address' \
+    's/(  AlarmEmailTopic:\n    Type: AWS::SNS::Topic\n)    Condition: HasAlarmEmail\n/$1/'
+broken the_alarm_email_topic_mails_only_the_given_address 'a hard-coded address' \
+    's/      Endpoint: !Ref AlarmEmail/      Endpoint: ops\@example.com/'
+broken the_alarm_email_topic_mails_only_the_given_address 'alarms forwarded to a URL' \
+    's/      Protocol: email\n/      Protocol: https\n/'
+broken the_alarm_email_topic_mails_only_the_given_address 'a second topic' \
+    's/\nOutputs:/\n  OtherTopic:\n    Type: AWS::SNS::Topic\n\nOutputs:/'
+broken uat_and_prod_alarms_reach_someone 'the Rule dropped' \
+    's/  AlarmsReachSomeoneOutsideDev:\n.*?\n\n/\n/s'
+broken uat_and_prod_alarms_reach_someone 'the Rule satisfied by a topic alone' \
+    's/      - Assert: !Or\n          - !Not \[!Equals \[!Ref AlarmTopicArn, ""\]\]\n          - !Not \[!Equals \[!Ref AlarmEmail, ""\]\]\n/      - Assert: !Not [!Equals [!Ref AlarmTopicArn, ""]]\n/'
+broken uat_and_prod_alarms_reach_someone 'the Rule applies to prod only' \
+    's/(  AlarmsReachSomeoneOutsideDev:\n    RuleCondition: )!Not \[!Equals \[!Ref OmniLabEnvironment, dev\]\]/${1}!Equals [!Ref OmniLabEnvironment, prod]/'
+
 # --- changes the rules must accept
 allowed 'methods in lower case' 's/Method: GET/Method: get/; s/AllowMethods: \[GET, POST, OPTIONS\]/AllowMethods: [options, get, post]/'
 allowed 'a function may log to its own group (a statement on a stack resource)' \
@@ -433,12 +471,13 @@ allowed 'the table actions in another order, without a Sid' \
     's/Action: \[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem\]/Action: [dynamodb:UpdateItem, dynamodb:GetItem, dynamodb:PutItem]/g; s/            - Sid: UseOmniLabTokenStore\n              Effect/            - Effect/g'
 allowed 'CodeUri ./, a 29 s timeout and the duration alarms at 80 % of it' \
     's/CodeUri: \./CodeUri: .\//g; s/Timeout: 10/Timeout: 29/; s/Threshold: 8000/Threshold: 23200/g'
+allowed 'the alarm topic named otherwise' 's/DisplayName: !Sub "\$\{AWS::StackName\} alarms"/DisplayName: !Sub "\${AWS::StackName} alerts"/'
 allowed 'missing data treated as breaching' \
     's/TreatMissingData: notBreaching/TreatMissingData: breaching/'
 allowed 'the dashboard renamed, an errors alarm over one minute' \
     's/DashboardName: !Ref AWS::StackName/DashboardName: !Sub "\${AWS::StackName}-ops"/; s/(      MetricName: Errors\n(?:      [^\n]*\n)*?      Period: )300/${1}60/'
 allowed 'a plain alarm on a custom metric, read from the parameter, on the dashboard' \
-    's/(\n  OperationsDashboard:)/\n  ColdStartsAlarm:\n    Type: AWS::CloudWatch::Alarm\n    Properties:\n      AlarmDescription: "Many cold starts of list-bookings in 5 minutes. First look at: the Cold starts widget, then the deployments."\n      Namespace: !Ref MetricsNamespace\n      MetricName: ColdStart\n      Dimensions: [{Name: Route, Value: list-bookings}]\n      Statistic: Sum\n      Period: 300\n      EvaluationPeriods: 1\n      Threshold: 50\n      ComparisonOperator: GreaterThanThreshold\n      TreatMissingData: notBreaching\n      AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]\n      OKActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]\n$1/; s/("\$\{TokenExchangesPerHourAlarm\.Arn\}")/$1, "\${ColdStartsAlarm.Arn}"/'
+    's/(\n  OperationsDashboard:)/\n  ColdStartsAlarm:\n    Type: AWS::CloudWatch::Alarm\n    Properties:\n      AlarmDescription: "Many cold starts of list-bookings in 5 minutes. First look at: the Cold starts widget, then the deployments."\n      Namespace: !Ref MetricsNamespace\n      MetricName: ColdStart\n      Dimensions: [{Name: Route, Value: list-bookings}]\n      Statistic: Sum\n      Period: 300\n      EvaluationPeriods: 1\n      Threshold: 50\n      ComparisonOperator: GreaterThanThreshold\n      TreatMissingData: notBreaching\n      AlarmActions: [!If [HasAlarmTopic, !Ref AlarmTopicArn, !Ref AWS::NoValue], !If [HasAlarmEmail, !Ref AlarmEmailTopic, !Ref AWS::NoValue]]\n      OKActions: [!If [HasAlarmTopic, !Ref AlarmTopicArn, !Ref AWS::NoValue], !If [HasAlarmEmail, !Ref AlarmEmailTopic, !Ref AWS::NoValue]]\n$1/; s/("\$\{TokenExchangesPerHourAlarm\.Arn\}")/$1, "\${ColdStartsAlarm.Arn}"/'
 
 for rule in $(sed -n 's/^rule \([a-z0-9_]*\) .*/\1/p' "$rules"); do
     [[ "$exercised" == *" $rule "* ]] || die "no broken copy of template.yaml is rejected by $rule: add one"

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The rules in bootstrap.guard must be able to fail: as broken-copies.sh does for template.yaml,
+# each case breaks a copy of pipeline/bootstrap.yaml on purpose (one Perl substitution) and names
+# the rule that must reject it; every rule has at least one case.
+# Run by scripts/check-template.sh; alone: tests/template-rules/bootstrap-broken-copies.sh (cfn-guard on PATH).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+src=pipeline/bootstrap.yaml
+rules=tests/template-rules/bootstrap.guard
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+copy="$work/bootstrap.yaml"
+rejected=0
+exercised=" "
+
+die() {
+    echo "bootstrap-broken-copies: FAIL: $*" >&2
+    exit 1
+}
+
+broken() { # rule, what, edit
+    local rule=$1 what=$2 out rc
+    grep -q "^rule $rule " "$rules" || die "'$what' names no rule of $rules: $rule"
+    perl -0pe "$3" "$src" >"$copy"
+    ! cmp -s "$src" "$copy" || die "the edit for '$what' no longer changes $src: update it"
+    set +e
+    out=$(cfn-guard validate --rules "$rules" --data "$copy" --show-summary all 2>&1)
+    rc=$?
+    set -e
+    [[ $rc == 19 ]] || { printf '%s\n' "$out" >&2; die "'$what': cfn-guard exited $rc, not 19"; }
+    grep -Eq "/$rule +FAIL$" <<<"$out" || { printf '%s\n' "$out" >&2; die "'$what' is not rejected by $rule"; }
+    rejected=$((rejected + 1))
+    exercised+="$rule "
+    printf '  rejected by %-56s %s\n' "$rule" "$what"
+}
+
+broken only_the_role_the_bucket_and_the_provider 'a managed policy granting more' \
+    's/\nOutputs:/\n  Extra:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "iam:*", Resource: "*"}]}\n\nOutputs:/'
+broken only_the_role_the_bucket_and_the_provider 'a second bucket' \
+    's/\nOutputs:/\n  OtherBucket:\n    Type: AWS::S3::Bucket\n\nOutputs:/'
+broken the_role_trusts_only_this_repository_environment 'any branch of the repository (StringLike on the sub)' \
+    's/              StringEquals:\n(                token.actions.githubusercontent.com:aud: sts.amazonaws.com\n)(                token.actions.githubusercontent.com:sub: )!Sub "repo:\$\{GitHubOrg\}\/\$\{GitHubRepo\}:environment:\$\{StageName\}"/              StringEquals:\n$1              StringLike:\n$2"repo:*"/'
+broken the_role_trusts_only_this_repository_environment 'any ref of the repository, not the environment' \
+    's/:environment:\$\{StageName\}"/:ref:refs\/heads\/main"/'
+broken the_role_trusts_only_this_repository_environment 'no audience condition' \
+    's/                token.actions.githubusercontent.com:aud: sts.amazonaws.com\n//'
+broken the_role_trusts_only_this_repository_environment 'a fourth stage' \
+    's/AllowedValues: \[dev, uat, prod\]/AllowedValues: [dev, uat, prod, sandbox]/'
+broken the_deploy_policy_names_its_actions_and_resources 'lambda:* on the stack functions' \
+    's/                  - lambda:CreateFunction\n/                  - "lambda:*"\n/'
+broken the_deploy_policy_names_its_actions_and_resources 'CloudFormation on every stack' \
+    's/(              - Sid: ThisStackOnly\n(?:                [^\n]*\n)*?                Resource:)\n                  - [^\n]*\n                  - [^\n]*\n/$1 "*"\n/'
+broken the_deploy_policy_names_its_actions_and_resources 'an AWS managed policy on the role' \
+    's/(      MaxSessionDuration: 3600\n)/$1      ManagedPolicyArns: [arn:aws:iam::aws:policy\/AdministratorAccess]\n/'
+broken roles_are_passed_only_to_lambda_and_codedeploy 'PassRole to any service' \
+    's/                    iam:PassedToService: \[lambda.amazonaws.com, codedeploy.amazonaws.com\]\n/                    iam:PassedToService: [lambda.amazonaws.com, codedeploy.amazonaws.com, ec2.amazonaws.com]\n/'
+broken roles_are_passed_only_to_lambda_and_codedeploy 'PassRole on every role' \
+    's/(                Action: iam:PassRole\n                Resource: )[^\n]*/$1"*"/'
+broken the_artifacts_bucket_is_private_encrypted_and_versioned 'versioning suspended' \
+    's/        Status: Enabled\n      PublicAccessBlockConfiguration/        Status: Suspended\n      PublicAccessBlockConfiguration/'
+broken the_artifacts_bucket_is_private_encrypted_and_versioned 'public policies allowed' \
+    's/BlockPublicPolicy: true/BlockPublicPolicy: false/'
+broken the_artifacts_bucket_is_private_encrypted_and_versioned 'plain HTTP allowed' \
+    's/aws:SecureTransport: "false"/aws:SecureTransport: "true"/'
+broken the_artifacts_bucket_is_private_encrypted_and_versioned 'deleted with the stack' \
+    's/(  ArtifactsBucket:\n    Type: AWS::S3::Bucket\n    DeletionPolicy: )Retain/${1}Delete/'
+
+for rule in $(sed -n 's/^rule \([a-z0-9_]*\) .*/\1/p' "$rules"); do
+    [[ "$exercised" == *" $rule "* ]] || die "no broken copy of $src is rejected by $rule: add one"
+done
+echo "bootstrap broken copies: $rejected rejected, each by the rule it breaks"
