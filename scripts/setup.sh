@@ -10,29 +10,29 @@
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$repo_root/.venv"
 
-setup_python_tools() {
-    local stamp="$venv/.requirements"
-    if [ -x "$venv/bin/python" ] && cmp -s "$repo_root/scripts/requirements.txt" "$stamp"; then
+# A venv at $1 with the pinned requirements of $2, installed only when they changed ($3 names
+# it in the one line this prints when it installs).
+install_venv() {
+    local dir=$1 requirements=$2 what=$3
+    local stamp="$dir/.requirements"
+    if [ -x "$dir/bin/python" ] && cmp -s "$requirements" "$stamp"; then
         return
     fi
-    echo "setup: installing Python tools into .venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$repo_root/scripts/requirements.txt"
-    cp "$repo_root/scripts/requirements.txt" "$stamp"
+    echo "setup: installing $what into ${dir#"$repo_root"/}"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$stamp"
+}
+
+setup_python_tools() {
+    install_venv "$venv" "$repo_root/scripts/requirements.txt" "Python tools"
 }
 
 # The workflow linters (scripts/lint-workflows.sh) in a venv of their own, .venv-lint: check-jsonschema
 # needs a newer click than the SAM CLI in .venv allows.
 lint_venv="$repo_root/.venv-lint"
 setup_lint_tools() {
-    local stamp="$lint_venv/.requirements"
-    if [ -x "$lint_venv/bin/python" ] && cmp -s "$repo_root/scripts/requirements-lint.txt" "$stamp"; then
-        return
-    fi
-    echo "setup: installing the workflow linters into .venv-lint"
-    python3 -m venv "$lint_venv"
-    "$lint_venv/bin/pip" install --quiet --disable-pip-version-check -r "$repo_root/scripts/requirements-lint.txt"
-    cp "$repo_root/scripts/requirements-lint.txt" "$stamp"
+    install_venv "$lint_venv" "$repo_root/scripts/requirements-lint.txt" "the workflow linters"
 }
 
 setup_rust_tools() {
