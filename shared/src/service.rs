@@ -337,8 +337,14 @@ fn distinct(pages: &[BookingPage]) -> usize {
     pages
         .iter()
         .flat_map(|page| &page.bookings)
-        .filter(|booking| seen.insert(booking.booking.to_ascii_lowercase()))
+        .filter(|booking| seen.insert(identity(booking)))
         .count()
+}
+
+/// What tells one booking from another, whatever the case of its hex digits (as
+/// [`BookingId::key`]; OmniLab's own text is not parsed here, so an odd id still counts once).
+fn identity(booking: &Booking) -> String {
+    booking.booking.to_ascii_lowercase()
 }
 
 fn views(bookings: Vec<Booking>, language: Option<&Language>) -> Vec<BookingView> {
@@ -362,7 +368,7 @@ fn render_pages(pages: Vec<BookingPage>, language: Option<&Language>, incomplete
         bookings.extend(
             page.bookings
                 .into_iter()
-                .filter(|booking| seen.insert(booking.booking.to_ascii_lowercase())),
+                .filter(|booking| seen.insert(identity(booking))),
         );
         ends.push(bookings.len());
     }
