@@ -14,6 +14,7 @@
 
 mod data;
 pub mod gateway;
+pub mod tls;
 pub mod wire;
 
 use std::collections::{HashMap, VecDeque};
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -64,6 +65,12 @@ pub enum Fault {
     Malformed,
     /// Send the headers, then cut the connection.
     Drop,
+    /// Send the headers and a first chunk, then close the whole connection with a TCP reset:
+    /// every request in flight on it fails. Over plain HTTP, the same as [`Fault::Drop`].
+    Reset,
+    /// HTTP/2 over TLS: send the headers and a first chunk, then GOAWAY, then close the
+    /// connection under the streams still open. Otherwise the same as [`Fault::Drop`].
+    GoAway,
     /// 401, as for an expired or revoked token.
     Unauthorized,
 }
@@ -350,6 +357,7 @@ impl Sandbox {
 
 async fn dispatch(
     State(sandbox): State<Sandbox>,
+    link: Option<Extension<tls::Link>>,
     method: Method,
     uri: Uri,
     RawQuery(query): RawQuery,
@@ -398,7 +406,15 @@ async fn dispatch(
             )
                 .into_response();
         }
-        Some(Fault::Drop) => {
+        Some(fault @ (Fault::Reset | Fault::GoAway)) if link.is_some() => {
+            let how = if fault == Fault::Reset {
+                tls::Cut::Reset
+            } else {
+                tls::Cut::GoAway
+            };
+            return cut_midway(link.map(|Extension(link)| link), how);
+        }
+        Some(Fault::Drop | Fault::Reset | Fault::GoAway) => {
             // The status line and a first chunk go out, then the connection is cut.
             let broken = futures_util::stream::iter([
                 Ok(Bytes::from_static(b"{\"bookings\": [")),
@@ -437,6 +453,25 @@ async fn dispatch(
             cancel(&sandbox, &body)
         }
     }
+}
+
+/// An answer that starts, then has its connection cut under it as `how` says.
+fn cut_midway(link: Option<tls::Link>, how: tls::Cut) -> Response {
+    let first = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(Bytes::from_static(b"{\"bookings\": ["))
+    });
+    let cut = futures_util::stream::once(async move {
+        if let Some(link) = link {
+            link.cut(how);
+        }
+        std::future::pending::<Result<Bytes, std::io::Error>>().await
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(futures_util::StreamExt::chain(first, cut)),
+    )
+        .into_response()
 }
 
 fn error(status: StatusCode, code: &str) -> Response {
