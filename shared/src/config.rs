@@ -24,6 +24,10 @@ pub struct Config {
     /// default `OmniLabBookings` in Lambda); `None`: no metrics (local runs, in-process tests).
     pub metrics_namespace: Option<String>,
     pub upstream: UpstreamPolicy,
+    /// Feature `test-tls` only: a sandbox's root certificate and address
+    /// (`TEST_ONLY_OMNILAB_ROOT_CA`, `TEST_ONLY_OMNILAB_RESOLVE`).
+    #[cfg(feature = "test-tls")]
+    pub test_tls: crate::omnilab::TestTls,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,6 +78,8 @@ impl Config {
             credentials: self.credentials.clone(),
             token_table: self.token_table.clone(),
             policy: self.upstream.clone(),
+            #[cfg(feature = "test-tls")]
+            test_tls: self.test_tls.clone(),
         }
     }
 
@@ -139,8 +145,47 @@ impl Config {
             token_table,
             metrics_namespace: Some(metrics_namespace),
             upstream,
+            #[cfg(feature = "test-tls")]
+            test_tls: test_tls(&get)?,
         })
     }
+}
+
+/// Feature `test-tls`: what lets a test process reach a sandbox over HTTPS under OmniLab's host
+/// name. `TEST_ONLY_OMNILAB_ROOT_CA` is a PEM file of a root certificate to trust as well;
+/// `TEST_ONLY_OMNILAB_RESOLVE` is `host=ip:port`, the address OmniLab's host resolves to.
+#[cfg(feature = "test-tls")]
+fn test_tls(get: &impl Fn(&str) -> Option<String>) -> Result<crate::omnilab::TestTls, ConfigError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    const ROOT: &str = "TEST_ONLY_OMNILAB_ROOT_CA";
+    const RESOLVE: &str = "TEST_ONLY_OMNILAB_RESOLVE";
+    let root_certificate = match get(ROOT) {
+        None => None,
+        Some(path) => Some(
+            CertificateDer::from_pem_file(path)
+                .map_err(|_| ConfigError::Invalid {
+                    var: ROOT,
+                    reason: "must be a PEM file holding a certificate",
+                })?
+                .to_vec(),
+        ),
+    };
+    let resolve = match get(RESOLVE) {
+        None => None,
+        Some(text) => Some(
+            text.split_once('=')
+                .and_then(|(host, addr)| Some((host.to_owned(), addr.parse().ok()?)))
+                .ok_or(ConfigError::Invalid {
+                    var: RESOLVE,
+                    reason: "must be host=ip:port",
+                })?,
+        ),
+    };
+    Ok(crate::omnilab::TestTls {
+        root_certificate,
+        resolve,
+    })
 }
 
 fn api_base(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
@@ -429,5 +474,47 @@ mod tests {
             .to_string();
         assert!(err.contains("OMNILAB_API_HOST"), "{err}");
         assert!(!err.contains("s3cr3t"), "{err}");
+    }
+
+    #[cfg(feature = "test-tls")]
+    #[test]
+    fn the_test_only_tls_variables_are_checked_and_named() {
+        let base = [
+            ("OMNILAB_TENANT", "acme"),
+            ("OMNILAB_ENVIRONMENT", "dev"),
+            SECRET,
+        ];
+        let resolve = |value| {
+            let mut vars = base.to_vec();
+            vars.push(("TEST_ONLY_OMNILAB_RESOLVE", value));
+            config(&vars)
+        };
+        let set = resolve("acme.api.omnilab-dev.21-digital.com=127.0.0.1:8443").unwrap();
+        assert_eq!(
+            set.test_tls.resolve,
+            Some((
+                "acme.api.omnilab-dev.21-digital.com".to_owned(),
+                "127.0.0.1:8443".parse().unwrap()
+            ))
+        );
+        for bad in ["127.0.0.1:8443", "acme=localhost:8443", "acme=127.0.0.1"] {
+            assert_eq!(
+                resolve(bad).unwrap_err(),
+                ConfigError::Invalid {
+                    var: "TEST_ONLY_OMNILAB_RESOLVE",
+                    reason: "must be host=ip:port"
+                }
+            );
+        }
+        let mut vars = base.to_vec();
+        vars.push(("TEST_ONLY_OMNILAB_ROOT_CA", "/nonexistent/root.pem"));
+        assert!(matches!(
+            config(&vars).unwrap_err(),
+            ConfigError::Invalid {
+                var: "TEST_ONLY_OMNILAB_ROOT_CA",
+                ..
+            }
+        ));
+        assert!(config(&base).unwrap().test_tls.root_certificate.is_none());
     }
 }

@@ -46,7 +46,10 @@ impl OmniLab {
             fetch_url: format!("{base}/v1/interactions:fetchContactBookings"),
             cancel_url: format!("{base}/v1/interactions:cancelInteractionBooking"),
             auth: Authenticator::new(base, CredentialStore::new(settings.credentials, aws), table),
+            #[cfg(not(feature = "test-tls"))]
             transport: Transport::new(settings.policy),
+            #[cfg(feature = "test-tls")]
+            transport: Transport::new(settings.policy).with_test_tls(settings.test_tls),
         }
     }
 

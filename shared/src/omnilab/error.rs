@@ -37,6 +37,9 @@ pub enum TransportError {
     /// Refused or unreachable: the request provably never left.
     #[error("connect")]
     Connect,
+    /// The TLS handshake failed: the request never left either, but repeating cannot help.
+    #[error("tls: {0}")]
+    Tls(TlsFailure),
     /// The answer started and was cut off.
     #[error("body")]
     Dropped,
@@ -46,6 +49,56 @@ pub enum TransportError {
     /// The HTTP client itself could not be built.
     #[error("client")]
     Client,
+}
+
+/// Why a TLS handshake with OmniLab failed, in our words: rustls's own messages may quote the
+/// names a certificate presented, and nothing of a certificate belongs in a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TlsFailure {
+    #[error("the certificate is not valid for OmniLab's host name")]
+    NotValidForName,
+    #[error("the certificate has expired or is not valid yet")]
+    Expired,
+    #[error("the certificate is not from a trusted authority")]
+    UntrustedIssuer,
+    #[error("the certificate was refused")]
+    Certificate,
+    #[error("the handshake failed")]
+    Handshake,
+}
+
+impl TlsFailure {
+    fn of(error: &rustls::Error) -> Self {
+        use rustls::CertificateError as Why;
+        match error {
+            rustls::Error::InvalidCertificate(why) => match why {
+                Why::NotValidForName | Why::NotValidForNameContext { .. } => Self::NotValidForName,
+                Why::Expired
+                | Why::ExpiredContext { .. }
+                | Why::NotValidYet
+                | Why::NotValidYetContext { .. } => Self::Expired,
+                Why::UnknownIssuer => Self::UntrustedIssuer,
+                _ => Self::Certificate,
+            },
+            _ => Self::Handshake,
+        }
+    }
+
+    /// The rustls error somewhere in `error`'s chain of sources, told apart.
+    fn find(error: &(dyn std::error::Error + 'static)) -> Option<Self> {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return Some(Self::of(tls));
+        }
+        // An io::Error's `source` skips the error it wraps (here another io::Error around
+        // rustls's): look inside it instead.
+        if let Some(inner) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            return Self::find(inner);
+        }
+        error.source().and_then(Self::find)
+    }
 }
 
 /// An answer that arrived whole but cannot be what OmniLab documents.
@@ -80,6 +133,8 @@ impl UpstreamError {
     pub(crate) fn from_reqwest(error: &reqwest::Error) -> Self {
         if error.is_timeout() {
             Self::Timeout
+        } else if let Some(failure) = TlsFailure::find(error) {
+            Self::Transport(TransportError::Tls(failure))
         } else if error.is_connect() {
             Self::Transport(TransportError::Connect)
         } else if error.is_body() || error.is_decode() {
@@ -102,5 +157,52 @@ impl UpstreamError {
             line: error.line(),
             column: error.column(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::CertificateError;
+    use rustls::pki_types::ServerName;
+
+    /// How a certificate failure reaches us from reqwest: rustls's error inside the TLS
+    /// stream's io::Error, inside the connector's.
+    fn as_reqwest_wraps_it(error: rustls::Error) -> std::io::Error {
+        std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, error))
+    }
+
+    #[test]
+    fn each_certificate_failure_is_told_apart_without_its_contents() {
+        let presented = "secret-internal-name.example.org";
+        let cases = [
+            (
+                CertificateError::NotValidForNameContext {
+                    expected: ServerName::try_from("acme.api.omnilab-dev.21-digital.com")
+                        .unwrap()
+                        .to_owned(),
+                    presented: vec![presented.to_owned()],
+                },
+                TlsFailure::NotValidForName,
+            ),
+            (CertificateError::Expired, TlsFailure::Expired),
+            (CertificateError::NotValidYet, TlsFailure::Expired),
+            (CertificateError::UnknownIssuer, TlsFailure::UntrustedIssuer),
+            (CertificateError::BadSignature, TlsFailure::Certificate),
+        ];
+        for (error, expected) in cases {
+            let wrapped = as_reqwest_wraps_it(rustls::Error::InvalidCertificate(error));
+            let failure = TlsFailure::find(&wrapped);
+            assert_eq!(failure, Some(expected));
+            let logged = UpstreamError::Transport(TransportError::Tls(expected)).to_string();
+            assert!(logged.contains("tls: "), "{logged}");
+            assert!(!logged.contains(presented), "{logged}");
+        }
+        let alert = as_reqwest_wraps_it(rustls::Error::AlertReceived(
+            rustls::AlertDescription::HandshakeFailure,
+        ));
+        assert_eq!(TlsFailure::find(&alert), Some(TlsFailure::Handshake));
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(TlsFailure::find(&refused), None, "not every failure is TLS");
     }
 }

@@ -29,8 +29,10 @@ pub use call::Call;
 pub use client::OmniLab;
 #[cfg(feature = "stats")]
 pub use client::Stats;
-pub use error::{JsonError, Malformed, TransportError, UpstreamError};
+pub use error::{JsonError, Malformed, TlsFailure, TransportError, UpstreamError};
 pub use request::{BookingFilter, ExternalId, Language, PageRequest, Scope};
 pub use sdk::SdkFailure;
+#[cfg(feature = "test-tls")]
+pub use settings::TestTls;
 pub use settings::{Settings, UpstreamPolicy};
 pub use tally::{Endpoint, EndpointTally, FailureKind, Tally};

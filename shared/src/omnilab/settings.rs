@@ -14,6 +14,19 @@ pub struct Settings {
     /// Used only with Secrets Manager credentials; without it, each container has its own.
     pub token_table: Option<String>,
     pub policy: UpstreamPolicy,
+    #[cfg(feature = "test-tls")]
+    pub test_tls: TestTls,
+}
+
+/// How the tests, the benchmark and the dev server reach a sandbox over HTTPS under OmniLab's
+/// own host name (feature `test-tls`, never in the Lambda binaries).
+#[cfg(feature = "test-tls")]
+#[derive(Clone, Debug, Default)]
+pub struct TestTls {
+    /// A root certificate (DER) trusted as well as the compiled-in Mozilla roots.
+    pub root_certificate: Option<Vec<u8>>,
+    /// OmniLab's host name and the address it resolves to, instead of asking DNS.
+    pub resolve: Option<(String, std::net::SocketAddr)>,
 }
 
 /// How patiently we talk to OmniLab.

@@ -28,6 +28,8 @@ impl Retry {
         match failure {
             // Refused before anything was sent: repeating cannot cancel twice.
             UpstreamError::Transport(TransportError::Connect) => true,
+            // A certificate refused now is refused a hundred milliseconds later.
+            UpstreamError::Transport(TransportError::Tls(_)) => false,
             UpstreamError::Transport(_)
             | UpstreamError::Status(_)
             | UpstreamError::RateLimited { .. } => self == Self::Safe,
@@ -47,6 +49,8 @@ pub(crate) struct Transport {
     // delay the runtime's first poll for work (see `App::prepare_in_background`).
     client: OnceLock<Result<reqwest::Client, String>>,
     policy: UpstreamPolicy,
+    #[cfg(feature = "test-tls")]
+    test_tls: super::TestTls,
 }
 
 impl Transport {
@@ -54,23 +58,37 @@ impl Transport {
         Self {
             client: OnceLock::new(),
             policy,
+            #[cfg(feature = "test-tls")]
+            test_tls: super::TestTls::default(),
         }
+    }
+
+    #[cfg(feature = "test-tls")]
+    pub(crate) fn with_test_tls(self, test_tls: super::TestTls) -> Self {
+        Self { test_tls, ..self }
     }
 
     /// The container's one HTTP client (one connection pool).
     pub(crate) fn client(&self) -> Result<&reqwest::Client, UpstreamError> {
         self.client
             .get_or_init(|| {
-                let client = tls_config().map_err(|e| e.to_string()).and_then(|tls| {
-                    reqwest::Client::builder()
-                        .tls_backend_preconfigured(tls)
-                        .connect_timeout(Duration::from_secs(2))
-                        // Below OmniLab's likely idle limit, so we rarely write into a closing connection.
-                        .pool_idle_timeout(Duration::from_secs(50))
-                        .user_agent(concat!("omnilab-bookings/", env!("CARGO_PKG_VERSION")))
-                        .build()
-                        .map_err(|e| e.to_string())
-                });
+                let client = self
+                    .tls_config()
+                    .map_err(|e| e.to_string())
+                    .and_then(|tls| {
+                        let builder = reqwest::Client::builder()
+                            .tls_backend_preconfigured(tls)
+                            .connect_timeout(Duration::from_secs(2))
+                            // Below OmniLab's likely idle limit, so we rarely write into a closing connection.
+                            .pool_idle_timeout(Duration::from_secs(50))
+                            .user_agent(concat!("omnilab-bookings/", env!("CARGO_PKG_VERSION")));
+                        #[cfg(feature = "test-tls")]
+                        let builder = match &self.test_tls.resolve {
+                            Some((host, addr)) => builder.resolve(host, *addr),
+                            None => builder,
+                        };
+                        builder.build().map_err(|e| e.to_string())
+                    });
                 client.inspect_err(
                     |error| tracing::error!(%error, "the HTTP client could not be built"),
                 )
@@ -171,15 +189,25 @@ impl Transport {
             .saturating_mul(1 << attempt.min(10));
         ceiling.mul_f64(0.5 + fastrand::f64() / 2.0)
     }
+
+    /// rustls with aws-lc (as reqwest's default) trusting the Mozilla root program, compiled
+    /// in: no CA bundle to read and parse at start-up. OmniLab's hosts are public, so those roots
+    /// are the ones that matter; a new root needs a rebuild. ALPN offers HTTP/2 first: one
+    /// connection then carries `all=true`'s concurrent pages.
+    fn tls_config(&self) -> Result<rustls::ClientConfig, rustls::Error> {
+        #[allow(unused_mut)]
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        #[cfg(feature = "test-tls")]
+        if let Some(root) = &self.test_tls.root_certificate {
+            roots.add(rustls::pki_types::CertificateDer::from(root.clone()))?;
+        }
+        client_config(roots)
+    }
 }
 
-/// rustls with aws-lc (as reqwest's default) trusting the Mozilla root program, compiled in:
-/// no CA bundle to read and parse at start-up. OmniLab's hosts are public, so those roots are
-/// the ones that matter; a new root needs a rebuild.
-fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
+fn client_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -259,7 +287,8 @@ mod tests {
 
     #[test]
     fn the_client_builds_with_the_compiled_in_roots() {
-        let config = tls_config().unwrap();
+        let transport = Transport::new(UpstreamPolicy::default());
+        let config = transport.tls_config().unwrap();
         assert!(config.alpn_protocols.contains(&b"http/1.1".to_vec()));
         assert!(Transport::new(UpstreamPolicy::default()).client().is_ok());
     }
