@@ -1,4 +1,6 @@
 //! `cargo run -p dev-server`: the product on your machine, no AWS account needed.
+//! `cargo run -p dev-server -- --tls`: the same, with the sandbox served over HTTPS under a
+//! tenant host name, as production reaches OmniLab (rustls, ALPN, HTTP/2).
 //!
 //! Serves our two routes on http://127.0.0.1:3000 by calling the very handler code the Lambda
 //! binaries run, with each request wrapped as the API Gateway HTTP API event Lambda would get.
@@ -23,10 +25,15 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
 use bookings::config::{UpstreamPolicy, parse_api_host};
-use bookings::omnilab::{Credentials, CredentialsSource};
+use bookings::omnilab::{Credentials, CredentialsSource, TestTls};
 use bookings::{App, Config, Route};
 use sandbox::gateway::Event;
+use sandbox::tls::{Authority, Presented, Protocols, Tls};
 use sandbox::{ClientCredentials, DEMO_CUSTOMER, Endpoint, Fault, Sandbox, SandboxData};
+
+/// The tenant host `--tls` serves the sandbox under, resolved to loopback by the product's
+/// client alone (nothing changes in DNS or /etc/hosts).
+const TLS_HOST: &str = "demo.api.omnilab-dev.21-digital.com";
 
 #[derive(Clone)]
 struct Server {
@@ -50,8 +57,43 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
     let claim = std::env::var("EXTERNAL_ID_CLAIM").unwrap_or_else(|_| "sub".into());
+    let tls = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
+        [] => false,
+        [flag] if flag == "--tls" => true,
+        _ => return Err("usage: dev-server [--tls]".into()),
+    };
+    let mut test_tls = TestTls::default();
     let (api_base, credentials, sandbox) = match std::env::var("OMNILAB_API_HOST") {
+        Ok(_) if tls => return Err("--tls serves the sandbox: unset OMNILAB_API_HOST".into()),
         Ok(host) => (parse_api_host(&host)?, real_credentials()?, None),
+        Err(_) if tls => {
+            let sandbox = Sandbox::new(SandboxData::demo(today()));
+            // No `local_only` guard here: it checks for a loopback `Host`, and this one is the
+            // tenant's. The certificate does its job: it is for that name alone, from an
+            // authority made for this run that only our client trusts, so a browser sent here
+            // under a rebound name refuses the connection.
+            let authority = Authority::new("OmniLab Bookings dev server, this run only")?;
+            let served = sandbox
+                .serve_tls(
+                    SocketAddr::from(([127, 0, 0, 1], 0)),
+                    Tls {
+                        authority: &authority,
+                        host: TLS_HOST,
+                        presented: Presented::Valid,
+                        protocols: Protocols::H2AndHttp11,
+                    },
+                )
+                .await?;
+            test_tls = TestTls {
+                root_certificate: Some(authority.root_der().to_vec()),
+                resolve: Some((TLS_HOST.to_owned(), served.addr)),
+            };
+            (
+                format!("https://{TLS_HOST}"),
+                product_credentials(Sandbox::default_credentials()),
+                Some(sandbox),
+            )
+        }
         Err(_) => {
             let sandbox = Sandbox::new(SandboxData::demo(today()));
             // Behind the same guard as this server: loopback `Host` with the sandbox's own port,
@@ -73,6 +115,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         token_table: None,
         metrics_namespace: None,
         upstream: UpstreamPolicy::default(),
+        test_tls: test_tls.clone(),
     });
     let server = Server {
         app,
@@ -108,7 +151,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     // The port we really got (PORT=0 picks one): the only one `local_only` lets a request name.
     let port = listener.local_addr()?.port();
-    let upstream = if server.sandbox.is_some() {
+    let upstream = if let Some((_, addr)) = &test_tls.resolve {
+        format!(
+            "the OmniLab sandbox at {api_base} (demo data; HTTPS on {addr}, its certificate from an authority made for this run)"
+        )
+    } else if server.sandbox.is_some() {
         format!("the OmniLab sandbox at {api_base} (demo data)")
     } else {
         format!("OmniLab at {api_base}")
