@@ -7,7 +7,8 @@
 //!
 //! - Through `App::handle`, in process, against the sandbox OmniLab and moto's Secrets Manager:
 //!   [`list_bookings`], [`cancel_booking`], [`upstream`], [`openapi`] (openapi.yaml tells the
-//!   truth), [`oversized`] (hostile input and the fuzzer's finds).
+//!   truth), [`oversized`] (hostile input and the fuzzer's finds), [`tls`] (the same over HTTPS
+//!   under a tenant's host name, as production reaches OmniLab; one test runs the binary).
 //! - Through the compiled Lambda binaries under a local Runtime API: [`lambda_binaries`],
 //!   [`deadlines`], [`log_safety`], [`load`], [`metrics`] (EMF documents, alarms, dashboard),
 //!   [`token_store`] (the fleet's token in DynamoDB Local, on good days and bad).
@@ -26,6 +27,7 @@ mod metrics;
 mod openapi;
 mod oversized;
 mod template;
+mod tls;
 mod token_store;
 mod token_table_harness;
 mod upstream;

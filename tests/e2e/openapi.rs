@@ -240,6 +240,7 @@ async fn scenarios(route: Route) -> Vec<Observed> {
         token_table: None,
         metrics_namespace: None,
         upstream: UpstreamPolicy::default(),
+        test_tls: Default::default(),
     });
     let me = Some(DEMO_CUSTOMER);
     let stray_space = format!(" {DEMO_CUSTOMER}");

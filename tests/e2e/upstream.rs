@@ -1,9 +1,10 @@
 //! When OmniLab or Secrets Manager misbehave: the right status, a log line, and the function
 //! keeps serving. Also the token and secret are fetched as rarely as the reference page asks.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bookings_tests::captured::CapturedLogs;
 use bookings_tests::{DEMO_CUSTOMER, World, demo_start, quick_policy, secrets};
 use sandbox::gateway::Event;
 use sandbox::{ClientCredentials, Endpoint, Fault, Sandbox, SandboxData, booking_uuid};
@@ -284,29 +285,9 @@ async fn a_missing_secret_is_a_clear_failure_not_a_crash() {
     assert_eq!(world.sandbox.counters(), Default::default());
 }
 
-/// Collects every log line the process writes while the test runs.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_secret_token_or_upstream_body_in_any_answer_or_log_line() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = CapturedLogs::start();
 
     let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
     let mut answers = Vec::new();
@@ -333,7 +314,7 @@ async fn no_secret_token_or_upstream_body_in_any_answer_or_log_line() {
         vec![200, 200, 502, 502, 502, 200, 502]
     );
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("upstream failure"),
         "failures are logged: {logs}"

@@ -2,10 +2,12 @@
 //! crate, which also builds the API Gateway events: `sandbox::gateway`), secrets in the Secrets
 //! Manager emulator, and a Lambda Runtime API to run the compiled binaries under.
 
+pub mod captured;
 pub mod dynamodb;
 pub mod faulty_dynamodb;
 pub mod runtime_api;
 pub mod secrets;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -105,6 +107,7 @@ fn app_for(sandbox_addr: SocketAddr, secret_id: &str, upstream: UpstreamPolicy) 
         token_table: None,
         metrics_namespace: None,
         upstream,
+        test_tls: Default::default(),
     })
 }
 
