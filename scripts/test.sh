@@ -68,8 +68,8 @@ if ! $quick; then
     scripts/lint-workflows.sh
     stage "the smoke test of a deployed stack, against a stand-in of API Gateway on 127.0.0.1"
     tests/smoke/test-smoke.sh
-    stage "the monthly cost at list prices, from the template, and the README's copy of it"
-    "$venv/bin/python" scripts/cost.py --check-readme README.md
+    stage "the monthly cost at list prices, from the template, and its copy in docs/deploy.md"
+    "$venv/bin/python" scripts/cost.py --check-readme docs/deploy.md
 fi
 
 stage "format and lints"
