@@ -439,7 +439,11 @@ def main(argv: list[str]) -> int:
     names = ", ".join(f.relative_to(ROOT).as_posix() for f in files)
     print(f"check-docs: {report.files} files ({names}): {report.links} relative links "
           f"({report.anchors} with an anchor), {report.commands} cargo commands, {report.paths} paths in code")
-    for p in report.problems:
+    def position(problem: str) -> tuple[str, int]:
+        file, line, _ = problem.split(":", 2)
+        return file, int(line)
+
+    for p in sorted(report.problems, key=position):
         print(p)
     if report.problems:
         print(f"check-docs: {len(report.problems)} problems", file=sys.stderr)
