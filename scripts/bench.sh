@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark (README, "Performance"): release binaries under a local Lambda Runtime API,
+# The benchmark (docs/performance.md): release binaries under a local Lambda Runtime API,
 # against the OmniLab sandbox, moto's Secrets Manager and DynamoDB Local (the shared token
 # table). Prints a table of figures and targets: wall times, CPU time (all threads, what Lambda
 # bills), and the same figures with each memory size's CPU share (scripts/cpu-share.sh, which

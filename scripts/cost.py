@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """What one stack of template.yaml costs a month at AWS list prices, counted from the template.
 
-    python3 scripts/cost.py                        # prints the table (Markdown)
-    python3 scripts/cost.py --check-readme README.md   # fails if README's copy differs
-    python3 scripts/cost.py --write-readme README.md   # rewrites README's copy
+    python3 scripts/cost.py                                 # prints the table (Markdown)
+    python3 scripts/cost.py --check-readme docs/deploy.md   # fails if the docs' copy differs
+    python3 scripts/cost.py --write-readme docs/deploy.md   # rewrites the docs' copy
+
+The copy is the table between the cost.py:begin and cost.py:end markers of docs/deploy.md
+("What a stack costs a month"); the options take any Markdown file with those markers.
 
 Fixed costs (whatever the traffic) come from what the template declares: the custom metrics its
 alarms and dashboard read in the MetricsNamespace, its alarms (each metric an alarm reads is
@@ -40,7 +43,7 @@ PRICE = {
 }
 # Assumptions per request (the template cannot say these; each is printed with the table).
 ASSUME = {
-    "mean_duration_ms": 300,  # mostly waiting on OmniLab: see README's benchmark figures
+    "mean_duration_ms": 300,  # mostly waiting on OmniLab: see docs/performance.md's benchmark figures
     "ddb_reads_per_request": 1,  # at most one strongly consistent GetItem of the shared token (1 RRU)
     "secret_reads_per_million": 1000,  # one per new container; ~1 in 1,000 requests
     "log_bytes_per_request": 2000,  # the request's JSON log lines, its EMF document, the access log line
@@ -160,8 +163,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--template", default=str(Path(__file__).resolve().parent.parent / "template.yaml"))
     group = ap.add_mutually_exclusive_group()
-    group.add_argument("--check-readme", metavar="README")
-    group.add_argument("--write-readme", metavar="README")
+    group.add_argument("--check-readme", metavar="MARKDOWN")
+    group.add_argument("--write-readme", metavar="MARKDOWN")
     args = ap.parse_args()
     c = count(yaml.load(Path(args.template).read_text(), Loader=Loader))
     out = table(c)

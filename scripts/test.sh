@@ -3,9 +3,9 @@
 #
 #   scripts/test.sh            everything: installs, lints, every test, the release binaries,
 #                              a minute of fuzzing, the SAM template checks and arm64 build
-#   scripts/test.sh --quick    the edit-test loop: fmt, clippy and every unit and end-to-end
-#                              test, with no installs (run the whole command once first), no
-#                              release build, no fuzzing, no template checks
+#   scripts/test.sh --quick    the edit-test loop: the docs check, fmt, clippy and every unit
+#                              and end-to-end test, with no installs (run the whole command once
+#                              first), no release build, no fuzzing, no template checks
 #
 # Each stage prints how long it took, and the run ends with all of them.
 set -euo pipefail
@@ -68,9 +68,13 @@ if ! $quick; then
     scripts/lint-workflows.sh
     stage "the smoke test of a deployed stack, against a stand-in of API Gateway on 127.0.0.1"
     tests/smoke/test-smoke.sh
-    stage "the monthly cost at list prices, from the template, and the README's copy of it"
-    "$venv/bin/python" scripts/cost.py --check-readme README.md
+    stage "the monthly cost at list prices, from the template, and its copy in docs/deploy.md"
+    "$venv/bin/python" scripts/cost.py --check-readme docs/deploy.md
 fi
+# Well under a second, so --quick runs it too. The self-test first: a check that cannot fail proves nothing.
+stage "the README and docs/: links, anchors, cargo packages and targets, paths (scripts/check-docs.py)"
+python3 scripts/check-docs.py --self-test
+python3 scripts/check-docs.py
 
 stage "format and lints"
 cargo fmt --all -- --check

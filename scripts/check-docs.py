@@ -1,0 +1,456 @@
+#!/usr/bin/env python3
+"""Keeps README.md and docs/*.md true to the repository they describe (issue 19).
+
+    python3 scripts/check-docs.py               # checks README.md and docs/*.md
+    python3 scripts/check-docs.py --self-test   # plants broken links and commands, must catch each
+
+What it checks, in every one of those files:
+
+- every relative Markdown link (`[text](path)`, `[text](path#anchor)`, `[text](#anchor)`, and
+  reference definitions `[id]: path`) names a file or directory inside the repository, and an
+  `#anchor` names a heading of the target Markdown file (GitHub's slugs: lower case, punctuation
+  dropped, spaces to hyphens, `-1`, `-2`... for repeats);
+- every `cargo` command in a fenced code block or an inline code span: `-p`/`--package` names a
+  workspace package; `--test`, `--bin` and `--example` name a target of that package (of the
+  default members without `-p`, of any member with `--workspace`);
+- every path in code under the repository's own top-level directories (`scripts/…`, `tests/…`,
+  `shared/…`, ...) exists, unless it is under a git-ignored directory (made at run time).
+
+It prints what it checked and each problem as `file:line: problem`, and exits 1 if there is one.
+Standard library only; the workspace comes from `cargo metadata --no-deps` (or, without cargo,
+from the Cargo.toml files). Run by scripts/test.sh, --quick included (it takes well under a second).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Paths in code that start with one of these are paths of this repository, relative to its root.
+REPO_DIRS = ("scripts", "tests", "docs", "shared", "sandbox", "dev-server", "functions", "fuzz",
+             "pipeline", ".github", ".cargo", ".ci")
+PATH_IN_CODE = re.compile(
+    r"(?<![\w./~$-])((?:%s)/[A-Za-z0-9_./-]*)" % "|".join(re.escape(d) for d in REPO_DIRS))
+# Text that stands for something to fill in: never checked.
+PLACEHOLDER = re.compile(r"[<>…$*{}]|\.\.\.")
+FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
+INLINE_CODE = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
+INLINE_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+REFERENCE_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$")
+CARGO = re.compile(r"(?<![\w/.-])cargo\s+")
+
+
+@dataclass
+class Package:
+    name: str
+    targets: dict[str, set[str]] = field(default_factory=dict)  # kind ("bin", "test", ...) -> names
+
+
+@dataclass
+class Workspace:
+    packages: dict[str, Package]
+    default_members: list[str]
+
+
+@dataclass
+class Report:
+    problems: list[str] = field(default_factory=list)
+    files: int = 0
+    links: int = 0
+    anchors: int = 0
+    commands: int = 0
+    paths: int = 0
+
+    def problem(self, where: str, line: int, what: str) -> None:
+        self.problems.append(f"{where}:{line}: {what}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The workspace
+
+
+def workspace(root: Path) -> Workspace:
+    try:
+        out = subprocess.run(
+            ["cargo", "metadata", "--no-deps", "--format-version", "1", "--offline",
+             "--manifest-path", str(root / "Cargo.toml")],
+            check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return workspace_from_manifests(root)
+    meta = json.loads(out)
+    packages = {}
+    by_id = {}
+    for pkg in meta["packages"]:
+        p = Package(pkg["name"])
+        for target in pkg["targets"]:
+            for kind in target["kind"]:
+                kind = "lib" if kind in ("lib", "rlib", "cdylib", "staticlib", "dylib", "proc-macro") else kind
+                p.targets.setdefault(kind, set()).add(target["name"])
+        packages[p.name] = p
+        by_id[pkg["id"]] = p.name
+    defaults = [by_id[i] for i in meta.get("workspace_default_members") or meta["workspace_members"]]
+    return Workspace(packages, defaults)
+
+
+def workspace_from_manifests(root: Path) -> Workspace:
+    """Without cargo: the members' Cargo.toml, with cargo's target auto-discovery."""
+    import tomllib
+
+    top = tomllib.loads((root / "Cargo.toml").read_text())["workspace"]
+    packages = {}
+    dirs = {}
+    for member in top["members"]:
+        manifest = tomllib.loads((root / member / "Cargo.toml").read_text())
+        pkg = manifest["package"]
+        p = Package(pkg["name"])
+        base = root / member
+        if (base / "src/main.rs").exists():
+            p.targets.setdefault("bin", set()).add(p.name)
+        if "lib" in manifest or (base / "src/lib.rs").exists():
+            p.targets.setdefault("lib", set()).add(manifest.get("lib", {}).get("name", p.name.replace("-", "_")))
+        auto = {"bin": ("src/bin", "autobins"), "test": ("tests", "autotests"),
+                "example": ("examples", "autoexamples"), "bench": ("benches", "autobenches")}
+        for kind, (folder, switch) in auto.items():
+            if pkg.get(switch, True) and (base / folder).is_dir():
+                for f in (base / folder).iterdir():
+                    if f.suffix == ".rs" or (f / "main.rs").exists():
+                        p.targets.setdefault(kind, set()).add(f.stem)
+            for target in manifest.get(kind, []):
+                p.targets.setdefault(kind, set()).add(target["name"])
+        packages[p.name] = p
+        dirs[member] = p.name
+    defaults = [dirs[m] for m in top.get("default-members", top["members"])]
+    return Workspace(packages, defaults)
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading's text (github-slugger, near enough for ASCII and accents)."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link's text only
+    text = text.strip().lower()
+    return "".join(c for c in text if c.isalnum() or c in " -_").replace(" ", "-")
+
+
+@dataclass
+class Doc:
+    path: Path
+    lines: list[str]
+    # (line number, text) of the lines outside fenced blocks, and of the fenced blocks' lines
+    prose: list[tuple[int, str]] = field(default_factory=list)
+    code: list[tuple[int, str]] = field(default_factory=list)
+    anchors: set[str] = field(default_factory=set)
+
+
+def parse(path: Path) -> Doc:
+    doc = Doc(path, path.read_text(encoding="utf-8").splitlines())
+    fence = None
+    seen: dict[str, int] = {}
+    for number, line in enumerate(doc.lines, 1):
+        m = FENCE.match(line)
+        if fence is None and m:
+            fence = m.group(1)
+            continue
+        if fence is not None:
+            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line.strip()[len(m.group(1)):]:
+                fence = None
+            else:
+                doc.code.append((number, line))
+            continue
+        doc.prose.append((number, line))
+        h = HEADING.match(line)
+        if h:
+            base = slug(h.group(2))
+            n = seen.get(base, 0)
+            doc.anchors.add(base if n == 0 else f"{base}-{n}")
+            seen[base] = n + 1
+    return doc
+
+
+def without_code_spans(line: str) -> str:
+    return INLINE_CODE.sub(lambda m: " " * len(m.group(0)), line)
+
+
+# ---------------------------------------------------------------------------------------------
+# The checks
+
+
+def check_links(doc: Doc, docs: dict[Path, Doc], root: Path, report: Report) -> None:
+    where = doc.path.relative_to(root).as_posix()
+    for number, line in doc.prose:
+        text = without_code_spans(line)
+        targets = [m.group(1) for m in INLINE_LINK.finditer(text)]
+        ref = REFERENCE_DEF.match(text)
+        if ref:
+            targets.append(ref.group(1))
+        for target in targets:
+            if not target or re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):  # http:, mailto:, ...
+                continue
+            report.links += 1
+            file_part, _, anchor = target.partition("#")
+            if file_part:
+                resolved = (doc.path.parent / file_part).resolve()
+                if not resolved.is_relative_to(root):
+                    report.problem(where, number, f"link `{target}` leaves the repository")
+                    continue
+                if not resolved.exists():
+                    report.problem(where, number, f"link `{target}`: no such file")
+                    continue
+            else:
+                resolved = doc.path
+            if anchor:
+                report.anchors += 1
+                if resolved.suffix != ".md":
+                    continue  # GitHub's line anchors and the like: not ours to check
+                target_doc = docs.get(resolved) or parse(resolved)
+                if anchor not in target_doc.anchors:
+                    report.problem(where, number, f"link `{target}`: no heading with anchor #{anchor} in "
+                                   f"{resolved.relative_to(root).as_posix()}")
+
+
+def code_snippets(doc: Doc) -> list[tuple[int, str]]:
+    """(line, text) of each fenced block's logical lines (`\\` continuations joined) and of each
+    inline code span."""
+    out = []
+    pending, start = "", 0
+    previous = None
+    for number, line in doc.code:
+        if pending and previous is not None and number != previous + 1:
+            out.append((start, pending))
+            pending = ""
+        previous = number
+        if not pending:
+            start = number
+        if line.rstrip().endswith("\\"):
+            pending += line.rstrip()[:-1] + " "
+            continue
+        out.append((start, pending + line))
+        pending = ""
+    if pending:
+        out.append((start, pending))
+    for number, line in doc.prose:
+        for m in INLINE_CODE.finditer(line):
+            out.append((number, m.group(2)))
+    return out
+
+
+def shell_words(command: str) -> list[str]:
+    command = re.split(r"\s#", " " + command, maxsplit=1)[0]  # a trailing comment
+    command = re.split(r"&&|\|\||[;|)]", command, maxsplit=1)[0]
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return command.split()
+
+
+def check_cargo(words: list[str], ws: Workspace, where: str, number: int, report: Report) -> None:
+    """words: what follows `cargo`."""
+    if words and words[0].startswith("+"):
+        words = words[1:]
+    if not words or words[0] in ("install", "fuzz", "uninstall", "search", "add", "new", "init"):
+        return  # not about this workspace's packages and targets
+    report.commands += 1
+    packages, wanted, everything = [], [], False
+    i = 1
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            break  # the rest goes to the program or the test harness
+        flag, value = word, None
+        if word.startswith("--") and "=" in word:
+            flag, value = word.split("=", 1)
+        elif re.fullmatch(r"-p\S+", word):
+            flag, value = "-p", word[2:]
+        if flag in ("-p", "--package", "--test", "--bin", "--example", "--bench"):
+            if value is None:
+                i += 1
+                value = words[i] if i < len(words) else ""
+            if PLACEHOLDER.search(value) or not value:
+                pass
+            elif flag in ("-p", "--package"):
+                packages.append(value)
+            else:
+                wanted.append((flag[2:], value))
+        elif flag in ("--workspace", "--all"):
+            everything = True
+        i += 1
+    for name in packages:
+        if name not in ws.packages:
+            report.problem(where, number, f"`cargo … -p {name}`: no such package in the workspace "
+                           f"({', '.join(sorted(ws.packages))})")
+    known = [p for p in packages if p in ws.packages]
+    scope = list(ws.packages) if everything else known if packages else ws.default_members
+    for kind, name in wanted:
+        if packages and not known:
+            continue  # already reported
+        if not any(name in ws.packages[p].targets.get(kind, ()) for p in scope):
+            have = sorted({t for p in scope for t in ws.packages[p].targets.get(kind, ())})
+            report.problem(where, number, f"`cargo … --{kind} {name}`: no {kind} target named {name} in "
+                           f"{', '.join(scope)} (there: {', '.join(have) or 'none'})")
+
+
+def ignored_dirs(root: Path) -> list[str]:
+    """The .gitignore's root-anchored entries (`/target`, `/tests/artifacts`): made at run time."""
+    gitignore = root / ".gitignore"
+    if not gitignore.exists():
+        return []
+    return [line.strip().strip("/") for line in gitignore.read_text().splitlines()
+            if line.strip().startswith("/")]
+
+
+def check_code(doc: Doc, ws: Workspace, root: Path, report: Report) -> None:
+    where = doc.path.relative_to(root).as_posix()
+    generated = ignored_dirs(root)
+    for number, text in code_snippets(doc):
+        for m in CARGO.finditer(text):
+            check_cargo(shell_words(text[m.end():]), ws, where, number, report)
+        for m in PATH_IN_CODE.finditer(text):
+            path = m.group(1).rstrip(".,:;")
+            rest = text[m.end():m.end() + 1]
+            if rest and PLACEHOLDER.match(rest):
+                continue  # `scripts/<file>`, `tests/*.rs`: a pattern, not a path
+            if any(path == g or path.startswith(g + "/") for g in generated):
+                continue
+            report.paths += 1
+            if not (root / path).exists():
+                report.problem(where, number, f"`{path}`: no such file or directory in the repository")
+
+
+def check(root: Path, files: list[Path], ws: Workspace) -> Report:
+    report = Report()
+    docs = {f.resolve(): parse(f.resolve()) for f in files}
+    for doc in docs.values():
+        report.files += 1
+        check_links(doc, docs, root, report)
+        check_code(doc, ws, root, report)
+    return report
+
+
+def files_to_check(root: Path) -> list[Path]:
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+# ---------------------------------------------------------------------------------------------
+# The self-test: a small repository with one planted problem of each kind
+
+
+SELF_TEST_README = """\
+# Title
+
+See [the guide](docs/guide.md), [its setup](docs/guide.md#set-it-up), [below](#the-two-commands)
+and [Tests](docs/guide.md#tests-1).
+
+## The two commands
+
+```sh
+cargo run -p app                                # fine
+cargo test -p app-tests --test e2e -- module::  # fine
+cargo test -p app-tests --test template         # PLANTED: no such test target
+cargo run -p nosuch                             # PLANTED: no such package
+scripts/run.sh && scripts/missing.sh            # PLANTED: the second does not exist
+```
+
+Also `cargo run --bin app` (fine), `cargo run --bin nope` (PLANTED), `target/x` and `tests/out/y`
+(generated: not checked), and [the shared notes](../shared/notes.txt) (PLANTED: outside).
+"""
+
+SELF_TEST_GUIDE = """\
+# Guide
+
+## Set it up
+
+Back to [the README](../README.md#the-two-commands); [a typo](../README.md#the-two-command)
+(PLANTED), [a file](../scripts/run.sh), [a missing one](../scripts/gone.sh) (PLANTED).
+
+## Tests
+
+## Tests
+
+```
+# a comment, not a heading
+cargo test --workspace --test e2e
+```
+"""
+
+SELF_TEST_EXPECTED = [
+    ("README.md", 11, "--test template"),
+    ("README.md", 12, "-p nosuch"),
+    ("README.md", 13, "scripts/missing.sh"),
+    ("README.md", 16, "--bin nope"),
+    ("README.md", 17, "leaves the repository"),
+    ("docs/guide.md", 5, "#the-two-command"),
+    ("docs/guide.md", 6, "../scripts/gone.sh"),
+]
+
+
+def self_test() -> int:
+    ws = Workspace(
+        packages={
+            "app": Package("app", {"bin": {"app"}}),
+            "app-tests": Package("app-tests", {"lib": {"app_tests"}, "test": {"e2e"}}),
+        },
+        default_members=["app"],
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp).resolve() / "repo"
+        (root / "docs").mkdir(parents=True)
+        (root / "scripts").mkdir()
+        (root / "scripts/run.sh").write_text("")
+        (root / ".gitignore").write_text("/target\n/tests/out\n")
+        (root / "README.md").write_text(SELF_TEST_README)
+        (root / "docs/guide.md").write_text(SELF_TEST_GUIDE)
+        report = check(root, files_to_check(root), ws)
+    failures = []
+    for file, line, needle in SELF_TEST_EXPECTED:
+        prefix = f"{file}:{line}: "
+        if not any(p.startswith(prefix) and needle in p for p in report.problems):
+            failures.append(f"missed the planted problem at {prefix}({needle})")
+    for p in report.problems:
+        if not any(p.startswith(f"{f}:{l}: ") and n in p for f, l, n in SELF_TEST_EXPECTED):
+            failures.append(f"reported a problem that is not one: {p}")
+    if failures:
+        print("check-docs self-test FAILED:", *failures, sep="\n  ", file=sys.stderr)
+        print("what it reported:", *report.problems, sep="\n  ", file=sys.stderr)
+        return 1
+    print(f"check-docs self-test: caught all {len(SELF_TEST_EXPECTED)} planted problems "
+          f"(broken links and anchors, a wrong --test, -p and --bin, a missing script), no false alarm")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["--self-test"]:
+        return self_test()
+    if argv:
+        print("usage: scripts/check-docs.py [--self-test]", file=sys.stderr)
+        return 2
+    files = [f for f in files_to_check(ROOT) if f.exists()]
+    report = check(ROOT, files, workspace(ROOT))
+    names = ", ".join(f.relative_to(ROOT).as_posix() for f in files)
+    print(f"check-docs: {report.files} files ({names}): {report.links} relative links "
+          f"({report.anchors} with an anchor), {report.commands} cargo commands, {report.paths} paths in code")
+    def position(problem: str) -> tuple[str, int]:
+        file, line, _ = problem.split(":", 2)
+        return file, int(line)
+
+    for p in sorted(report.problems, key=position):
+        print(p)
+    if report.problems:
+        print(f"check-docs: {len(report.problems)} problems", file=sys.stderr)
+        return 1
+    print("check-docs: every link, anchor, cargo package and target, and path resolves")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
