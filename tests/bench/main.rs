@@ -5,6 +5,7 @@
 //! Run it with `scripts/bench.sh` (it builds the release binaries and starts moto and DynamoDB
 //! Local).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,9 +13,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use bookings::config::UpstreamPolicy;
 use bookings_tests::dynamodb::TokenTable;
 use bookings_tests::runtime_api::{Function, RuntimeApi, binary};
+use bookings_tests::tls::TlsWorld;
 use bookings_tests::{World, demo_start};
 use sandbox::SandboxData;
 use sandbox::gateway::Event;
+use sandbox::tls::{Presented, Protocols};
 use sandbox::wire::{TokenAnswer, TokenRequest};
 use serde_json::Value;
 
@@ -153,15 +156,26 @@ struct ColdStart {
 
 async fn cold_starts(name: &str, runs: usize, wrapper: &[String]) -> ColdStart {
     let world = new_world(50).await;
+    cold_starts_of(&binary(name), &env_for(&world), runs, wrapper).await
+}
+
+/// [`cold_starts`] of the `list-bookings` executable at `path`, configured by `env`.
+async fn cold_starts_of(
+    path: &Path,
+    env: &[(&'static str, String)],
+    runs: usize,
+    wrapper: &[String],
+) -> ColdStart {
     let (mut to_next, mut first, mut start_cpu, mut first_cpu) = (vec![], vec![], vec![], vec![]);
     for _ in 0..runs {
         let runtime = RuntimeApi::start().await;
-        let function = Function::spawn_via(
+        let function = Function::spawn_binary(
             wrapper,
-            name,
+            path,
+            "list-bookings",
             &runtime,
             &[("AWS_LAMBDA_LOG_FORMAT", "JSON")],
-            &env_for(&world),
+            env,
         );
         let polled = runtime
             .wait_first_poll(Duration::from_secs(10))
@@ -203,13 +217,24 @@ async fn warm_pages(
     wrapper: &[String],
     runs: u32,
 ) -> (Vec<Duration>, Duration, Function, RuntimeApi) {
+    warm_pages_of(&binary("list-bookings"), &env_for(world), wrapper, runs).await
+}
+
+/// [`warm_pages`] of the `list-bookings` executable at `path`, configured by `env`.
+async fn warm_pages_of(
+    path: &Path,
+    env: &[(&'static str, String)],
+    wrapper: &[String],
+    runs: u32,
+) -> (Vec<Duration>, Duration, Function, RuntimeApi) {
     let runtime = RuntimeApi::start().await;
-    let function = Function::spawn_via(
+    let function = Function::spawn_binary(
         wrapper,
+        path,
         "list-bookings",
         &runtime,
         &[("AWS_LAMBDA_LOG_FORMAT", "JSON")],
-        &env_for(world),
+        env,
     );
     runtime.invoke(list_event("page_size=50")).await.response();
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -452,6 +477,19 @@ async fn main() {
         ok: counters.token_exchanges == 1 && secret_reads == 1,
     });
 
+    // Issue 20: the production transport. The same release code built with `test-tls` (so it
+    // can trust the sandbox's authority; scripts/bench.sh builds it beside the deployed one),
+    // over plain HTTP and over HTTPS (h2, TLS 1.3): the difference is what TLS costs.
+    match tls_binary() {
+        None => rows.push(Row {
+            figure: "over HTTPS".into(),
+            measured: "skipped: no test-tls release build (scripts/bench.sh makes one)".into(),
+            target: "measured",
+            ok: true,
+        }),
+        Some(path) => rows.extend(over_https(&path).await),
+    }
+
     // Issue 17: the same figures with the CPU Lambda gives each memory size. The start-up figure
     // runs through the wrapper (bash, the cgroup files, moving the process into the group): its
     // own start, measured alone and unthrottled, is shown beside it, not taken off, since moving
@@ -517,6 +555,89 @@ async fn main() {
             if row.ok { "yes" } else { "**no**" }
         );
     }
+}
+
+/// The `list-bookings` release build with `test-tls`, where scripts/bench.sh puts it.
+fn tls_binary() -> Option<PathBuf> {
+    let deployed = binary("list-bookings");
+    let path = deployed.parent()?.join("test-tls").join("list-bookings");
+    path.exists().then_some(path)
+}
+
+async fn https_world() -> TlsWorld {
+    let data = SandboxData::demo(demo_start()).with_many(CONTACT, 50, demo_start());
+    TlsWorld::new(
+        data,
+        UpstreamPolicy::default(),
+        Presented::Valid,
+        Protocols::H2AndHttp11,
+    )
+    .await
+}
+
+/// The first invocation and the warm page of the test-tls build over HTTP and over HTTPS, and
+/// what the handshake costs at 128 MB's CPU share.
+async fn over_https(path: &Path) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let plain = new_world(50).await;
+    let tls = https_world().await;
+    let mut tls_env = tls.function_env();
+    tls_env.push(("AWS_LAMBDA_LOG_LEVEL", "warn".into()));
+    let over_http = cold_starts_of(path, &env_for(&plain), 15, &[]).await;
+    let before = tls.served.connections().len();
+    let over_tls = cold_starts_of(path, &tls_env, 15, &[]).await;
+    let handshakes = tls.served.connections().len() - before;
+    rows.push(Row {
+        figure: format!(
+            "first invocation over HTTP / over HTTPS (h2; its {handshakes} handshakes in 15 cold starts), median of 15: wall; CPU, all threads"
+        ),
+        measured: format!(
+            "{} / {}; {} / {}: the handshake adds {} and {} of CPU",
+            ms(over_http.first),
+            ms(over_tls.first),
+            ms(over_http.first_cpu),
+            ms(over_tls.first_cpu),
+            ms(over_tls.first.saturating_sub(over_http.first)),
+            ms(over_tls.first_cpu.saturating_sub(over_http.first_cpu))
+        ),
+        target: "one handshake per cold start",
+        ok: handshakes == 15,
+    });
+    let (http_warm, http_cpu, _f, _r) = warm_pages_of(path, &env_for(&plain), &[], 300).await;
+    let before = tls.served.connections().len();
+    let (tls_warm, tls_cpu, _function, _runtime) = warm_pages_of(path, &tls_env, &[], 300).await;
+    let handshakes = tls.served.connections().len() - before;
+    rows.push(Row {
+        figure: format!(
+            "warm 50-booking page over HTTP / over HTTPS, 300 after one ({handshakes} handshake for all 301): p50; CPU per page"
+        ),
+        measured: format!(
+            "{} / {}; {} / {}",
+            ms(percentile(&http_warm, 0.5)),
+            ms(percentile(&tls_warm, 0.5)),
+            ms(http_cpu),
+            ms(tls_cpu)
+        ),
+        target: "1 handshake per container",
+        ok: handshakes == 1,
+    });
+    if let Some(wrapper) = cpu_share(128) {
+        let over_http = cold_starts_of(path, &env_for(&plain), 7, &wrapper).await;
+        let over_tls = cold_starts_of(path, &tls_env, 7, &wrapper).await;
+        rows.push(Row {
+            figure: "first invocation over HTTP / over HTTPS at 128 MB's CPU share, median of 7"
+                .into(),
+            measured: format!(
+                "{} / {}: the handshake adds {}",
+                ms(over_http.first),
+                ms(over_tls.first),
+                ms(over_tls.first.saturating_sub(over_http.first))
+            ),
+            target: "measured",
+            ok: true,
+        });
+    }
+    rows
 }
 
 /// The round trips the function's requests cost, from the `UpstreamCalls` of its EMF request

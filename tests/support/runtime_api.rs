@@ -280,13 +280,25 @@ impl Function {
         log_env: &[(&str, &str)],
         env: &[(&str, String)],
     ) -> Self {
+        Self::spawn_binary(wrapper, &binary(name), name, runtime, log_env, env)
+    }
+
+    /// Like [`Function::spawn_via`], of the executable at `path` (another build of `name`).
+    pub fn spawn_binary(
+        wrapper: &[String],
+        path: &std::path::Path,
+        name: &str,
+        runtime: &RuntimeApi,
+        log_env: &[(&str, &str)],
+        env: &[(&str, String)],
+    ) -> Self {
         let mut command = match wrapper.split_first() {
             Some((program, args)) => {
                 let mut command = tokio::process::Command::new(program);
-                command.args(args).arg(binary(name));
+                command.args(args).arg(path);
                 command
             }
-            None => tokio::process::Command::new(binary(name)),
+            None => tokio::process::Command::new(path),
         };
         command
             .env_remove("AWS_LAMBDA_LOG_FORMAT")
