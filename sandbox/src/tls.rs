@@ -228,6 +228,9 @@ impl Sandbox {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
                 };
+                // As axum::serve does, and as OmniLab's load balancer surely does: with Nagle on,
+                // a response's second TLS record waits for the client's delayed ACK (40 ms).
+                let _ = tcp.set_nodelay(true);
                 let (acceptor, router) = (acceptor.clone(), router.clone());
                 let (connections, refused) = (connections.clone(), refused.clone());
                 tokio::spawn(async move {
