@@ -39,7 +39,10 @@ pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
     app.prepare_in_background();
     lambda_http::run_concurrent(lambda_http::service_fn(move |request| {
         let app = app.clone();
-        async move { Ok::<_, lambda_http::Error>(app.handle(route, request).await) }
+        async move {
+            let response = crate::telemetry::in_one_write(app.handle(route, request)).await;
+            Ok::<_, lambda_http::Error>(response)
+        }
     }))
     .await
 }

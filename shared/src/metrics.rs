@@ -9,7 +9,6 @@
 //! Every document also carries the Lambda and API Gateway request ids as plain properties, so
 //! a metric's data point leads to the request's log lines.
 
-use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
@@ -210,16 +209,17 @@ fn document(
     Value::Object(root)
 }
 
-/// Writes the documents to stdout, one line each, where Lambda hands them to CloudWatch. Each
-/// line is written whole under stdout's lock, so concurrent requests' lines never interleave.
+/// Writes the documents to stdout, one line each, where Lambda hands them to CloudWatch: with
+/// the invocation's log lines when they are held for one write (`telemetry::in_one_write`),
+/// else at once. The lines are written whole, so concurrent requests' lines never interleave.
 pub fn write(documents: &[Value]) {
-    let mut text = String::new();
+    let mut text = Vec::with_capacity(1024 * documents.len());
     for document in documents {
-        text.push_str(&document.to_string());
-        text.push('\n');
+        // A `Value` always serializes; metrics are not worth failing a request over anyway.
+        let _ = serde_json::to_writer(&mut text, document);
+        text.push(b'\n');
     }
-    // Metrics are not worth failing a request over: a closed stdout loses them, nothing more.
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    crate::telemetry::emit(&text);
 }
 
 #[cfg(test)]

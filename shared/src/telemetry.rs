@@ -10,6 +10,18 @@
 //! but never TRACE: the HTTP and AWS SDK crates log requests and responses at DEBUG and TRACE,
 //! and lambda_runtime logs the whole raw event (the customer's JWT, their cookies) at TRACE. No
 //! debugging session may put a secret or a token in the logs.
+//!
+//! # One write per invocation
+//! On classic Lambda (one request at a time, a current-thread runtime), an invocation's log
+//! lines and EMF documents are held back and written to stdout together when it ends
+//! ([`in_one_write`]): one `write` call instead of one per line, each a system call billed at
+//! the function's fraction of a core. Lines are written whole and in order, and before the
+//! response goes back, so nothing reaches CloudWatch later than it did. Outside an invocation,
+//! and on a multi-threaded runtime (where a request's lines could come from any thread), every
+//! line is written as it comes.
+
+use std::cell::RefCell;
+use std::io::Write;
 
 use tracing::Level;
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -27,7 +39,8 @@ pub fn init() {
         .with_max_level(LevelFilter::TRACE)
         .with_target(false)
         .without_time()
-        .with_ansi(false);
+        .with_ansi(false)
+        .with_writer(|| Stdout);
     // Two filters, both of which an event must pass: what was asked for, and the floor.
     // Fails only if a subscriber is already set (tests); the existing one then keeps logging.
     let _ = if json {
@@ -40,6 +53,75 @@ pub fn init() {
     } else {
         builder.finish().with(wanted).with(floor()).try_init()
     };
+}
+
+thread_local! {
+    /// This thread's held-back output, while an invocation runs on it.
+    static HELD: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+}
+
+/// Runs `invocation` with its output held back and written in one write when it ends, however
+/// it ends (a panic or a dropped future included). Only on a current-thread runtime: there,
+/// whatever logs while it runs is this invocation's (or the container's own) work.
+pub async fn in_one_write<F: Future>(invocation: F) -> F::Output {
+    let current_thread = tokio::runtime::Handle::try_current().is_ok_and(|handle| {
+        handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
+    });
+    let _held = current_thread.then(Held::start).flatten();
+    invocation.await
+}
+
+/// Holds this thread's output back until dropped.
+struct Held;
+
+impl Held {
+    /// `None` if output is already held (an invocation within an invocation).
+    fn start() -> Option<Self> {
+        HELD.with_borrow_mut(|held| match held {
+            Some(_) => None,
+            None => {
+                *held = Some(Vec::with_capacity(4096));
+                Some(Self)
+            }
+        })
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(text) = HELD.with_borrow_mut(Option::take).filter(|t| !t.is_empty()) {
+            // Logs are not worth failing a request over: a closed stdout loses them.
+            let _ = std::io::stdout().lock().write_all(&text);
+        }
+    }
+}
+
+/// Writes `text` (whole lines) to stdout now, or adds it to the invocation's held output.
+pub(crate) fn emit(text: &[u8]) {
+    let held = HELD.with_borrow_mut(|held| match held {
+        Some(buffer) => {
+            buffer.extend_from_slice(text);
+            true
+        }
+        None => false,
+    });
+    if !held {
+        let _ = std::io::stdout().lock().write_all(text);
+    }
+}
+
+/// The log's writer: each event is formatted whole and written with one `write_all`.
+struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        emit(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What the operator asked for: Lambda's plain `AWS_LAMBDA_LOG_LEVEL` first, else `RUST_LOG`
@@ -82,6 +164,48 @@ fn parse_level(text: &str) -> Option<Level> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn held() -> Option<Vec<u8>> {
+        HELD.with_borrow(Clone::clone)
+    }
+
+    #[tokio::test]
+    async fn an_invocation_on_a_current_thread_runtime_is_written_at_its_end() {
+        assert_eq!(held(), None);
+        in_one_write(async {
+            emit(b"{\"a\":1}\n");
+            tokio::task::yield_now().await;
+            emit(b"{\"b\":2}\n");
+            // Nested: still one write, at the outer end.
+            in_one_write(async { emit(b"{\"c\":3}\n") }).await;
+            assert_eq!(
+                held().as_deref(),
+                Some(&b"{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n"[..])
+            );
+        })
+        .await;
+        assert_eq!(held(), None, "written and released");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_invocation_still_writes_what_it_held() {
+        let outcome = tokio::spawn(in_one_write(async {
+            emit(b"before\n");
+            panic!("the handler panicked");
+        }))
+        .await;
+        assert!(outcome.is_err());
+        assert_eq!(held(), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_a_multi_threaded_runtime_nothing_is_held() {
+        in_one_write(async {
+            emit(b"");
+            assert_eq!(held(), None);
+        })
+        .await;
+    }
 
     fn enabled(wanted: &Targets, target: &str, level: Level) -> bool {
         wanted.would_enable(target, &level) && floor().would_enable(target, &level)
