@@ -375,6 +375,16 @@ impl Function {
         Some(Duration::from_nanos(total))
     }
 
+    /// The write-family system calls the process has made (all threads), from /proc: its log
+    /// lines to stdout and its writes to sockets.
+    pub fn write_calls(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+        io.lines()
+            .find_map(|l| l.strip_prefix("syscw:"))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
     /// Resident memory high-water mark, from /proc (kB).
     pub fn peak_rss_kb(&self) -> Option<u64> {
         let pid = self.child.id()?;
