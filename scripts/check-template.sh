@@ -7,7 +7,8 @@
 #   4. tests/template-rules/broken-copies.sh       (each rule rejects a copy broken on purpose)
 #      and the same two steps for pipeline/bootstrap.yaml (bootstrap.guard, bootstrap-broken-copies.sh)
 #   5. sam build                                   (cargo-lambda, Zig, arm64)
-#   6. both .aws-sam/build/<Function>/bootstrap are 64-bit little-endian AArch64 ELF executables
+#   6. both .aws-sam/build/<Function>/bootstrap are 64-bit little-endian AArch64 ELF executables,
+#      built without the test-tls feature
 #
 # Tools come from the project venv (.venv: cfn-lint, aws-sam-cli, cargo-lambda + ziglang, and
 # cfn-guard in .venv/bin), so it must exist: scripts/test.sh sets it up, or
@@ -146,6 +147,10 @@ for entry in "${FUNCTIONS[@]}"; do
     if [[ -n "$newest" && "$(printf '%s\n2.34\n' "$newest" | sort -V | tail -n1)" != 2.34 ]]; then
       fail "$artifact needs glibc $newest; provided.al2023 has 2.34"
     fi
+  fi
+  # What is deployed trusts only the Mozilla roots and DNS: no test-tls build (issue 20).
+  if grep -q TEST_ONLY_OMNILAB_ "$artifact"; then
+    fail "$artifact was built with the test-tls feature: it must never be deployed"
   fi
   size=$(wc -c <"$artifact")
   printf '%-24s %-16s %10d bytes  aarch64 ELF ok' "$id" "$binary" "$size"
