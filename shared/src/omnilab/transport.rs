@@ -194,11 +194,14 @@ impl Transport {
     /// in: no CA bundle to read and parse at start-up. OmniLab's hosts are public, so those roots
     /// are the ones that matter; a new root needs a rebuild. ALPN offers HTTP/2 first: one
     /// connection then carries `all=true`'s concurrent pages.
+    ///
+    /// The roots come as whole certificates (webpki-root-certs), the form the AWS SDK's trust
+    /// store needs too (`sdk.rs`): one copy in the binary rather than that and webpki-roots'
+    /// trust anchors (~70 KB). Taking the anchors out of them is a parse of each, a fraction of
+    /// a millisecond once per container.
     fn tls_config(&self) -> Result<rustls::ClientConfig, rustls::Error> {
-        #[allow(unused_mut)]
-        let mut roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
         #[cfg(feature = "test-tls")]
         if let Some(root) = &self.test_tls.root_certificate {
             roots.add(rustls::pki_types::CertificateDer::from(root.clone()))?;
