@@ -265,6 +265,20 @@ async fn warm_pages_of(
     )
 }
 
+/// Lambda's list price for arm64 duration (us-east-1, first tier): USD per GB-second.
+const ARM64_PRICE_PER_GB_SECOND: f64 = 0.000_013_333_4;
+
+/// What a million requests of these durations cost in duration charges at `memory` MB: each
+/// request billed in whole milliseconds, rounded up, as Lambda bills.
+fn price_per_million(memory: u32, times: &[Duration]) -> f64 {
+    let billed_ms: f64 = times
+        .iter()
+        .map(|t| (t.as_secs_f64() * 1000.0).ceil())
+        .sum::<f64>()
+        / times.len().max(1) as f64;
+    f64::from(memory) / 1024.0 * billed_ms / 1000.0 * ARM64_PRICE_PER_GB_SECOND * 1_000_000.0
+}
+
 fn mean(times: &[Duration]) -> Duration {
     times.iter().sum::<Duration>() / u32::try_from(times.len().max(1)).unwrap_or(u32::MAX)
 }
@@ -296,6 +310,11 @@ fn zipped_size(path: &std::path::Path) -> u64 {
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--compare") {
+        let dirs: Vec<PathBuf> = std::env::args().skip(2).map(PathBuf::from).collect();
+        compare(&dirs).await;
+        return;
+    }
     let mut rows: Vec<Row> = Vec::new();
     let mb = |bytes: u64| format!("{:.2} MB", bytes as f64 / 1_000_000.0);
 
@@ -349,7 +368,7 @@ async fn main() {
 
     // Issue 10: a new container's first request when the fleet's token is in the shared table.
     let (shared_first, shared_calls, get_item_trip, shared_cpu) =
-        first_request_with_a_shared_token(15).await;
+        first_request_with_a_shared_token(15, &[]).await;
     rows.push(Row {
         figure: format!(
             "first invocation of a new container with the fleet's token in the shared table, median of 15 (its {shared_calls} round trips: GetItem {} + page {}; without the table: {} in 3)",
@@ -536,21 +555,24 @@ async fn main() {
         };
         let share = f64::from(memory) / 1769.0 * 100.0;
         let cold = cold_starts("list-bookings", 7, &wrapper).await;
+        let (shared_first, _, _, _) = first_request_with_a_shared_token(7, &wrapper).await;
         let world = new_world(50).await;
         let (warm, warm_cpu, _, _function, _runtime) = warm_pages(&world, &wrapper, 100).await;
         rows.push(Row {
             figure: format!(
-                "at {memory} MB's CPU share ({share:.1} % of a core, `scripts/cpu-share.sh {memory}`): start -> first `/next` through the wrapper (alone: {}); first invocation (medians of 7); warm 50-booking page p50 / mean / p99 of 100 (CPU per warm page)",
+                "at {memory} MB's CPU share ({share:.1} % of a core, `scripts/cpu-share.sh {memory}`): start -> first `/next` through the wrapper (alone: {}); first invocation; first invocation with the shared token (medians of 7); warm 50-booking page p50 / mean / p99 of 100 (CPU per warm page); list price of the warm page's own billed duration per million requests",
                 ms(wrapper_start)
             ),
             measured: format!(
-                "{}; {}; {} / {} / {} ({})",
+                "{}; {}; {}; {} / {} / {} ({}); ${:.4}",
                 ms(cold.to_next),
                 ms(cold.first),
+                ms(shared_first),
                 ms(percentile(&warm, 0.5)),
                 ms(mean(&warm)),
                 ms(percentile(&warm, 0.99)),
-                ms(warm_cpu)
+                ms(warm_cpu),
+                price_per_million(memory, &warm)
             ),
             target: "measured",
             ok: true,
@@ -566,6 +588,52 @@ async fn main() {
             row.measured,
             row.target,
             if row.ok { "yes" } else { "**no**" }
+        );
+    }
+}
+
+/// `bench --compare <dir>...`: the CPU figures of several builds of `list-bookings` (each
+/// `<dir>/list-bookings`), measured in turns in one run so that the machine's drift falls on all
+/// of them alike: 31 rounds of one cold start each (start-up, first invocation), then 5 rounds
+/// of 100 warm pages each. Prints the medians.
+async fn compare(dirs: &[PathBuf]) {
+    let world = new_world(50).await;
+    let env = env_for(&world);
+    let paths: Vec<PathBuf> = dirs.iter().map(|d| d.join("list-bookings")).collect();
+    let mut start = vec![Vec::new(); paths.len()];
+    let mut first = vec![Vec::new(); paths.len()];
+    let mut sum = vec![Vec::new(); paths.len()];
+    for _ in 0..31 {
+        for (i, path) in paths.iter().enumerate() {
+            let cold = cold_starts_of(path, &env, 1, &[]).await;
+            start[i].push(cold.start_cpu);
+            first[i].push(cold.first_cpu);
+            sum[i].push(cold.start_cpu + cold.first_cpu);
+        }
+    }
+    let mut warm = vec![Vec::new(); paths.len()];
+    let mut writes = vec![Vec::new(); paths.len()];
+    for _ in 0..5 {
+        for (i, path) in paths.iter().enumerate() {
+            let (_, cpu, calls, _f, _r) = warm_pages_of(path, &env, &[], 100).await;
+            warm[i].push(cpu);
+            writes[i].push(calls);
+        }
+    }
+    println!(
+        "| CPU time, all threads (medians) | start -> first `/next` | first invocation | the two together | warm 50-booking page | write calls per warm page |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (i, dir) in dirs.iter().enumerate() {
+        writes[i].sort_by(f64::total_cmp);
+        println!(
+            "| {} | {} | {} | {} | {} | {:.1} |",
+            dir.display(),
+            ms(median_of(start[i].clone())),
+            ms(median_of(first[i].clone())),
+            ms(median_of(sum[i].clone())),
+            ms(median_of(warm[i].clone())),
+            writes[i][writes[i].len() / 2]
         );
     }
 }
@@ -668,12 +736,18 @@ fn emitted_upstream_calls(function: &Function) -> u64 {
 
 /// New containers, one after another, each sent one request while the table holds a valid
 /// token: their first request's median time and round trips, and one warm GetItem's.
-async fn first_request_with_a_shared_token(runs: usize) -> (Duration, u64, Duration, Duration) {
+async fn first_request_with_a_shared_token(
+    runs: usize,
+    wrapper: &[String],
+) -> (Duration, u64, Duration, Duration) {
     let world = new_world(50).await;
     let table = TokenTable::create().await;
     let mut env = env_for(&world);
     env.push(("OMNILAB_TOKEN_TABLE", table.name.clone()));
-    warm_up(&table).await;
+    // Once is enough: the emulator stays warm for the later runs under a CPU share.
+    if wrapper.is_empty() {
+        warm_up(&table).await;
+    }
     {
         // The first container of the fleet exchanges and publishes.
         let runtime = RuntimeApi::start().await;
@@ -685,7 +759,13 @@ async fn first_request_with_a_shared_token(runs: usize) -> (Duration, u64, Durat
     let mut cpu_times = Vec::new();
     for _ in 0..runs {
         let runtime = RuntimeApi::start().await;
-        let function = Function::spawn("list-bookings", &runtime, &env);
+        let function = Function::spawn_via(
+            wrapper,
+            "list-bookings",
+            &runtime,
+            &[("AWS_LAMBDA_LOG_FORMAT", "JSON")],
+            &env,
+        );
         runtime
             .wait_first_poll(Duration::from_secs(10))
             .await

@@ -1,0 +1,49 @@
+//! What building each trust store costs in a fresh process, the cold-start work of
+//! `omnilab/sdk.rs` and `omnilab/transport.rs`: the compiled-in Mozilla roots as anchors
+//! (OmniLab's client), the same roots through the PEM form the AWS SDK's trust store takes, and
+//! the system store the SDK would otherwise read. `cargo run --release -p bookings --example
+//! roots_cost` (docs/performance.md).
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+fn timed<T>(work: impl FnOnce() -> T) -> (T, Duration) {
+    let started = Instant::now();
+    let out = work();
+    (out, started.elapsed())
+}
+
+fn main() {
+    let certificates = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+    let (anchors, as_anchors) = timed(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(certificates.iter().cloned());
+        roots.len()
+    });
+    let (pem, encode) = timed(|| {
+        let mut pem = Vec::new();
+        for certificate in certificates {
+            let text = base64::engine::general_purpose::STANDARD.encode(certificate.as_ref());
+            pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+            for line in text.as_bytes().chunks(64) {
+                pem.extend_from_slice(line);
+                pem.push(b'\n');
+            }
+            pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+        }
+        pem
+    });
+    let (decoded, decode) = timed(|| {
+        CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map(|c| c.len())
+    });
+    let (system, read_system) = timed(|| rustls_native_certs::load_native_certs().certs.len());
+    println!(
+        "{anchors} anchors from {} compiled-in certificates: {as_anchors:?}; as PEM for the SDK: encode {encode:?}, decode {decode:?} ({decoded:?}); the system store: {system} certificates read in {read_system:?}",
+        certificates.len()
+    );
+}
