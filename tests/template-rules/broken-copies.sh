@@ -125,7 +125,7 @@ broken a_wildcard_origin_cannot_reach_uat_or_prod 'a fourth environment' \
 broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'another runtime' 's/Runtime: provided.al2023/Runtime: provided.al2/'
 broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'x86_64' 's/Architectures: \[arm64\]/Architectures: [x86_64]/'
 broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'another handler' 's/Handler: bootstrap/Handler: main/'
-broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs '256 MB' 's/MemorySize: 128/MemorySize: 256/'
+broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs '128 MB' 's/MemorySize: 256/MemorySize: 128/'
 broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'no active tracing' 's/Tracing: Active/Tracing: PassThrough/'
 broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'a 30 s timeout' 's/Timeout: 10/Timeout: 30/'
 broken functions_run_on_arm64_al2023_with_short_timeouts_and_json_logs 'a timeout that is not a number' 's/Timeout: 10/Timeout: "10"/'
