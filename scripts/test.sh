@@ -90,9 +90,10 @@ results=$(mktemp)
 cargo test --workspace --all-features 2>&1 | tee "$results"
 
 if ! $quick; then
-    stage "the release binaries, as Lambda runs them: their EMF metrics and the shared token table"
+    stage "the release binaries, as Lambda runs them: their EMF metrics, the shared token table, no test-only TLS trust"
     cargo build --release -p list-bookings -p cancel-booking
-    BOOKINGS_BIN_PROFILE=release cargo test --workspace --all-features --test e2e -- metrics:: token_store:: 2>&1 |
+    BOOKINGS_BIN_PROFILE=release cargo test --workspace --all-features --test e2e -- \
+        metrics:: token_store:: tls::only_test_builds_can_be_told_to_trust_another_authority 2>&1 |
         tee -a "$results"
 
     stage "fuzz the request path for a minute (scripts/fuzz.sh: cargo fuzz on stable, libFuzzer)"
