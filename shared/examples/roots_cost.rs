@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
@@ -23,19 +22,7 @@ fn main() {
         roots.add_parsable_certificates(certificates.iter().cloned());
         roots.len()
     });
-    let (pem, encode) = timed(|| {
-        let mut pem = Vec::new();
-        for certificate in certificates {
-            let text = base64::engine::general_purpose::STANDARD.encode(certificate.as_ref());
-            pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
-            for line in text.as_bytes().chunks(64) {
-                pem.extend_from_slice(line);
-                pem.push(b'\n');
-            }
-            pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
-        }
-        pem
-    });
+    let (pem, encode) = timed(bookings::omnilab::mozilla_roots_pem);
     let (decoded, decode) = timed(|| {
         CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()

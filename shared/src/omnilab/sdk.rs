@@ -58,8 +58,8 @@ fn http_client() -> Option<aws_smithy_runtime_api::client::http::SharedHttpClien
 }
 
 /// Mozilla's root certificates (webpki-root-certs, compiled in) as one PEM bundle, the only
-/// form the SDK's trust store takes.
-fn mozilla_roots_pem() -> Vec<u8> {
+/// form the SDK's trust store takes. Public for `examples/roots_cost.rs`, which times it.
+pub fn mozilla_roots_pem() -> Vec<u8> {
     use base64::Engine;
     let mut pem = Vec::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
     for certificate in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
