@@ -42,14 +42,14 @@ impl OmniLab {
                 ),
                 _ => None,
             };
+        let transport = Transport::new(settings.policy);
+        #[cfg(feature = "test-tls")]
+        let transport = transport.with_test_tls(settings.test_tls);
         Self {
             fetch_url: format!("{base}/v1/interactions:fetchContactBookings"),
             cancel_url: format!("{base}/v1/interactions:cancelInteractionBooking"),
             auth: Authenticator::new(base, CredentialStore::new(settings.credentials, aws), table),
-            #[cfg(not(feature = "test-tls"))]
-            transport: Transport::new(settings.policy),
-            #[cfg(feature = "test-tls")]
-            transport: Transport::new(settings.policy).with_test_tls(settings.test_tls),
+            transport,
         }
     }
 
