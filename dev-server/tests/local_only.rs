@@ -2,7 +2,8 @@
 //!
 //! Each test starts the compiled dev server (Cargo builds it for these tests) on 127.0.0.1 with
 //! PORT=0 and the embedded sandbox, then speaks raw HTTP/1.1 over a TCP socket, so every header,
-//! `Host` first, is exactly what the test wrote (or left out).
+//! `Host` first, is exactly what the test wrote (or left out). The last test starts it with
+//! `--tls`: the same routes, with the sandbox reached over HTTPS under a tenant host.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,6 +18,8 @@ struct DevServer {
     port: u16,
     /// The embedded sandbox's port, from the server's third line.
     sandbox_port: u16,
+    /// That third line, `upstream: …`.
+    upstream: String,
     child: Child,
 }
 
@@ -35,7 +38,12 @@ struct Answer {
 
 impl DevServer {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    fn start_with(args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_dev-server"))
+            .args(args)
             .env("PORT", "0")
             // The embedded sandbox, whatever the developer's shell points at.
             .env_remove("OMNILAB_API_HOST")
@@ -61,6 +69,7 @@ impl DevServer {
         let mut server = Self {
             port: 0,
             sandbox_port: 0,
+            upstream: String::new(),
             child,
         };
         let lines = first
@@ -74,17 +83,20 @@ impl DevServer {
             .and_then(|rest| rest.strip_suffix('/'))
             .and_then(|port| port.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line from the dev server: {line:?}"));
-        let upstream = lines.nth(1).unwrap_or_default();
-        let sandbox_port = upstream
-            .trim()
-            .strip_prefix("upstream: the OmniLab sandbox at http://127.0.0.1:")
-            .and_then(|rest| rest.split(' ').next())
+        let upstream = lines.nth(1).unwrap_or_default().trim().to_owned();
+        // Plain: `… at http://127.0.0.1:PORT (…)`; with --tls: `… (demo data; HTTPS on
+        // 127.0.0.1:PORT, …)`.
+        let sandbox_port = ["at http://127.0.0.1:", "HTTPS on 127.0.0.1:"]
+            .iter()
+            .find_map(|marker| upstream.split_once(marker))
+            .and_then(|(_, rest)| rest.split([' ', ',']).next())
             .and_then(|port| port.parse().ok())
             .unwrap_or_else(|| {
                 panic!("unexpected upstream line from the dev server: {upstream:?}")
             });
         server.port = port;
         server.sandbox_port = sandbox_port;
+        server.upstream = upstream;
         server
     }
 
@@ -394,4 +406,38 @@ fn the_embedded_sandbox_answers_only_its_own_loopback_authority() {
     );
     assert_eq!(own.status, 401, "{}", own.head);
     assert_eq!(server.confirmed().status, 200);
+}
+
+#[test]
+fn with_tls_the_product_reaches_its_sandbox_over_https_under_a_tenant_host() {
+    let server = DevServer::start_with(&["--tls"]);
+    assert!(
+        server.upstream.starts_with(
+            "upstream: the OmniLab sandbox at https://demo.api.omnilab-dev.21-digital.com "
+        ),
+        "{}",
+        server.upstream
+    );
+    let listed = server.confirmed();
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert!(listed.body.contains("\"bookings\":[{"), "{}", listed.body);
+    let host = server.authority("127.0.0.1");
+    let cancelled = server.cancel(&[("Host", &host)]);
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert!(cancelled.body.contains("CANCELLED"), "{}", cancelled.body);
+    // The sandbox's port speaks TLS only: plain HTTP gets no HTTP answer.
+    let mut stream = TcpStream::connect(("127.0.0.1", server.sandbox_port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    stream
+        .write_all(b"GET /v1/interactions:fetchContactBookings HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    assert!(
+        !answer.starts_with(b"HTTP/"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
 }
