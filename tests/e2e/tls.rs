@@ -208,9 +208,9 @@ async fn refused(presented: Presented, kind: &str) {
 }
 
 /// The sandbox's count of refused handshakes once it reaches `expected` (the server learns of
-/// the client's alert a moment after the client has given up), or after half a second.
+/// the client's alert a moment after the client has given up), or after two seconds.
 async fn refused_handshakes(tls: &TlsWorld, expected: u64) -> u64 {
-    for _ in 0..25 {
+    for _ in 0..100 {
         if tls.served.refused() >= expected {
             break;
         }
@@ -274,9 +274,14 @@ async fn broken_mid_all_true(protocols: Protocols, fault: Fault) {
     );
     let connections = tls.served.connections();
     if protocols == Protocols::H2AndHttp11 {
-        assert_eq!(
-            connections.len(),
-            2,
+        // At least one new handshake after the break. Sometimes two: the pages retried at once
+        // find no connection in the pool, and the client cannot know before ALPN that one h2
+        // connection would carry them all, so two may race to open one (the spare idles out).
+        assert!(
+            connections.len() >= 2
+                && connections[1..]
+                    .iter()
+                    .all(|c| c.protocol.as_deref() == Some("h2")),
             "{fault:?}: the broken connection and the one after it: {connections:?}"
         );
     }
