@@ -226,6 +226,8 @@ impl Sandbox {
         tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
+                    // Out of file descriptors, say: wait rather than spin, as axum::serve does.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
                 // As axum::serve does, and as OmniLab's load balancer surely does: with Nagle on,
