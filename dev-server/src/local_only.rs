@@ -23,7 +23,7 @@
 //!
 //! A state-changing request with neither `Origin` nor `Sec-Fetch-Site` is allowed: browsers send
 //! `Origin` with every cross-origin POST/PUT/DELETE (forms and fetch alike), so such a request
-//! comes from a non-browser client on this machine — curl, the README's examples, a test —
+//! comes from a non-browser client on this machine — curl, the examples in docs/local.md, a test —
 //! which could read the credentials' environment anyway. Reads (GET) are not origin-checked: a
 //! cross-site page can trigger them but not read the answers (we send no CORS headers), and
 //! following a link to the page from elsewhere must keep working.

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// The demo customer's first booking (README, "The API, with curl").
+/// The demo customer's first booking (docs/local.md, "The API, with curl").
 const BOOKING: &str = "00000001-0000-4000-8000-000000000001";
 
 struct DevServer {

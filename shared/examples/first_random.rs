@@ -1,6 +1,6 @@
 //! How long the first random draw of aws-lc takes in a fresh process: the first TLS handshake of
 //! a cold start pays it. `cargo run --release -p bookings --example first_random`
-//! (README, Performance: with and without `AWS_LC_SYS_NO_JITTER_ENTROPY`, .cargo/config.toml).
+//! (docs/performance.md: with and without `AWS_LC_SYS_NO_JITTER_ENTROPY`, .cargo/config.toml).
 
 fn main() -> Result<(), rustls::Error> {
     let provider = rustls::crypto::aws_lc_rs::default_provider();

@@ -3,8 +3,8 @@
 //! `RUST_LOG`, a level or directives such as `bookings=debug`, else INFO).
 //!
 //! The same contract as lambda_runtime's default subscriber, with `Targets` directives instead
-//! of an `EnvFilter`: the filter's regex engine was about 0.35 MB of every binary (README,
-//! Performance).
+//! of an `EnvFilter`: the filter's regex engine was about 0.35 MB of every binary
+//! (docs/performance.md).
 //!
 //! Only our own events follow any level below INFO, and the Lambda runtime's go down to DEBUG
 //! but never TRACE: the HTTP and AWS SDK crates log requests and responses at DEBUG and TRACE,

@@ -18,7 +18,7 @@ impl AwsConfig {
                 let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
                 // Lambda hands the role's credentials over in environment variables. Taking them
                 // from there skips building the default chain's providers, ~5 ms of a cold start
-                // (README, Performance); without them, the default chain decides as usual.
+                // (docs/performance.md); without them, the default chain decides as usual.
                 if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
                     loader = loader.credentials_provider(
                         aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
