@@ -412,7 +412,9 @@ async fn dispatch(
             } else {
                 tls::Cut::GoAway
             };
-            return cut_midway(link.map(|Extension(link)| link), how);
+            if let Some(Extension(link)) = link {
+                return cut_midway(link, how);
+            }
         }
         Some(Fault::Drop | Fault::Reset | Fault::GoAway) => {
             // The status line and a first chunk go out, then the connection is cut.
@@ -456,14 +458,12 @@ async fn dispatch(
 }
 
 /// An answer that starts, then has its connection cut under it as `how` says.
-fn cut_midway(link: Option<tls::Link>, how: tls::Cut) -> Response {
+fn cut_midway(link: tls::Link, how: tls::Cut) -> Response {
     let first = futures_util::stream::once(async {
         Ok::<_, std::io::Error>(Bytes::from_static(b"{\"bookings\": ["))
     });
     let cut = futures_util::stream::once(async move {
-        if let Some(link) = link {
-            link.cut(how);
-        }
+        link.cut(how);
         std::future::pending::<Result<Bytes, std::io::Error>>().await
     });
     (

@@ -25,6 +25,13 @@ fn many_pages() -> SandboxData {
     SandboxData::demo(demo_start()).with_many("many-bookings", 420, demo_start())
 }
 
+/// What `all=true` over [`many_pages`] answers over plain HTTP: the reference for HTTPS.
+async fn all_pages_over_plain_http() -> bookings_tests::Answer {
+    let plain = World::with(many_pages(), UpstreamPolicy::default()).await;
+    plain.sandbox.set_max_page_size(50);
+    plain.list("many-bookings", "all=true").await
+}
+
 async fn world(data: SandboxData, protocols: Protocols) -> TlsWorld {
     TlsWorld::new(data, UpstreamPolicy::default(), Presented::Valid, protocols).await
 }
@@ -59,9 +66,7 @@ async fn a_list_over_h2_and_over_http_1_1_answers_as_over_plain_http() {
 
 #[tokio::test]
 async fn all_true_over_h2_fetches_its_pages_at_once_on_one_connection_in_order() {
-    let plain = World::with(many_pages(), UpstreamPolicy::default()).await;
-    plain.sandbox.set_max_page_size(50);
-    let expected = plain.list("many-bookings", "all=true").await;
+    let expected = all_pages_over_plain_http().await;
     assert_eq!(expected.booking_ids().len(), 420);
 
     for (protocols, protocol) in BOTH {
@@ -250,9 +255,8 @@ async fn a_certificate_from_an_untrusted_authority_is_refused() {
 /// retried on a new connection (a new handshake) within the deadline, and the answer is whole
 /// and in order.
 async fn broken_mid_all_true(protocols: Protocols, fault: Fault) {
-    let plain = World::with(many_pages(), UpstreamPolicy::default()).await;
-    plain.sandbox.set_max_page_size(50);
-    let expected = plain.list("many-bookings", "all=true").await;
+    let expected = all_pages_over_plain_http().await;
+    assert_eq!(expected.booking_ids().len(), 420);
 
     let tls = world(many_pages(), protocols).await;
     tls.world.sandbox.set_max_page_size(50);
