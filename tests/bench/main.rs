@@ -315,6 +315,12 @@ async fn main() {
         compare(&dirs).await;
         return;
     }
+    if std::env::args().nth(1).as_deref() == Some("--warm") {
+        let dir = PathBuf::from(std::env::args().nth(2).expect("bench --warm <dir> [pages]"));
+        let pages = std::env::args().nth(3).map_or(2_000, |n| n.parse().expect("a count"));
+        warm_only(&dir, pages).await;
+        return;
+    }
     let mut rows: Vec<Row> = Vec::new();
     let mb = |bytes: u64| format!("{:.2} MB", bytes as f64 / 1_000_000.0);
 
@@ -636,6 +642,20 @@ async fn compare(dirs: &[PathBuf]) {
             writes[i][writes[i].len() / 2]
         );
     }
+}
+
+/// `bench --warm <dir> [pages]`: one container of `<dir>/list-bookings` serving warm 50-booking
+/// pages (2,000 by default) after its first, and its CPU per page. The process to profile:
+/// `perf record -g -- target/release/bench --warm <dir>` spends nearly all its samples there.
+async fn warm_only(dir: &Path, pages: u32) {
+    let world = new_world(50).await;
+    let (warm, cpu, writes, _function, _runtime) =
+        warm_pages_of(&dir.join("list-bookings"), &env_for(&world), &[], pages).await;
+    println!(
+        "{pages} warm 50-booking pages: CPU per page {}, p50 {}, {writes:.1} write calls per page",
+        ms(cpu),
+        ms(percentile(&warm, 0.5))
+    );
 }
 
 /// The `list-bookings` release build with `test-tls`, where scripts/bench.sh puts it.
