@@ -1,7 +1,8 @@
 //! What building each trust store costs in a fresh process, the cold-start work of
 //! `omnilab/sdk.rs` and `omnilab/transport.rs`: the compiled-in Mozilla roots as anchors
-//! (OmniLab's client), the same roots through the PEM form the AWS SDK's trust store takes, and
-//! the system store the SDK would otherwise read. `cargo run --release -p bookings --example
+//! (OmniLab's client), the same roots through the PEM form the AWS SDK's trust store takes, the
+//! five of Amazon Trust Services that the SDK now trusts (each connector it builds parses them),
+//! and the system store the SDK would otherwise read. `cargo run --release -p bookings --example
 //! roots_cost` (docs/performance.md).
 
 use std::time::{Duration, Instant};
@@ -28,9 +29,15 @@ fn main() {
             .collect::<Result<Vec<_>, _>>()
             .map(|c| c.len())
     });
+    let (aws, aws_round_trip) = timed(|| {
+        let pem = bookings::omnilab::aws_roots_pem();
+        CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map(|c| c.len())
+    });
     let (system, read_system) = timed(|| rustls_native_certs::load_native_certs().certs.len());
     println!(
-        "{anchors} anchors from {} compiled-in certificates: {as_anchors:?}; as PEM for the SDK: encode {encode:?}, decode {decode:?} ({decoded:?}); the system store: {system} certificates read in {read_system:?}",
+        "{anchors} anchors from {} compiled-in certificates: {as_anchors:?}; as PEM for the SDK: encode {encode:?}, decode {decode:?} ({decoded:?}); Amazon Trust Services' roots as PEM, encoded and decoded: {aws_round_trip:?} ({aws:?}); the system store: {system} certificates read in {read_system:?}",
         certificates.len()
     );
 }

@@ -31,7 +31,7 @@ pub use client::OmniLab;
 pub use client::Stats;
 pub use error::{JsonError, Malformed, TlsFailure, TransportError, UpstreamError};
 pub use request::{BookingFilter, ExternalId, Language, PageRequest, Scope};
-pub use sdk::{SdkFailure, mozilla_roots_pem};
+pub use sdk::{SdkFailure, aws_roots_pem, mozilla_roots_pem};
 #[cfg(feature = "test-tls")]
 pub use settings::TestTls;
 pub use settings::{Settings, UpstreamPolicy};

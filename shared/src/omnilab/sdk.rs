@@ -33,19 +33,23 @@ impl AwsConfig {
     }
 }
 
-/// The SDK's default HTTPS client, trusting the Mozilla roots compiled into the binary (those
-/// OmniLab's client trusts) instead of the system's CA store.
+/// The SDK's default HTTPS client, trusting only the roots AWS's own endpoints chain to:
+/// Amazon Trust Services' (compiled in, from Mozilla's program) instead of the system's CA store.
 ///
-/// Why: the default reads and parses the system store when the client is first built, on the
-/// cold-start path: on this machine 3.0 of the 5.0 ms of CPU a start-up cost (`perf stat` of the
-/// release binary; Debian's store is a bundle and a directory of ~150 files; Amazon Linux's is
-/// a bundle or two, less but of the same kind). AWS's endpoints chain to Amazon Trust Services
-/// roots, which are in Mozilla's program, as is everything in Amazon Linux's store. `None` (the
-/// SDK's default client) only if the compiled-in roots were refused, which a test rules out.
+/// Why not the system store: the SDK reads and parses it when the client is first built, on
+/// the cold-start path: on this machine 3.0 of the 5.0 ms of CPU a start-up cost (`perf stat` of
+/// the release binary). Why not all of Mozilla's roots, as OmniLab's client trusts: the SDK
+/// takes them only as PEM and parses the whole store again for every connector it builds (one
+/// when each client is validated, one per distinct timeout setting), and Mozilla's 118 roots made that a
+/// sixth of a cold start's CPU (docs/performance.md). The SDK only ever calls AWS service
+/// endpoints (Secrets Manager, DynamoDB, their FIPS and VPC endpoints alike), whose
+/// certificates Amazon Trust Services issues, so trusting no one else also narrows whom these
+/// calls trust. `None` (the SDK's default client) only if the roots were refused, which a test
+/// rules out.
 fn http_client() -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
     let mut roots = TrustStore::empty();
-    roots.add_pem_certificate(mozilla_roots_pem());
+    roots.add_pem_certificate(aws_roots_pem());
     let context = TlsContext::builder().with_trust_store(roots).build().ok()?;
     Some(
         aws_smithy_http_client::Builder::new()
@@ -57,12 +61,57 @@ fn http_client() -> Option<aws_smithy_runtime_api::client::http::SharedHttpClien
     )
 }
 
-/// Mozilla's root certificates (webpki-root-certs, compiled in) as one PEM bundle, the only
-/// form the SDK's trust store takes. Public for `examples/roots_cost.rs`, which times it.
+/// The roots of Amazon Trust Services, whose names these are: Amazon Root CA 1 to 4 and the
+/// Starfield Services root that cross-signs them for older clients.
+const AWS_ROOT_NAMES: [&[u8]; 5] = [
+    b"Amazon Root CA 1",
+    b"Amazon Root CA 2",
+    b"Amazon Root CA 3",
+    b"Amazon Root CA 4",
+    b"Starfield Services Root Certificate Authority - G2",
+];
+
+/// Whether a root certificate (DER) is one of [`AWS_ROOT_NAMES`]: whether its issuer holds the
+/// name as a whole attribute value, the DER string tag (UTF8String or PrintableString) and
+/// length followed by those bytes, so `Amazon Root CA 1` is not found in a `... CA 10`. A
+/// root's issuer is its own name, and comes within the first few hundred bytes (after the
+/// version, serial number and signature algorithm): looking only there keeps this a pass over
+/// ~30 KB rather than all ~170 KB of roots. A test checks exactly five of Mozilla's match.
+fn is_aws_root(certificate: &[u8]) -> bool {
+    const UTF8_STRING: u8 = 0x0c;
+    const PRINTABLE_STRING: u8 = 0x13;
+    const ISSUER_WITHIN: usize = 256;
+    let head = &certificate[..certificate.len().min(ISSUER_WITHIN)];
+    (0..head.len().saturating_sub(2)).any(|at| {
+        matches!(head[at], UTF8_STRING | PRINTABLE_STRING)
+            && AWS_ROOT_NAMES.iter().any(|name| {
+                usize::from(head[at + 1]) == name.len() && head[at + 2..].starts_with(name)
+            })
+    })
+}
+
+/// Amazon Trust Services' roots from the compiled-in Mozilla roots (webpki-root-certs), as one
+/// PEM bundle, the only form the SDK's trust store takes. Public for `examples/roots_cost.rs`.
+pub fn aws_roots_pem() -> Vec<u8> {
+    pem_of(
+        webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter(|certificate| is_aws_root(certificate)),
+    )
+}
+
+/// Mozilla's root certificates as one PEM bundle, what the SDK trusted before
+/// [`aws_roots_pem`]. Public for `examples/roots_cost.rs`, which times both.
 pub fn mozilla_roots_pem() -> Vec<u8> {
+    pem_of(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter())
+}
+
+fn pem_of<'a>(
+    certificates: impl Iterator<Item = &'a rustls::pki_types::CertificateDer<'static>>,
+) -> Vec<u8> {
     use base64::Engine;
-    let mut pem = Vec::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
-    for certificate in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+    let mut pem = Vec::new();
+    for certificate in certificates {
         let text = base64::engine::general_purpose::STANDARD.encode(certificate.as_ref());
         pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
         for line in text.as_bytes().chunks(64) {
@@ -139,28 +188,37 @@ mod tests {
     use rustls::pki_types::pem::PemObject;
 
     /// The SDK's trust store turns each PEM certificate into a root with an `expect`: every one
-    /// of ours must parse, or the first AWS call would panic.
+    /// of ours must parse, or the first AWS call would panic. And they are exactly Amazon Trust
+    /// Services' five, each found once.
     #[test]
-    fn every_compiled_in_root_reaches_the_sdks_trust_store() {
-        let pem = mozilla_roots_pem();
-        let certificates = CertificateDer::pem_slice_iter(&pem)
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        assert_eq!(
-            certificates.len(),
-            webpki_root_certs::TLS_SERVER_ROOT_CERTS.len()
-        );
-        let mut roots = rustls::RootCertStore::empty();
-        for certificate in certificates {
-            roots.add(certificate).unwrap();
-        }
-        // Amazon Trust Services, which AWS's endpoints chain to, among them.
-        assert!(roots.len() > 100);
-        assert!(
-            webpki_root_certs::TLS_SERVER_ROOT_CERTS
+    fn the_sdk_trusts_exactly_amazon_trust_services_roots() {
+        let parse = |pem: &[u8]| {
+            let certificates = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            let mut roots = rustls::RootCertStore::empty();
+            for certificate in &certificates {
+                roots.add(certificate.clone()).unwrap();
+            }
+            certificates
+        };
+        let aws = parse(&aws_roots_pem());
+        assert_eq!(aws.len(), AWS_ROOT_NAMES.len());
+        for name in AWS_ROOT_NAMES {
+            let holding = aws
                 .iter()
-                .any(|c| c.windows(16).any(|w| w == b"Amazon Root CA 1"))
-        );
+                .filter(|c| c.windows(name.len()).any(|w| w == name))
+                .count();
+            assert_eq!(holding, 1, "{}", String::from_utf8_lossy(name));
+        }
+        // "Starfield Root Certificate Authority - G2" is another root, not Amazon's.
+        assert!(!is_aws_root(
+            b"\x13\x29Starfield Root Certificate Authority - G2"
+        ));
+        assert!(!is_aws_root(b"\x13\x11Amazon Root CA 10"));
+        assert!(is_aws_root(b"\x13\x10Amazon Root CA 1\x30"));
+        let all = parse(&mozilla_roots_pem());
+        assert_eq!(all.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
         assert!(http_client().is_some());
     }
 }
