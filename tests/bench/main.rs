@@ -321,6 +321,12 @@ async fn main() {
         warm_only(&dir, pages).await;
         return;
     }
+    if std::env::args().nth(1).as_deref() == Some("--cold") {
+        let dir = PathBuf::from(std::env::args().nth(2).expect("bench --cold <dir> [starts]"));
+        let starts = std::env::args().nth(3).map_or(100, |n| n.parse().expect("a count"));
+        cold_only(&dir, starts).await;
+        return;
+    }
     let mut rows: Vec<Row> = Vec::new();
     let mb = |bytes: u64| format!("{:.2} MB", bytes as f64 / 1_000_000.0);
 
@@ -655,6 +661,19 @@ async fn warm_only(dir: &Path, pages: u32) {
         "{pages} warm 50-booking pages: CPU per page {}, p50 {}, {writes:.1} write calls per page",
         ms(cpu),
         ms(percentile(&warm, 0.5))
+    );
+}
+
+/// `bench --cold <dir> [starts]`: cold starts of `<dir>/list-bookings` (100 by default), each
+/// to its first 50-booking page and no further, and their median CPU. The processes to profile.
+async fn cold_only(dir: &Path, starts: usize) {
+    let world = new_world(50).await;
+    let cold = cold_starts_of(&dir.join("list-bookings"), &env_for(&world), starts, &[]).await;
+    println!(
+        "{starts} cold starts: CPU start -> first `/next` {}, first invocation {}, together {}",
+        ms(cold.start_cpu),
+        ms(cold.first_cpu),
+        ms(cold.start_cpu + cold.first_cpu)
     );
 }
 
