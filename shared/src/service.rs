@@ -12,7 +12,7 @@ use crate::omnilab::{
     BookingFilter, Call, ExternalId, Language, OmniLab, PageRequest, UpstreamError,
 };
 use crate::query::{ListQuery, MAX_PAGE_SIZE, Pages};
-use crate::view::{self, BookingList, BookingView, NextPage};
+use crate::view::{self, BookingList, NextPage};
 
 /// `all=true` and the ownership check stop after this many pages (10,000 bookings at 100 a
 /// page), so a wrong `total_count` upstream cannot make one request run away.
@@ -86,7 +86,7 @@ impl Bookings {
                     .omnilab
                     .fetch_contact_bookings(call, customer, &query.filter, page)
                     .await?;
-                let views = views(page.bookings, language);
+                let views = view::views(page.bookings, language);
                 let list =
                     BookingList::new(&views, page.page_number, page.page_size, page.total_count);
                 view::render(&list).map_err(|_| ListError::TooLarge)
@@ -347,13 +347,6 @@ fn identity(booking: &Booking) -> String {
     booking.booking.to_ascii_lowercase()
 }
 
-fn views(bookings: Vec<Booking>, language: Option<&Language>) -> Vec<BookingView> {
-    bookings
-        .into_iter()
-        .map(|booking| BookingView::new(booking, language))
-        .collect()
-}
-
 /// `all=true`'s answer: the pages as one, or as many whole pages as fit in a Lambda response;
 /// each booking once, where it was first seen.
 fn render_pages(pages: Vec<BookingPage>, language: Option<&Language>, incomplete: bool) -> String {
@@ -372,7 +365,7 @@ fn render_pages(pages: Vec<BookingPage>, language: Option<&Language>, incomplete
         );
         ends.push(bookings.len());
     }
-    let views = views(bookings, language);
+    let views = view::views(bookings, language);
     let render = |kept_pages: usize| {
         let kept = kept_pages.checked_sub(1).map_or(0, |last| ends[last]);
         let mut list = BookingList::new(

@@ -28,20 +28,23 @@ pub struct BookingView {
 
 /// The bookings of one touchpoint: `activity.id` repeats across campaigns, so the campaign's
 /// public key is part of the key.
+///
+/// It borrows from the bookings it groups, which the answer shows anyway: copying each
+/// booking's id and strings again was ~60 allocations a page for nothing.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct BookingGroup {
-    pub interaction_public_key: String,
-    pub activity_id: String,
-    pub activity_title: String,
-    pub timezone: String,
+pub struct BookingGroup<'a> {
+    pub interaction_public_key: &'a str,
+    pub activity_id: &'a str,
+    pub activity_title: &'a str,
+    pub timezone: &'a str,
     /// In slot order.
-    pub booking_ids: Vec<String>,
+    pub booking_ids: Vec<&'a str>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct BookingList<'a> {
     pub bookings: &'a [BookingView],
-    pub groups: Vec<BookingGroup>,
+    pub groups: Vec<BookingGroup<'a>>,
     pub page_number: u32,
     pub page_size: u32,
     pub total_count: u64,
@@ -121,10 +124,15 @@ pub fn encoded_len(json: &str) -> usize {
 }
 
 impl BookingView {
-    pub fn new(mut booking: Booking, language: Option<&Language>) -> Self {
-        booking.activity.title = localized(&booking.activity.title, language);
-        if let Some(hint) = booking.activity.location_hint.as_mut() {
-            *hint = localized(hint, language);
+    pub fn new(booking: Booking, language: Option<&Language>) -> Self {
+        Self::in_zone(booking, language, &mut Zones::default())
+    }
+
+    /// [`BookingView::new`], with the time zones of the page's earlier bookings at hand.
+    fn in_zone(mut booking: Booking, language: Option<&Language>, zones: &mut Zones) -> Self {
+        booking.activity.title = localized(std::mem::take(&mut booking.activity.title), language);
+        if let Some(hint) = booking.activity.location_hint.take() {
+            booking.activity.location_hint = Some(localized(hint, language));
         }
         let slot_ending_at = booking.slot_duration_in_minutes.and_then(|minutes| {
             booking
@@ -132,8 +140,9 @@ impl BookingView {
                 .checked_add(SignedDuration::from_mins(i64::from(minutes)))
                 .ok()
         });
-        let slot_starting_at_local =
-            local_time(booking.slot_starting_at, &booking.interaction.timezone);
+        let slot_starting_at_local = zones
+            .get(&booking.interaction.timezone)
+            .map(|zone| in_zone(booking.slot_starting_at, zone));
         if slot_starting_at_local.is_none() {
             tracing::warn!(timezone = ?booking.interaction.timezone, "OmniLab sent an unknown time zone");
         }
@@ -145,18 +154,45 @@ impl BookingView {
     }
 }
 
+/// The views of a page's bookings, in order.
+pub fn views(bookings: Vec<Booking>, language: Option<&Language>) -> Vec<BookingView> {
+    let mut zones = Zones::default();
+    bookings
+        .into_iter()
+        .map(|booking| BookingView::in_zone(booking, language, &mut zones))
+        .collect()
+}
+
+/// The time zones a page's bookings name, each looked up once: a page's bookings nearly always
+/// share one or two, and a lookup is a search of the bundled database and a copy of the zone.
+#[derive(Default)]
+struct Zones(Vec<(String, Option<TimeZone>)>);
+
+impl Zones {
+    fn get(&mut self, name: &str) -> Option<&TimeZone> {
+        let at = match self.0.iter().position(|(known, _)| known == name) {
+            Some(at) => at,
+            None => {
+                self.0.push((name.to_owned(), TimeZone::get(name).ok()));
+                self.0.len() - 1
+            }
+        };
+        self.0[at].1.as_ref()
+    }
+}
+
 /// Resolves OmniLab's localized-string edge case: when the campaign has no text in the resolved
 /// language, the field may hold a language map serialized as a string, such as `{"fr":"…"}`.
 /// Take the requested language's entry, else the first one; anything that is not such a map is
-/// already the text.
-pub fn localized(raw: &str, language: Option<&Language>) -> String {
+/// already the text, and is handed back as it came.
+pub fn localized(raw: String, language: Option<&Language>) -> String {
     if !raw.trim_start().starts_with('{') {
-        return raw.to_owned();
+        return raw;
     }
     // `serde_json` keeps the map in document order (feature `preserve_order`), so "first" is
     // the first entry OmniLab wrote. Its recursion limit bounds hostile nesting.
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(raw) else {
-        return raw.to_owned();
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&raw) else {
+        return raw;
     };
     let text_of =
         |value: &serde_json::Value| value.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
@@ -168,17 +204,20 @@ pub fn localized(raw: &str, language: Option<&Language>) -> String {
 
 /// RFC 3339 with the zone's offset at that instant, e.g. `2024-07-10T13:30:00+01:00` in London.
 pub fn local_time(instant: Timestamp, timezone: &str) -> Option<String> {
-    let zone = TimeZone::get(timezone).ok()?;
-    Some(
-        instant
-            .display_with_offset(zone.to_offset(instant))
-            .to_string(),
-    )
+    TimeZone::get(timezone)
+        .ok()
+        .map(|zone| in_zone(instant, &zone))
+}
+
+fn in_zone(instant: Timestamp, zone: &TimeZone) -> String {
+    instant
+        .display_with_offset(zone.to_offset(instant))
+        .to_string()
 }
 
 /// Groups bookings by (campaign, touchpoint); bookings inside a group in slot order, groups by
 /// their earliest slot (ties broken by key, so the answer is stable).
-pub fn group(bookings: &[BookingView]) -> Vec<BookingGroup> {
+pub fn group(bookings: &[BookingView]) -> Vec<BookingGroup<'_>> {
     let mut order: Vec<&BookingView> = bookings.iter().collect();
     order.sort_by(|a, b| {
         (a.booking.slot_starting_at, &a.booking.booking)
@@ -194,15 +233,15 @@ pub fn group(bookings: &[BookingView]) -> Vec<BookingGroup> {
         );
         let at = *index.entry(key).or_insert_with(|| {
             groups.push(BookingGroup {
-                interaction_public_key: booking.interaction.public_key.clone(),
-                activity_id: booking.activity.id.clone(),
-                activity_title: booking.activity.title.clone(),
-                timezone: booking.interaction.timezone.clone(),
+                interaction_public_key: &booking.interaction.public_key,
+                activity_id: &booking.activity.id,
+                activity_title: &booking.activity.title,
+                timezone: &booking.interaction.timezone,
                 booking_ids: Vec::new(),
             });
             groups.len() - 1
         });
-        groups[at].booking_ids.push(booking.booking.clone());
+        groups[at].booking_ids.push(&booking.booking);
     }
     groups
 }
@@ -219,21 +258,24 @@ mod tests {
     #[test]
     fn plain_text_stays_as_it_is() {
         assert_eq!(
-            localized("Santa Photo Experience", Some(&lang("fr"))),
+            localized("Santa Photo Experience".into(), Some(&lang("fr"))),
             "Santa Photo Experience"
         );
-        assert_eq!(localized("{not json", None), "{not json");
-        assert_eq!(localized("", None), "");
+        assert_eq!(localized("{not json".into(), None), "{not json");
+        assert_eq!(localized(String::new(), None), "");
     }
 
     #[test]
     fn a_language_map_resolves_to_the_language_else_the_first_entry() {
         let raw = r#"{"fr":"Photo avec le Père Noël","de":"Fotoerlebnis"}"#;
-        assert_eq!(localized(raw, Some(&lang("de"))), "Fotoerlebnis");
-        assert_eq!(localized(raw, Some(&lang("en"))), "Photo avec le Père Noël");
-        assert_eq!(localized(raw, None), "Photo avec le Père Noël");
+        assert_eq!(localized(raw.into(), Some(&lang("de"))), "Fotoerlebnis");
         assert_eq!(
-            localized(r#"{"fr":"","de":"Foto"}"#, Some(&lang("fr"))),
+            localized(raw.into(), Some(&lang("en"))),
+            "Photo avec le Père Noël"
+        );
+        assert_eq!(localized(raw.into(), None), "Photo avec le Père Noël");
+        assert_eq!(
+            localized(r#"{"fr":"","de":"Foto"}"#.into(), Some(&lang("fr"))),
             "Foto"
         );
     }
@@ -241,9 +283,9 @@ mod tests {
     #[test]
     fn hostile_maps_do_not_panic() {
         let deep = format!("{}{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
-        assert_eq!(localized(&deep, None), deep);
-        assert_eq!(localized(r#"{"fr":{"x":1}}"#, None), "");
-        assert_eq!(localized("[1,2]", None), "[1,2]");
+        assert_eq!(localized(deep.clone(), None), deep);
+        assert_eq!(localized(r#"{"fr":{"x":1}}"#.into(), None), "");
+        assert_eq!(localized("[1,2]".into(), None), "[1,2]");
     }
 
     #[test]
@@ -363,9 +405,9 @@ mod tests {
             .iter()
             .map(|g| {
                 (
-                    g.interaction_public_key.as_str(),
-                    g.activity_id.as_str(),
-                    g.booking_ids.iter().map(String::as_str).collect(),
+                    g.interaction_public_key,
+                    g.activity_id,
+                    g.booking_ids.clone(),
                 )
             })
             .collect();
