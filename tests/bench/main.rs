@@ -653,10 +653,24 @@ async fn compare(dirs: &[PathBuf]) {
 /// `bench --warm <dir> [pages]`: one container of `<dir>/list-bookings` serving warm 50-booking
 /// pages (2,000 by default) after its first, and its CPU per page. The process to profile:
 /// `perf record -g -- target/release/bench --warm <dir>` spends nearly all its samples there.
+/// On a busy machine CPU time is too noisy to compare small changes: `BENCH_WRAPPER` runs the
+/// function under a command, such as `valgrind --tool=callgrind`, which counts instructions
+/// whatever else runs; the function is then stopped with SIGTERM, so the tool writes its count.
 async fn warm_only(dir: &Path, pages: u32) {
     let world = new_world(50).await;
-    let (warm, cpu, writes, _function, _runtime) =
-        warm_pages_of(&dir.join("list-bookings"), &env_for(&world), &[], pages).await;
+    let wrapper: Vec<String> = std::env::var("BENCH_WRAPPER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let (warm, cpu, writes, mut function, _runtime) =
+        warm_pages_of(&dir.join("list-bookings"), &env_for(&world), &wrapper, pages).await;
+    if let (false, Some(pid)) = (wrapper.is_empty(), function.child.id()) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let _ = tokio::time::timeout(Duration::from_secs(30), function.child.wait()).await;
+    }
     println!(
         "{pages} warm 50-booking pages: CPU per page {}, p50 {}, {writes:.1} write calls per page",
         ms(cpu),
