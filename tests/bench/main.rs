@@ -317,13 +317,21 @@ async fn main() {
     }
     if std::env::args().nth(1).as_deref() == Some("--warm") {
         let dir = PathBuf::from(std::env::args().nth(2).expect("bench --warm <dir> [pages]"));
-        let pages = std::env::args().nth(3).map_or(2_000, |n| n.parse().expect("a count"));
+        let pages = std::env::args()
+            .nth(3)
+            .map_or(2_000, |n| n.parse().expect("a count"));
         warm_only(&dir, pages).await;
         return;
     }
     if std::env::args().nth(1).as_deref() == Some("--cold") {
-        let dir = PathBuf::from(std::env::args().nth(2).expect("bench --cold <dir> [starts]"));
-        let starts = std::env::args().nth(3).map_or(100, |n| n.parse().expect("a count"));
+        let dir = PathBuf::from(
+            std::env::args()
+                .nth(2)
+                .expect("bench --cold <dir> [starts]"),
+        );
+        let starts = std::env::args()
+            .nth(3)
+            .map_or(100, |n| n.parse().expect("a count"));
         cold_only(&dir, starts).await;
         return;
     }
@@ -663,8 +671,13 @@ async fn warm_only(dir: &Path, pages: u32) {
         .split_whitespace()
         .map(str::to_owned)
         .collect();
-    let (warm, cpu, writes, mut function, _runtime) =
-        warm_pages_of(&dir.join("list-bookings"), &env_for(&world), &wrapper, pages).await;
+    let (warm, cpu, writes, mut function, _runtime) = warm_pages_of(
+        &dir.join("list-bookings"),
+        &env_for(&world),
+        &wrapper,
+        pages,
+    )
+    .await;
     if let (false, Some(pid)) = (wrapper.is_empty(), function.child.id()) {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
