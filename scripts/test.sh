@@ -22,12 +22,15 @@ esac
 timings=()
 stage_name=""
 stage_started=$SECONDS
-# Ends the stage under way (recording its time) and starts the one named, if any.
+# Ends the stage under way (recording its time and how large target/ has grown: the test
+# command's disk is one of its targets, docs/testing.md) and starts the one named, if any.
 stage() {
     if [ -n "$stage_name" ]; then
         local took=$((SECONDS - stage_started))
-        timings+=("$(printf '%5d s  %s' "$took" "$stage_name")")
-        echo "== ($stage_name: ${took} s)"
+        local disk
+        disk=$(du -sm target 2>/dev/null | cut -f1 || true)
+        timings+=("$(printf '%5d s  %6s MB in target/  %s' "$took" "${disk:-0}" "$stage_name")")
+        echo "== ($stage_name: ${took} s; target/ ${disk:-0} MB)"
     fi
     stage_name="${1:-}"
     stage_started=$SECONDS
