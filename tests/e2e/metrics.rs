@@ -6,7 +6,7 @@
 //!   unchanged from the specification page, docs.aws.amazon.com/AmazonCloudWatch/latest/
 //!   monitoring/CloudWatch_Embedded_Metric_Format_Specification.html, section "Embedded metric
 //!   format example and JSON schema"; see tests/emf/README.md), and the specification's rules
-//!   that the schema cannot express;
+//!   that the schema cannot express (`bookings_tests::emf`);
 //! - against the metrics contract: which documents each request writes and their counts, the
 //!   fixed dimension values, both request ids on every document, no customer or booking id in
 //!   any, and both request ids on every log line the request writes;
@@ -19,8 +19,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use bookings_tests::emf::{self, Specification};
 use bookings_tests::runtime_api::{Function, RuntimeApi};
 use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, function_env};
 use sandbox::gateway::Event;
@@ -137,109 +138,6 @@ fn allowed_values(dimension: &str) -> &'static [&'static str] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The EMF specification: its JSON schema, and the rules beyond it.
-
-struct Specification {
-    schemas: boon::Schemas,
-    index: boon::SchemaIndex,
-}
-
-impl Specification {
-    fn load() -> Self {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("emf/emf.schema.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let schema: Value = serde_json::from_str(&text).expect("the EMF schema is JSON");
-        let url = "urn:omnilab-bookings:emf.schema.json";
-        let mut compiler = boon::Compiler::new();
-        // The schema names no draft; its `"$id": "#/properties/..."` are draft-07's style.
-        compiler.set_default_draft(boon::Draft::V7);
-        compiler
-            .add_resource(url, schema)
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        let mut schemas = boon::Schemas::new();
-        let index = compiler
-            .compile(url, &mut schemas)
-            .unwrap_or_else(|e| panic!("the EMF schema does not compile: {e:#}"));
-        Self { schemas, index }
-    }
-
-    /// Every way `doc` breaks the specification: the schema first, then the rest.
-    fn problems(&self, doc: &Value) -> Vec<String> {
-        if let Err(error) = self.schemas.validate(doc, self.index) {
-            return vec![format!("{error:#}")];
-        }
-        beyond_the_schema(doc, now_ms())
-    }
-}
-
-/// The specification's rules that its schema cannot express: every name in a dimension set is
-/// a root member with a string value (at most 1024 characters), every metric name a root member
-/// that is a number or an array of at most 100 numbers; at most 30 dimensions a set and 100
-/// metric definitions a directive; and, for documents written now, a timestamp within a minute.
-fn beyond_the_schema(doc: &Value, now_ms: i64) -> Vec<String> {
-    let mut problems = Vec::new();
-    let Some(root) = doc.as_object() else {
-        return vec!["not an object".into()];
-    };
-    let aws = &doc["_aws"];
-    match aws["Timestamp"].as_i64() {
-        Some(ts) if (ts - now_ms).abs() <= 60_000 => {}
-        other => problems.push(format!(
-            "_aws.Timestamp {other:?} is not within a minute of now ({now_ms})"
-        )),
-    }
-    let directives = aws["CloudWatchMetrics"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for (i, directive) in directives.iter().enumerate() {
-        let at = format!("CloudWatchMetrics[{i}]");
-        for set in directive["Dimensions"].as_array().into_iter().flatten() {
-            let names = set.as_array().cloned().unwrap_or_default();
-            if names.len() > 30 {
-                problems.push(format!(
-                    "{at}: a dimension set of {} dimensions",
-                    names.len()
-                ));
-            }
-            for name in names.iter().filter_map(Value::as_str) {
-                match root.get(name) {
-                    Some(Value::String(value)) if value.chars().count() <= 1024 => {}
-                    Some(other) => problems.push(format!(
-                        "{at}: dimension {name} is {other}, not a string of at most 1024 characters"
-                    )),
-                    None => problems.push(format!("{at}: dimension {name} has no root member")),
-                }
-            }
-        }
-        let metrics = directive["Metrics"].as_array().cloned().unwrap_or_default();
-        if metrics.len() > 100 {
-            problems.push(format!("{at}: {} metric definitions", metrics.len()));
-        }
-        for name in metrics.iter().filter_map(|m| m["Name"].as_str()) {
-            match root.get(name) {
-                Some(Value::Number(_)) => {}
-                Some(Value::Array(values))
-                    if values.len() <= 100 && values.iter().all(Value::is_number) => {}
-                Some(other) => problems.push(format!(
-                    "{at}: metric {name} is {other}, not a number or an array of at most 100 numbers"
-                )),
-                None => problems.push(format!("{at}: metric {name} has no root member")),
-            }
-        }
-    }
-    problems
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as i64
-}
-
-// ---------------------------------------------------------------------------------------------
 // The binaries under the Runtime API, one request at a time.
 
 /// One Lambda container: a process of `binary` polling a Runtime API of its own.
@@ -282,7 +180,7 @@ impl Container {
         let mut tracing = Vec::new();
         for line in &lines {
             match serde_json::from_str::<Value>(line) {
-                Ok(value) if value.get("_aws").is_some() => docs.push(value),
+                Ok(value) if emf::is_document(&value) => docs.push(value),
                 Ok(value) if value.get("level").is_some() => tracing.push(value),
                 _ => {}
             }
@@ -518,7 +416,7 @@ impl Checker {
         // Metric lines are plain JSON objects, never inside a tracing line (not even escaped).
         for line in &ex.lines {
             let parsed = serde_json::from_str::<Value>(line).ok();
-            let emf = parsed.as_ref().is_some_and(|v| v.get("_aws").is_some());
+            let emf = parsed.as_ref().is_some_and(emf::is_document);
             assert!(
                 emf || !line.contains("_aws"),
                 "{what}: an EMF document inside another line: {line}"
@@ -1419,7 +1317,7 @@ fn mismatches(metrics: &[TemplateMetric], observed: &Observed) -> Vec<String> {
 #[test]
 fn the_specification_check_refuses_what_cloudwatch_would_refuse() {
     let specification = Specification::load();
-    let now = now_ms();
+    let now = emf::now_ms();
     let good = json!({
         "_aws": {"Timestamp": now, "CloudWatchMetrics": [{
             "Namespace": "Test", "Dimensions": [["Route"]],
@@ -1463,7 +1361,7 @@ fn the_specification_check_refuses_what_cloudwatch_would_refuse() {
         |d| d["Requests"] = json!("1"),
         |d| d["Times"] = json!((0..101).collect::<Vec<_>>()),
         |d| d["Times"] = json!([1, "2"]),
-        |d| d["_aws"]["Timestamp"] = json!(now_ms() - 120_000),
+        |d| d["_aws"]["Timestamp"] = json!(emf::now_ms() - 120_000),
     ];
     for (i, change) in rule_breaks.into_iter().enumerate() {
         let problems = broken(change);
