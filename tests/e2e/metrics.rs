@@ -12,17 +12,24 @@
 //!   any, and both request ids on every log line the request writes;
 //! - against `template.yaml`: every alarm and dashboard metric in the `MetricsNamespace`
 //!   parameter's namespace must be one the binaries were seen emitting in this very run, under
-//!   that name, with exactly those dimension names and with dimension values they emitted.
+//!   that name, with exactly those dimension names and with dimension values they emitted
+//!   (`bookings_tests::template_metrics` reads the template).
+//!
+//! The contract is this module's own; the specification and the template are read in support,
+//! where any area's test can hold its functions' metrics to them.
 //!
 //! Run by scripts/test.sh (moto and the binaries are needed). `DEPLOY_FILES_ROOT` points the
-//! template check at a copy of the repository's deploy files, as for tests/template.rs.
+//! template check at a copy of the repository's deploy files, as for tests/e2e/template.rs.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bookings_tests::emf::{self, Specification};
+use bookings_tests::emf::{self, Observed, Specification};
 use bookings_tests::runtime_api::{Function, RuntimeApi};
+use bookings_tests::template_metrics::{
+    Dimensions, Namespace, Source, TemplateMetric, dashboard_metrics, mismatches, read_template,
+    template_metrics,
+};
 use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, function_env};
 use sandbox::gateway::Event;
 use sandbox::{Endpoint, Fault, booking_uuid};
@@ -363,37 +370,6 @@ fn number(doc: &Value, name: &str) -> f64 {
     doc[name]
         .as_f64()
         .unwrap_or_else(|| panic!("{name} is not a number in {doc}"))
-}
-
-/// What the binaries were seen emitting: (metric, dimension names) → dimension → values.
-#[derive(Debug, Default)]
-struct Observed(BTreeMap<(String, BTreeSet<String>), BTreeMap<String, BTreeSet<String>>>);
-
-impl Observed {
-    fn record(&mut self, doc: &Value) {
-        for directive in doc["_aws"]["CloudWatchMetrics"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            for set in directive["Dimensions"].as_array().into_iter().flatten() {
-                let names: BTreeSet<String> =
-                    set.as_array().into_iter().flatten().map(text).collect();
-                for metric in directive["Metrics"].as_array().into_iter().flatten() {
-                    let values = self
-                        .0
-                        .entry((text(&metric["Name"]), names.clone()))
-                        .or_default();
-                    for name in &names {
-                        values
-                            .entry(name.clone())
-                            .or_default()
-                            .insert(text(&doc[name]));
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Checks every exchange against the specification and the contract, and records what it
@@ -917,7 +893,7 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
 
     // --- the template, against what was emitted ------------------------------------------
     let template = read_template();
-    let metrics = template_metrics(&template);
+    let metrics = template_metrics(&template, DEFAULT_NAMESPACE);
     let problems = mismatches(&metrics, &checker.observed);
     assert!(
         problems.is_empty(),
@@ -969,346 +945,11 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
         "{} requests, {} documents, {} (metric, dimension set) pairs emitted, {} template metrics checked, in {:?}",
         checker.exchanges,
         checker.documents,
-        checker.observed.0.len(),
+        checker.observed.pairs(),
         metrics.len(),
         started.elapsed()
     );
     drop((list_fn, cancel_fn, faults_fn));
-}
-
-// ---------------------------------------------------------------------------------------------
-// template.yaml's alarms and dashboard, read as data.
-
-/// A file of the repository, or of `DEPLOY_FILES_ROOT` to run the check on a copy.
-fn read_template() -> Yaml {
-    let root = std::env::var_os("DEPLOY_FILES_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
-    let path = root.join("template.yaml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_norway::from_str(&text).expect("template.yaml is YAML")
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
-    Alarm,
-    Dashboard,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Namespace {
-    /// `!Ref MetricsNamespace` (or `${MetricsNamespace}` in a `!Sub`).
-    Parameter,
-    Literal(String),
-    /// Something this check cannot read (another intrinsic).
-    Unreadable(String),
-}
-
-/// One metric the template reads: where, in which namespace, which name and dimensions.
-#[derive(Clone, Debug)]
-struct TemplateMetric {
-    source: Source,
-    /// For messages: the alarm's or the widget's name and the metric's place in it.
-    name: String,
-    namespace: Namespace,
-    metric: String,
-    dimensions: Dimensions,
-}
-
-/// (name, value) pairs; a value this check cannot read is `<...>`.
-type Dimensions = Vec<(String, String)>;
-
-/// What `${MetricsNamespace}` becomes in the dashboard's body, for the walk to recognise.
-const NAMESPACE_MARKER: &str = "<parameter MetricsNamespace>";
-
-/// Every metric of every `AWS::CloudWatch::Alarm` (its own, or each `MetricStat` of a
-/// metric-math alarm) and of every `AWS::CloudWatch::Dashboard`'s widgets.
-fn template_metrics(template: &Yaml) -> Vec<TemplateMetric> {
-    let parameters = template["Parameters"]
-        .as_mapping()
-        .expect("template.yaml has Parameters");
-    assert!(
-        parameters.contains_key("MetricsNamespace"),
-        "template.yaml has no MetricsNamespace parameter"
-    );
-    let default = template["Parameters"]["MetricsNamespace"]["Default"]
-        .as_str()
-        .unwrap_or(DEFAULT_NAMESPACE)
-        .to_owned();
-    let mut metrics = Vec::new();
-    let resources = template["Resources"].as_mapping().expect("Resources");
-    for (id, resource) in resources {
-        let id = id.as_str().expect("a logical id");
-        let properties = &resource["Properties"];
-        match resource["Type"].as_str() {
-            Some("AWS::CloudWatch::Alarm") => {
-                if properties.get("MetricName").is_some() {
-                    metrics.push(alarm_metric(id.to_owned(), properties));
-                }
-                for (i, query) in properties["Metrics"]
-                    .as_sequence()
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    let metric = &query["MetricStat"]["Metric"];
-                    if metric.is_mapping() {
-                        let name = format!(
-                            "alarm {id}, Metrics[{i}] (Id {})",
-                            query["Id"].as_str().unwrap_or("?")
-                        );
-                        metrics.push(alarm_metric(name, metric));
-                    }
-                }
-            }
-            Some("AWS::CloudWatch::Dashboard") => {
-                metrics.extend(dashboard_metrics(id, &properties["DashboardBody"]));
-            }
-            _ => {}
-        }
-    }
-    for metric in &mut metrics {
-        // A namespace written out as the parameter's default does not follow the parameter.
-        if metric.namespace == Namespace::Literal(default.clone()) {
-            metric.namespace =
-                Namespace::Unreadable(format!("{default} written out: use !Ref MetricsNamespace"));
-        }
-    }
-    metrics
-}
-
-/// An alarm's `Namespace`/`MetricName`/`Dimensions`, or a `MetricStat.Metric`'s.
-fn alarm_metric(name: String, metric: &Yaml) -> TemplateMetric {
-    let name = if name.starts_with("alarm ") {
-        name
-    } else {
-        format!("alarm {name}")
-    };
-    let dimensions = metric["Dimensions"]
-        .as_sequence()
-        .into_iter()
-        .flatten()
-        .map(|d| (yaml_text(&d["Name"]), yaml_text(&d["Value"])))
-        .collect();
-    TemplateMetric {
-        source: Source::Alarm,
-        name,
-        namespace: namespace_of(&metric["Namespace"]),
-        metric: yaml_text(&metric["MetricName"]),
-        dimensions,
-    }
-}
-
-/// A plain string as itself, anything else (an intrinsic) as `<...>`.
-fn yaml_text(value: &Yaml) -> String {
-    match value {
-        Yaml::String(s) => s.clone(),
-        other => format!(
-            "<{}>",
-            serde_norway::to_string(other).unwrap_or_default().trim()
-        ),
-    }
-}
-
-fn namespace_of(value: &Yaml) -> Namespace {
-    let is_parameter = match value {
-        Yaml::Tagged(tagged) if tagged.tag == "Ref" => tagged.value == "MetricsNamespace",
-        Yaml::Tagged(tagged) if tagged.tag == "Sub" => tagged.value == "${MetricsNamespace}",
-        Yaml::Mapping(m) if m.len() == 1 => {
-            m.get("Ref").is_some_and(|v| v == "MetricsNamespace")
-                || m.get("Fn::Sub").is_some_and(|v| v == "${MetricsNamespace}")
-        }
-        _ => false,
-    };
-    match value {
-        _ if is_parameter => Namespace::Parameter,
-        Yaml::String(s) => Namespace::Literal(s.clone()),
-        other => Namespace::Unreadable(yaml_text(other)),
-    }
-}
-
-/// The dashboard's widgets' metrics. The body is a `!Sub` of JSON text (or plain JSON text):
-/// `${MetricsNamespace}` becomes [`NAMESPACE_MARKER`], every other `${...}` `<...>`, `${!x}`
-/// `${x}`; then each metric widget's `properties.metrics` rows are read in CloudWatch's
-/// `[namespace, metric, dimension, value, ..., {options}]` form, where "." is "the same as in
-/// the row before" and a leading "..." is "the row before, up to the values that follow".
-fn dashboard_metrics(id: &str, body: &Yaml) -> Vec<TemplateMetric> {
-    let (text, variables) = match body {
-        Yaml::String(s) => (s.clone(), None),
-        Yaml::Tagged(tagged) if tagged.tag == "Sub" => match &tagged.value {
-            Yaml::String(s) => (s.clone(), None),
-            Yaml::Sequence(parts) if parts.len() == 2 && parts[0].is_string() => (
-                parts[0].as_str().expect("checked").to_owned(),
-                parts[1].as_mapping().cloned(),
-            ),
-            other => panic!("dashboard {id}: an unreadable !Sub: {other:?}"),
-        },
-        Yaml::Mapping(m) if m.get("Fn::Sub").is_some_and(Yaml::is_string) => {
-            (m.get("Fn::Sub").map(yaml_text).unwrap_or_default(), None)
-        }
-        other => panic!("dashboard {id}: a DashboardBody this check cannot read: {other:?}"),
-    };
-    let text = substitute(&text, variables.as_ref());
-    let body: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!("dashboard {id}: the DashboardBody is not JSON after substitution ({e}):\n{text}")
-    });
-    let mut metrics = Vec::new();
-    for (w, widget) in body["widgets"].as_array().into_iter().flatten().enumerate() {
-        let title = widget["properties"]["title"]
-            .as_str()
-            .map_or_else(|| format!("widget {w}"), |t| format!("widget {w} \"{t}\""));
-        let mut previous: Vec<Value> = Vec::new();
-        for (r, row) in widget["properties"]["metrics"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let row = row.as_array().cloned().unwrap_or_default();
-            let mut values: Vec<Value> = row.iter().filter(|v| !v.is_object()).cloned().collect();
-            if values.first().is_some_and(|v| v == "...") {
-                let rest = values.split_off(1);
-                let keep = previous.len().saturating_sub(rest.len());
-                values = previous[..keep].iter().cloned().chain(rest).collect();
-            }
-            for (i, value) in values.iter_mut().enumerate() {
-                if value == "." {
-                    *value = previous.get(i).cloned().unwrap_or(Value::Null);
-                }
-            }
-            previous = values.clone();
-            if values.is_empty() {
-                continue; // an expression row: no metric of its own
-            }
-            let strings: Vec<String> = values
-                .iter()
-                .map(|v| v.as_str().unwrap_or("?").to_owned())
-                .collect();
-            let name = format!("dashboard {id}, {title}, metrics[{r}]");
-            let namespace = match strings[0].as_str() {
-                NAMESPACE_MARKER => Namespace::Parameter,
-                other if other.contains(NAMESPACE_MARKER) => Namespace::Unreadable(other.into()),
-                other => Namespace::Literal(other.into()),
-            };
-            let dimensions = strings[2.min(strings.len())..]
-                .chunks(2)
-                .map(|pair| {
-                    let value = pair.get(1).cloned();
-                    (
-                        pair[0].clone(),
-                        value.unwrap_or_else(|| "<no value>".into()),
-                    )
-                })
-                .collect();
-            metrics.push(TemplateMetric {
-                source: Source::Dashboard,
-                name,
-                namespace,
-                metric: strings.get(1).cloned().unwrap_or_default(),
-                dimensions,
-            });
-        }
-    }
-    metrics
-}
-
-/// `!Sub`'s substitution, as far as this check needs it.
-fn substitute(text: &str, variables: Option<&serde_norway::Mapping>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("${") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 2..];
-        if let Some(literal) = after.strip_prefix('!') {
-            out.push_str("${");
-            rest = literal;
-            continue;
-        }
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[at..]);
-            return out;
-        };
-        let name = &after[..end];
-        let variable = variables.and_then(|v| v.get(name));
-        match variable {
-            Some(value) if namespace_of(value) == Namespace::Parameter => {
-                out.push_str(NAMESPACE_MARKER)
-            }
-            Some(Yaml::String(value)) => out.push_str(value),
-            _ if name == "MetricsNamespace" => out.push_str(NAMESPACE_MARKER),
-            _ => {
-                out.push('<');
-                out.push_str(name);
-                out.push('>');
-            }
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Every template metric in the parameter's namespace that the functions were not seen
-/// emitting exactly so; one message each, naming the alarm or widget and the metric.
-fn mismatches(metrics: &[TemplateMetric], observed: &Observed) -> Vec<String> {
-    let mut problems = Vec::new();
-    for m in metrics {
-        let described = format!(
-            "{}: {} {{{}}}",
-            m.name,
-            m.metric,
-            m.dimensions
-                .iter()
-                .map(|(n, v)| format!("{n}={v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        match &m.namespace {
-            Namespace::Parameter => {}
-            Namespace::Unreadable(what) => {
-                problems.push(format!(
-                    "{described}: namespace {what} is not !Ref MetricsNamespace"
-                ));
-                continue;
-            }
-            // AWS/ApiGateway, AWS/Lambda, ...: not ours to check.
-            Namespace::Literal(_) => continue,
-        }
-        let names: BTreeSet<String> = m.dimensions.iter().map(|(n, _)| n.clone()).collect();
-        if names.len() != m.dimensions.len() {
-            problems.push(format!("{described}: a dimension named twice"));
-            continue;
-        }
-        let Some(values) = observed.0.get(&(m.metric.clone(), names.clone())) else {
-            let emitted: Vec<String> = observed
-                .0
-                .keys()
-                .filter(|(metric, _)| *metric == m.metric)
-                .map(|(_, dims)| format!("{dims:?}"))
-                .collect();
-            problems.push(if emitted.is_empty() {
-                format!("{described}: no metric {} is emitted", m.metric)
-            } else {
-                format!(
-                    "{described}: {} is emitted only with the dimensions {}",
-                    m.metric,
-                    emitted.join(" or ")
-                )
-            });
-            continue;
-        };
-        for (name, value) in &m.dimensions {
-            let seen = values.get(name).cloned().unwrap_or_default();
-            if !seen.contains(value) {
-                problems.push(format!(
-                    "{described}: {name}={value} was never emitted with {} (emitted: {seen:?})",
-                    m.metric
-                ));
-            }
-        }
-    }
-    problems
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 //! schema cannot express. In support rather than in one area's tests because any test that runs
 //! a function can check the EMF lines it writes.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -115,4 +116,47 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .expect("after 1970")
         .as_millis() as i64
+}
+
+/// What the documents recorded so far emit, as CloudWatch would file it:
+/// (metric, dimension names) → dimension → values.
+#[derive(Debug, Default)]
+pub struct Observed(
+    pub(crate) BTreeMap<(String, BTreeSet<String>), BTreeMap<String, BTreeSet<String>>>,
+);
+
+impl Observed {
+    pub fn record(&mut self, doc: &Value) {
+        for directive in doc["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            for set in directive["Dimensions"].as_array().into_iter().flatten() {
+                let names: BTreeSet<String> =
+                    set.as_array().into_iter().flatten().map(text).collect();
+                for metric in directive["Metrics"].as_array().into_iter().flatten() {
+                    let values = self
+                        .0
+                        .entry((text(&metric["Name"]), names.clone()))
+                        .or_default();
+                    for name in &names {
+                        values
+                            .entry(name.clone())
+                            .or_default()
+                            .insert(text(&doc[name]));
+                    }
+                }
+            }
+        }
+    }
+
+    /// How many (metric, dimension names) pairs were emitted.
+    pub fn pairs(&self) -> usize {
+        self.0.len()
+    }
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
 }
