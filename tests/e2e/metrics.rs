@@ -6,22 +6,30 @@
 //!   unchanged from the specification page, docs.aws.amazon.com/AmazonCloudWatch/latest/
 //!   monitoring/CloudWatch_Embedded_Metric_Format_Specification.html, section "Embedded metric
 //!   format example and JSON schema"; see tests/emf/README.md), and the specification's rules
-//!   that the schema cannot express;
+//!   that the schema cannot express (`bookings_tests::emf`);
 //! - against the metrics contract: which documents each request writes and their counts, the
 //!   fixed dimension values, both request ids on every document, no customer or booking id in
 //!   any, and both request ids on every log line the request writes;
 //! - against `template.yaml`: every alarm and dashboard metric in the `MetricsNamespace`
 //!   parameter's namespace must be one the binaries were seen emitting in this very run, under
-//!   that name, with exactly those dimension names and with dimension values they emitted.
+//!   that name, with exactly those dimension names and with dimension values they emitted
+//!   (`bookings_tests::template_metrics` reads the template).
+//!
+//! The contract is this module's own; the specification and the template are read in support,
+//! where any area's test can hold its functions' metrics to them.
 //!
 //! Run by scripts/test.sh (moto and the binaries are needed). `DEPLOY_FILES_ROOT` points the
-//! template check at a copy of the repository's deploy files, as for tests/template.rs.
+//! template check at a copy of the repository's deploy files, as for tests/e2e/template.rs.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use bookings_tests::emf::{self, Observed, Specification};
 use bookings_tests::runtime_api::{Function, RuntimeApi};
+use bookings_tests::template_metrics::{
+    Dimensions, Namespace, Source, TemplateMetric, dashboard_metrics, mismatches, read_template,
+    template_metrics,
+};
 use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, function_env};
 use sandbox::gateway::Event;
 use sandbox::{Endpoint, Fault, booking_uuid};
@@ -137,109 +145,6 @@ fn allowed_values(dimension: &str) -> &'static [&'static str] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The EMF specification: its JSON schema, and the rules beyond it.
-
-struct Specification {
-    schemas: boon::Schemas,
-    index: boon::SchemaIndex,
-}
-
-impl Specification {
-    fn load() -> Self {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("emf/emf.schema.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let schema: Value = serde_json::from_str(&text).expect("the EMF schema is JSON");
-        let url = "urn:omnilab-bookings:emf.schema.json";
-        let mut compiler = boon::Compiler::new();
-        // The schema names no draft; its `"$id": "#/properties/..."` are draft-07's style.
-        compiler.set_default_draft(boon::Draft::V7);
-        compiler
-            .add_resource(url, schema)
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        let mut schemas = boon::Schemas::new();
-        let index = compiler
-            .compile(url, &mut schemas)
-            .unwrap_or_else(|e| panic!("the EMF schema does not compile: {e:#}"));
-        Self { schemas, index }
-    }
-
-    /// Every way `doc` breaks the specification: the schema first, then the rest.
-    fn problems(&self, doc: &Value) -> Vec<String> {
-        if let Err(error) = self.schemas.validate(doc, self.index) {
-            return vec![format!("{error:#}")];
-        }
-        beyond_the_schema(doc, now_ms())
-    }
-}
-
-/// The specification's rules that its schema cannot express: every name in a dimension set is
-/// a root member with a string value (at most 1024 characters), every metric name a root member
-/// that is a number or an array of at most 100 numbers; at most 30 dimensions a set and 100
-/// metric definitions a directive; and, for documents written now, a timestamp within a minute.
-fn beyond_the_schema(doc: &Value, now_ms: i64) -> Vec<String> {
-    let mut problems = Vec::new();
-    let Some(root) = doc.as_object() else {
-        return vec!["not an object".into()];
-    };
-    let aws = &doc["_aws"];
-    match aws["Timestamp"].as_i64() {
-        Some(ts) if (ts - now_ms).abs() <= 60_000 => {}
-        other => problems.push(format!(
-            "_aws.Timestamp {other:?} is not within a minute of now ({now_ms})"
-        )),
-    }
-    let directives = aws["CloudWatchMetrics"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for (i, directive) in directives.iter().enumerate() {
-        let at = format!("CloudWatchMetrics[{i}]");
-        for set in directive["Dimensions"].as_array().into_iter().flatten() {
-            let names = set.as_array().cloned().unwrap_or_default();
-            if names.len() > 30 {
-                problems.push(format!(
-                    "{at}: a dimension set of {} dimensions",
-                    names.len()
-                ));
-            }
-            for name in names.iter().filter_map(Value::as_str) {
-                match root.get(name) {
-                    Some(Value::String(value)) if value.chars().count() <= 1024 => {}
-                    Some(other) => problems.push(format!(
-                        "{at}: dimension {name} is {other}, not a string of at most 1024 characters"
-                    )),
-                    None => problems.push(format!("{at}: dimension {name} has no root member")),
-                }
-            }
-        }
-        let metrics = directive["Metrics"].as_array().cloned().unwrap_or_default();
-        if metrics.len() > 100 {
-            problems.push(format!("{at}: {} metric definitions", metrics.len()));
-        }
-        for name in metrics.iter().filter_map(|m| m["Name"].as_str()) {
-            match root.get(name) {
-                Some(Value::Number(_)) => {}
-                Some(Value::Array(values))
-                    if values.len() <= 100 && values.iter().all(Value::is_number) => {}
-                Some(other) => problems.push(format!(
-                    "{at}: metric {name} is {other}, not a number or an array of at most 100 numbers"
-                )),
-                None => problems.push(format!("{at}: metric {name} has no root member")),
-            }
-        }
-    }
-    problems
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as i64
-}
-
-// ---------------------------------------------------------------------------------------------
 // The binaries under the Runtime API, one request at a time.
 
 /// One Lambda container: a process of `binary` polling a Runtime API of its own.
@@ -282,7 +187,7 @@ impl Container {
         let mut tracing = Vec::new();
         for line in &lines {
             match serde_json::from_str::<Value>(line) {
-                Ok(value) if value.get("_aws").is_some() => docs.push(value),
+                Ok(value) if emf::is_document(&value) => docs.push(value),
                 Ok(value) if value.get("level").is_some() => tracing.push(value),
                 _ => {}
             }
@@ -467,37 +372,6 @@ fn number(doc: &Value, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("{name} is not a number in {doc}"))
 }
 
-/// What the binaries were seen emitting: (metric, dimension names) → dimension → values.
-#[derive(Debug, Default)]
-struct Observed(BTreeMap<(String, BTreeSet<String>), BTreeMap<String, BTreeSet<String>>>);
-
-impl Observed {
-    fn record(&mut self, doc: &Value) {
-        for directive in doc["_aws"]["CloudWatchMetrics"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            for set in directive["Dimensions"].as_array().into_iter().flatten() {
-                let names: BTreeSet<String> =
-                    set.as_array().into_iter().flatten().map(text).collect();
-                for metric in directive["Metrics"].as_array().into_iter().flatten() {
-                    let values = self
-                        .0
-                        .entry((text(&metric["Name"]), names.clone()))
-                        .or_default();
-                    for name in &names {
-                        values
-                            .entry(name.clone())
-                            .or_default()
-                            .insert(text(&doc[name]));
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Checks every exchange against the specification and the contract, and records what it
 /// emitted.
 struct Checker {
@@ -518,7 +392,7 @@ impl Checker {
         // Metric lines are plain JSON objects, never inside a tracing line (not even escaped).
         for line in &ex.lines {
             let parsed = serde_json::from_str::<Value>(line).ok();
-            let emf = parsed.as_ref().is_some_and(|v| v.get("_aws").is_some());
+            let emf = parsed.as_ref().is_some_and(emf::is_document);
             assert!(
                 emf || !line.contains("_aws"),
                 "{what}: an EMF document inside another line: {line}"
@@ -1019,7 +893,7 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
 
     // --- the template, against what was emitted ------------------------------------------
     let template = read_template();
-    let metrics = template_metrics(&template);
+    let metrics = template_metrics(&template, DEFAULT_NAMESPACE);
     let problems = mismatches(&metrics, &checker.observed);
     assert!(
         problems.is_empty(),
@@ -1071,346 +945,11 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
         "{} requests, {} documents, {} (metric, dimension set) pairs emitted, {} template metrics checked, in {:?}",
         checker.exchanges,
         checker.documents,
-        checker.observed.0.len(),
+        checker.observed.pairs(),
         metrics.len(),
         started.elapsed()
     );
     drop((list_fn, cancel_fn, faults_fn));
-}
-
-// ---------------------------------------------------------------------------------------------
-// template.yaml's alarms and dashboard, read as data.
-
-/// A file of the repository, or of `DEPLOY_FILES_ROOT` to run the check on a copy.
-fn read_template() -> Yaml {
-    let root = std::env::var_os("DEPLOY_FILES_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
-    let path = root.join("template.yaml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_norway::from_str(&text).expect("template.yaml is YAML")
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
-    Alarm,
-    Dashboard,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Namespace {
-    /// `!Ref MetricsNamespace` (or `${MetricsNamespace}` in a `!Sub`).
-    Parameter,
-    Literal(String),
-    /// Something this check cannot read (another intrinsic).
-    Unreadable(String),
-}
-
-/// One metric the template reads: where, in which namespace, which name and dimensions.
-#[derive(Clone, Debug)]
-struct TemplateMetric {
-    source: Source,
-    /// For messages: the alarm's or the widget's name and the metric's place in it.
-    name: String,
-    namespace: Namespace,
-    metric: String,
-    dimensions: Dimensions,
-}
-
-/// (name, value) pairs; a value this check cannot read is `<...>`.
-type Dimensions = Vec<(String, String)>;
-
-/// What `${MetricsNamespace}` becomes in the dashboard's body, for the walk to recognise.
-const NAMESPACE_MARKER: &str = "<parameter MetricsNamespace>";
-
-/// Every metric of every `AWS::CloudWatch::Alarm` (its own, or each `MetricStat` of a
-/// metric-math alarm) and of every `AWS::CloudWatch::Dashboard`'s widgets.
-fn template_metrics(template: &Yaml) -> Vec<TemplateMetric> {
-    let parameters = template["Parameters"]
-        .as_mapping()
-        .expect("template.yaml has Parameters");
-    assert!(
-        parameters.contains_key("MetricsNamespace"),
-        "template.yaml has no MetricsNamespace parameter"
-    );
-    let default = template["Parameters"]["MetricsNamespace"]["Default"]
-        .as_str()
-        .unwrap_or(DEFAULT_NAMESPACE)
-        .to_owned();
-    let mut metrics = Vec::new();
-    let resources = template["Resources"].as_mapping().expect("Resources");
-    for (id, resource) in resources {
-        let id = id.as_str().expect("a logical id");
-        let properties = &resource["Properties"];
-        match resource["Type"].as_str() {
-            Some("AWS::CloudWatch::Alarm") => {
-                if properties.get("MetricName").is_some() {
-                    metrics.push(alarm_metric(id.to_owned(), properties));
-                }
-                for (i, query) in properties["Metrics"]
-                    .as_sequence()
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    let metric = &query["MetricStat"]["Metric"];
-                    if metric.is_mapping() {
-                        let name = format!(
-                            "alarm {id}, Metrics[{i}] (Id {})",
-                            query["Id"].as_str().unwrap_or("?")
-                        );
-                        metrics.push(alarm_metric(name, metric));
-                    }
-                }
-            }
-            Some("AWS::CloudWatch::Dashboard") => {
-                metrics.extend(dashboard_metrics(id, &properties["DashboardBody"]));
-            }
-            _ => {}
-        }
-    }
-    for metric in &mut metrics {
-        // A namespace written out as the parameter's default does not follow the parameter.
-        if metric.namespace == Namespace::Literal(default.clone()) {
-            metric.namespace =
-                Namespace::Unreadable(format!("{default} written out: use !Ref MetricsNamespace"));
-        }
-    }
-    metrics
-}
-
-/// An alarm's `Namespace`/`MetricName`/`Dimensions`, or a `MetricStat.Metric`'s.
-fn alarm_metric(name: String, metric: &Yaml) -> TemplateMetric {
-    let name = if name.starts_with("alarm ") {
-        name
-    } else {
-        format!("alarm {name}")
-    };
-    let dimensions = metric["Dimensions"]
-        .as_sequence()
-        .into_iter()
-        .flatten()
-        .map(|d| (yaml_text(&d["Name"]), yaml_text(&d["Value"])))
-        .collect();
-    TemplateMetric {
-        source: Source::Alarm,
-        name,
-        namespace: namespace_of(&metric["Namespace"]),
-        metric: yaml_text(&metric["MetricName"]),
-        dimensions,
-    }
-}
-
-/// A plain string as itself, anything else (an intrinsic) as `<...>`.
-fn yaml_text(value: &Yaml) -> String {
-    match value {
-        Yaml::String(s) => s.clone(),
-        other => format!(
-            "<{}>",
-            serde_norway::to_string(other).unwrap_or_default().trim()
-        ),
-    }
-}
-
-fn namespace_of(value: &Yaml) -> Namespace {
-    let is_parameter = match value {
-        Yaml::Tagged(tagged) if tagged.tag == "Ref" => tagged.value == "MetricsNamespace",
-        Yaml::Tagged(tagged) if tagged.tag == "Sub" => tagged.value == "${MetricsNamespace}",
-        Yaml::Mapping(m) if m.len() == 1 => {
-            m.get("Ref").is_some_and(|v| v == "MetricsNamespace")
-                || m.get("Fn::Sub").is_some_and(|v| v == "${MetricsNamespace}")
-        }
-        _ => false,
-    };
-    match value {
-        _ if is_parameter => Namespace::Parameter,
-        Yaml::String(s) => Namespace::Literal(s.clone()),
-        other => Namespace::Unreadable(yaml_text(other)),
-    }
-}
-
-/// The dashboard's widgets' metrics. The body is a `!Sub` of JSON text (or plain JSON text):
-/// `${MetricsNamespace}` becomes [`NAMESPACE_MARKER`], every other `${...}` `<...>`, `${!x}`
-/// `${x}`; then each metric widget's `properties.metrics` rows are read in CloudWatch's
-/// `[namespace, metric, dimension, value, ..., {options}]` form, where "." is "the same as in
-/// the row before" and a leading "..." is "the row before, up to the values that follow".
-fn dashboard_metrics(id: &str, body: &Yaml) -> Vec<TemplateMetric> {
-    let (text, variables) = match body {
-        Yaml::String(s) => (s.clone(), None),
-        Yaml::Tagged(tagged) if tagged.tag == "Sub" => match &tagged.value {
-            Yaml::String(s) => (s.clone(), None),
-            Yaml::Sequence(parts) if parts.len() == 2 && parts[0].is_string() => (
-                parts[0].as_str().expect("checked").to_owned(),
-                parts[1].as_mapping().cloned(),
-            ),
-            other => panic!("dashboard {id}: an unreadable !Sub: {other:?}"),
-        },
-        Yaml::Mapping(m) if m.get("Fn::Sub").is_some_and(Yaml::is_string) => {
-            (m.get("Fn::Sub").map(yaml_text).unwrap_or_default(), None)
-        }
-        other => panic!("dashboard {id}: a DashboardBody this check cannot read: {other:?}"),
-    };
-    let text = substitute(&text, variables.as_ref());
-    let body: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!("dashboard {id}: the DashboardBody is not JSON after substitution ({e}):\n{text}")
-    });
-    let mut metrics = Vec::new();
-    for (w, widget) in body["widgets"].as_array().into_iter().flatten().enumerate() {
-        let title = widget["properties"]["title"]
-            .as_str()
-            .map_or_else(|| format!("widget {w}"), |t| format!("widget {w} \"{t}\""));
-        let mut previous: Vec<Value> = Vec::new();
-        for (r, row) in widget["properties"]["metrics"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let row = row.as_array().cloned().unwrap_or_default();
-            let mut values: Vec<Value> = row.iter().filter(|v| !v.is_object()).cloned().collect();
-            if values.first().is_some_and(|v| v == "...") {
-                let rest = values.split_off(1);
-                let keep = previous.len().saturating_sub(rest.len());
-                values = previous[..keep].iter().cloned().chain(rest).collect();
-            }
-            for (i, value) in values.iter_mut().enumerate() {
-                if value == "." {
-                    *value = previous.get(i).cloned().unwrap_or(Value::Null);
-                }
-            }
-            previous = values.clone();
-            if values.is_empty() {
-                continue; // an expression row: no metric of its own
-            }
-            let strings: Vec<String> = values
-                .iter()
-                .map(|v| v.as_str().unwrap_or("?").to_owned())
-                .collect();
-            let name = format!("dashboard {id}, {title}, metrics[{r}]");
-            let namespace = match strings[0].as_str() {
-                NAMESPACE_MARKER => Namespace::Parameter,
-                other if other.contains(NAMESPACE_MARKER) => Namespace::Unreadable(other.into()),
-                other => Namespace::Literal(other.into()),
-            };
-            let dimensions = strings[2.min(strings.len())..]
-                .chunks(2)
-                .map(|pair| {
-                    let value = pair.get(1).cloned();
-                    (
-                        pair[0].clone(),
-                        value.unwrap_or_else(|| "<no value>".into()),
-                    )
-                })
-                .collect();
-            metrics.push(TemplateMetric {
-                source: Source::Dashboard,
-                name,
-                namespace,
-                metric: strings.get(1).cloned().unwrap_or_default(),
-                dimensions,
-            });
-        }
-    }
-    metrics
-}
-
-/// `!Sub`'s substitution, as far as this check needs it.
-fn substitute(text: &str, variables: Option<&serde_norway::Mapping>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("${") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 2..];
-        if let Some(literal) = after.strip_prefix('!') {
-            out.push_str("${");
-            rest = literal;
-            continue;
-        }
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[at..]);
-            return out;
-        };
-        let name = &after[..end];
-        let variable = variables.and_then(|v| v.get(name));
-        match variable {
-            Some(value) if namespace_of(value) == Namespace::Parameter => {
-                out.push_str(NAMESPACE_MARKER)
-            }
-            Some(Yaml::String(value)) => out.push_str(value),
-            _ if name == "MetricsNamespace" => out.push_str(NAMESPACE_MARKER),
-            _ => {
-                out.push('<');
-                out.push_str(name);
-                out.push('>');
-            }
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Every template metric in the parameter's namespace that the functions were not seen
-/// emitting exactly so; one message each, naming the alarm or widget and the metric.
-fn mismatches(metrics: &[TemplateMetric], observed: &Observed) -> Vec<String> {
-    let mut problems = Vec::new();
-    for m in metrics {
-        let described = format!(
-            "{}: {} {{{}}}",
-            m.name,
-            m.metric,
-            m.dimensions
-                .iter()
-                .map(|(n, v)| format!("{n}={v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        match &m.namespace {
-            Namespace::Parameter => {}
-            Namespace::Unreadable(what) => {
-                problems.push(format!(
-                    "{described}: namespace {what} is not !Ref MetricsNamespace"
-                ));
-                continue;
-            }
-            // AWS/ApiGateway, AWS/Lambda, ...: not ours to check.
-            Namespace::Literal(_) => continue,
-        }
-        let names: BTreeSet<String> = m.dimensions.iter().map(|(n, _)| n.clone()).collect();
-        if names.len() != m.dimensions.len() {
-            problems.push(format!("{described}: a dimension named twice"));
-            continue;
-        }
-        let Some(values) = observed.0.get(&(m.metric.clone(), names.clone())) else {
-            let emitted: Vec<String> = observed
-                .0
-                .keys()
-                .filter(|(metric, _)| *metric == m.metric)
-                .map(|(_, dims)| format!("{dims:?}"))
-                .collect();
-            problems.push(if emitted.is_empty() {
-                format!("{described}: no metric {} is emitted", m.metric)
-            } else {
-                format!(
-                    "{described}: {} is emitted only with the dimensions {}",
-                    m.metric,
-                    emitted.join(" or ")
-                )
-            });
-            continue;
-        };
-        for (name, value) in &m.dimensions {
-            let seen = values.get(name).cloned().unwrap_or_default();
-            if !seen.contains(value) {
-                problems.push(format!(
-                    "{described}: {name}={value} was never emitted with {} (emitted: {seen:?})",
-                    m.metric
-                ));
-            }
-        }
-    }
-    problems
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1419,7 +958,7 @@ fn mismatches(metrics: &[TemplateMetric], observed: &Observed) -> Vec<String> {
 #[test]
 fn the_specification_check_refuses_what_cloudwatch_would_refuse() {
     let specification = Specification::load();
-    let now = now_ms();
+    let now = emf::now_ms();
     let good = json!({
         "_aws": {"Timestamp": now, "CloudWatchMetrics": [{
             "Namespace": "Test", "Dimensions": [["Route"]],
@@ -1463,7 +1002,7 @@ fn the_specification_check_refuses_what_cloudwatch_would_refuse() {
         |d| d["Requests"] = json!("1"),
         |d| d["Times"] = json!((0..101).collect::<Vec<_>>()),
         |d| d["Times"] = json!([1, "2"]),
-        |d| d["_aws"]["Timestamp"] = json!(now_ms() - 120_000),
+        |d| d["_aws"]["Timestamp"] = json!(emf::now_ms() - 120_000),
     ];
     for (i, change) in rule_breaks.into_iter().enumerate() {
         let problems = broken(change);

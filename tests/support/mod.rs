@@ -1,12 +1,16 @@
 //! What the end-to-end tests share: the sandbox OmniLab on loopback (the `omnilab-sandbox`
 //! crate, which also builds the API Gateway events: `sandbox::gateway`), secrets in the Secrets
-//! Manager emulator, and a Lambda Runtime API to run the compiled binaries under.
+//! Manager emulator, a Lambda Runtime API to run the compiled binaries under, and the checks of
+//! what they write that any area may hold them to: EMF documents against the specification
+//! (`emf`), and the metrics `template.yaml` names (`template_metrics`).
 
 pub mod captured;
 pub mod dynamodb;
+pub mod emf;
 pub mod faulty_dynamodb;
 pub mod runtime_api;
 pub mod secrets;
+pub mod template_metrics;
 pub mod tls;
 
 use std::net::SocketAddr;
