@@ -35,6 +35,23 @@ flags=(--sanitizer none --debug-assertions --target-dir target/fuzz)
 corpus="target/fuzz/corpus/$target"
 mkdir -p "$corpus"
 
+# libFuzzer's instrumentation for our crates only, not for the AWS SDK, tokio, hyper and the other
+# dependencies: see the wrapper, and fuzz/Cargo.toml for the rest of what the build leaves out.
+export RUSTC_WRAPPER="$PWD/scripts/fuzz-rustc.sh"
+# Cargo's fingerprints include RUSTFLAGS but not the wrapper, so it would reuse crates built
+# under another version of it (or none, before it existed) as they are. Start the build over when
+# the wrapper changes; the corpus, in target/fuzz/corpus, stays.
+build_dir="target/fuzz/$(rustc -vV | sed -n 's/^host: //p')"
+wrapper_sum="$(sha256sum scripts/fuzz-rustc.sh | cut -d' ' -f1)"
+stamp=target/fuzz/rustc-wrapper.sha256
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wrapper_sum" ]; then
+    if [ -d "$build_dir" ]; then
+        echo "fuzz: scripts/fuzz-rustc.sh changed: rebuilding $build_dir from scratch"
+        rm -rf "$build_dir"
+    fi
+    echo "$wrapper_sum" > "$stamp"
+fi
+
 echo "fuzz: $(rustc --version), $(cargo fuzz --version)"
 started=$SECONDS
 cargo fuzz build "$target" "${flags[@]}"
