@@ -31,10 +31,17 @@ set -euo pipefail
 
 rustc="$1"
 shift
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Both paths resolved (pwd -P), so that a checkout reached through a symlink still matches. Were
+# our crates not to match, libFuzzer would only warn and fuzz blind: scripts/fuzz.sh checks that
+# the binary has counters.
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+manifest_dir="$repo"
+if [ -n "${CARGO_MANIFEST_DIR:-}" ]; then
+    manifest_dir="$(cd "$CARGO_MANIFEST_DIR" && pwd -P)"
+fi
 
 # Ours, or not a crate at all (cargo's `rustc -vV` and target-info probes): as cargo fuzz asks.
-case "${CARGO_MANIFEST_DIR:-$repo}/" in
+case "$manifest_dir/" in
     "$repo"/*) exec "$rustc" "$@" ;;
 esac
 

@@ -55,6 +55,12 @@ fi
 echo "fuzz: $(rustc --version), $(cargo fuzz --version)"
 started=$SECONDS
 cargo fuzz build "$target" "${flags[@]}"
+# Instrumented objects put their counters in this section; libFuzzer's own code does not name it.
+# Without it (the wrapper took none of our crates for ours) libFuzzer would only warn.
+if ! grep -qa __sancov_cntrs "$build_dir/release/$target"; then
+    echo "fuzz: $build_dir/release/$target has no coverage counters (see scripts/fuzz-rustc.sh)" >&2
+    exit 1
+fi
 echo "fuzz: built in $((SECONDS - started)) s; fuzzing for $seconds s"
 
 # -timeout: an input that takes over 10 s is a failure (the app's budget here is 5 s).
