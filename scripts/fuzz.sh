@@ -12,6 +12,11 @@
 # arguments, --cfg fuzzing, -Cdebug-assertions), so no RUSTC_BOOTSTRAP is needed. AddressSanitizer
 # adds little here: neither our crate nor the sandbox has any unsafe code; a crash is a panic.
 #
+# A minute's smoke run does not need the world instrumented: libFuzzer's coverage is for our crates
+# only (scripts/fuzz-rustc.sh, the compiler wrapper), and the dependencies go without debug info,
+# or without optimization where a run never executes them (fuzz/Cargo.toml). Measured back to back
+# on 2026-12-04: a clean build in 164 s instead of 377 s, target/fuzz 0.64 GB instead of 1.1 GB.
+#
 # The seeds in fuzz/corpus/handle are read, never written: the corpus libFuzzer grows lives in
 # target/fuzz/corpus/handle (kept between runs), a crash input in fuzz/artifacts/handle/ (kept
 # out of git). Replay one with
