@@ -12,6 +12,11 @@
 # arguments, --cfg fuzzing, -Cdebug-assertions), so no RUSTC_BOOTSTRAP is needed. AddressSanitizer
 # adds little here: neither our crate nor the sandbox has any unsafe code; a crash is a panic.
 #
+# A minute's smoke run does not need the world instrumented: libFuzzer's coverage is for our crates
+# only (scripts/fuzz-rustc.sh, the compiler wrapper), and the dependencies go without debug info,
+# or without optimization where a run never executes them (fuzz/Cargo.toml). Measured back to back
+# on 2026-12-04: a clean build in 164 s instead of 377 s, target/fuzz 0.64 GB instead of 1.1 GB.
+#
 # The seeds in fuzz/corpus/handle are read, never written: the corpus libFuzzer grows lives in
 # target/fuzz/corpus/handle (kept between runs), a crash input in fuzz/artifacts/handle/ (kept
 # out of git). Replay one with
@@ -35,9 +40,32 @@ flags=(--sanitizer none --debug-assertions --target-dir target/fuzz)
 corpus="target/fuzz/corpus/$target"
 mkdir -p "$corpus"
 
+# libFuzzer's instrumentation for our crates only, not for the AWS SDK, tokio, hyper and the other
+# dependencies: see the wrapper, and fuzz/Cargo.toml for the rest of what the build leaves out.
+export RUSTC_WRAPPER="$PWD/scripts/fuzz-rustc.sh"
+# Cargo's fingerprints include RUSTFLAGS but not the wrapper, so it would reuse crates built
+# under another version of it (or none, before it existed) as they are. Start the build over when
+# the wrapper changes; the corpus, in target/fuzz/corpus, stays.
+build_dir="target/fuzz/$(rustc -vV | sed -n 's/^host: //p')"
+wrapper_sum="$(sha256sum scripts/fuzz-rustc.sh | cut -d' ' -f1)"
+stamp=target/fuzz/rustc-wrapper.sha256
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wrapper_sum" ]; then
+    if [ -d "$build_dir" ]; then
+        echo "fuzz: scripts/fuzz-rustc.sh changed: rebuilding $build_dir from scratch"
+        rm -rf "$build_dir"
+    fi
+    echo "$wrapper_sum" > "$stamp"
+fi
+
 echo "fuzz: $(rustc --version), $(cargo fuzz --version)"
 started=$SECONDS
 cargo fuzz build "$target" "${flags[@]}"
+# Instrumented objects put their counters in this section; libFuzzer's own code does not name it.
+# Without it (the wrapper took none of our crates for ours) libFuzzer would only warn.
+if ! grep -qa __sancov_cntrs "$build_dir/release/$target"; then
+    echo "fuzz: $build_dir/release/$target has no coverage counters (see scripts/fuzz-rustc.sh)" >&2
+    exit 1
+fi
 echo "fuzz: built in $((SECONDS - started)) s; fuzzing for $seconds s"
 
 # -timeout: an input that takes over 10 s is a failure (the app's budget here is 5 s).
