@@ -125,11 +125,11 @@ pub fn encoded_len(json: &str) -> usize {
 
 impl BookingView {
     pub fn new(booking: Booking, language: Option<&Language>) -> Self {
-        Self::in_zone(booking, language, &mut Zones::default())
+        Self::with_zones(booking, language, &mut Zones::default())
     }
 
     /// [`BookingView::new`], with the time zones of the page's earlier bookings at hand.
-    fn in_zone(mut booking: Booking, language: Option<&Language>, zones: &mut Zones) -> Self {
+    fn with_zones(mut booking: Booking, language: Option<&Language>, zones: &mut Zones) -> Self {
         booking.activity.title = localized(std::mem::take(&mut booking.activity.title), language);
         if let Some(hint) = booking.activity.location_hint.take() {
             booking.activity.location_hint = Some(localized(hint, language));
@@ -142,7 +142,7 @@ impl BookingView {
         });
         let slot_starting_at_local = zones
             .get(&booking.interaction.timezone)
-            .map(|zone| in_zone(booking.slot_starting_at, zone));
+            .map(|zone| display_in(booking.slot_starting_at, zone));
         if slot_starting_at_local.is_none() {
             tracing::warn!(timezone = ?booking.interaction.timezone, "OmniLab sent an unknown time zone");
         }
@@ -159,25 +159,22 @@ pub fn views(bookings: Vec<Booking>, language: Option<&Language>) -> Vec<Booking
     let mut zones = Zones::default();
     bookings
         .into_iter()
-        .map(|booking| BookingView::in_zone(booking, language, &mut zones))
+        .map(|booking| BookingView::with_zones(booking, language, &mut zones))
         .collect()
 }
 
 /// The time zones a page's bookings name, each looked up once: a page's bookings nearly always
 /// share one or two, and a lookup is a search of the bundled database and a copy of the zone.
+/// A map, not a list: `all=true` may bring 10,000 bookings, and OmniLab as many names.
 #[derive(Default)]
-struct Zones(Vec<(String, Option<TimeZone>)>);
+struct Zones(HashMap<String, Option<TimeZone>>);
 
 impl Zones {
     fn get(&mut self, name: &str) -> Option<&TimeZone> {
-        let at = match self.0.iter().position(|(known, _)| known == name) {
-            Some(at) => at,
-            None => {
-                self.0.push((name.to_owned(), TimeZone::get(name).ok()));
-                self.0.len() - 1
-            }
-        };
-        self.0[at].1.as_ref()
+        if !self.0.contains_key(name) {
+            self.0.insert(name.to_owned(), TimeZone::get(name).ok());
+        }
+        self.0.get(name).and_then(Option::as_ref)
     }
 }
 
@@ -206,10 +203,10 @@ pub fn localized(raw: String, language: Option<&Language>) -> String {
 pub fn local_time(instant: Timestamp, timezone: &str) -> Option<String> {
     TimeZone::get(timezone)
         .ok()
-        .map(|zone| in_zone(instant, &zone))
+        .map(|zone| display_in(instant, &zone))
 }
 
-fn in_zone(instant: Timestamp, zone: &TimeZone) -> String {
+fn display_in(instant: Timestamp, zone: &TimeZone) -> String {
     instant
         .display_with_offset(zone.to_offset(instant))
         .to_string()
@@ -420,6 +417,29 @@ mod tests {
             ]
         );
         assert!(group(&[]).is_empty());
+    }
+
+    /// Zones are looked up once per page, each booking still in its own zone.
+    #[test]
+    fn each_booking_is_shown_in_its_own_zone() {
+        let mut paris = booking("p", "a", "2024-07-10T12:30:00Z", "2", None);
+        paris.interaction.timezone = "Europe/Paris".into();
+        let mut nowhere = booking("p", "a", "2024-07-10T12:30:00Z", "3", None);
+        nowhere.interaction.timezone = "Mars/Olympus_Mons".into();
+        let london = booking("p", "a", "2024-07-10T12:30:00Z", "1", None);
+        let shown: Vec<Option<String>> = views(vec![london.clone(), paris, nowhere, london], None)
+            .into_iter()
+            .map(|view| view.slot_starting_at_local)
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                Some("2024-07-10T13:30:00+01:00".to_owned()),
+                Some("2024-07-10T14:30:00+02:00".to_owned()),
+                None,
+                Some("2024-07-10T13:30:00+01:00".to_owned()),
+            ]
+        );
     }
 
     /// `render` skips counting what escaping adds when the text is under half the limit; on
