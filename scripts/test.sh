@@ -84,7 +84,9 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 stage "build the binaries the end-to-end tests run (the Lambda functions, the dev server)"
-cargo build --workspace --bins
+# With --all-features, as the tests build them: every shared dependency resolves the same in
+# both, so target/debug holds one build of it and the tests link against this one (tests/Cargo.toml).
+cargo build --workspace --bins --all-features
 
 stage "tests (unit, handlers against the sandbox, moto and DynamoDB Local, binaries under a Runtime API, the account page in chromium)"
 start_moto

@@ -11,9 +11,9 @@
 //! zone from the demo data's rules (slots on the days after today's UTC midnight).
 //!
 //! Needs /usr/bin/chromium and /usr/bin/chromedriver (`source scripts/setup.sh && setup_chromium`)
-//! and the dev server built and current (`cargo build -p dev-server`, or `--workspace --bins` as
-//! scripts/test.sh does). Missing either, or a binary older than dev-server/page, is a failure,
-//! never a skip.
+//! and the dev server built and current (`cargo build -p dev-server`, or `--workspace --bins
+//! --all-features` as scripts/test.sh does). Missing either, or a binary older than
+//! dev-server/page, is a failure, never a skip.
 //! Screenshots go to tests/artifacts/ (gitignored), with the dev server's and chromedriver's logs.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -802,7 +802,7 @@ impl DevServer {
         assert!(
             binary.exists(),
             "{} is missing: build it first with `cargo build -p dev-server` (or \
-             `cargo build --workspace --bins`, as scripts/test.sh does; a plain `cargo build` \
+             `cargo build --workspace --bins --all-features`, as scripts/test.sh does; a plain `cargo build` \
              builds only the default members)",
             binary.display()
         );

@@ -221,9 +221,10 @@ async fn cargo_lambda_watch_and_invoke_run_both_functions() {
         .args([
             "lambda",
             "watch",
-            // It builds into target/debug as the test command's `--workspace --bins` does, while
-            // other tests run those binaries: with the features that build gives `bookings`,
-            // what it leaves there can still reach the HTTPS sandbox (tls.rs).
+            // It builds into target/debug as the test command's `--workspace --bins
+            // --all-features` does, while other tests run those binaries: with the features that
+            // build gives `bookings`, what it leaves there can still reach the HTTPS sandbox
+            // (tls.rs).
             "--features",
             "bookings/stats,bookings/test-tls",
             "--invoke-address",
