@@ -124,11 +124,7 @@ pub fn encoded_len(json: &str) -> usize {
 }
 
 impl BookingView {
-    pub fn new(booking: Booking, language: Option<&Language>) -> Self {
-        Self::with_zones(booking, language, &mut Zones::default())
-    }
-
-    /// [`BookingView::new`], with the time zones of the page's earlier bookings at hand.
+    /// A booking made ready to show, with the time zones of the page's earlier bookings at hand.
     fn with_zones(mut booking: Booking, language: Option<&Language>, zones: &mut Zones) -> Self {
         booking.activity.title = localized(std::mem::take(&mut booking.activity.title), language);
         if let Some(hint) = booking.activity.location_hint.take() {
@@ -200,12 +196,6 @@ pub fn localized(raw: String, language: Option<&Language>) -> String {
 }
 
 /// RFC 3339 with the zone's offset at that instant, e.g. `2024-07-10T13:30:00+01:00` in London.
-pub fn local_time(instant: Timestamp, timezone: &str) -> Option<String> {
-    TimeZone::get(timezone)
-        .ok()
-        .map(|zone| display_in(instant, &zone))
-}
-
 fn display_in(instant: Timestamp, zone: &TimeZone) -> String {
     instant
         .display_with_offset(zone.to_offset(instant))
@@ -250,6 +240,18 @@ mod tests {
 
     fn lang(code: &str) -> Language {
         Language::parse(code).unwrap()
+    }
+
+    /// One booking's view, as a page of one makes it.
+    fn view_of(booking: Booking) -> BookingView {
+        views(vec![booking], None).remove(0)
+    }
+
+    /// `instant` as a booking in `timezone` shows it.
+    fn local_time(instant: Timestamp, timezone: &str) -> Option<String> {
+        Zones::default()
+            .get(timezone)
+            .map(|zone| display_in(instant, zone))
     }
 
     #[test]
@@ -351,11 +353,8 @@ mod tests {
 
     #[test]
     fn the_end_of_a_slot_is_known_only_with_a_duration() {
-        let with = BookingView::new(
-            booking("p", "a", "2024-12-10T12:30:00Z", "1", Some(30)),
-            None,
-        );
-        let without = BookingView::new(booking("p", "a", "2024-12-10T12:30:00Z", "2", None), None);
+        let with = view_of(booking("p", "a", "2024-12-10T12:30:00Z", "1", Some(30)));
+        let without = view_of(booking("p", "a", "2024-12-10T12:30:00Z", "2", None));
         assert_eq!(
             with.slot_ending_at.unwrap().to_string(),
             "2024-12-10T13:00:00Z"
@@ -395,7 +394,7 @@ mod tests {
             ),
         ]
         .into_iter()
-        .map(|b| BookingView::new(b, None))
+        .map(view_of)
         .collect();
         let groups = group(&views);
         let summary: Vec<(&str, &str, Vec<&str>)> = groups
@@ -456,13 +455,14 @@ mod tests {
             (50, 50_000, 30_000), // over half, under the limit until escaped
             (110, 30_000, 0),     // over the limit
         ] {
-            let views: Vec<BookingView> = (0..bookings)
+            let page: Vec<Booking> = (0..bookings)
                 .map(|n| {
                     let mut b = booking("p", "a", "2024-12-10T12:30:00Z", &n.to_string(), None);
                     b.activity.title = format!("{}{}", "\"".repeat(quotes), "x".repeat(letters));
-                    BookingView::new(b, None)
+                    b
                 })
                 .collect();
+            let views = views(page, None);
             let list = BookingList::new(&views, 1, bookings, u64::from(bookings));
             let text = serde_json::to_string(&list).unwrap();
             let escaped = serde_json::to_string(&text).unwrap().len();

@@ -40,8 +40,8 @@ impl AwsConfig {
 /// the cold-start path: on this machine 3.0 of the 5.0 ms of CPU a start-up cost (`perf stat` of
 /// the release binary). Why not all of Mozilla's roots, as OmniLab's client trusts: the SDK
 /// takes them only as PEM and parses the whole store again for every connector it builds (one
-/// when each client is validated, one per distinct timeout setting), and Mozilla's 118 roots made that a
-/// sixth of a cold start's CPU (docs/performance.md). The SDK only ever calls AWS service
+/// when each client is validated, one per distinct timeout setting), and Mozilla's 118 roots
+/// made that a sixth of a cold start's CPU (docs/performance.md). The SDK only ever calls AWS service
 /// endpoints (Secrets Manager, DynamoDB, their FIPS and VPC endpoints alike), whose
 /// certificates Amazon Trust Services issues, so trusting no one else also narrows whom these
 /// calls trust. `None` (the SDK's default client) only if the roots were refused, which a test
