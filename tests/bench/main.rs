@@ -310,30 +310,18 @@ fn zipped_size(path: &std::path::Path) -> u64 {
 
 #[tokio::main]
 async fn main() {
-    if std::env::args().nth(1).as_deref() == Some("--compare") {
-        let dirs: Vec<PathBuf> = std::env::args().skip(2).map(PathBuf::from).collect();
-        compare(&dirs).await;
-        return;
-    }
-    if std::env::args().nth(1).as_deref() == Some("--warm") {
-        let dir = PathBuf::from(std::env::args().nth(2).expect("bench --warm <dir> [pages]"));
-        let pages = std::env::args()
-            .nth(3)
-            .map_or(2_000, |n| n.parse().expect("a count"));
-        warm_only(&dir, pages).await;
-        return;
-    }
-    if std::env::args().nth(1).as_deref() == Some("--cold") {
-        let dir = PathBuf::from(
-            std::env::args()
-                .nth(2)
-                .expect("bench --cold <dir> [starts]"),
-        );
-        let starts = std::env::args()
-            .nth(3)
-            .map_or(100, |n| n.parse().expect("a count"));
-        cold_only(&dir, starts).await;
-        return;
+    // The modes beside the whole benchmark: builds compared in turns, and the warm or cold
+    // path alone, to profile.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let dir = || PathBuf::from(args.get(1).expect("a directory holding list-bookings"));
+    let count = |default: usize| args.get(2).map_or(default, |n| n.parse().expect("a count"));
+    match args.first().map(String::as_str) {
+        Some("--compare") => {
+            return compare(&args[1..].iter().map(PathBuf::from).collect::<Vec<_>>()).await;
+        }
+        Some("--warm") => return warm_only(&dir(), count(2_000) as u32).await,
+        Some("--cold") => return cold_only(&dir(), count(100)).await,
+        _ => {}
     }
     let mut rows: Vec<Row> = Vec::new();
     let mb = |bytes: u64| format!("{:.2} MB", bytes as f64 / 1_000_000.0);
