@@ -186,10 +186,22 @@ async fn a_missing_setting_stops_the_function_with_one_line_naming_it() {
     assert!(runtime.first_poll().is_none(), "it never asked for work");
 }
 
-/// The same binaries under cargo-lambda's own Runtime API emulator (`cargo lambda watch`),
-/// invoked with `cargo lambda invoke` and an event file carrying JWT claims.
+/// The same binaries under cargo-lambda's own Runtime API emulator, a second implementation of
+/// that API beside `support::runtime_api`'s, invoked with `cargo lambda invoke` and an event file
+/// carrying JWT claims.
+///
+/// `cargo lambda watch --only-lambda-apis` serves the Runtime API and starts no function; the
+/// test starts the binaries the test command built, as the other tests here do. Left to start
+/// them itself, `cargo lambda watch` builds them again for the default members alone, whose
+/// dependencies resolve with other features than the workspace's: a second build of the whole
+/// dependency tree in target/debug (about 0.3 GB and a minute of the test command, issue 19), and
+/// in target/debug, binaries other than those the tests running beside this one start.
+///
+/// The emulator serves each function under its name (`/.rt/<name>/2018-06-01/runtime/...`) and
+/// answers a poll for a function it has no invocation queue for with 204, which a debug build of
+/// lambda_runtime polls past: each function starts once its first invocation is on its way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cargo_lambda_watch_and_invoke_run_both_functions() {
+async fn cargo_lambda_emulator_and_invoke_run_both_functions() {
     let world = World::demo().await;
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -198,116 +210,112 @@ async fn cargo_lambda_watch_and_invoke_run_both_functions() {
         .unwrap()
         .port()
         .to_string();
-    let mut env_vars: Vec<String> = function_env(&world)
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    for key in [
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_REGION",
-    ] {
-        env_vars.push(format!(
-            "{key}={}",
-            std::env::var(key).expect("set by the test command")
-        ));
-    }
-    let watch_log =
+    let emulator_log =
         std::env::temp_dir().join(format!("cargo-lambda-watch-{}.log", std::process::id()));
-    let mut watch = tokio::process::Command::new("cargo");
-    watch
+    let emulator = tokio::process::Command::new("cargo")
         .current_dir(&workspace)
         .args([
             "lambda",
             "watch",
-            // It builds into target/debug as the test command's `--workspace --bins
-            // --all-features` does, while other tests run those binaries: with the features that
-            // build gives `bookings`, what it leaves there can still reach the HTTPS sandbox
-            // (tls.rs).
-            "--features",
-            "bookings/stats,bookings/test-tls",
+            "--only-lambda-apis",
             "--invoke-address",
             "127.0.0.1",
             "--invoke-port",
             &port,
         ])
-        .stdout(std::fs::File::create(&watch_log).unwrap())
-        .stderr(std::fs::File::create(watch_log.with_extension("err")).unwrap())
+        .stdout(std::fs::File::create(&emulator_log).unwrap())
+        .stderr(std::fs::File::create(emulator_log.with_extension("err")).unwrap())
         .process_group(0)
-        .kill_on_drop(true);
-    for var in &env_vars {
-        watch.args(["--env-var", var]);
-    }
-    let watch = watch
+        .kill_on_drop(true)
         .spawn()
         .expect("cargo lambda is installed (scripts/test.sh puts .venv/bin on PATH)");
-    let group = watch.id().expect("a pid");
-    let _stop = StopGroup(group);
+    let _stop = StopGroup(emulator.id().expect("a pid"));
+    let listening = async {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap()))
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), listening)
+        .await
+        .unwrap_or_else(|_| panic!("no emulator within 30 s; see {}", emulator_log.display()));
+    let runtime_api = |function: &str| format!("http://127.0.0.1:{port}/.rt/{function}");
 
     let dir = std::env::temp_dir().join(format!("bookings-events-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let invoke = |function: &'static str, event: Value| {
         let file = dir.join(format!("{function}.json"));
         std::fs::write(&file, event.to_string()).unwrap();
-        let port = port.clone();
-        let workspace = workspace.clone();
+        let mut command = tokio::process::Command::new("cargo");
+        command
+            .current_dir(&workspace)
+            .args([
+                "lambda",
+                "invoke",
+                function,
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &port,
+            ])
+            .arg("--data-file")
+            .arg(&file)
+            .kill_on_drop(true);
         async move {
-            let output = tokio::process::Command::new("cargo")
-                .current_dir(&workspace)
-                .args([
-                    "lambda",
-                    "invoke",
-                    function,
-                    "--invoke-address",
-                    "127.0.0.1",
-                    "--invoke-port",
-                    &port,
-                ])
-                .arg("--data-file")
-                .arg(&file)
-                .output()
+            let output = tokio::time::timeout(Duration::from_secs(30), command.output())
                 .await
+                .unwrap_or_else(|_| panic!("no answer to {function} within 30 s"))
                 .expect("cargo lambda invoke runs");
-            serde_json::from_slice::<Value>(&output.stdout).ok()
+            serde_json::from_slice::<Value>(&output.stdout).unwrap_or_else(|_| {
+                panic!(
+                    "{function}: not a JSON answer: {}; {}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                )
+            })
         }
     };
+    let env = function_env(&world);
 
-    // The first invocation waits for cargo-lambda to build the function: allow it time.
     let list_event = Event::new("GET", "/bookings")
         .query("public_keys=winter-festival")
         .customer(DEMO_CUSTOMER)
         .json();
-    let mut listed = None;
-    for _ in 0..60 {
-        if let Some(response) = invoke("list-bookings", list_event.clone()).await {
-            listed = Some(response);
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
-    let listed = listed
-        .unwrap_or_else(|| panic!("no answer within two minutes; see {}", watch_log.display()));
-    assert_eq!(listed["statusCode"], 200, "{listed}");
+    let listing = tokio::spawn(invoke("list-bookings", list_event));
+    let lister = Function::spawn_at("list-bookings", &runtime_api("list-bookings"), &env);
+    let listed = listing.await.expect("the invocation ends");
+    assert_eq!(listed["statusCode"], 200, "{listed} {:#?}", lister.logs());
     assert_eq!(body_of(&listed)["total_count"], 5);
 
     let mine = booking_uuid(2);
     let cancel_event = Event::new("POST", &format!("/bookings/{mine}/cancel"))
         .customer(DEMO_CUSTOMER)
         .json();
-    let cancelled = invoke("cancel-booking", cancel_event)
-        .await
-        .expect("an answer");
-    assert_eq!(cancelled["statusCode"], 200, "{cancelled}");
+    let cancelling = tokio::spawn(invoke("cancel-booking", cancel_event));
+    let canceller = Function::spawn_at("cancel-booking", &runtime_api("cancel-booking"), &env);
+    let cancelled = cancelling.await.expect("the invocation ends");
+    assert_eq!(
+        cancelled["statusCode"],
+        200,
+        "{cancelled} {:#?}",
+        canceller.logs()
+    );
     assert_eq!(world.sandbox.cancel_calls(&mine), 1);
 
-    let anonymous = invoke("list-bookings", Event::new("GET", "/bookings").json())
-        .await
-        .expect("an answer");
+    // The warm list-bookings process serves the next invocation.
+    let anonymous = invoke("list-bookings", Event::new("GET", "/bookings").json()).await;
     assert_eq!(anonymous["statusCode"], 401, "{anonymous}");
+    assert_eq!(
+        request_lines(&lister.logs()).len(),
+        2,
+        "{:#?}",
+        lister.logs()
+    );
 }
 
-/// Stops cargo-lambda and the function processes it started, however the test ends.
+/// Stops cargo-lambda's emulator (its process group), however the test ends.
 struct StopGroup(u32);
 
 impl Drop for StopGroup {

@@ -292,6 +292,25 @@ impl Function {
         log_env: &[(&str, &str)],
         env: &[(&str, String)],
     ) -> Self {
+        Self::start(wrapper, path, name, &runtime.address, log_env, env)
+    }
+
+    /// The debug or release build of `name` (as [`binary`] finds it), with JSON logs, under
+    /// another implementation of the Runtime API, at `runtime_api` (what Lambda puts in
+    /// `AWS_LAMBDA_RUNTIME_API`: a host and port, and there a path if that API needs one).
+    pub fn spawn_at(name: &str, runtime_api: &str, env: &[(&str, String)]) -> Self {
+        let log_env = [("AWS_LAMBDA_LOG_FORMAT", "JSON")];
+        Self::start(&[], &binary(name), name, runtime_api, &log_env, env)
+    }
+
+    fn start(
+        wrapper: &[String],
+        path: &std::path::Path,
+        name: &str,
+        runtime_api: &str,
+        log_env: &[(&str, &str)],
+        env: &[(&str, String)],
+    ) -> Self {
         let mut command = match wrapper.split_first() {
             Some((program, args)) => {
                 let mut command = tokio::process::Command::new(program);
@@ -304,7 +323,7 @@ impl Function {
             .env_remove("AWS_LAMBDA_LOG_FORMAT")
             .env_remove("AWS_LAMBDA_LOG_LEVEL")
             .env_remove("RUST_LOG")
-            .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
+            .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
             .env("AWS_LAMBDA_FUNCTION_NAME", name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
