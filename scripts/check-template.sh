@@ -17,7 +17,9 @@
 # Works offline (crates already fetched), needs no AWS credentials and no Docker.
 #
 # Environment: VENV (default .venv), VALIDATE_REGION (default eu-west-1; only used for
-# validation, nothing is deployed), SKIP_BUILD=1 to stop after the lint steps.
+# validation, nothing is deployed), SKIP_BUILD=1 to stop after the lint steps (1-4), SKIP_LINT=1
+# to start at the build (5-6). scripts/test.sh runs the lint steps beside the fuzzing minute, which
+# leaves one of two cores idle, and the build after it.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -41,64 +43,68 @@ for tool in cfn-lint sam cfn-guard cargo cargo-lambda od; do
 done
 [[ -f template.yaml ]] || fail "no template.yaml in $ROOT"
 
-step "cfn-lint $(cfn-lint --version 2>&1)"
-# Exit status is non-zero for errors (2), warnings (4) and informational matches (8); also refuse
-# any output at all, so a future cfn-lint that prints a match with status 0 still fails.
-if ! lint_out=$(cfn-lint template.yaml 2>&1); then
-  printf '%s\n' "$lint_out" >&2
-  fail "cfn-lint reported problems"
-fi
-[[ -z "$lint_out" ]] || { printf '%s\n' "$lint_out" >&2; fail "cfn-lint printed output"; }
-echo "cfn-lint: no errors, no warnings"
-# The pipeline's per-stage bootstrap template (issue 18): the deploy role and artifacts bucket.
-if ! lint_out=$(cfn-lint pipeline/bootstrap.yaml 2>&1) || [[ -n "$lint_out" ]]; then
-  printf '%s\n' "$lint_out" >&2
-  fail "cfn-lint reported problems in pipeline/bootstrap.yaml"
-fi
-echo "cfn-lint pipeline/bootstrap.yaml: no errors, no warnings"
+if [[ "${SKIP_LINT:-0}" == 1 ]]; then
+  echo "SKIP_LINT=1: not linting"
+else
+  step "cfn-lint $(cfn-lint --version 2>&1)"
+  # Exit status is non-zero for errors (2), warnings (4) and informational matches (8); also refuse
+  # any output at all, so a future cfn-lint that prints a match with status 0 still fails.
+  if ! lint_out=$(cfn-lint template.yaml 2>&1); then
+    printf '%s\n' "$lint_out" >&2
+    fail "cfn-lint reported problems"
+  fi
+  [[ -z "$lint_out" ]] || { printf '%s\n' "$lint_out" >&2; fail "cfn-lint printed output"; }
+  echo "cfn-lint: no errors, no warnings"
+  # The pipeline's per-stage bootstrap template (issue 18): the deploy role and artifacts bucket.
+  if ! lint_out=$(cfn-lint pipeline/bootstrap.yaml 2>&1) || [[ -n "$lint_out" ]]; then
+    printf '%s\n' "$lint_out" >&2
+    fail "cfn-lint reported problems in pipeline/bootstrap.yaml"
+  fi
+  echo "cfn-lint pipeline/bootstrap.yaml: no errors, no warnings"
 
-step "sam validate --lint ($(sam --version))"
-if ! validate_out=$(sam validate --lint --template-file template.yaml --region "$VALIDATE_REGION" 2>&1); then
-  printf '%s\n' "$validate_out" >&2
-  fail "sam validate --lint failed"
-fi
-printf '%s\n' "$validate_out"
-grep -q "is a valid SAM Template" <<<"$validate_out" || fail "sam validate --lint did not confirm the template"
+  step "sam validate --lint ($(sam --version))"
+  if ! validate_out=$(sam validate --lint --template-file template.yaml --region "$VALIDATE_REGION" 2>&1); then
+    printf '%s\n' "$validate_out" >&2
+    fail "sam validate --lint failed"
+  fi
+  printf '%s\n' "$validate_out"
+  grep -q "is a valid SAM Template" <<<"$validate_out" || fail "sam validate --lint did not confirm the template"
 
-RULES=tests/template-rules/template.guard
-step "$(cfn-guard --version): the rules of $RULES"
-# 0: every rule passed; 19: a rule failed; anything else: the rules or the data did not load.
-# A rule whose queries select nothing is SKIPPED rather than failed: refuse that too.
-set +e
-guard_out=$(cfn-guard validate --rules "$RULES" --data template.yaml --show-summary all 2>&1)
-guard_rc=$?
-set -e
-rule_count=$(grep -c '^rule [a-z0-9_]* ' "$RULES" || true)
-passed_rules=$(grep -cE '/[a-z0-9_]+ +PASS$' <<<"$guard_out" || true)
-if [[ $guard_rc -ne 0 || $passed_rules -ne $rule_count ]]; then
-  grep -Ev ' PASS$|^PASS rules$' <<<"$guard_out" >&2 || true
-  # The per-clause reasons (the default report names only resources, not Globals or Parameters).
-  cfn-guard validate --rules "$RULES" --data template.yaml --output-format yaml --show-summary none 2>&1 \
-    | grep -E '^    name: |error_message: [^n]' >&2 || true
-  fail "template rules: $passed_rules of $rule_count passed (cfn-guard exited $guard_rc)"
-fi
-echo "template rules: $passed_rules passed, 0 failed, 0 skipped ($RULES on template.yaml)"
-tests/template-rules/broken-copies.sh || fail "the template rules do not reject every broken copy"
+  RULES=tests/template-rules/template.guard
+  step "$(cfn-guard --version): the rules of $RULES"
+  # 0: every rule passed; 19: a rule failed; anything else: the rules or the data did not load.
+  # A rule whose queries select nothing is SKIPPED rather than failed: refuse that too.
+  set +e
+  guard_out=$(cfn-guard validate --rules "$RULES" --data template.yaml --show-summary all 2>&1)
+  guard_rc=$?
+  set -e
+  rule_count=$(grep -c '^rule [a-z0-9_]* ' "$RULES" || true)
+  passed_rules=$(grep -cE '/[a-z0-9_]+ +PASS$' <<<"$guard_out" || true)
+  if [[ $guard_rc -ne 0 || $passed_rules -ne $rule_count ]]; then
+    grep -Ev ' PASS$|^PASS rules$' <<<"$guard_out" >&2 || true
+    # The per-clause reasons (the default report names only resources, not Globals or Parameters).
+    cfn-guard validate --rules "$RULES" --data template.yaml --output-format yaml --show-summary none 2>&1 \
+      | grep -E '^    name: |error_message: [^n]' >&2 || true
+    fail "template rules: $passed_rules of $rule_count passed (cfn-guard exited $guard_rc)"
+  fi
+  echo "template rules: $passed_rules passed, 0 failed, 0 skipped ($RULES on template.yaml)"
+  tests/template-rules/broken-copies.sh || fail "the template rules do not reject every broken copy"
 
-BOOT_RULES=tests/template-rules/bootstrap.guard
-step "$(cfn-guard --version): the rules of $BOOT_RULES (pipeline/bootstrap.yaml)"
-set +e
-guard_out=$(cfn-guard validate --rules "$BOOT_RULES" --data pipeline/bootstrap.yaml --show-summary all 2>&1)
-guard_rc=$?
-set -e
-rule_count=$(grep -c '^rule [a-z0-9_]* ' "$BOOT_RULES" || true)
-passed_rules=$(grep -cE '/[a-z0-9_]+ +PASS$' <<<"$guard_out" || true)
-if [[ $guard_rc -ne 0 || $passed_rules -ne $rule_count ]]; then
-  printf '%s\n' "$guard_out" >&2
-  fail "bootstrap rules: $passed_rules of $rule_count passed (cfn-guard exited $guard_rc)"
+  BOOT_RULES=tests/template-rules/bootstrap.guard
+  step "$(cfn-guard --version): the rules of $BOOT_RULES (pipeline/bootstrap.yaml)"
+  set +e
+  guard_out=$(cfn-guard validate --rules "$BOOT_RULES" --data pipeline/bootstrap.yaml --show-summary all 2>&1)
+  guard_rc=$?
+  set -e
+  rule_count=$(grep -c '^rule [a-z0-9_]* ' "$BOOT_RULES" || true)
+  passed_rules=$(grep -cE '/[a-z0-9_]+ +PASS$' <<<"$guard_out" || true)
+  if [[ $guard_rc -ne 0 || $passed_rules -ne $rule_count ]]; then
+    printf '%s\n' "$guard_out" >&2
+    fail "bootstrap rules: $passed_rules of $rule_count passed (cfn-guard exited $guard_rc)"
+  fi
+  echo "bootstrap rules: $passed_rules passed, 0 failed, 0 skipped ($BOOT_RULES on pipeline/bootstrap.yaml)"
+  tests/template-rules/bootstrap-broken-copies.sh || fail "the bootstrap rules do not reject every broken copy"
 fi
-echo "bootstrap rules: $passed_rules passed, 0 failed, 0 skipped ($BOOT_RULES on pipeline/bootstrap.yaml)"
-tests/template-rules/bootstrap-broken-copies.sh || fail "the bootstrap rules do not reject every broken copy"
 
 if [[ "${SKIP_BUILD:-0}" == 1 ]]; then
   echo "SKIP_BUILD=1: not building"

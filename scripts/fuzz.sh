@@ -5,6 +5,8 @@
 #
 #   FUZZ_SECONDS=60 scripts/fuzz.sh        # default 60 seconds of fuzzing (the build comes first)
 #   HANDLE_FUZZ_STATS=1 scripts/fuzz.sh    # also print what the inputs came to (ok, rejected...)
+#   scripts/fuzz.sh --build                # only the build (scripts/test.sh: it runs the template
+#                                          # checks beside the fuzzing, not beside this build)
 #
 # On the stable toolchain. `cargo fuzz` needs nightly only for what it passes as -Z flags: a
 # sanitizer (-Zsanitizer=address is its default) and -Zbuild-std. `--sanitizer none` drops both;
@@ -26,6 +28,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+build_only=false
+case "${1:-}" in
+    --build) build_only=true ;;
+    "") ;;
+    *) echo "usage: scripts/fuzz.sh [--build]" >&2; exit 2 ;;
+esac
 seconds="${FUZZ_SECONDS:-60}"
 target=handle
 cargo_fuzz_version=0.13.2
@@ -65,6 +73,10 @@ cargo fuzz build "$target" "${flags[@]}"
 if ! grep -qa __sancov_cntrs "$build_dir/release/$target"; then
     echo "fuzz: $build_dir/release/$target has no coverage counters (see scripts/fuzz-rustc.sh)" >&2
     exit 1
+fi
+if $build_only; then
+    echo "fuzz: built in $((SECONDS - started)) s"
+    exit 0
 fi
 echo "fuzz: built in $((SECONDS - started)) s; fuzzing for $seconds s"
 

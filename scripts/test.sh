@@ -101,11 +101,28 @@ if ! $quick; then
         metrics:: token_store:: tls::only_test_builds_can_be_told_to_trust_another_authority 2>&1 |
         tee -a "$results"
 
-    stage "fuzz the request path for a minute (scripts/fuzz.sh: cargo fuzz on stable, libFuzzer)"
-    FUZZ_SECONDS=60 scripts/fuzz.sh
+    stage "build the fuzz target (scripts/fuzz.sh: cargo fuzz on stable, libFuzzer)"
+    scripts/fuzz.sh --build
 
-    stage "the SAM template: cfn-lint, sam validate --lint, sam build for arm64"
-    scripts/check-template.sh
+    # libFuzzer runs on one core: the template's lint steps, about as long and also on one core,
+    # take the other (their output follows the fuzzer's).
+    stage "fuzz the request path for a minute; beside it, the SAM template's cfn-lint, sam validate --lint and CloudFormation Guard rules"
+    template_log=$(mktemp)
+    SKIP_BUILD=1 scripts/check-template.sh >"$template_log" 2>&1 &
+    template_checks=$!
+    if ! FUZZ_SECONDS=60 scripts/fuzz.sh; then
+        kill "$template_checks" 2>/dev/null || true
+        exit 1
+    fi
+    if ! wait "$template_checks"; then
+        cat "$template_log"
+        echo "the template checks failed (above)" >&2
+        exit 1
+    fi
+    cat "$template_log"
+
+    stage "the SAM template's build for arm64 (sam build), and what it built"
+    SKIP_LINT=1 scripts/check-template.sh
 fi
 stage
 
