@@ -99,12 +99,14 @@ const BYTES_PER_BOOKING: usize = 768;
 
 /// The list as JSON text, if it fits in a Lambda response.
 pub fn render(list: &BookingList<'_>) -> Result<String, TooLarge> {
-    let mut buffer = Vec::with_capacity(256 + list.bookings.len() * BYTES_PER_BOOKING);
+    let mut buffer = Pieces(Vec::with_capacity(
+        256 + list.bookings.len() * BYTES_PER_BOOKING,
+    ));
     // Serializing plain data into memory cannot fail, and serde_json writes only UTF-8.
     if serde_json::to_writer(&mut buffer, list).is_err() {
-        buffer.clear();
+        buffer.0.clear();
     }
-    let text = String::from_utf8(buffer).unwrap_or_default();
+    let text = String::from_utf8(buffer.0).unwrap_or_default();
     // Escaping at most doubles the text: a body under half the limit fits without counting
     // (a count is a pass over every byte of it, the only one this answer would need).
     if text.len() * 2 + 2 <= MAX_BODY_BYTES {
@@ -113,6 +115,36 @@ pub fn render(list: &BookingList<'_>) -> Result<String, TooLarge> {
     match encoded_len(&text) {
         len if len <= MAX_BODY_BYTES => Ok(text),
         len => Err(TooLarge(len)),
+    }
+}
+
+/// The buffer serde_json writes an answer into. It writes in many short pieces (a quote, a
+/// colon, a key, the text between two escapes: ~4,000 of them in a 50-booking page), and a
+/// `Vec` calls `memcpy` for each. Copied byte by byte, a warm 50-booking page takes 3 % fewer
+/// instructions in all (callgrind: 2.77 M -> 2.68 M; docs/performance.md).
+struct Pieces(Vec<u8>);
+
+impl std::io::Write for Pieces {
+    #[inline]
+    fn write(&mut self, piece: &[u8]) -> std::io::Result<usize> {
+        self.write_all(piece)?;
+        Ok(piece.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, piece: &[u8]) -> std::io::Result<()> {
+        if piece.len() <= 16 {
+            for &byte in piece {
+                self.0.push(byte);
+            }
+        } else {
+            self.0.extend_from_slice(piece);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
