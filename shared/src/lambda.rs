@@ -1,6 +1,12 @@
 //! The Lambda process itself: logging, the configuration, the runtime loop.
 
-use crate::api::{App, Route};
+use lambda_http::http::{HeaderMap, HeaderValue, header};
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Request, RequestExt, Response};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+use crate::api::{App, Reply, Route};
 use crate::config::Config;
 
 /// The whole `main` of each binary: a runtime fit for how Lambda runs this container, then
@@ -33,18 +39,126 @@ fn concurrent() -> bool {
 /// Logging first, then the configuration, then one runtime loop per
 /// `AWS_LAMBDA_MAX_CONCURRENCY` slot (one on classic Lambda), all sharing the app: its HTTP
 /// connections, credentials and token.
+///
+/// The loop is lambda_runtime's, as `lambda_http::run_concurrent` would drive it, with the
+/// event made into a request the way lambda_http does it ([`request_of`]); only the answer
+/// leaves differently: as the response document written once ([`Envelope`]), not as
+/// lambda_http's response type, which lambda_runtime would serialize escaping the whole body.
 pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
     let app = app_from_env();
     app.prepare_in_background();
-    lambda_http::run_concurrent(lambda_http::service_fn(move |request| {
-        let app = app.clone();
-        async move {
-            let response = crate::telemetry::in_one_write(app.handle(route, request)).await;
-            Ok::<_, lambda_http::Error>(response)
-        }
-    }))
+    lambda_runtime::run_concurrent(lambda_runtime::service_fn(
+        move |event: LambdaEvent<LambdaRequest>| {
+            let app = app.clone();
+            async move {
+                let answer = app.answer(route, request_of(event));
+                let response = crate::telemetry::in_one_write(answer).await;
+                Ok::<_, lambda_http::Error>(Envelope::of(response))
+            }
+        },
+    ))
     .await
+}
+
+/// The request lambda_http's adapter makes of an event: the event's own conversion, the X-Ray
+/// trace id as a header, and the invocation's context.
+fn request_of(event: LambdaEvent<LambdaRequest>) -> Request {
+    let LambdaEvent { payload, context } = event;
+    let mut request = Request::from(payload);
+    if let Some(trace) = context
+        .xray_trace_id
+        .as_deref()
+        .and_then(|id| HeaderValue::from_str(id).ok())
+    {
+        request.headers_mut().insert("x-amzn-trace-id", trace);
+    }
+    request.with_lambda_context(context)
+}
+
+/// An answer as the Runtime API takes it for API Gateway's HTTP API (payload format 2.0): the
+/// JSON document lambda_http's `ApiGatewayV2httpResponse` serializes to, field for field and in
+/// its order (a unit test compares the two).
+///
+/// Why written here: the list's body is already escaped ([`crate::view::Escaped`]), so the
+/// document is a copy of it between a few fields, where serializing lambda_http's type would
+/// escape the whole body once more (a quarter of a warm page's instructions). lambda_runtime
+/// serializes what a handler returns with serde_json, and serde_json passes one kind of value
+/// through as it is: a `RawValue`. Made the public way, a `RawValue` is parsed to be checked,
+/// which costs about what the escape did; so [`Envelope`] serializes as serde_json's own
+/// `RawValue` does, through its token, and a unit test fails should a serde_json release change
+/// that (the `raw_value` feature must be on, Cargo.toml).
+pub struct Envelope(String);
+
+/// The name serde_json's `RawValue` serializes under (serde_json's `raw::TOKEN`).
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+impl Envelope {
+    pub fn of(response: Response<Reply>) -> Self {
+        let (parts, reply) = response.into_parts();
+        let body_len = match &reply {
+            Reply::Json(text) => text.len() + text.len() / 8,
+            Reply::Escaped(escaped) => escaped.encoded_len(),
+        };
+        let mut document = Vec::with_capacity(body_len + 512);
+        document.extend_from_slice(b"{\"statusCode\":");
+        document.extend_from_slice(parts.status.as_str().as_bytes());
+        document.extend_from_slice(b",\"headers\":");
+        let (headers, cookies) = split_cookies(&parts.headers);
+        write_json(&mut document, &headers);
+        document.extend_from_slice(b",\"multiValueHeaders\":{},\"body\":");
+        match &reply {
+            Reply::Json(text) => write_json(&mut document, text),
+            Reply::Escaped(escaped) => {
+                document.push(b'"');
+                document.extend_from_slice(escaped.as_str().as_bytes());
+                document.push(b'"');
+            }
+        }
+        document.extend_from_slice(b",\"isBase64Encoded\":false,\"cookies\":");
+        write_json(&mut document, &cookies);
+        document.push(b'}');
+        // Only UTF-8 went in: serde_json's output, the escaped body and ASCII.
+        Self(String::from_utf8(document).unwrap_or_default())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for Envelope {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut raw = serializer.serialize_struct(RAW_VALUE_TOKEN, 1)?;
+        raw.serialize_field(RAW_VALUE_TOKEN, self.0.as_str())?;
+        raw.end()
+    }
+}
+
+/// The headers as HTTP API's response has them, one value per name, and `Set-Cookie`'s values
+/// apart, in its `cookies`: as lambda_http moves them.
+fn split_cookies(headers: &HeaderMap) -> (serde_json::Map<String, serde_json::Value>, Vec<String>) {
+    let mut single = serde_json::Map::new();
+    let mut cookies = Vec::new();
+    for name in headers.keys() {
+        if name == header::SET_COOKIE {
+            cookies.extend(
+                headers
+                    .get_all(name)
+                    .iter()
+                    .map(|value| value.to_str().unwrap_or_default().to_owned()),
+            );
+        } else {
+            let value = String::from_utf8_lossy(headers[name].as_bytes()).into_owned();
+            single.insert(name.as_str().to_owned(), value.into());
+        }
+    }
+    (single, cookies)
+}
+
+/// Small values into the document; writing JSON into memory cannot fail.
+fn write_json(document: &mut Vec<u8>, value: &impl Serialize) {
+    let _ = serde_json::to_writer(document, value);
 }
 
 /// The app as the environment configures it. A bad setting is one log line naming the
@@ -57,5 +171,130 @@ fn app_from_env() -> App {
             tracing::error!(%error, "cannot start: invalid configuration");
             std::process::exit(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+    use lambda_http::http::StatusCode;
+
+    use super::*;
+    use crate::view::{self, BookingList};
+
+    /// What lambda_http sends for `response` from an HTTP API event: its `LambdaResponse`'s
+    /// conversion, field by field, serialized as lambda_runtime does.
+    fn lambda_http_document(response: Response<Reply>) -> String {
+        let (parts, reply) = response.into_parts();
+        let mut headers = parts.headers;
+        let cookies = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().ok().unwrap_or_default().to_string())
+            .collect();
+        headers.remove(header::SET_COOKIE);
+        let mut expected = ApiGatewayV2httpResponse::default();
+        expected.status_code = i64::from(parts.status.as_u16());
+        expected.headers = headers;
+        expected.multi_value_headers = HeaderMap::new();
+        expected.body = Some(reply.into_body());
+        expected.is_base64_encoded = false;
+        expected.cookies = cookies;
+        String::from_utf8(serde_json::to_vec(&expected).unwrap()).unwrap()
+    }
+
+    fn answers() -> Vec<Response<Reply>> {
+        let list = view::render(&BookingList::new(&[], 2, 50, 0)).unwrap();
+        let ok = Response::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CACHE_CONTROL, "no-store")
+            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+            .body(Reply::Escaped(list))
+            .unwrap();
+        let problem = Response::builder()
+            .status(StatusCode::UNAUTHORIZED)
+            .header(header::CONTENT_TYPE, "application/problem+json")
+            .header(header::WWW_AUTHENTICATE, "Bearer")
+            .body(Reply::Json(
+                r#"{"type":"tag:x","title":"a \"quoted\" \\ title","detail":"line\nbreak"}"#.into(),
+            ))
+            .unwrap();
+        let empty = Response::builder()
+            .status(StatusCode::INTERNAL_SERVER_ERROR)
+            .body(Reply::Json(String::new()))
+            .unwrap();
+        // Not what the app sends, but what lambda_http would do with it: one value per name,
+        // cookies apart.
+        let cookies = Response::builder()
+            .status(StatusCode::METHOD_NOT_ALLOWED)
+            .header(header::ALLOW, "GET")
+            .header(header::VARY, "origin")
+            .header(header::VARY, "accept")
+            .header(header::SET_COOKIE, "a=1")
+            .header(header::SET_COOKIE, "b=2; Secure")
+            .body(Reply::Json("{}".into()))
+            .unwrap();
+        vec![ok, problem, empty, cookies]
+    }
+
+    #[test]
+    fn the_document_is_the_one_lambda_http_would_send() {
+        let expected: Vec<String> = answers().into_iter().map(lambda_http_document).collect();
+        let written: Vec<String> = answers()
+            .into_iter()
+            .map(|answer| Envelope::of(answer).as_str().to_owned())
+            .collect();
+        assert_eq!(written, expected);
+        // The list's body arrives as its JSON text.
+        let document: serde_json::Value = serde_json::from_str(&written[0]).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_str(document["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["page_number"], 2);
+    }
+
+    /// lambda_runtime serializes the handler's answer with serde_json: the document must come
+    /// out as written, not as a string or a struct.
+    #[test]
+    fn serde_json_sends_the_document_as_it_is() {
+        for answer in answers() {
+            let envelope = Envelope::of(answer);
+            assert_eq!(
+                serde_json::to_vec(&envelope).unwrap(),
+                envelope.as_str().as_bytes()
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_is_made_as_lambda_http_makes_it() {
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "GET /bookings",
+            "rawPath": "/bookings",
+            "rawQueryString": "page_size=5&page_size=6",
+            "headers": {"accept": "application/json"},
+            "requestContext": {
+                "accountId": "1", "apiId": "a", "domainName": "x", "domainPrefix": "x",
+                "http": {"method": "GET", "path": "/bookings", "protocol": "HTTP/1.1",
+                         "sourceIp": "192.0.2.1", "userAgent": "t"},
+                "requestId": "r-1", "routeKey": "GET /bookings", "stage": "$default",
+                "time": "04/Dec/2026:20:00:00 +0000", "timeEpoch": 0
+            },
+            "isBase64Encoded": false
+        });
+        let payload: LambdaRequest = serde_json::from_value(event.clone()).unwrap();
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = "lambda-1".into();
+        context.xray_trace_id = Some("Root=1-abc".into());
+        let request = request_of(LambdaEvent { payload, context });
+        assert_eq!(request.uri().path(), "/bookings");
+        assert_eq!(request.headers()["x-amzn-trace-id"], "Root=1-abc");
+        assert_eq!(request.lambda_context_ref().unwrap().request_id, "lambda-1");
+        let sizes: Vec<&str> = request
+            .query_string_parameters_ref()
+            .unwrap()
+            .all("page_size")
+            .unwrap();
+        assert_eq!(sizes, ["5", "6"]);
     }
 }

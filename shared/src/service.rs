@@ -12,7 +12,7 @@ use crate::omnilab::{
     BookingFilter, Call, ExternalId, Language, OmniLab, PageRequest, UpstreamError,
 };
 use crate::query::{ListQuery, MAX_PAGE_SIZE, Pages};
-use crate::view::{self, BookingList, NextPage};
+use crate::view::{self, BookingList, Escaped, NextPage};
 
 /// `all=true` and the ownership check stop after this many pages (10,000 bookings at 100 a
 /// page), so a wrong `total_count` upstream cannot make one request run away.
@@ -78,7 +78,7 @@ impl Bookings {
         call: &Call,
         customer: &ExternalId,
         query: &ListQuery,
-    ) -> Result<String, ListError> {
+    ) -> Result<Escaped, ListError> {
         let language = query.filter.language.as_ref();
         match query.pages {
             Pages::One(page) => {
@@ -349,7 +349,7 @@ fn identity(booking: &Booking) -> String {
 
 /// `all=true`'s answer: the pages as one, or as many whole pages as fit in a Lambda response;
 /// each booking once, where it was first seen.
-fn render_pages(pages: Vec<BookingPage>, language: Option<&Language>, incomplete: bool) -> String {
+fn render_pages(pages: Vec<BookingPage>, language: Option<&Language>, incomplete: bool) -> Escaped {
     let total_count = pages.first().map_or(0, |p| p.total_count);
     let plan = pages.first().map(Plan::after);
     // Where each page ends in the flat list, so a cut falls between pages and `next_page`

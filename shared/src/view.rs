@@ -92,29 +92,99 @@ pub const MAX_BODY_BYTES: usize = 6_291_456 - 16 * 1024;
 #[error("the answer would be {0} bytes in the Lambda response, over {MAX_BODY_BYTES}")]
 pub struct TooLarge(pub usize);
 
-/// About what one booking takes in the answer (a 50-booking page of the sandbox's is ~36 KB).
-/// Sizing the buffer up front spares the doublings and copies of a growing one; a wrong guess
-/// costs only what it would have cost anyway.
-const BYTES_PER_BOOKING: usize = 768;
+/// About what one booking takes in the answer, escaped (a 50-booking page of the sandbox's is
+/// ~40 KB). Sizing the buffer up front spares the doublings and copies of a growing one; a wrong
+/// guess costs only what it would have cost anyway.
+const BYTES_PER_BOOKING: usize = 896;
 
-/// The list as JSON text, if it fits in a Lambda response.
-pub fn render(list: &BookingList<'_>) -> Result<String, TooLarge> {
+/// An answer's JSON text escaped as the contents of a JSON string, the form it travels in: the
+/// Lambda response is a JSON document whose `body` is a string.
+///
+/// Why written so from the start: lambda_runtime would otherwise escape the whole answer again
+/// to send it, a second pass over every byte that was a quarter of a warm page's instructions
+/// (docs/performance.md). [`render`] writes the escaped form in the one pass serde_json makes
+/// anyway, and the runtime loop sends it as it is (`lambda::Envelope`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Escaped(String);
+
+impl Escaped {
+    /// The escaped text, without the quotes around it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The JSON text itself, for an answer that does not go through Lambda's response document
+    /// (the dev server, the tests that call the app directly).
+    pub fn unescape(&self) -> String {
+        // What `render` wrote is a valid string's contents, so this always parses.
+        serde_json::from_str(&format!("\"{}\"", self.0)).unwrap_or_default()
+    }
+
+    /// Its size in the Lambda response, quotes included.
+    pub fn encoded_len(&self) -> usize {
+        self.0.len() + 2
+    }
+}
+
+/// The list as it travels in a Lambda response, if it fits there.
+pub fn render(list: &BookingList<'_>) -> Result<Escaped, TooLarge> {
     let mut buffer = Pieces(Vec::with_capacity(
         256 + list.bookings.len() * BYTES_PER_BOOKING,
     ));
+    let mut serializer = serde_json::Serializer::with_formatter(&mut buffer, Nested);
     // Serializing plain data into memory cannot fail, and serde_json writes only UTF-8.
-    if serde_json::to_writer(&mut buffer, list).is_err() {
+    if list.serialize(&mut serializer).is_err() {
         buffer.0.clear();
     }
-    let text = String::from_utf8(buffer.0).unwrap_or_default();
-    // Escaping at most doubles the text: a body under half the limit fits without counting
-    // (a count is a pass over every byte of it, the only one this answer would need).
-    if text.len() * 2 + 2 <= MAX_BODY_BYTES {
-        return Ok(text);
-    }
-    match encoded_len(&text) {
-        len if len <= MAX_BODY_BYTES => Ok(text),
+    let answer = Escaped(String::from_utf8(buffer.0).unwrap_or_default());
+    match answer.encoded_len() {
+        len if len <= MAX_BODY_BYTES => Ok(answer),
         len => Err(TooLarge(len)),
+    }
+}
+
+/// serde_json's compact output, escaped once more as it is written: a JSON string's contents.
+///
+/// serde_json hands a string to the formatter as runs that need no escaping (no quote, backslash
+/// or control character, so none in the outer string either) and, between them, the escapes it
+/// wants; only the quotes around each string and those escapes need escaping again.
+struct Nested;
+
+impl serde_json::ser::Formatter for Nested {
+    #[inline]
+    fn begin_string<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        writer.write_all(b"\\\"")
+    }
+
+    #[inline]
+    fn end_string<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        writer.write_all(b"\\\"")
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        use serde_json::ser::CharEscape;
+        // The inner escape is a backslash and a character or two; each becomes its own escape.
+        let escaped: &[u8] = match escape {
+            CharEscape::Quote => b"\\\\\\\"",
+            CharEscape::ReverseSolidus => b"\\\\\\\\",
+            CharEscape::Solidus => b"\\\\/",
+            CharEscape::Backspace => b"\\\\b",
+            CharEscape::FormFeed => b"\\\\f",
+            CharEscape::LineFeed => b"\\\\n",
+            CharEscape::CarriageReturn => b"\\\\r",
+            CharEscape::Tab => b"\\\\t",
+            CharEscape::AsciiControl(byte) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let digits = [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]];
+                writer.write_all(b"\\\\u00")?;
+                return writer.write_all(&digits);
+            }
+        };
+        writer.write_all(escaped)
     }
 }
 
@@ -146,13 +216,6 @@ impl std::io::Write for Pieces {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// The size of serde_json output once escaped into the response's `body` string: it holds no
-/// raw control characters, so only quotes and backslashes grow (by one byte each).
-pub fn encoded_len(json: &str) -> usize {
-    let escaped = json.bytes().filter(|b| matches!(b, b'"' | b'\\')).count();
-    json.len() + escaped + 2
 }
 
 impl BookingView {
@@ -473,18 +536,17 @@ mod tests {
         );
     }
 
-    /// `render` skips counting what escaping adds when the text is under half the limit; on
-    /// either side of that, an answer must fit exactly when its escaped form does. Quotes
-    /// nearly double in the escape, letters do not, so the text's own length does not tell.
+    /// What `render` writes is serde_json's own text escaped once as a string, byte for byte,
+    /// and it fits exactly when that does. Quotes nearly double in the escape, letters do not,
+    /// so the text's own length does not tell.
     #[test]
-    fn an_answer_fits_exactly_when_its_escaped_form_does() {
-        let half = MAX_BODY_BYTES / 2;
+    fn an_answer_is_its_json_escaped_once_and_fits_exactly_when_that_does() {
         let mut seen = Vec::new();
         for (bookings, quotes, letters) in [
-            (1, 10, 0),           // small: under half, fits
-            (40, 70_000, 0),      // under half, nearly the limit once escaped: fits
-            (50, 0, 70_000),      // over half, few escapes: fits
-            (50, 50_000, 30_000), // over half, under the limit until escaped
+            (1, 10, 0),           // small: fits
+            (40, 70_000, 0),      // nearly the limit once escaped: fits
+            (50, 0, 70_000),      // over half the limit, few escapes: fits
+            (50, 50_000, 30_000), // under the limit until escaped
             (110, 30_000, 0),     // over the limit
         ] {
             let page: Vec<Booking> = (0..bookings)
@@ -497,18 +559,55 @@ mod tests {
             let views = views(page, None);
             let list = BookingList::new(&views, 1, bookings, u64::from(bookings));
             let text = serde_json::to_string(&list).unwrap();
-            let escaped = serde_json::to_string(&text).unwrap().len();
-            assert_eq!(encoded_len(&text), escaped);
-            let fits = escaped <= MAX_BODY_BYTES;
+            let escaped = serde_json::to_string(&text).unwrap();
+            let fits = escaped.len() <= MAX_BODY_BYTES;
             match render(&list) {
-                Ok(body) => assert!(body == text && fits, "{bookings} x {quotes}: {escaped}"),
-                Err(TooLarge(len)) => assert!(len == escaped && !fits, "{len} vs {escaped}"),
+                Ok(body) => {
+                    assert!(fits, "{bookings} x {quotes}: {}", escaped.len());
+                    assert!(format!("\"{}\"", body.as_str()) == escaped);
+                    assert_eq!(body.encoded_len(), escaped.len());
+                    assert!(body.unescape() == text);
+                }
+                Err(TooLarge(len)) => assert!(len == escaped.len() && !fits, "{len} vs {escaped}"),
             }
-            seen.push((text.len() > half, fits));
+            seen.push(fits);
         }
-        // Each side of the shortcut, and both answers past it, were tried.
-        for case in [(false, true), (true, true), (true, false)] {
-            assert!(seen.contains(&case), "{case:?} not covered: {seen:?}");
+        assert!(seen.contains(&true) && seen.contains(&false), "{seen:?}");
+    }
+
+    /// Every escape serde_json makes, inside an escape of its own: quotes, backslashes, each
+    /// control character, and text that needs none (a solidus, accents, an emoji).
+    #[test]
+    fn every_escape_is_escaped_again() {
+        let controls: String = (0u8..0x20).map(char::from).collect();
+        let mut b = booking("p", "a", "2024-12-10T12:30:00Z", "1", None);
+        b.activity.title = format!("\"a\\b\" / P\u{e8}re No\u{eb}l \u{1f385} {controls}\u{7f}");
+        let views = views(vec![b], None);
+        let list = BookingList::new(&views, 1, 1, 1);
+        let text = serde_json::to_string(&list).unwrap();
+        let body = render(&list).unwrap();
+        assert_eq!(
+            format!("\"{}\"", body.as_str()),
+            serde_json::to_string(&text).unwrap()
+        );
+        assert_eq!(body.unescape(), text);
+    }
+
+    proptest::proptest! {
+        /// Whatever OmniLab's strings hold.
+        #[test]
+        fn any_title_renders_as_its_json_escaped_once(title in ".*", hint in proptest::option::of(".*")) {
+            let mut b = booking("p", "a", "2024-12-10T12:30:00Z", "1", None);
+            b.activity.title = title;
+            b.activity.location_hint = hint;
+            let views = views(vec![b], None);
+            let list = BookingList::new(&views, 1, 1, 1);
+            let text = serde_json::to_string(&list).unwrap();
+            let body = render(&list).unwrap();
+            proptest::prop_assert_eq!(
+                format!("\"{}\"", body.as_str()),
+                serde_json::to_string(&text).unwrap()
+            );
         }
     }
 }

@@ -26,6 +26,7 @@ use crate::omnilab::Stats;
 use crate::omnilab::{Call, OmniLab, UpstreamError};
 use crate::query::{InvalidParameter, ListQuery};
 use crate::service::Bookings;
+use crate::view::Escaped;
 
 /// Lambda stops a function at its deadline; answering a little before it means the caller gets
 /// our 504 rather than API Gateway's opaque one.
@@ -122,6 +123,12 @@ impl App {
 
     /// Serves one request of `route`: always an answer, never a panic or an `Err`.
     pub async fn handle(&self, route: Route, request: Request) -> Response<Body> {
+        self.answer(route, request).await.map(Reply::into_body)
+    }
+
+    /// [`App::handle`], with the body as it leaves for Lambda's response document: a list
+    /// already escaped as a JSON string's contents (see [`Escaped`]). The runtime loop's way in.
+    pub async fn answer(&self, route: Route, request: Request) -> Response<Reply> {
         let ids = metrics::Ids {
             request: request
                 .lambda_context_ref()
@@ -139,7 +146,7 @@ impl App {
         route: Route,
         request: &Request,
         ids: metrics::Ids<'_>,
-    ) -> Response<Body> {
+    ) -> Response<Reply> {
         let started = Instant::now();
         let cold_start = self.inner.cold.swap(false, Ordering::Relaxed);
         let budget = self.budget(request);
@@ -187,15 +194,19 @@ impl App {
         response
     }
 
-    async fn list(&self, call: &Call, request: &Request) -> Result<Response<Body>, ApiError> {
+    async fn list(&self, call: &Call, request: &Request) -> Result<Response<Reply>, ApiError> {
         check_method(Route::ListBookings, request)?;
         let customer = identity::customer(request, &self.inner.external_id_claim)?;
         let query = ListQuery::parse(query_pairs(request))?;
         let list = self.inner.bookings.list(call, &customer, &query).await?;
-        Ok(response(StatusCode::OK, "application/json", list))
+        Ok(response(
+            StatusCode::OK,
+            "application/json",
+            Reply::Escaped(list),
+        ))
     }
 
-    async fn cancel(&self, call: &Call, request: &Request) -> Result<Response<Body>, ApiError> {
+    async fn cancel(&self, call: &Call, request: &Request) -> Result<Response<Reply>, ApiError> {
         check_method(Route::CancelBooking, request)?;
         let customer = identity::customer(request, &self.inner.external_id_claim)?;
         if let Some((name, _)) = query_pairs(request).next() {
@@ -271,27 +282,46 @@ fn booking_param(request: &Request) -> Option<&str> {
         .filter(|id| !id.contains('/'))
 }
 
-fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Reply> {
     match serde_json::to_string(body) {
-        Ok(text) => response(status, "application/json", text),
+        Ok(text) => response(status, "application/json", Reply::Json(text)),
         Err(error) => {
             tracing::error!(%error, "response did not serialize");
             response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "application/problem+json",
-                String::new(),
+                Reply::Json(String::new()),
             )
         }
     }
 }
 
-// Text bodies: API Gateway passes them through, where binary ones would travel base64-encoded.
+/// An answer's body, as JSON text or as a list already escaped for Lambda's response document.
+///
+/// Either way a text body: API Gateway passes it through, where a binary one would travel
+/// base64-encoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Json(String),
+    Escaped(Escaped),
+}
+
+impl Reply {
+    /// The body of an HTTP response: JSON text.
+    pub fn into_body(self) -> Body {
+        Body::Text(match self {
+            Self::Json(text) => text,
+            Self::Escaped(escaped) => escaped.unescape(),
+        })
+    }
+}
+
 pub(super) fn response(
     status: StatusCode,
     content_type: &'static str,
-    body: String,
-) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body));
+    body: Reply,
+) -> Response<Reply> {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(

@@ -1,11 +1,11 @@
 //! The one place where a failure becomes an answer: its status, RFC 9457 problem document
 //! and headers, decided together in one match.
 
+use lambda_http::Response;
 use lambda_http::http::{StatusCode, header};
-use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use super::{Route, response};
+use super::{Reply, Route, response};
 use crate::identity::IdentityError;
 use crate::omnilab::{CredentialsError, UpstreamError};
 use crate::query::InvalidParameter;
@@ -196,10 +196,14 @@ impl ApiError {
     }
 }
 
-pub(super) fn problem_response(error: &ApiError) -> Response<Body> {
+pub(super) fn problem_response(error: &ApiError) -> Response<Reply> {
     let problem = error.problem();
     let text = serde_json::to_string(&problem).unwrap_or_default();
-    let mut response = response(error.status(), "application/problem+json", text);
+    let mut response = response(
+        error.status(),
+        "application/problem+json",
+        Reply::Json(text),
+    );
     let headers = response.headers_mut();
     match error {
         ApiError::Unauthenticated(_) => {
