@@ -9,12 +9,14 @@
 //! - [`query`] and [`booking_id`]: the caller's input, validated before anything goes upstream.
 //! - [`omnilab`]: credentials from Secrets Manager, the cached access token, the typed client.
 //! - [`model`]: OmniLab's booking as it arrives on the wire.
-//! - [`view`]: what we answer: localized strings resolved, local times, grouping.
+//! - [`view`]: what we answer: localized strings resolved, local times, grouping, rendered
+//!   already escaped for Lambda's response document.
 //! - [`service`]: the two use cases, including the ownership check before a cancel.
 //! - [`api`]: routes and request extraction; `api::problem`, the one place errors become
 //!   HTTP answers.
 //! - [`metrics`]: each request's figures as CloudWatch Embedded Metric Format documents.
-//! - [`lambda`]: the process: logging, configuration, the runtime loop.
+//! - [`lambda`]: the process: logging, configuration, the runtime loop and the response
+//!   document it sends.
 
 pub mod api;
 pub mod booking_id;
