@@ -88,13 +88,13 @@ fn request_of(event: LambdaEvent<LambdaRequest>) -> Request {
 /// which costs about what the escape did; so [`Envelope`] serializes as serde_json's own
 /// `RawValue` does, through its token, and a unit test fails should a serde_json release change
 /// that (the `raw_value` feature must be on, Cargo.toml).
-pub struct Envelope(String);
+struct Envelope(String);
 
 /// The name serde_json's `RawValue` serializes under (serde_json's `raw::TOKEN`).
 const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 impl Envelope {
-    pub fn of(response: Response<Reply>) -> Self {
+    fn of(response: Response<Reply>) -> Self {
         let (parts, reply) = response.into_parts();
         let body_len = match &reply {
             Reply::Json(text) => text.len() + text.len() / 8,
@@ -122,7 +122,8 @@ impl Envelope {
         Self(String::from_utf8(document).unwrap_or_default())
     }
 
-    pub fn as_str(&self) -> &str {
+    #[cfg(test)]
+    fn as_str(&self) -> &str {
         &self.0
     }
 }
