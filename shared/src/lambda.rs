@@ -104,8 +104,7 @@ impl Envelope {
         document.extend_from_slice(b"{\"statusCode\":");
         document.extend_from_slice(parts.status.as_str().as_bytes());
         document.extend_from_slice(b",\"headers\":");
-        let (headers, cookies) = split_cookies(&parts.headers);
-        write_json(&mut document, &headers);
+        let cookies = write_headers(&mut document, &parts.headers);
         document.extend_from_slice(b",\"multiValueHeaders\":{},\"body\":");
         match &reply {
             Reply::Json(text) => write_json(&mut document, text),
@@ -136,11 +135,11 @@ impl Serialize for Envelope {
     }
 }
 
-/// The headers as HTTP API's response has them, one value per name, and `Set-Cookie`'s values
-/// apart, in its `cookies`: as lambda_http moves them.
-fn split_cookies(headers: &HeaderMap) -> (serde_json::Map<String, serde_json::Value>, Vec<String>) {
-    let mut single = serde_json::Map::new();
+/// The headers as HTTP API's response has them, one value per name, as a JSON object; returns
+/// `Set-Cookie`'s values, which go in its `cookies` instead: as lambda_http moves them.
+fn write_headers(document: &mut Vec<u8>, headers: &HeaderMap) -> Vec<String> {
     let mut cookies = Vec::new();
+    let mut separator = b'{';
     for name in headers.keys() {
         if name == header::SET_COOKIE {
             cookies.extend(
@@ -149,16 +148,23 @@ fn split_cookies(headers: &HeaderMap) -> (serde_json::Map<String, serde_json::Va
                     .iter()
                     .map(|value| value.to_str().unwrap_or_default().to_owned()),
             );
-        } else {
-            let value = String::from_utf8_lossy(headers[name].as_bytes()).into_owned();
-            single.insert(name.as_str().to_owned(), value.into());
+            continue;
         }
+        document.push(separator);
+        separator = b',';
+        write_json(document, name.as_str());
+        document.push(b':');
+        write_json(document, &String::from_utf8_lossy(headers[name].as_bytes()));
     }
-    (single, cookies)
+    if separator == b'{' {
+        document.push(separator);
+    }
+    document.push(b'}');
+    cookies
 }
 
 /// Small values into the document; writing JSON into memory cannot fail.
-fn write_json(document: &mut Vec<u8>, value: &impl Serialize) {
+fn write_json(document: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
     let _ = serde_json::to_writer(document, value);
 }
 
