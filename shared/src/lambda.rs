@@ -23,7 +23,12 @@ pub fn run(route: Route) -> Result<(), lambda_http::Error> {
     } else {
         tokio::runtime::Builder::new_current_thread()
     };
-    builder.enable_all().build()?.block_on(serve(route))
+    let runtime = builder.enable_all().build()?;
+    // The loop runs as a task, not as `block_on`'s own future: a task that an I/O event or
+    // another task wakes goes on the runtime's queue and runs next, while waking `block_on`'s
+    // future makes the current-thread runtime poll the kernel once more before polling it (an
+    // `epoll_wait` with no timeout after every answer read: three a warm page, strace).
+    runtime.block_on(async { tokio::spawn(serve(route)).await? })
 }
 
 /// Whether Lambda may hand this container several requests at once, as lambda_runtime reads it.
@@ -54,7 +59,9 @@ pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
             async move {
                 let answer = app.answer(route, request_of(event));
                 let response = crate::telemetry::in_one_write(answer).await;
-                Ok::<_, lambda_http::Error>(Envelope::of(response))
+                // Infallible, not lambda_http's boxed error: with that, the future is not
+                // provably `Send` for `tokio::spawn` (rustc's "`From` is not general enough").
+                Ok::<_, std::convert::Infallible>(Envelope::of(response))
             }
         },
     ))
@@ -80,7 +87,7 @@ fn request_of(event: LambdaEvent<LambdaRequest>) -> Request {
 /// JSON document lambda_http's `ApiGatewayV2httpResponse` serializes to, field for field and in
 /// its order (a unit test compares the two).
 ///
-/// Why written here: the list's body is already escaped ([`crate::view::Escaped`]), so the
+/// Why written here: the list's body is already escaped ([`crate::escaped::Escaped`]), so the
 /// document is a copy of it between a few fields, where serializing lambda_http's type would
 /// escape the whole body once more (a quarter of a warm page's instructions). lambda_runtime
 /// serializes what a handler returns with serde_json, and serde_json passes one kind of value
