@@ -21,6 +21,7 @@
 pub mod api;
 pub mod booking_id;
 pub mod config;
+pub mod escaped;
 pub mod identity;
 pub mod lambda;
 pub mod metrics;

@@ -7,12 +7,13 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use tokio::sync::watch;
 
 use crate::booking_id::{BookingId, BookingKey};
+use crate::escaped::Escaped;
 use crate::model::{Booking, BookingPage, BookingStatus};
 use crate::omnilab::{
     BookingFilter, Call, ExternalId, Language, OmniLab, PageRequest, UpstreamError,
 };
 use crate::query::{ListQuery, MAX_PAGE_SIZE, Pages};
-use crate::view::{self, BookingList, Escaped, NextPage};
+use crate::view::{self, BookingList, NextPage};
 
 /// `all=true` and the ownership check stop after this many pages (10,000 bookings at 100 a
 /// page), so a wrong `total_count` upstream cannot make one request run away.

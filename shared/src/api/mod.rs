@@ -19,6 +19,7 @@ pub use problem::{ApiError, Problem};
 
 use crate::booking_id::{BookingId, InvalidBookingId};
 use crate::config::{Config, DEFAULT_EXTERNAL_ID_CLAIM};
+use crate::escaped::Escaped;
 use crate::identity;
 use crate::metrics;
 #[cfg(feature = "stats")]
@@ -26,7 +27,6 @@ use crate::omnilab::Stats;
 use crate::omnilab::{Call, OmniLab, UpstreamError};
 use crate::query::{InvalidParameter, ListQuery};
 use crate::service::Bookings;
-use crate::view::Escaped;
 
 /// Lambda stops a function at its deadline; answering a little before it means the caller gets
 /// our 504 rather than API Gateway's opaque one.
