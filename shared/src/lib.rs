@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod model;
 pub mod omnilab;
 pub mod query;
+pub mod rfc3339;
 pub mod service;
 pub mod telemetry;
 pub mod view;

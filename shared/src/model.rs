@@ -21,11 +21,14 @@ pub struct Booking {
     pub activity: Activity,
     pub interaction: Interaction,
     pub group: Group,
+    /// Read and written by [`crate::rfc3339`]: jiff's results, faster for OmniLab's usual form.
+    #[serde(with = "crate::rfc3339")]
     pub slot_starting_at: Timestamp,
     /// Omitted when the slot has no set duration: never defaulted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot_duration_in_minutes: Option<u32>,
     pub booking_status: BookingStatus,
+    #[serde(with = "crate::rfc3339")]
     pub booked_at: Timestamp,
     pub ticket_type: TicketType,
     /// Present only when the activity offers a choice of hosts.

@@ -19,7 +19,10 @@ pub struct BookingView {
     #[serde(flatten)]
     pub booking: Booking,
     /// Only when OmniLab gave a duration: we never guess one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::rfc3339::option::serialize"
+    )]
     pub slot_ending_at: Option<Timestamp>,
     /// The start with the offset of `interaction.timezone` at that instant (DST included).
     /// Absent only if OmniLab sent a time zone name that does not exist.
@@ -184,9 +187,7 @@ pub fn localized(raw: String, language: Option<&Language>) -> String {
 
 /// RFC 3339 with the zone's offset at that instant, e.g. `2024-07-10T13:30:00+01:00` in London.
 fn display_in(instant: Timestamp, zone: &TimeZone) -> String {
-    instant
-        .display_with_offset(zone.to_offset(instant))
-        .to_string()
+    crate::rfc3339::with_offset(instant, zone.to_offset(instant))
 }
 
 /// Groups bookings by (campaign, touchpoint); bookings inside a group in slot order, groups by
