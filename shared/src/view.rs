@@ -4,8 +4,6 @@
 //! slot gets its end and its start in the campaign's local time, and bookings are grouped by
 //! touchpoint the way the reference page's account-page flow asks.
 
-use std::collections::HashMap;
-
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -152,8 +150,10 @@ pub fn views(bookings: Vec<Booking>, language: Option<&Language>) -> Vec<Booking
 /// The time zones a page's bookings name, each looked up once: a page's bookings nearly always
 /// share one or two, and a lookup is a search of the bundled database and a copy of the zone.
 /// A map, not a list: `all=true` may bring 10,000 bookings, and OmniLab as many names.
+/// Hashed with foldhash, not SipHash: the keys are OmniLab's, and SipHash's resistance to
+/// crafted keys cost more than the rest of a lookup (seeded per map all the same).
 #[derive(Default)]
-struct Zones(HashMap<String, Option<TimeZone>>);
+struct Zones(foldhash::HashMap<String, Option<TimeZone>>);
 
 impl Zones {
     fn get(&mut self, name: &str) -> Option<&TimeZone> {
@@ -198,7 +198,7 @@ pub fn group(bookings: &[BookingView]) -> Vec<BookingGroup<'_>> {
         (a.booking.slot_starting_at, &a.booking.booking)
             .cmp(&(b.booking.slot_starting_at, &b.booking.booking))
     });
-    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut index: foldhash::HashMap<(&str, &str), usize> = foldhash::HashMap::default();
     let mut groups: Vec<BookingGroup> = Vec::new();
     for view in order {
         let booking = &view.booking;
