@@ -65,12 +65,9 @@ impl ser::Error for Error {
 /// `value`'s compact JSON (serde_json's `to_string`), escaped as a JSON string's contents.
 /// `capacity` is a guess at its size: a right one spares the buffer's regrowth.
 pub fn to_escaped<T: Serialize + ?Sized>(value: &T, capacity: usize) -> Result<Escaped, Error> {
-    let mut writer = Writer(Vec::with_capacity(capacity));
+    let mut writer = Writer(String::with_capacity(capacity));
     value.serialize(&mut writer)?;
-    // Only UTF-8 goes in: whole `str`s, and ASCII around and between their pieces.
-    String::from_utf8(writer.0)
-        .map(Escaped)
-        .map_err(|_| Error::Custom("not UTF-8".into()))
+    Ok(Escaped(writer.0))
 }
 
 /// Where the first byte a JSON string must escape is (a quote, a backslash or a control
@@ -113,60 +110,56 @@ fn must_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
 }
 
-/// The buffer, and the writing of JSON's pieces into it.
-struct Writer(Vec<u8>);
+/// The buffer, and the writing of JSON's pieces into it. A `String`, written only `str`s, so
+/// it never needs checking as UTF-8 (a pass over the whole answer).
+struct Writer(String);
 
 impl Writer {
-    /// Bytes that need no escaping in the outer string: JSON's punctuation, digits, literals.
-    ///
-    /// Short pieces byte by byte: a `memcpy` call each costs more than the copy (callgrind,
-    /// docs/performance.md).
+    /// Text that needs no escaping in the outer string: JSON's punctuation, digits, literals.
     #[inline]
-    fn put(&mut self, piece: &[u8]) {
-        if piece.len() <= 16 {
-            for &byte in piece {
-                self.0.push(byte);
-            }
-        } else {
-            self.0.extend_from_slice(piece);
-        }
+    fn put(&mut self, piece: &str) {
+        self.0.push_str(piece);
     }
 
     /// A JSON string: its quotes, escaped once, around its text escaped twice.
     fn string(&mut self, text: &str) {
-        self.put(b"\\\"");
+        self.put("\\\"");
         self.contents(text);
-        self.put(b"\\\"");
+        self.put("\\\"");
     }
 
     /// `text` as the inside of a JSON string, itself inside one.
     fn contents(&mut self, text: &str) {
-        let mut rest = text.as_bytes();
+        let mut rest = text;
         loop {
-            let clean = clean_prefix(rest);
-            self.0.extend_from_slice(&rest[..clean]);
-            let Some((&byte, after)) = rest[clean..].split_first() else {
+            // Each byte to escape is ASCII, so the text splits around it at character bounds.
+            let (clean, after) = rest
+                .split_at_checked(clean_prefix(rest.as_bytes()))
+                .unwrap_or((rest, ""));
+            self.put(clean);
+            let Some(&byte) = after.as_bytes().first() else {
                 return;
             };
             self.escape(byte);
-            rest = after;
+            rest = after.get(1..).unwrap_or_default();
         }
     }
 
     /// serde_json's escape of `byte`, a backslash and a character or two, each escaped again.
     fn escape(&mut self, byte: u8) {
-        let twice: &[u8] = match byte {
-            b'"' => b"\\\\\\\"",
-            b'\\' => b"\\\\\\\\",
-            0x08 => b"\\\\b",
-            0x0c => b"\\\\f",
-            b'\n' => b"\\\\n",
-            b'\r' => b"\\\\r",
-            b'\t' => b"\\\\t",
+        let twice = match byte {
+            b'"' => "\\\\\\\"",
+            b'\\' => "\\\\\\\\",
+            0x08 => "\\\\b",
+            0x0c => "\\\\f",
+            b'\n' => "\\\\n",
+            b'\r' => "\\\\r",
+            b'\t' => "\\\\t",
             _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                self.put(b"\\\\u00");
-                self.put(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]]);
+                self.put("\\\\u00");
+                self.0.push(char::from(HEX[usize::from(byte >> 4)]));
+                self.0.push(char::from(HEX[usize::from(byte & 0xf)]));
                 return;
             }
         };
@@ -174,25 +167,25 @@ impl Writer {
     }
 
     fn integer(&mut self, value: impl itoa::Integer) {
-        self.put(itoa::Buffer::new().format(value).as_bytes());
+        self.put(itoa::Buffer::new().format(value));
     }
 
     /// As serde_json writes floats: the shortest text that reads back the same, `null` when
     /// the value is not finite.
     fn float(&mut self, value: impl zmij::Float, finite: bool) {
         if finite {
-            self.put(zmij::Buffer::new().format_finite(value).as_bytes());
+            self.put(zmij::Buffer::new().format_finite(value));
         } else {
-            self.put(b"null");
+            self.put("null");
         }
     }
 
     /// An object's opening and the first key of `{"variant": ...}`, as serde_json writes an
     /// enum variant that holds data.
     fn variant_key(&mut self, variant: &str) {
-        self.put(b"{");
+        self.put("{");
         self.string(variant);
-        self.put(b":");
+        self.put(":");
     }
 }
 
@@ -218,7 +211,7 @@ impl<'a> ser::Serializer for &'a mut Writer {
     type SerializeStructVariant = Compound<'a>;
 
     fn serialize_bool(self, value: bool) -> Result<(), Error> {
-        self.put(if value { b"true" } else { b"false" });
+        self.put(if value { "true" } else { "false" });
         Ok(())
     }
 
@@ -310,7 +303,7 @@ impl<'a> ser::Serializer for &'a mut Writer {
     }
 
     fn serialize_unit(self) -> Result<(), Error> {
-        self.put(b"null");
+        self.put("null");
         Ok(())
     }
 
@@ -345,13 +338,13 @@ impl<'a> ser::Serializer for &'a mut Writer {
     ) -> Result<(), Error> {
         self.variant_key(variant);
         value.serialize(&mut *self)?;
-        self.put(b"}");
+        self.put("}");
         Ok(())
     }
 
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a>, Error> {
-        self.put(b"[");
-        Ok(Compound::new(self, b"]"))
+        self.put("[");
+        Ok(Compound::new(self, "]"))
     }
 
     fn serialize_tuple(self, len: usize) -> Result<Compound<'a>, Error> {
@@ -374,13 +367,13 @@ impl<'a> ser::Serializer for &'a mut Writer {
         _len: usize,
     ) -> Result<Compound<'a>, Error> {
         self.variant_key(variant);
-        self.put(b"[");
-        Ok(Compound::new(self, b"]}"))
+        self.put("[");
+        Ok(Compound::new(self, "]}"))
     }
 
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, Error> {
-        self.put(b"{");
-        Ok(Compound::new(self, b"}"))
+        self.put("{");
+        Ok(Compound::new(self, "}"))
     }
 
     fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Compound<'a>, Error> {
@@ -395,17 +388,17 @@ impl<'a> ser::Serializer for &'a mut Writer {
         _len: usize,
     ) -> Result<Compound<'a>, Error> {
         self.variant_key(variant);
-        self.put(b"{");
-        Ok(Compound::new(self, b"}}"))
+        self.put("{");
+        Ok(Compound::new(self, "}}"))
     }
 
     /// Straight into the string, as serde_json does: a timestamp is written without a `String`
     /// of its own.
     fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), Error> {
-        self.put(b"\\\"");
+        self.put("\\\"");
         fmt::Write::write_fmt(&mut Contents(self), format_args!("{value}"))
             .map_err(|_| Error::Custom("a value failed to display".into()))?;
-        self.put(b"\\\"");
+        self.put("\\\"");
         Ok(())
     }
 }
@@ -415,11 +408,11 @@ impl<'a> ser::Serializer for &'a mut Writer {
 struct Compound<'a> {
     writer: &'a mut Writer,
     first: bool,
-    close: &'static [u8],
+    close: &'static str,
 }
 
 impl<'a> Compound<'a> {
-    fn new(writer: &'a mut Writer, close: &'static [u8]) -> Self {
+    fn new(writer: &'a mut Writer, close: &'static str) -> Self {
         Self {
             writer,
             first: true,
@@ -429,7 +422,7 @@ impl<'a> Compound<'a> {
 
     fn separate(&mut self) {
         if !std::mem::take(&mut self.first) {
-            self.writer.put(b",");
+            self.writer.put(",");
         }
     }
 
@@ -441,7 +434,7 @@ impl<'a> Compound<'a> {
     fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Error> {
         self.separate();
         self.writer.string(key);
-        self.writer.put(b":");
+        self.writer.put(":");
         value.serialize(&mut *self.writer)
     }
 
@@ -517,11 +510,11 @@ impl ser::SerializeMap for Compound<'_> {
             .writer
             .0
             .get(at..)
-            .is_some_and(|key| key.starts_with(b"\\\""))
+            .is_some_and(|key| key.starts_with("\\\""))
         {
             return Err(Error::KeyNotAString);
         }
-        self.writer.put(b":");
+        self.writer.put(":");
         Ok(())
     }
 

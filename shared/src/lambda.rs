@@ -107,25 +107,38 @@ impl Envelope {
             Reply::Json(text) => text.len() + text.len() / 8,
             Reply::Escaped(escaped) => escaped.encoded_len(),
         };
-        let mut document = Vec::with_capacity(body_len + 512);
-        document.extend_from_slice(b"{\"statusCode\":");
-        document.extend_from_slice(parts.status.as_str().as_bytes());
-        document.extend_from_slice(b",\"headers\":");
-        let cookies = write_headers(&mut document, &parts.headers);
-        document.extend_from_slice(b",\"multiValueHeaders\":{},\"body\":");
+        // The fields around the body are written as bytes (serde_json writes into bytes) and
+        // checked as UTF-8, a few hundred of them; the body, already a `str`, is not checked
+        // again (a pass over the whole answer).
+        let mut head = Vec::with_capacity(512);
+        head.extend_from_slice(b"{\"statusCode\":");
+        head.extend_from_slice(parts.status.as_str().as_bytes());
+        head.extend_from_slice(b",\"headers\":");
+        let cookies = write_headers(&mut head, &parts.headers);
+        head.extend_from_slice(b",\"multiValueHeaders\":{},\"body\":");
+        let mut tail = Vec::with_capacity(64);
+        tail.extend_from_slice(b",\"isBase64Encoded\":false,\"cookies\":");
+        write_json(&mut tail, &cookies);
+        tail.push(b'}');
+        // Only UTF-8 went in: serde_json's output and ASCII.
+        let (head, tail) = (
+            String::from_utf8(head).unwrap_or_default(),
+            String::from_utf8(tail).unwrap_or_default(),
+        );
+        let mut document = String::with_capacity(head.len() + body_len + tail.len());
+        document.push_str(&head);
         match &reply {
-            Reply::Json(text) => write_json(&mut document, text),
+            Reply::Json(text) => {
+                document.push_str(&serde_json::to_string(text).unwrap_or_default())
+            }
             Reply::Escaped(escaped) => {
-                document.push(b'"');
-                document.extend_from_slice(escaped.as_str().as_bytes());
-                document.push(b'"');
+                document.push('"');
+                document.push_str(escaped.as_str());
+                document.push('"');
             }
         }
-        document.extend_from_slice(b",\"isBase64Encoded\":false,\"cookies\":");
-        write_json(&mut document, &cookies);
-        document.push(b'}');
-        // Only UTF-8 went in: serde_json's output, the escaped body and ASCII.
-        Self(String::from_utf8(document).unwrap_or_default())
+        document.push_str(&tail);
+        Self(document)
     }
 
     #[cfg(test)]
