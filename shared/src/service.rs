@@ -83,10 +83,11 @@ impl Bookings {
         let language = query.filter.language.as_ref();
         match query.pages {
             Pages::One(page) => {
-                let page = self
+                let fetched = self
                     .omnilab
                     .fetch_contact_bookings(call, customer, &query.filter, page)
                     .await?;
+                let page = fetched.page(call)?;
                 let views = view::views(page.bookings, language);
                 let list =
                     BookingList::new(&views, page.page_number, page.page_size, page.total_count);
@@ -204,7 +205,7 @@ impl Bookings {
         call: &Call,
         customer: &ExternalId,
         id: &BookingId,
-    ) -> Result<Option<Booking>, UpstreamError> {
+    ) -> Result<Option<Booking<'static>>, UpstreamError> {
         match self.scan(call, customer, id).await? {
             Scan::Found(booking) => Ok(Some(*booking)),
             Scan::Absent { moved: false } => Ok(None),
@@ -245,14 +246,14 @@ impl Bookings {
         customer: &'a ExternalId,
         filter: &'a BookingFilter,
         concurrency: usize,
-    ) -> impl futures_util::Stream<Item = Result<BookingPage, UpstreamError>> + 'a {
-        let fetch = move |number: u32, size: u32| {
-            self.omnilab.fetch_contact_bookings(
-                call,
-                customer,
-                filter,
-                PageRequest { number, size },
-            )
+    ) -> impl futures_util::Stream<Item = Result<BookingPage<'static>, UpstreamError>> + 'a {
+        // Each page outlives its answer here, so it is read into strings of its own.
+        let fetch = move |number: u32, size: u32| async move {
+            let fetched = self
+                .omnilab
+                .fetch_contact_bookings(call, customer, filter, PageRequest { number, size })
+                .await?;
+            Ok(fetched.page(call)?.into_owned())
         };
         stream::once(fetch(1, MAX_PAGE_SIZE))
             .map_ok(move |first| {
@@ -282,7 +283,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// What one look through the caller's bookings found.
 enum Scan {
-    Found(Box<Booking>),
+    Found(Box<Booking<'static>>),
     /// Not there; `moved`: a later page's `total_count` differed from page 1's.
     Absent {
         moved: bool,
@@ -301,7 +302,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn after(first: &BookingPage) -> Self {
+    fn after(first: &BookingPage<'_>) -> Self {
         let size = u32::try_from(first.bookings.len()).unwrap_or(u32::MAX);
         let pages = if size == 0 {
             1
@@ -321,7 +322,7 @@ impl Plan {
 /// every page was fetched, the distinct bookings add up to it. A booking that moved between
 /// pages shows up twice on one and not at all on another, and a change of count shows in the
 /// pages fetched after it.
-fn steady(pages: &[BookingPage]) -> bool {
+fn steady(pages: &[BookingPage<'_>]) -> bool {
     let Some(first) = pages.first() else {
         return true;
     };
@@ -333,7 +334,7 @@ fn steady(pages: &[BookingPage]) -> bool {
 }
 
 /// How many different bookings the pages hold.
-fn distinct(pages: &[BookingPage]) -> usize {
+fn distinct(pages: &[BookingPage<'_>]) -> usize {
     let mut seen = HashSet::new();
     pages
         .iter()
@@ -344,13 +345,17 @@ fn distinct(pages: &[BookingPage]) -> usize {
 
 /// What tells one booking from another, whatever the case of its hex digits (as
 /// [`BookingId::key`]; OmniLab's own text is not parsed here, so an odd id still counts once).
-fn identity(booking: &Booking) -> String {
+fn identity(booking: &Booking<'_>) -> String {
     booking.booking.to_ascii_lowercase()
 }
 
 /// `all=true`'s answer: the pages as one, or as many whole pages as fit in a Lambda response;
 /// each booking once, where it was first seen.
-fn render_pages(pages: Vec<BookingPage>, language: Option<&Language>, incomplete: bool) -> Escaped {
+fn render_pages(
+    pages: Vec<BookingPage<'_>>,
+    language: Option<&Language>,
+    incomplete: bool,
+) -> Escaped {
     let total_count = pages.first().map_or(0, |p| p.total_count);
     let plan = pages.first().map(Plan::after);
     // Where each page ends in the flat list, so a cut falls between pages and `next_page`

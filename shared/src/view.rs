@@ -4,6 +4,8 @@
 //! slot gets its end and its start in the campaign's local time, and bookings are grouped by
 //! touchpoint the way the reference page's account-page flow asks.
 
+use std::borrow::Cow;
+
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -13,9 +15,9 @@ use crate::model::Booking;
 use crate::omnilab::Language;
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct BookingView {
+pub struct BookingView<'a> {
     #[serde(flatten)]
-    pub booking: Booking,
+    pub booking: Booking<'a>,
     /// Only when OmniLab gave a duration: we never guess one.
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -45,7 +47,7 @@ pub struct BookingGroup<'a> {
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct BookingList<'a> {
-    pub bookings: &'a [BookingView],
+    pub bookings: &'a [BookingView<'a>],
     pub groups: Vec<BookingGroup<'a>>,
     pub page_number: u32,
     pub page_size: u32,
@@ -68,7 +70,7 @@ pub struct NextPage {
 
 impl<'a> BookingList<'a> {
     pub fn new(
-        bookings: &'a [BookingView],
+        bookings: &'a [BookingView<'a>],
         page_number: u32,
         page_size: u32,
         total_count: u64,
@@ -111,9 +113,13 @@ pub fn render(list: &BookingList<'_>) -> Result<Escaped, TooLarge> {
     }
 }
 
-impl BookingView {
+impl<'a> BookingView<'a> {
     /// A booking made ready to show, with the time zones of the page's earlier bookings at hand.
-    fn with_zones(mut booking: Booking, language: Option<&Language>, zones: &mut Zones) -> Self {
+    fn with_zones(
+        mut booking: Booking<'a>,
+        language: Option<&Language>,
+        zones: &mut Zones,
+    ) -> Self {
         booking.activity.title = localized(std::mem::take(&mut booking.activity.title), language);
         if let Some(hint) = booking.activity.location_hint.take() {
             booking.activity.location_hint = Some(localized(hint, language));
@@ -139,7 +145,7 @@ impl BookingView {
 }
 
 /// The views of a page's bookings, in order.
-pub fn views(bookings: Vec<Booking>, language: Option<&Language>) -> Vec<BookingView> {
+pub fn views<'a>(bookings: Vec<Booking<'a>>, language: Option<&Language>) -> Vec<BookingView<'a>> {
     let mut zones = Zones::default();
     bookings
         .into_iter()
@@ -168,7 +174,7 @@ impl Zones {
 /// language, the field may hold a language map serialized as a string, such as `{"fr":"…"}`.
 /// Take the requested language's entry, else the first one; anything that is not such a map is
 /// already the text, and is handed back as it came.
-pub fn localized(raw: String, language: Option<&Language>) -> String {
+pub fn localized<'a>(raw: Cow<'a, str>, language: Option<&Language>) -> Cow<'a, str> {
     if !raw.trim_start().starts_with('{') {
         return raw;
     }
@@ -179,10 +185,12 @@ pub fn localized(raw: String, language: Option<&Language>) -> String {
     };
     let text_of =
         |value: &serde_json::Value| value.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
-    language
-        .and_then(|language| map.get(language.as_str()).and_then(text_of))
-        .or_else(|| map.values().find_map(text_of))
-        .unwrap_or_default()
+    Cow::Owned(
+        language
+            .and_then(|language| map.get(language.as_str()).and_then(text_of))
+            .or_else(|| map.values().find_map(text_of))
+            .unwrap_or_default(),
+    )
 }
 
 /// RFC 3339 with the zone's offset at that instant, e.g. `2024-07-10T13:30:00+01:00` in London.
@@ -192,7 +200,7 @@ fn display_in(instant: Timestamp, zone: &TimeZone) -> String {
 
 /// Groups bookings by (campaign, touchpoint); bookings inside a group in slot order, groups by
 /// their earliest slot (ties broken by key, so the answer is stable).
-pub fn group(bookings: &[BookingView]) -> Vec<BookingGroup<'_>> {
+pub fn group<'a>(bookings: &'a [BookingView<'_>]) -> Vec<BookingGroup<'a>> {
     let mut order: Vec<&BookingView> = bookings.iter().collect();
     order.sort_by(|a, b| {
         (a.booking.slot_starting_at, &a.booking.booking)
@@ -202,10 +210,7 @@ pub fn group(bookings: &[BookingView]) -> Vec<BookingGroup<'_>> {
     let mut groups: Vec<BookingGroup> = Vec::new();
     for view in order {
         let booking = &view.booking;
-        let key = (
-            booking.interaction.public_key.as_str(),
-            booking.activity.id.as_str(),
-        );
+        let key = (&*booking.interaction.public_key, &*booking.activity.id);
         let at = *index.entry(key).or_insert_with(|| {
             groups.push(BookingGroup {
                 interaction_public_key: &booking.interaction.public_key,
@@ -249,7 +254,7 @@ mod tests {
             "Santa Photo Experience"
         );
         assert_eq!(localized("{not json".into(), None), "{not json");
-        assert_eq!(localized(String::new(), None), "");
+        assert_eq!(localized("".into(), None), "");
     }
 
     #[test]
@@ -270,7 +275,7 @@ mod tests {
     #[test]
     fn hostile_maps_do_not_panic() {
         let deep = format!("{}{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
-        assert_eq!(localized(deep.clone(), None), deep);
+        assert_eq!(localized(deep.as_str().into(), None), deep);
         assert_eq!(localized(r#"{"fr":{"x":1}}"#.into(), None), "");
         assert_eq!(localized("[1,2]".into(), None), "[1,2]");
     }
@@ -311,15 +316,15 @@ mod tests {
         at: &str,
         id: &str,
         minutes: Option<u32>,
-    ) -> Booking {
+    ) -> Booking<'static> {
         Booking {
             activity: Activity {
-                id: activity.into(),
-                title: format!("{activity} title"),
+                id: activity.to_owned().into(),
+                title: format!("{activity} title").into(),
                 location_hint: None,
             },
             interaction: Interaction {
-                public_key: public_key.into(),
+                public_key: public_key.to_owned().into(),
                 timezone: "Europe/London".into(),
             },
             group: Group {
@@ -335,7 +340,7 @@ mod tests {
                 has_limited_capacity: true,
             },
             host: None,
-            booking: id.into(),
+            booking: id.to_owned().into(),
         }
     }
 
@@ -445,7 +450,8 @@ mod tests {
             let page: Vec<Booking> = (0..bookings)
                 .map(|n| {
                     let mut b = booking("p", "a", "2024-12-10T12:30:00Z", &n.to_string(), None);
-                    b.activity.title = format!("{}{}", "\"".repeat(quotes), "x".repeat(letters));
+                    b.activity.title =
+                        format!("{}{}", "\"".repeat(quotes), "x".repeat(letters)).into();
                     b
                 })
                 .collect();
@@ -474,7 +480,8 @@ mod tests {
     fn every_escape_is_escaped_again() {
         let controls: String = (0u8..0x20).map(char::from).collect();
         let mut b = booking("p", "a", "2024-12-10T12:30:00Z", "1", None);
-        b.activity.title = format!("\"a\\b\" / P\u{e8}re No\u{eb}l \u{1f385} {controls}\u{7f}");
+        b.activity.title =
+            format!("\"a\\b\" / P\u{e8}re No\u{eb}l \u{1f385} {controls}\u{7f}").into();
         let views = views(vec![b], None);
         let list = BookingList::new(&views, 1, 1, 1);
         let text = serde_json::to_string(&list).unwrap();
@@ -491,8 +498,8 @@ mod tests {
         #[test]
         fn any_title_renders_as_its_json_escaped_once(title in ".*", hint in proptest::option::of(".*")) {
             let mut b = booking("p", "a", "2024-12-10T12:30:00Z", "1", None);
-            b.activity.title = title;
-            b.activity.location_hint = hint;
+            b.activity.title = title.into();
+            b.activity.location_hint = hint.map(Into::into);
             let views = views(vec![b], None);
             let list = BookingList::new(&views, 1, 1, 1);
             let text = serde_json::to_string(&list).unwrap();
@@ -524,14 +531,16 @@ mod tests {
                 .into_iter()
                 .map(|(texts, hint, host, minutes, status, (second, capacity))| {
                     let mut b = booking(&texts[0], &texts[1], "2024-12-10T12:30:00Z", &texts[2], minutes);
-                    b.activity.title = texts[3].clone();
-                    b.activity.location_hint = hint;
-                    b.group.unique_key = texts[4].clone();
-                    b.group.display_name = texts[5].clone();
-                    b.ticket_type.display_name = texts[6].clone();
+                    b.activity.title = texts[3].clone().into();
+                    b.activity.location_hint = hint.map(Into::into);
+                    b.group.unique_key = texts[4].clone().into();
+                    b.group.display_name = texts[5].clone().into();
+                    b.ticket_type.display_name = texts[6].clone().into();
                     b.ticket_type.has_limited_capacity = capacity;
-                    b.interaction.timezone = texts[7].clone();
-                    b.host = host.map(|display_name| Host { display_name });
+                    b.interaction.timezone = texts[7].clone().into();
+                    b.host = host.map(|display_name| Host {
+                        display_name: display_name.into(),
+                    });
                     b.booking_status = BookingStatus::ALL[status];
                     b.slot_starting_at = Timestamp::from_second(second).unwrap();
                     b

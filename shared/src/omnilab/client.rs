@@ -27,6 +27,17 @@ pub struct OmniLab {
     auth: Authenticator,
 }
 
+/// A successful answer of `fetchContactBookings`, not yet read.
+pub struct FetchedPage(Answer);
+
+impl FetchedPage {
+    /// The page, its strings borrowed from the answer; one that does not parse counts as a
+    /// malformed answer of `call`.
+    pub fn page(&self, call: &Call) -> Result<BookingPage<'_>, UpstreamError> {
+        self.0.json(call)
+    }
+}
+
 /// Container-wide counters, read by the tests and the benchmark (feature `stats`).
 #[cfg(feature = "stats")]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -77,14 +88,15 @@ impl OmniLab {
         }
     }
 
-    /// `GET /v1/interactions:fetchContactBookings`, one page.
+    /// `GET /v1/interactions:fetchContactBookings`, one page, as OmniLab sent it: the page's
+    /// strings are read in place from it ([`FetchedPage::page`]).
     pub async fn fetch_contact_bookings(
         &self,
         call: &Call,
         contact: &ExternalId,
         filter: &BookingFilter,
         page: PageRequest,
-    ) -> Result<BookingPage, UpstreamError> {
+    ) -> Result<FetchedPage, UpstreamError> {
         let params = filter.query(contact, page);
         let client = self.transport.client()?;
         let url = self
@@ -97,7 +109,7 @@ impl OmniLab {
             })
             .await?;
         match answer.status {
-            status if status.is_success() => answer.json(call),
+            status if status.is_success() => Ok(FetchedPage(answer)),
             status => Err(UpstreamError::Status(status.as_u16())),
         }
     }

@@ -26,9 +26,9 @@ mod transport;
 
 pub use auth::{Credentials, CredentialsError, CredentialsSource};
 pub use call::Call;
-pub use client::OmniLab;
 #[cfg(feature = "stats")]
 pub use client::Stats;
+pub use client::{FetchedPage, OmniLab};
 pub use error::{JsonError, Malformed, TlsFailure, TransportError, UpstreamError};
 pub use request::{BookingFilter, ExternalId, Language, PageRequest, Scope};
 pub use sdk::{SdkFailure, aws_roots_pem, mozilla_roots_pem};

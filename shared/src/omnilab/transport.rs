@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::{RequestBuilder, Response, StatusCode};
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use super::error::{Malformed, TransportError};
 use super::tally::{Endpoint, FailureKind};
@@ -254,7 +254,7 @@ impl Answer {
     }
 
     /// The body as `T`; one that does not parse counts as a malformed answer of `call`.
-    pub(crate) fn json<T: DeserializeOwned>(&self, call: &Call) -> Result<T, UpstreamError> {
+    pub(crate) fn json<'a, T: Deserialize<'a>>(&'a self, call: &Call) -> Result<T, UpstreamError> {
         // Checked as UTF-8 once, in one pass, rather than string by string as `from_slice`
         // does. A body that is not UTF-8 goes to `from_slice` for the same error it would give.
         let parsed = match std::str::from_utf8(&self.body) {
