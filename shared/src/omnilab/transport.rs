@@ -4,6 +4,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 
@@ -238,7 +239,7 @@ pub(crate) struct Answer {
     endpoint: Endpoint,
     pub(crate) status: StatusCode,
     retry_after: Option<Duration>,
-    body: Vec<u8>,
+    body: Bytes,
 }
 
 impl Answer {
@@ -269,32 +270,97 @@ impl Answer {
 }
 
 /// Reads a body, at most [`MAX_BODY_BYTES`] of it.
-async fn read_body(mut response: Response) -> Result<Vec<u8>, UpstreamError> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
-    {
-        return Err(UpstreamError::Malformed(Malformed::TooLarge));
-    }
+///
+/// A body that arrives as one chunk (a page, read from the socket in one go) is kept as that
+/// chunk, a view of hyper's read buffer, rather than copied into a buffer of its own.
+async fn read_body(mut response: Response) -> Result<Bytes, UpstreamError> {
+    let within = |len: usize| {
+        (len <= MAX_BODY_BYTES)
+            .then_some(())
+            .ok_or(UpstreamError::Malformed(Malformed::TooLarge))
+    };
+    let announced = response.content_length().unwrap_or(0);
+    within(usize::try_from(announced).unwrap_or(usize::MAX))?;
+    let Some(first) = next_chunk(&mut response).await? else {
+        return Ok(Bytes::new());
+    };
+    within(first.len())?;
+    let Some(second) = next_chunk(&mut response).await? else {
+        return Ok(first);
+    };
     // Sized once when the length is announced (under the limit, checked above).
-    let announced = response.content_length().unwrap_or(0) as usize;
-    let mut body = Vec::with_capacity(announced);
-    while let Some(chunk) = response
+    let mut body = BytesMut::with_capacity((announced as usize).max(first.len() + second.len()));
+    body.extend_from_slice(&first);
+    let mut chunk = Some(second);
+    while let Some(more) = chunk {
+        within(body.len() + more.len())?;
+        body.extend_from_slice(&more);
+        chunk = next_chunk(&mut response).await?;
+    }
+    Ok(body.freeze())
+}
+
+async fn next_chunk(response: &mut Response) -> Result<Option<Bytes>, UpstreamError> {
+    response
         .chunk()
         .await
-        .map_err(|e| UpstreamError::from_reqwest(&e))?
-    {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(UpstreamError::Malformed(Malformed::TooLarge));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        .map_err(|e| UpstreamError::from_reqwest(&e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A response whose body arrives in `chunks`, as hyper hands them over.
+    fn response_in(chunks: Vec<Bytes>) -> Response {
+        let frames = futures_util::stream::iter(
+            chunks
+                .into_iter()
+                .map(|chunk| Ok::<_, std::convert::Infallible>(http_body::Frame::data(chunk))),
+        );
+        Response::from(http::Response::new(reqwest::Body::wrap(
+            http_body_util::StreamBody::new(frames),
+        )))
+    }
+
+    #[tokio::test]
+    async fn a_body_in_one_chunk_is_kept_as_that_chunk() {
+        let page = Bytes::from(vec![b'x'; 26_000]);
+        let body = read_body(response_in(vec![page.clone()])).await.unwrap();
+        assert_eq!(body, page);
+        assert_eq!(body.as_ptr(), page.as_ptr(), "copied");
+        assert!(read_body(response_in(vec![])).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_body_in_several_chunks_is_joined() {
+        let chunks = ["{\"bookings\":", "[]", ",\"total_count\":0}"]
+            .map(|s| Bytes::from_static(s.as_bytes()));
+        let body = read_body(response_in(chunks.to_vec())).await.unwrap();
+        assert_eq!(
+            body,
+            Bytes::from_static(b"{\"bookings\":[],\"total_count\":0}")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_whole_or_in_chunks() {
+        let half = Bytes::from(vec![b' '; MAX_BODY_BYTES / 2 + 1]);
+        for chunks in [
+            vec![Bytes::from(vec![b' '; MAX_BODY_BYTES + 1])],
+            vec![half.clone(), half],
+        ] {
+            assert!(matches!(
+                read_body(response_in(chunks)).await,
+                Err(UpstreamError::Malformed(Malformed::TooLarge))
+            ));
+        }
+        let exactly = Bytes::from(vec![b' '; MAX_BODY_BYTES]);
+        assert_eq!(
+            read_body(response_in(vec![exactly])).await.unwrap().len(),
+            MAX_BODY_BYTES
+        );
+    }
 
     #[test]
     fn the_client_builds_with_the_compiled_in_roots() {
