@@ -8,9 +8,10 @@
 //! - [`identity`]: the signed-in customer, taken from the JWT authorizer's claims.
 //! - [`query`] and [`booking_id`]: the caller's input, validated before anything goes upstream.
 //! - [`omnilab`]: credentials from Secrets Manager, the cached access token, the typed client.
-//! - [`model`]: OmniLab's booking as it arrives on the wire.
+//! - [`model`]: OmniLab's booking as it arrives on the wire, its strings borrowed from it;
+//!   [`rfc3339`], its instants read and written.
 //! - [`view`]: what we answer: localized strings resolved, local times, grouping, rendered
-//!   already escaped for Lambda's response document.
+//!   already escaped for Lambda's response document ([`escaped`]).
 //! - [`service`]: the two use cases, including the ownership check before a cancel.
 //! - [`api`]: routes and request extraction; `api::problem`, the one place errors become
 //!   HTTP answers.
