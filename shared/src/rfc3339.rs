@@ -19,9 +19,15 @@ const LONGEST: usize = 25;
 
 /// `instant` as jiff's `Display` writes it (RFC 3339 in UTC, `Z`), for `#[serde(with)]`.
 pub fn serialize<S: Serializer>(instant: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
-    match Text::of(*instant, None) {
-        Some(text) => serializer.serialize_str(text.as_str()),
-        None => serializer.collect_str(instant),
+    with_text(*instant, |text| serializer.serialize_str(text))
+}
+
+/// `instant` as jiff's `Display` writes it, handed to `with` without a `String` of its own
+/// in the common case.
+pub fn with_text<R>(instant: Timestamp, with: impl FnOnce(&str) -> R) -> R {
+    match Text::of(instant, None) {
+        Some(text) => with(text.as_str()),
+        None => with(&instant.to_string()),
     }
 }
 
