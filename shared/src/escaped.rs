@@ -133,6 +133,29 @@ impl Writer {
         self.0.push_str("\\\":");
     }
 
+    /// `,"name":`, the key of a field after the first.
+    #[inline]
+    pub fn and_key(&mut self, name: &'static str) {
+        self.put(",");
+        self.key(name);
+    }
+
+    /// `[`, each of `items` as `each` writes it with a comma between, `]`.
+    pub fn array<T>(
+        &mut self,
+        items: impl IntoIterator<Item = T>,
+        mut each: impl FnMut(&mut Self, T),
+    ) {
+        self.put("[");
+        for (n, item) in items.into_iter().enumerate() {
+            if n > 0 {
+                self.put(",");
+            }
+            each(self, item);
+        }
+        self.put("]");
+    }
+
     /// A JSON string: its quotes, escaped once, around its text escaped twice.
     pub fn string(&mut self, text: &str) {
         self.0.push_str("\\\"");

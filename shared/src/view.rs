@@ -123,45 +123,26 @@ impl BookingList<'_> {
     fn write(&self, out: &mut Writer) {
         out.put("{");
         out.key("bookings");
-        out.put("[");
-        for (n, view) in self.bookings.iter().enumerate() {
-            if n > 0 {
-                out.put(",");
-            }
-            view.write(out);
-        }
-        out.put("],");
-        out.key("groups");
-        out.put("[");
-        for (n, group) in self.groups.iter().enumerate() {
-            if n > 0 {
-                out.put(",");
-            }
-            group.write(out);
-        }
-        out.put("],");
-        out.key("page_number");
+        out.array(self.bookings, |out, view| view.write(out));
+        out.and_key("groups");
+        out.array(&self.groups, |out, group| group.write(out));
+        out.and_key("page_number");
         out.integer(self.page_number);
-        out.put(",");
-        out.key("page_size");
+        out.and_key("page_size");
         out.integer(self.page_size);
-        out.put(",");
-        out.key("total_count");
+        out.and_key("total_count");
         out.integer(self.total_count);
         if let Some(next) = &self.next_page {
-            out.put(",");
-            out.key("next_page");
+            out.and_key("next_page");
             out.put("{");
             out.key("page_number");
             out.integer(next.page_number);
-            out.put(",");
-            out.key("page_size");
+            out.and_key("page_size");
             out.integer(next.page_size);
             out.put("}");
         }
         if self.incomplete {
-            out.put(",");
-            out.key("incomplete");
+            out.and_key("incomplete");
             out.put("true");
         }
         out.put("}");
@@ -176,51 +157,42 @@ impl BookingView<'_> {
         out.put("{");
         out.key("id");
         out.string(&booking.activity.id);
-        out.put(",");
-        out.key("title");
+        out.and_key("title");
         out.string(&booking.activity.title);
         if let Some(hint) = &booking.activity.location_hint {
-            out.put(",");
-            out.key("location_hint");
+            out.and_key("location_hint");
             out.string(hint);
         }
-        out.put("},");
-        out.key("interaction");
+        out.put("}");
+        out.and_key("interaction");
         out.put("{");
         out.key("public_key");
         out.string(&booking.interaction.public_key);
-        out.put(",");
-        out.key("timezone");
+        out.and_key("timezone");
         out.string(&booking.interaction.timezone);
-        out.put("},");
-        out.key("group");
+        out.put("}");
+        out.and_key("group");
         out.put("{");
         out.key("unique_key");
         out.string(&booking.group.unique_key);
-        out.put(",");
-        out.key("display_name");
+        out.and_key("display_name");
         out.string(&booking.group.display_name);
-        out.put("},");
-        out.key("slot_starting_at");
+        out.put("}");
+        out.and_key("slot_starting_at");
         instant(out, booking.slot_starting_at);
         if let Some(minutes) = booking.slot_duration_in_minutes {
-            out.put(",");
-            out.key("slot_duration_in_minutes");
+            out.and_key("slot_duration_in_minutes");
             out.integer(minutes);
         }
-        out.put(",");
-        out.key("booking_status");
+        out.and_key("booking_status");
         out.string(booking.booking_status.as_str());
-        out.put(",");
-        out.key("booked_at");
+        out.and_key("booked_at");
         instant(out, booking.booked_at);
-        out.put(",");
-        out.key("ticket_type");
+        out.and_key("ticket_type");
         out.put("{");
         out.key("display_name");
         out.string(&booking.ticket_type.display_name);
-        out.put(",");
-        out.key("has_limited_capacity");
+        out.and_key("has_limited_capacity");
         out.put(if booking.ticket_type.has_limited_capacity {
             "true"
         } else {
@@ -228,24 +200,20 @@ impl BookingView<'_> {
         });
         out.put("}");
         if let Some(host) = &booking.host {
-            out.put(",");
-            out.key("host");
+            out.and_key("host");
             out.put("{");
             out.key("display_name");
             out.string(&host.display_name);
             out.put("}");
         }
-        out.put(",");
-        out.key("booking");
+        out.and_key("booking");
         out.string(&booking.booking);
         if let Some(end) = self.slot_ending_at {
-            out.put(",");
-            out.key("slot_ending_at");
+            out.and_key("slot_ending_at");
             instant(out, end);
         }
         if let Some(local) = &self.slot_starting_at_local {
-            out.put(",");
-            out.key("slot_starting_at_local");
+            out.and_key("slot_starting_at_local");
             out.string(local);
         }
         out.put("}");
@@ -257,25 +225,15 @@ impl BookingGroup<'_> {
         out.put("{");
         out.key("interaction_public_key");
         out.string(self.interaction_public_key);
-        out.put(",");
-        out.key("activity_id");
+        out.and_key("activity_id");
         out.string(self.activity_id);
-        out.put(",");
-        out.key("activity_title");
+        out.and_key("activity_title");
         out.string(self.activity_title);
-        out.put(",");
-        out.key("timezone");
+        out.and_key("timezone");
         out.string(self.timezone);
-        out.put(",");
-        out.key("booking_ids");
-        out.put("[");
-        for (n, id) in self.booking_ids.iter().enumerate() {
-            if n > 0 {
-                out.put(",");
-            }
-            out.string(id);
-        }
-        out.put("]}");
+        out.and_key("booking_ids");
+        out.array(&self.booking_ids, |out, id| out.string(id));
+        out.put("}");
     }
 }
 
