@@ -318,7 +318,7 @@ mod tests {
                 .into_iter()
                 .map(|chunk| Ok::<_, std::convert::Infallible>(http_body::Frame::data(chunk))),
         );
-        Response::from(http::Response::new(reqwest::Body::wrap(
+        Response::from(lambda_http::http::Response::new(reqwest::Body::wrap(
             http_body_util::StreamBody::new(frames),
         )))
     }
