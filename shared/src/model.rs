@@ -35,14 +35,14 @@ pub struct Booking<'a> {
     pub interaction: Interaction<'a>,
     #[serde(borrow)]
     pub group: Group<'a>,
-    /// Read and written by [`crate::rfc3339`]: jiff's results, faster for OmniLab's usual form.
-    #[serde(with = "crate::rfc3339")]
+    /// Read by [`crate::rfc3339`]: jiff's result, faster for OmniLab's usual form.
+    #[serde(deserialize_with = "crate::rfc3339::deserialize")]
     pub slot_starting_at: Timestamp,
     /// Omitted when the slot has no set duration: never defaulted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot_duration_in_minutes: Option<u32>,
     pub booking_status: BookingStatus,
-    #[serde(with = "crate::rfc3339")]
+    #[serde(deserialize_with = "crate::rfc3339::deserialize")]
     pub booked_at: Timestamp,
     #[serde(borrow)]
     pub ticket_type: TicketType<'a>,

@@ -12,15 +12,10 @@
 
 use jiff::Timestamp;
 use jiff::tz::Offset;
-use serde::{Deserializer, Serializer, de};
+use serde::{Deserializer, de};
 
 /// The longest text written here: `2024-12-10T12:30:00+01:00`.
 const LONGEST: usize = 25;
-
-/// `instant` as jiff's `Display` writes it (RFC 3339 in UTC, `Z`), for `#[serde(with)]`.
-pub fn serialize<S: Serializer>(instant: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
-    with_text(*instant, |text| serializer.serialize_str(text))
-}
 
 /// `instant` as jiff's `Display` writes it, handed to `with` without a `String` of its own
 /// in the common case.
@@ -31,7 +26,7 @@ pub fn with_text<R>(instant: Timestamp, with: impl FnOnce(&str) -> R) -> R {
     }
 }
 
-/// An instant as jiff's `Deserialize` reads it, for `#[serde(with)]`.
+/// An instant as jiff's `Deserialize` reads it, for `#[serde(deserialize_with)]`.
 pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
     struct Visitor;
 
@@ -51,21 +46,6 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timesta
     }
 
     deserializer.deserialize_str(Visitor)
-}
-
-/// The same for an optional instant, written only when present (`skip_serializing_if`).
-pub mod option {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(
-        instant: &Option<Timestamp>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match instant {
-            Some(instant) => super::serialize(instant, serializer),
-            None => serializer.serialize_none(),
-        }
-    }
 }
 
 /// `instant` with `offset`, as jiff's `display_with_offset` writes it:
@@ -226,11 +206,7 @@ mod tests {
     use super::*;
 
     fn written(instant: Timestamp) -> String {
-        serialize(&instant, serde_json::value::Serializer)
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_owned()
+        with_text(instant, str::to_owned)
     }
 
     fn read(text: &str) -> Result<Timestamp, serde_json::Error> {

@@ -19,10 +19,7 @@ pub struct BookingView<'a> {
     #[serde(flatten)]
     pub booking: Booking<'a>,
     /// Only when OmniLab gave a duration: we never guess one.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "crate::rfc3339::option::serialize"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slot_ending_at: Option<Timestamp>,
     /// The start with the offset of `interaction.timezone` at that instant (DST included).
     /// Absent only if OmniLab sent a time zone name that does not exist.
