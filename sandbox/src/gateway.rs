@@ -136,6 +136,14 @@ impl Event {
         self
     }
 
+    /// Signed in: the authorizer's `jwt` object, claims (each a string, as API Gateway writes
+    /// them) and the token's scopes on a route that has scopes (`None`: `null`).
+    pub fn authorizer(mut self, claims: Value, scopes: Option<Vec<String>>) -> Self {
+        self.0["requestContext"]["authorizer"] =
+            json!({ "jwt": { "claims": claims, "scopes": scopes } });
+        self
+    }
+
     /// Signed in as the customer whose external ID is `external_id`, in `sub`, with the other
     /// claims of the brand's identity provider.
     pub fn customer(self, external_id: &str) -> Self {
