@@ -158,7 +158,8 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if server.sandbox.is_some() {
         router = router
             .route("/_sandbox/faults", post(inject_fault))
-            .route("/_sandbox/faults", axum::routing::delete(clear_faults));
+            .route("/_sandbox/faults", axum::routing::delete(clear_faults))
+            .route("/_sandbox/counters", get(counters));
     }
     if server.sign_in.demo_documents().is_some() {
         router = router
@@ -351,6 +352,24 @@ async fn clear_faults(State(server): State<Server>) -> StatusCode {
             StatusCode::NO_CONTENT
         }
         None => StatusCode::NOT_FOUND,
+    }
+}
+
+/// What the sandbox has served: the calls our API made to "OmniLab", for a test to check that a
+/// refused request made none.
+async fn counters(State(server): State<Server>) -> Response {
+    match server.sandbox {
+        Some(sandbox) => {
+            let counters = sandbox.counters();
+            Json(serde_json::json!({
+                "token_requests": counters.token_requests,
+                "token_exchanges": counters.token_exchanges,
+                "fetches": counters.fetches,
+                "cancels": counters.cancels,
+            }))
+            .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

@@ -16,15 +16,14 @@
 //! dev-server/page, is a failure, never a skip.
 //! Screenshots go to tests/artifacts/ (gitignored), with the dev server's and chromedriver's logs.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use bookings_tests::browser::{Browser, ONE_BROWSER};
+use bookings_tests::dev_server::DevServer;
+use bookings_tests::process::artifacts;
+use fantoccini::{Client, Locator};
 use futures_util::FutureExt;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
@@ -32,15 +31,10 @@ use sandbox::booking_uuid;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The browser's own time zone: far from both campaigns', so mixing them up shows.
 const BROWSER_TZ: &str = "Asia/Tokyo";
 /// How long the page may take to settle after an action.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-/// One browser at a time: two cores, and each test has its own dev server and chromium.
-static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 // ------------------------------------------------------------------------------------------------
 // The tests
@@ -752,15 +746,14 @@ where
     Fut: Future<Output = ()>,
 {
     let _one = ONE_BROWSER.lock().await;
-    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts");
-    std::fs::create_dir_all(&artifacts).expect("create tests/artifacts");
-    let server = DevServer::start(name, &artifacts);
+    let artifacts = artifacts();
+    let server = DevServer::demo(name);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
     server.assert_serves_current_page(&http).await;
-    let browser = Browser::start(name, &artifacts).await;
+    let browser = Browser::start(name, BROWSER_TZ).await;
     let page = Page {
         client: browser.client.clone(),
         base: server.base.clone(),
@@ -773,236 +766,5 @@ where
     drop(server);
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
-    }
-}
-
-/// A child process killed (by its id) when dropped.
-struct Process {
-    child: Child,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct DevServer {
-    base: String,
-    _process: Process,
-}
-
-impl DevServer {
-    fn start(name: &str, artifacts: &Path) -> Self {
-        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/dev-server");
-        let binary = std::env::var_os("CARGO_TARGET_DIR")
-            .map(|dir| PathBuf::from(dir).join("debug/dev-server"))
-            .unwrap_or(binary);
-        assert!(
-            binary.exists(),
-            "{} is missing: build it first with `cargo build -p dev-server` (or \
-             `cargo build --workspace --bins --all-features`, as scripts/test.sh does; a plain `cargo build` \
-             builds only the default members)",
-            binary.display()
-        );
-        let mut child = Command::new(&binary)
-            .env("PORT", "0")
-            // The embedded sandbox, whatever the developer's shell points at.
-            .env_remove("OMNILAB_API_HOST")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let process = Process { child };
-
-        // First stdout line: "OmniLab Bookings dev server: open http://127.0.0.1:PORT/". The rest
-        // of both streams goes to a log file, so the server never blocks on a full pipe.
-        let log = artifacts.join(format!("{name}-dev-server.log"));
-        let (first_line, first) = mpsc::channel();
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stdout);
-                let mut line = String::new();
-                let _ = reader.read_line(&mut line);
-                let _ = first_line.send(line.clone());
-                let mut file = std::fs::File::create(&log).expect("dev server log");
-                let _ = file.write_all(line.as_bytes());
-                let _ = std::io::copy(&mut reader, &mut file);
-            });
-        }
-        let err_log = artifacts.join(format!("{name}-dev-server.stderr.log"));
-        std::thread::spawn(move || drain(stderr, &err_log));
-
-        let line = first
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the dev server printed no first line within 30 s");
-        let url = line
-            .trim()
-            .strip_prefix("OmniLab Bookings dev server: open ")
-            .unwrap_or_else(|| panic!("unexpected first line from the dev server: {line:?}"));
-        Self {
-            base: url.trim_end_matches('/').to_owned(),
-            _process: process,
-        }
-    }
-}
-
-impl DevServer {
-    /// The page is compiled into the binary (include_str!): a binary older than the files under
-    /// dev-server/page would test yesterday's page, so compare them first.
-    async fn assert_serves_current_page(&self, http: &reqwest::Client) {
-        let sources = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dev-server/page");
-        for (path, file) in [
-            ("/", "index.html"),
-            ("/app.js", "app.js"),
-            ("/style.css", "style.css"),
-        ] {
-            let source = std::fs::read_to_string(sources.join(file))
-                .unwrap_or_else(|e| panic!("read dev-server/page/{file}: {e}"));
-            let response = http
-                .get(format!("{}{path}", self.base))
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-            assert!(
-                response.status().is_success(),
-                "GET {path}: {}",
-                response.status()
-            );
-            let served = response.text().await.expect("a text body");
-            assert!(
-                served == source,
-                "the dev server serves an older dev-server/page/{file}: rebuild it with \
-                 `cargo build -p dev-server`"
-            );
-        }
-    }
-}
-
-fn drain(mut from: impl Read, to: &Path) {
-    if let Ok(mut file) = std::fs::File::create(to) {
-        let _ = std::io::copy(&mut from, &mut file);
-    }
-}
-
-struct Browser {
-    client: Client,
-    _driver: Process,
-    profile: PathBuf,
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
-
-impl Browser {
-    async fn start(name: &str, artifacts: &Path) -> Self {
-        for (path, what) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromedriver")] {
-            assert!(
-                Path::new(path).exists(),
-                "{what} is missing at {path}: the account page tests need Debian's chromium and \
-                 chromium-driver. Install them with `source scripts/setup.sh && setup_chromium` \
-                 (scripts/test.sh does)."
-            );
-        }
-        let port = free_port();
-        let log = std::fs::File::create(artifacts.join(format!("{name}-chromedriver.log")))
-            .expect("chromedriver log");
-        let driver = Process {
-            child: Command::new(CHROMEDRIVER)
-                .arg(format!("--port={port}"))
-                // Inherited by chromium: the browser's zone is neither campaign's.
-                .env("TZ", BROWSER_TZ)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("start {CHROMEDRIVER}: {e}")),
-        };
-        let webdriver = format!("http://127.0.0.1:{port}");
-        wait_until_ready(&format!("{webdriver}/status")).await;
-
-        let profile = std::env::temp_dir().join(format!(
-            "account-page-{name}-{}-{}",
-            std::process::id(),
-            Timestamp::now().as_nanosecond()
-        ));
-        std::fs::create_dir_all(&profile).expect("browser profile dir");
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert("browserName".into(), json!("chrome"));
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                    "--disable-quic",
-                    "--disable-dev-shm-usage",
-                    "--lang=en-US",
-                    "--window-size=1280,1000",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-            }),
-        );
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = ClientBuilder::new(connector)
-            .capabilities(capabilities)
-            .connect(&webdriver)
-            .await
-            .unwrap_or_else(|e| panic!("start chromium through chromedriver: {e}"));
-        // Tall enough for the whole demo list in one screenshot.
-        client
-            .set_window_size(1280, 2000)
-            .await
-            .expect("window size");
-        Self {
-            client,
-            _driver: driver,
-            profile,
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-async fn wait_until_ready(status_url: &str) {
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let ready = match http
-            .get(status_url)
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await
-        {
-            Ok(response) => response.json::<Value>().await.ok(),
-            Err(_) => None,
-        };
-        if ready.is_some_and(|body| body["value"]["ready"] == json!(true)) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "chromedriver did not answer {status_url} within 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

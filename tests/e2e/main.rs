@@ -14,6 +14,8 @@
 //!   [`token_store`] (the fleet's token in DynamoDB Local, on good days and bad).
 //! - The harnesses and the deploy files: [`token_table_harness`] (DynamoDB Local itself),
 //!   [`template`] (samconfig.toml against template.yaml).
+//! - The compiled dev server's sign-in, API Gateway's JWT check with tokens of the tests' own:
+//!   [`sign_in`].
 //! - The reference account page in Chromium: [`account_page`].
 
 mod account_page;
@@ -26,6 +28,7 @@ mod log_safety;
 mod metrics;
 mod openapi;
 mod oversized;
+mod sign_in;
 mod template;
 mod tls;
 mod token_store;

@@ -2,12 +2,18 @@
 //! crate, which also builds the API Gateway events: `sandbox::gateway`), secrets in the Secrets
 //! Manager emulator, a Lambda Runtime API to run the compiled binaries under, and the checks of
 //! what they write that any area may hold them to: EMF documents against the specification
-//! (`emf`), and the metrics `template.yaml` names (`template_metrics`).
+//! (`emf`), and the metrics `template.yaml` names (`template_metrics`). Beside them, the
+//! processes the browser and sign-in tests start (`process`, `dev_server`, `browser`) and an
+//! identity provider of the tests' own (`issuer`).
 
+pub mod browser;
 pub mod captured;
+pub mod dev_server;
 pub mod dynamodb;
 pub mod emf;
 pub mod faulty_dynamodb;
+pub mod issuer;
+pub mod process;
 pub mod runtime_api;
 pub mod secrets;
 pub mod template_metrics;
