@@ -370,7 +370,7 @@ fn raw_header(part: &str) -> Option<Value> {
 }
 
 /// base64url without padding (RFC 7515 §2), refusing anything else.
-fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     fn sextet(c: u8) -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => c - b'A',
