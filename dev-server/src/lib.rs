@@ -377,9 +377,21 @@ async fn counters(State(server): State<Server>) -> Response {
 /// `JWT_AUDIENCE` are set (both or neither), else the demo sign-in of the server at `origin`.
 fn sign_in_from_env(origin: &str, claim: String) -> Result<SignIn, Box<dyn std::error::Error>> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    // The template's ListBookingsScopes and CancelBookingScopes take three at most (SAM wants a
+    // literal list, so template.yaml has three slots): more would work here and not deployed.
+    let route_scopes = |name: &str, parameter: &str| {
+        let scopes = comma_list(&var(name).unwrap_or_default());
+        if scopes.len() > 3 {
+            return Err(format!(
+                "{name} lists {} scopes: the template's {parameter} takes three at most",
+                scopes.len()
+            ));
+        }
+        Ok(scopes)
+    };
     let scopes = RouteScopes {
-        list_bookings: comma_list(&var("LIST_SCOPES").unwrap_or_default()),
-        cancel_booking: comma_list(&var("CANCEL_SCOPES").unwrap_or_default()),
+        list_bookings: route_scopes("LIST_SCOPES", "ListBookingsScopes")?,
+        cancel_booking: route_scopes("CANCEL_SCOPES", "CancelBookingScopes")?,
     };
     let (issuer, audience) = match (var("JWT_ISSUER"), var("JWT_AUDIENCE")) {
         (Some(issuer), Some(audience)) => (issuer, audience),

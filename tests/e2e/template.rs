@@ -1,7 +1,7 @@
 //! The deploy description's cross-file checks, the ones a rule over `template.yaml` alone cannot
 //! make: `samconfig.toml` against the template's parameters, each function's `Binary` against the
 //! Cargo workspace, and no credentials or account ids in either file. The files are read as plain
-//! data (YAML, TOML), nothing is evaluated.
+//! data (YAML, TOML); only the route scopes' intrinsics are evaluated, by a small evaluator below.
 //!
 //! Everything about `template.yaml` itself (routes, authorizer, CORS and its Rule, IAM scope,
 //! runtime, logs, outputs) is an AWS CloudFormation Guard rule in `tests/template-rules/`, run by
@@ -228,4 +228,145 @@ fn no_credentials_or_account_ids_in_the_deploy_files() {
         !read("samconfig.toml").contains("arn:"),
         "samconfig.toml must not hard-code ARNs"
     );
+}
+
+/// The route scopes the template hands API Gateway, for each way a brand may set
+/// `ListBookingsScopes` / `CancelBookingScopes`: the one place here that evaluates intrinsics,
+/// because SAM forces each route's list into three slots of `!If`/`!Select` (template.yaml says
+/// why) and a slip in one would require a scope nobody asked for, or drop one. The evaluator
+/// knows the functions those slots use, with CloudFormation's meaning, and nothing else.
+#[test]
+fn route_scopes_reach_api_gateway_as_the_parameter_lists_them() {
+    let t = template();
+    for (route, event) in [
+        ("ListBookings", "ListBookingsFunction"),
+        ("CancelBooking", "CancelBookingFunction"),
+    ] {
+        let parameter = format!("{route}Scopes");
+        let auth = &t["Resources"][event]["Properties"]["Events"][route]["Properties"]["Auth"];
+        assert_eq!(
+            auth["Authorizer"].as_str(),
+            Some("JwtAuthorizer"),
+            "{route}"
+        );
+        let slots = auth["AuthorizationScopes"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{route}: AuthorizationScopes is a literal list"));
+        for (given, expected) in [
+            ("", vec![]),
+            ("bookings/read", vec!["bookings/read"]),
+            ("a,b", vec!["a", "b"]),
+            ("a,b,c", vec!["a", "b", "c"]),
+        ] {
+            // A CommaDelimitedList parameter: CloudFormation splits the value at commas.
+            let list: Vec<String> = if given.is_empty() {
+                vec![String::new()]
+            } else {
+                given.split(',').map(str::to_owned).collect()
+            };
+            let eval = Eval {
+                template: &t,
+                parameter: &parameter,
+                list: &list,
+            };
+            let resolved: Vec<String> = slots
+                .iter()
+                .filter_map(|slot| match eval.value(slot) {
+                    Resolved::NoValue => None,
+                    Resolved::Text(text) => Some(text),
+                    other => panic!("{route}: a slot resolved to {other:?}"),
+                })
+                .collect();
+            assert_eq!(resolved, expected, "{parameter}={given:?}");
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Resolved {
+    Text(String),
+    List(Vec<String>),
+    Bool(bool),
+    NoValue,
+}
+
+/// CloudFormation's `Ref`, `Fn::If`, `Fn::Not`, `Fn::Equals`, `Fn::Select`, `Fn::Split` and
+/// `Fn::Join`, over one CommaDelimitedList parameter's value.
+struct Eval<'a> {
+    template: &'a Value,
+    parameter: &'a str,
+    list: &'a [String],
+}
+
+impl Eval<'_> {
+    fn value(&self, node: &Value) -> Resolved {
+        match node {
+            Value::String(text) => Resolved::Text(text.clone()),
+            Value::Sequence(items) => {
+                Resolved::List(items.iter().map(|item| self.text(item)).collect())
+            }
+            Value::Tagged(tagged) => {
+                let args = &tagged.value;
+                let arg = |i: usize| &args.as_sequence().expect("a list of arguments")[i];
+                match tagged.tag.to_string().trim_start_matches('!') {
+                    "Ref" if args.as_str() == Some(self.parameter) => {
+                        Resolved::List(self.list.to_vec())
+                    }
+                    "Ref" if args.as_str() == Some("AWS::NoValue") => Resolved::NoValue,
+                    "If" => {
+                        let name = arg(0).as_str().expect("a condition name");
+                        let condition = &self.template["Conditions"][name];
+                        match self.value(condition) {
+                            Resolved::Bool(true) => self.value(arg(1)),
+                            Resolved::Bool(false) => self.value(arg(2)),
+                            other => panic!("condition {name} is {other:?}"),
+                        }
+                    }
+                    "Not" => Resolved::Bool(!self.bool(arg(0))),
+                    "Equals" => Resolved::Bool(self.value(arg(0)) == self.value(arg(1))),
+                    "Select" => {
+                        let index = arg(0).as_u64().expect("an index") as usize;
+                        let list = self.list_of(arg(1));
+                        Resolved::Text(
+                            list.get(index)
+                                .unwrap_or_else(|| {
+                                    panic!("Select {index} of {list:?} fails the deploy")
+                                })
+                                .clone(),
+                        )
+                    }
+                    "Split" => Resolved::List(
+                        self.text(arg(1))
+                            .split(self.text(arg(0)).as_str())
+                            .map(str::to_owned)
+                            .collect(),
+                    ),
+                    "Join" => Resolved::Text(self.list_of(arg(1)).join(&self.text(arg(0)))),
+                    other => panic!("the evaluator does not know {other} {args:?}"),
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn text(&self, node: &Value) -> String {
+        match self.value(node) {
+            Resolved::Text(text) => text,
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+
+    fn bool(&self, node: &Value) -> bool {
+        match self.value(node) {
+            Resolved::Bool(b) => b,
+            other => panic!("expected a condition, got {other:?}"),
+        }
+    }
+
+    fn list_of(&self, node: &Value) -> Vec<String> {
+        match self.value(node) {
+            Resolved::List(list) => list,
+            other => panic!("expected a list, got {other:?}"),
+        }
+    }
 }

@@ -78,7 +78,9 @@ broken shared_function_settings_live_in_globals 'policies in Globals' \
 broken both_routes_are_wired_to_the_right_binary 'a REST API (Api) event' 's/          Type: HttpApi\n/          Type: Api\n/'
 broken both_routes_are_wired_to_the_right_binary 'an event on another API' 's/ApiId: !Ref HttpApi/ApiId: !Ref OtherApi/'
 broken both_routes_are_wired_to_the_right_binary 'a route without the JWT authorizer' \
-    's/(            PayloadFormatVersion: "2.0"\n)/$1            Auth:\n              Authorizer: NONE\n/'
+    's/(              Authorizer: )JwtAuthorizer\n/$1NONE\n/'
+broken both_routes_are_wired_to_the_right_binary 'a route with an authorizer of its own' \
+    's/(              Authorizer: )JwtAuthorizer\n/$1OtherAuthorizer\n/'
 broken both_routes_are_wired_to_the_right_binary 'GET /bookings moved' 's/Path: \/bookings\n/Path: \/bookings\/all\n/'
 broken both_routes_are_wired_to_the_right_binary 'cancel becomes DELETE' 's/Method: POST/Method: DELETE/'
 broken both_routes_are_wired_to_the_right_binary 'a third route' \
