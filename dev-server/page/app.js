@@ -7,6 +7,9 @@
 //   3. Cancel:   ask in a <dialog>, POST /bookings/{booking}/cancel, then load() again so the
 //                slot disappears
 //   Errors from either call are RFC 9457 problems: their `title` and `detail` go in the alert.
+//   Sign-in: the dev server's /sign-in.json says how. "demo": every request is signed in by the
+//   dev server itself. "oidc": the customer signs in with the brand's identity provider
+//   (authorization code with PKCE, oidc-client-ts), and each call carries their token.
 //
 // Plain browser JavaScript, no build step. Everything the API returns goes into the page through
 // textContent, never innerHTML, so a title like "<b>" is shown as text, not run as markup.
@@ -20,12 +23,17 @@
 // e.g. "https://bookings-api.example-brand.com".
 const API_BASE = "";
 
-// Who the customer is. The dev server signs every request in as the demo customer, so nothing
-// is needed here. In production, return the customer's sign-in token from your identity
-// provider, e.g. `{ Authorization: "Bearer " + (await yourAuth.getAccessToken()) }`.
-// That is the customer's own session, never an OmniLab credential: those stay in your backend.
+// Who the customer is: their token from the identity provider (the access token, or the ID token
+// when the provider's access token does not carry what the API needs: docs/sign-in.md). That
+// is the customer's own session, never an OmniLab credential: those stay in your backend. With
+// the demo sign-in the dev server signs each request in itself, so nothing is sent.
 async function authHeaders() {
   const headers = {};
+  if (signIn.mode === "oidc") {
+    const token = signIn.token === "id" ? signIn.user?.id_token : signIn.user?.access_token;
+    if (token) headers.Authorization = `Bearer ${token}`;
+    return headers;
+  }
   // Local development only: /?dev_customer=<external id> views the page as another customer
   // (the dev server reads the `x-dev-customer` header; deployed APIs ignore it). Sent only when
   // asked for, because a custom header would need a CORS rule on a deployed API.
@@ -69,6 +77,20 @@ const TEXT = {
     unreachableDetail: "Check your connection and try again.",
     failedTitle: "Something went wrong",
     failedDetail: (status) => `The server answered ${status}. Try again shortly.`,
+    signIn: "Sign in",
+    signOut: "Sign out",
+    signInAgain: "Sign in again",
+    signedInAs: (name) => `Signed in as ${name}`,
+    signedOutTitle: "Sign in to see your bookings",
+    signedOutText: "Your bookings are in your account.",
+    sessionEndedTitle: "Your session has ended",
+    sessionEndedDetail: "Sign in again to see your bookings.",
+    forbiddenTitle: "Not allowed",
+    forbiddenDetail: "Your account may not do this. Sign in with another account, or ask us for help.",
+    signInFailedTitle: "Sign-in did not work",
+    signInFailedDetail: "Try signing in again.",
+    noClientTitle: "Sign-in is not set up",
+    noClientDetail: "This page cannot sign you in: start the dev server with OIDC_CLIENT_ID, the page's app client at your identity provider.",
   },
   fr: {
     locale: "fr-FR",
@@ -99,6 +121,20 @@ const TEXT = {
     unreachableDetail: "Vérifiez votre connexion et réessayez.",
     failedTitle: "Une erreur est survenue",
     failedDetail: (status) => `Le serveur a répondu ${status}. Réessayez dans un instant.`,
+    signIn: "Se connecter",
+    signOut: "Se déconnecter",
+    signInAgain: "Se reconnecter",
+    signedInAs: (name) => `Connecté en tant que ${name}`,
+    signedOutTitle: "Connectez-vous pour voir vos réservations",
+    signedOutText: "Vos réservations sont dans votre compte.",
+    sessionEndedTitle: "Votre session a pris fin",
+    sessionEndedDetail: "Reconnectez-vous pour voir vos réservations.",
+    forbiddenTitle: "Action non autorisée",
+    forbiddenDetail: "Votre compte ne permet pas cette action. Connectez-vous avec un autre compte, ou demandez-nous de l'aide.",
+    signInFailedTitle: "La connexion n'a pas abouti",
+    signInFailedDetail: "Essayez de vous reconnecter.",
+    noClientTitle: "La connexion n'est pas configurée",
+    noClientDetail: "Cette page ne peut pas vous connecter : lancez le serveur de développement avec OIDC_CLIENT_ID, le client de la page chez votre fournisseur d'identité.",
   },
 };
 
@@ -127,13 +163,15 @@ const t = () => TEXT[state.language];
 // Talking to the API
 // ---------------------------------------------------------------------------------------------
 
-// A failed call, carrying the problem document's title and detail for the alert.
+// A failed call, carrying the problem document's title and detail for the alert; `signInAgain`:
+// the way forward is a new sign-in.
 class ApiError extends Error {
-  constructor(title, detail, status) {
+  constructor(title, detail, status, { signInAgain = false } = {}) {
     super(`${title}: ${detail}`);
     this.title = title;
     this.detail = detail;
     this.status = status;
+    this.signInAgain = signInAgain;
   }
 }
 
@@ -151,6 +189,21 @@ async function api(method, path) {
   // Errors are RFC 9457 problem documents: { type, title, status, detail }. Anything else
   // (a proxy's HTML page, an empty body) gets a generic message with the status code.
   const body = await response.json().catch(() => null);
+  // API Gateway's own refusals ({"message":"Unauthorized"} with 401, "Forbidden" with 403) come
+  // before our functions run, so they are not problem documents: say what they mean.
+  if (response.status === 401 && !body?.title) {
+    if (signIn.mode === "oidc") {
+      await signIn.manager.removeUser();
+      signIn.user = null;
+      renderAccount();
+    }
+    throw new ApiError(t().sessionEndedTitle, t().sessionEndedDetail, 401, {
+      signInAgain: signIn.mode === "oidc",
+    });
+  }
+  if (response.status === 403 && !body?.title) {
+    throw new ApiError(t().forbiddenTitle, t().forbiddenDetail, 403);
+  }
   if (!response.ok) {
     throw new ApiError(
       body?.title || t().failedTitle,
@@ -167,6 +220,11 @@ async function api(method, path) {
 
 async function load() {
   const seq = ++state.loadSeq;
+  if (signIn.mode === "oidc" && !signIn.user) {
+    renderSignedOut();
+    return;
+  }
+  $("signed-out").hidden = true;
   const query = new URLSearchParams({
     booking_status: "CONFIRMED",
     all: "true",
@@ -368,7 +426,8 @@ $("confirm").addEventListener("close", async () => {
 function showError(error, { retry = false } = {}) {
   $("error-title").textContent = error.title || t().failedTitle;
   $("error-detail").textContent = error.detail || String(error);
-  $("retry").hidden = !retry;
+  $("retry").hidden = !retry || error.signInAgain;
+  $("sign-in-again").hidden = !error.signInAgain;
   $("error").hidden = false;
 }
 
@@ -398,6 +457,12 @@ function applyLanguage() {
   $("confirm-title").textContent = words.confirmTitle;
   $("confirm-yes").textContent = words.confirmYes;
   $("confirm-keep").textContent = words.confirmKeep;
+  $("sign-in").textContent = words.signIn;
+  $("sign-out").textContent = words.signOut;
+  $("sign-in-again").textContent = words.signInAgain;
+  $("signed-out-title").textContent = words.signedOutTitle;
+  $("signed-out-text").textContent = words.signedOutText;
+  renderAccount();
   for (const button of document.querySelectorAll("[data-lang]")) {
     button.setAttribute("aria-pressed", String(button.dataset.lang === state.language));
   }
@@ -432,6 +497,119 @@ function el(tag, className, attributes = {}, ...children) {
   return node;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Sign-in with the brand's identity provider
+// ---------------------------------------------------------------------------------------------
+
+// mode "demo" or "oidc"; with "oidc", oidc-client-ts's UserManager, the signed-in user (or null)
+// and which of their tokens the API takes.
+const signIn = { mode: "demo", manager: null, user: null, token: "access", clientId: null };
+
+// Reads /sign-in.json and, with an identity provider, finishes a sign-in coming back from it.
+// A site without /sign-in.json (this page copied elsewhere) is treated as the demo.
+async function startSignIn() {
+  const config = await fetch("/sign-in.json")
+    .then((response) => (response.ok ? response.json() : { mode: "demo" }))
+    .catch(() => ({ mode: "demo" }));
+  if (config.mode !== "oidc") return;
+  signIn.mode = "oidc";
+  signIn.token = config.token === "id" ? "id" : "access";
+  signIn.clientId = config.client_id;
+  if (!config.client_id) return;
+  await loadScript("/vendor/oidc-client-ts.js");
+  signIn.manager = new oidc.UserManager({
+    authority: config.authority,
+    client_id: config.client_id,
+    redirect_uri: `${location.origin}/`,
+    post_logout_redirect_uri: `${location.origin}/`,
+    response_type: "code", // with PKCE, oidc-client-ts's default for the code flow
+    scope: config.scope,
+    extraQueryParams: config.extra_query_params || {},
+    loadUserInfo: false,
+    // The tab's own session: a closed tab signs out, and no other site's script shares it.
+    userStore: new oidc.WebStorageStateStore({ store: window.sessionStorage }),
+  });
+  const params = new URLSearchParams(location.search);
+  if (params.has("state") && (params.has("code") || params.has("error"))) {
+    try {
+      const user = await signIn.manager.signinRedirectCallback();
+      // Back to the address the customer left from (its ?lang=..., say), without the code.
+      history.replaceState(null, "", `${location.pathname}${user.url_state ? `?${user.url_state}` : ""}`);
+      state.language = initialLanguage();
+    } catch {
+      history.replaceState(null, "", location.pathname);
+      signIn.failed = true;
+    }
+  }
+  const user = await signIn.manager.getUser();
+  signIn.user = user && !user.expired ? user : null;
+}
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = src;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`could not load ${src}`));
+    document.head.append(script);
+  });
+}
+
+function signInNow() {
+  hideError();
+  // The page's own query (its language) comes back with the customer.
+  signIn.manager.signinRedirect({ url_state: location.search.replace(/^\?/, "") || undefined })
+    .catch(() => showError(new ApiError(t().signInFailedTitle, t().signInFailedDetail, 0, { signInAgain: true })));
+}
+
+async function signOutNow() {
+  const endSession = await signIn.manager.metadataService.getEndSessionEndpoint().catch(() => null);
+  if (endSession) {
+    await signIn.manager.signoutRedirect();
+    return;
+  }
+  await signIn.manager.removeUser();
+  signIn.user = null;
+  renderAccount();
+  load();
+}
+
+// The top bar's account corner: who is signed in and Sign out, or Sign in.
+function renderAccount() {
+  const oidcMode = signIn.mode === "oidc" && signIn.clientId;
+  const user = signIn.user;
+  const profile = user?.profile || {};
+  const name = profile.name || profile.email || profile.preferred_username || profile.sub;
+  $("signed-in-as").hidden = !(oidcMode && user);
+  $("signed-in-as").textContent = user && name ? t().signedInAs(name) : "";
+  $("sign-out").hidden = !(oidcMode && user);
+  $("sign-in").hidden = !(oidcMode && !user);
+}
+
+function renderSignedOut() {
+  $("bookings").replaceChildren();
+  $("summary").textContent = "";
+  $("empty").hidden = true;
+  $("loading").hidden = true;
+  $("signed-out").hidden = false;
+  if (!signIn.clientId) {
+    showError(new ApiError(t().noClientTitle, t().noClientDetail, 0));
+  } else if (signIn.failed) {
+    showError(new ApiError(t().signInFailedTitle, t().signInFailedDetail, 0, { signInAgain: true }));
+  }
+}
+
+$("sign-in").addEventListener("click", signInNow);
+$("sign-in-again").addEventListener("click", signInNow);
+$("sign-out").addEventListener("click", signOutNow);
+
 // Go.
 applyLanguage();
-load();
+startSignIn()
+  .catch(() => {
+    signIn.failed = true;
+  })
+  .finally(() => {
+    applyLanguage();
+    load();
+  });

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use bookings_tests::browser::{Browser, ONE_BROWSER};
 use bookings_tests::dev_server::DevServer;
+use bookings_tests::oidc_provider::{self, OidcProvider};
 use bookings_tests::process::artifacts;
 use fantoccini::{Client, Locator};
 use futures_util::FutureExt;
@@ -290,6 +291,127 @@ async fn a_customer_without_bookings_sees_the_empty_state() {
     .await;
 }
 
+/// The brand's sign-in, as a customer goes through it: the page against a real OpenID provider
+/// (oidc-provider, its own login form), the dev server judging the provider's tokens as API
+/// Gateway would, with scopes on both routes as AWS recommends.
+#[tokio::test]
+async fn a_customer_signs_in_with_the_identity_provider_cancels_and_signs_out() {
+    let mut provider = OidcProvider::reserve();
+    let server = DevServer::start(
+        "sign-in-page",
+        &[
+            ("JWT_ISSUER", provider.issuer.as_str()),
+            ("JWT_AUDIENCE", oidc_provider::AUDIENCE),
+            ("EXTERNAL_ID_CLAIM", oidc_provider::EXTERNAL_ID_CLAIM),
+            ("OIDC_CLIENT_ID", oidc_provider::CLIENT_ID),
+            ("LIST_SCOPES", "bookings/read"),
+            ("CANCEL_SCOPES", "bookings/cancel"),
+        ],
+    );
+    provider.start(
+        "sign-in-page",
+        &format!("{}/", server.base),
+        &json!({ "ada": sandbox::DEMO_CUSTOMER }),
+    );
+    let issuer = provider.issuer.clone();
+    with_page_on("sign-in-page", server, |page| async move {
+        // Signed out: nothing is asked of the API, and the way in is offered.
+        page.open("?lang=fr").await;
+        let out = page.wait_for("the signed-out page", |s| s.signed_out).await;
+        assert!(out.sign_in && !out.sign_out, "{out:#?}");
+        assert!(out.campaigns.is_empty() && out.error.is_none(), "{out:#?}");
+        page.screenshot("sign-in-signed-out.png").await;
+        let refused = page.api_list("CONFIRMED").await;
+        assert_eq!(
+            refused.status(),
+            401,
+            "no token, no bookings: the demo customer is gone"
+        );
+
+        // The provider's own login form.
+        page.click(r#"[data-testid="sign-in"]"#).await;
+        page.wait_for_url("the provider's login form", |url| {
+            url.starts_with(&format!("{issuer}/interaction/"))
+        })
+        .await;
+        page.screenshot("sign-in-provider-login.png").await;
+        page.fill(r#"input[name="login"]"#, "ada").await;
+        page.fill(r#"input[name="password"]"#, "any password").await;
+        page.click(r#"button[type="submit"]"#).await;
+
+        // Back on the page, in the language it left in, with the customer's bookings.
+        let signed_in = page
+            .wait_for("the list, signed in", |s| !s.campaigns.is_empty())
+            .await;
+        page.screenshot("sign-in-signed-in.png").await;
+        assert_eq!(
+            signed_in.signed_in_as.as_deref(),
+            Some("Connecté en tant que ada")
+        );
+        assert!(signed_in.sign_out && !signed_in.sign_in && !signed_in.signed_out);
+        assert_eq!(signed_in.count, "10 réservations à venir");
+        let url = page.client.current_url().await.unwrap();
+        assert_eq!(
+            url.query(),
+            Some("lang=fr"),
+            "the code is gone, the language kept"
+        );
+
+        // Cancel, through the dialog, with the access token's bookings/cancel scope.
+        let santa = booking_uuid(1);
+        page.click(&format!(
+            r#"[data-booking-id="{santa}"] [data-testid="cancel-button"]"#
+        ))
+        .await;
+        page.wait_for("the dialog", |s| s.dialog_open).await;
+        page.click(r#"[data-testid="confirm-cancel"]"#).await;
+        let after = page
+            .wait_for("the cancelled slot to go", |s| {
+                s.booking(&santa).is_none() && s.count == "9 réservations à venir"
+            })
+            .await;
+        assert!(after.error.is_none(), "unexpected alert: {:?}", after.error);
+
+        // The session ends on the API's side (a token it no longer takes): the page says so and
+        // offers to sign in again, which the provider's session answers without a form.
+        page.client
+            .execute(
+                r#"for (const key of Object.keys(sessionStorage)) {
+                     if (!key.startsWith("oidc.user:")) continue;
+                     const user = JSON.parse(sessionStorage.getItem(key));
+                     user.access_token = "no.longer.valid";
+                     sessionStorage.setItem(key, JSON.stringify(user));
+                   }"#,
+                vec![],
+            )
+            .await
+            .expect("spoil the stored token");
+        page.open("?lang=en").await;
+        let ended = page
+            .wait_for("the session-ended alert", |s| s.error.is_some())
+            .await;
+        page.screenshot("sign-in-session-ended.png").await;
+        let error = ended.error.as_ref().unwrap();
+        assert_eq!(error.title, "Your session has ended");
+        assert!(error.sign_in_again && !error.retry, "{error:?}");
+        page.click(r#"[data-testid="sign-in-again"]"#).await;
+        let again = page
+            .wait_for("the list, signed in again", |s| !s.campaigns.is_empty())
+            .await;
+        assert_eq!(again.signed_in_as.as_deref(), Some("Signed in as ada"));
+        assert_eq!(again.count, "9 upcoming bookings");
+
+        // Sign out at the provider (it asks to confirm), and back to the signed-out page.
+        page.click(r#"[data-testid="sign-out"]"#).await;
+        page.wait_for_url("the provider's sign-out", |url| url.starts_with(&issuer))
+            .await;
+        page.click(r#"button[value="yes"]"#).await;
+        let out = page.wait_for("signed out again", |s| s.signed_out).await;
+        assert!(out.sign_in && out.signed_in_as.is_none(), "{out:#?}");
+    })
+    .await;
+}
+
 // ------------------------------------------------------------------------------------------------
 // What the page should show, from the demo data's rules (shared/src/sandbox/data.rs)
 // ------------------------------------------------------------------------------------------------
@@ -486,7 +608,7 @@ fn zone(name: &str) -> TimeZone {
 // What the page shows: one snapshot of the DOM, read through the data-testid attributes
 // ------------------------------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Snapshot {
     title: String,
     lang: String,
@@ -494,34 +616,42 @@ struct Snapshot {
     count: String,
     error: Option<ShownError>,
     notice: Option<String>,
+    /// "Signed in as …", when someone is (only with an identity provider).
+    signed_in_as: Option<String>,
+    signed_out: bool,
+    /// The Sign in and Sign out buttons are shown.
+    sign_in: bool,
+    sign_out: bool,
     empty: bool,
     dialog_open: bool,
     dialog_text: String,
     campaigns: Vec<ShownCampaign>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct ShownError {
     title: String,
     detail: String,
     /// The "Try again" button is shown.
     retry: bool,
+    /// The "Sign in again" button is shown.
+    sign_in_again: bool,
 }
 
-#[derive(Debug, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 struct ShownCampaign {
     key: String,
     zone: String,
     groups: Vec<ShownGroup>,
 }
 
-#[derive(Debug, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 struct ShownGroup {
     title: String,
     bookings: Vec<ShownBooking>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct ShownBooking {
     id: String,
     /// The visible long date; compared by its words (see `date_words`).
@@ -587,6 +717,7 @@ const q = (root, id) => root.querySelector(`[data-testid="${id}"]`);
 const all = (root, id) => [...root.querySelectorAll(`[data-testid="${id}"]`)];
 const text = (root, id) => { const e = q(root, id); return e ? e.textContent.trim() : null; };
 const shown = (id) => { const e = q(document, id); return !!e && !e.hidden; };
+if (!q(document, "confirm-dialog")) return null; // not the account page
 return {
   title: text(document, "page-title"),
   lang: document.documentElement.lang,
@@ -597,9 +728,14 @@ return {
         title: text(document, "error-title"),
         detail: text(document, "error-detail"),
         retry: shown("retry"),
+        sign_in_again: shown("sign-in-again"),
       }
     : null,
   notice: shown("notice") ? text(document, "notice") : null,
+  signed_in_as: shown("signed-in-as") ? text(document, "signed-in-as") : null,
+  signed_out: shown("signed-out"),
+  sign_in: shown("sign-in"),
+  sign_out: shown("sign-out"),
   empty: shown("empty"),
   dialog_open: q(document, "confirm-dialog").open,
   dialog_text: text(document, "confirm-text"),
@@ -643,14 +779,26 @@ impl Page {
             .expect("open the page");
     }
 
-    async fn snapshot(&self) -> Snapshot {
-        let value = self
-            .client
-            .execute(SNAPSHOT_JS, vec![])
-            .await
-            .expect("read the page");
-        serde_json::from_value(value.clone())
-            .unwrap_or_else(|e| panic!("unexpected page snapshot ({e}): {value}"))
+    /// What the page shows; `None` while the browser is elsewhere (the identity provider's
+    /// pages, a redirect on its way).
+    async fn snapshot(&self) -> Option<Snapshot> {
+        let value = match self.client.execute(SNAPSHOT_JS, vec![]).await {
+            Ok(value) => value,
+            // A navigation under way tears the script's document down.
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::JavascriptError =>
+            {
+                return None;
+            }
+            Err(e) => panic!("read the page: {e}"),
+        };
+        if value.is_null() {
+            return None;
+        }
+        Some(
+            serde_json::from_value(value.clone())
+                .unwrap_or_else(|e| panic!("unexpected page snapshot ({e}): {value}")),
+        )
     }
 
     /// Polls the page until `ready` holds (and no load is under way), or fails with what it saw.
@@ -658,20 +806,52 @@ impl Page {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let snapshot = self.snapshot().await;
-            if !snapshot.loading && ready(&snapshot) {
-                return snapshot;
+            if let Some(snapshot) = snapshot.as_ref().filter(|s| !s.loading && ready(s)) {
+                return snapshot.clone();
             }
             if Instant::now() > deadline {
-                panic!("waited {PATIENCE:?} for {what}; the page shows {snapshot:#?}");
+                let at = self.client.current_url().await.ok();
+                panic!("waited {PATIENCE:?} for {what}; at {at:?} the page shows {snapshot:#?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
+    /// Polls the address until `ready` holds (a page of the identity provider's, say).
+    async fn wait_for_url(&self, what: &str, ready: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let url = self.client.current_url().await.expect("the address");
+            if ready(url.as_str()) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("waited {PATIENCE:?} for {what}; the browser is at {url}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let element = self
+            .client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"));
+        element
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
     async fn click(&self, css: &str) {
         let element = self
             .client
-            .find(Locator::Css(css))
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("no element {css}: {e}"));
         element
@@ -739,15 +919,24 @@ impl Page {
     }
 }
 
-/// Runs `body` against a fresh dev server and browser, then closes the browser even if it panicked.
+/// Runs `body` against a fresh dev server (the demo sign-in) and browser, then closes the browser
+/// even if it panicked.
 async fn with_page<F, Fut>(name: &str, body: F)
+where
+    F: FnOnce(Page) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    with_page_on(name, DevServer::demo(name), body).await;
+}
+
+/// [`with_page`] on a dev server of the test's own.
+async fn with_page_on<F, Fut>(name: &str, server: DevServer, body: F)
 where
     F: FnOnce(Page) -> Fut,
     Fut: Future<Output = ()>,
 {
     let _one = ONE_BROWSER.lock().await;
     let artifacts = artifacts();
-    let server = DevServer::demo(name);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

@@ -3,7 +3,8 @@
 //! Manager emulator, a Lambda Runtime API to run the compiled binaries under, and the checks of
 //! what they write that any area may hold them to: EMF documents against the specification
 //! (`emf`), and the metrics `template.yaml` names (`template_metrics`). Beside them, the
-//! processes the browser and sign-in tests start (`process`, `dev_server`, `browser`) and an
+//! processes the browser and sign-in tests start (`process`, `dev_server`, `browser`, the real
+//! OpenID provider `oidc_provider`) and an
 //! identity provider of the tests' own (`issuer`).
 
 pub mod browser;
@@ -13,6 +14,7 @@ pub mod dynamodb;
 pub mod emf;
 pub mod faulty_dynamodb;
 pub mod issuer;
+pub mod oidc_provider;
 pub mod process;
 pub mod runtime_api;
 pub mod secrets;
