@@ -557,6 +557,10 @@ function loadScript(src) {
 
 function signInNow() {
   hideError();
+  if (!signIn.manager) {
+    location.reload(); // the sign-in library did not load: start over
+    return;
+  }
   // The page's own query (its language) comes back with the customer.
   signIn.manager.signinRedirect({ url_state: location.search.replace(/^\?/, "") || undefined })
     .catch(() => showError(new ApiError(t().signInFailedTitle, t().signInFailedDetail, 0, { signInAgain: true })));

@@ -1,7 +1,7 @@
 //! Keeps the dev server to the person who started it.
 //!
-//! The server may hold real staging credentials and signs every request in as whoever
-//! `x-dev-customer` names, so anything that can get a request through acts as any customer. Two
+//! The server may hold real staging credentials and, with its demo sign-in, signs every request
+//! in as whoever `x-dev-customer` names, so anything that can get a request through acts as any customer. Two
 //! ways a web page could do that, both closed here, before any route (page, API, sandbox faults,
 //! even the 404 fallback) sees the request:
 //!
