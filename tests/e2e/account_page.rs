@@ -118,12 +118,7 @@ async fn shows_the_groups_in_campaign_local_time_and_cancels_through_the_dialog(
         );
 
         // Now really cancel: the slot disappears and the count drops.
-        page.click(&format!(
-            r#"[data-booking-id="{santa}"] [data-testid="cancel-button"]"#
-        ))
-        .await;
-        page.wait_for("the dialog", |s| s.dialog_open).await;
-        page.click(r#"[data-testid="confirm-cancel"]"#).await;
+        page.cancel_through_dialog(&santa).await;
         let after = page
             .wait_for("the cancelled slot to go", |s| {
                 s.booking(&santa).is_none() && s.count == "9 upcoming bookings"
@@ -344,6 +339,15 @@ async fn a_customer_signs_in_with_the_identity_provider_cancels_and_signs_out() 
             .wait_for("the list, signed in", |s| !s.campaigns.is_empty())
             .await;
         page.screenshot("sign-in-signed-in.png").await;
+        page.client
+            .set_window_size(390, 844)
+            .await
+            .expect("window size");
+        page.screenshot("sign-in-signed-in-phone.png").await;
+        page.client
+            .set_window_size(1280, 2000)
+            .await
+            .expect("window size");
         assert_eq!(
             signed_in.signed_in_as.as_deref(),
             Some("Connecté en tant que ada")
@@ -359,12 +363,7 @@ async fn a_customer_signs_in_with_the_identity_provider_cancels_and_signs_out() 
 
         // Cancel, through the dialog, with the access token's bookings/cancel scope.
         let santa = booking_uuid(1);
-        page.click(&format!(
-            r#"[data-booking-id="{santa}"] [data-testid="cancel-button"]"#
-        ))
-        .await;
-        page.wait_for("the dialog", |s| s.dialog_open).await;
-        page.click(r#"[data-testid="confirm-cancel"]"#).await;
+        page.cancel_through_dialog(&santa).await;
         let after = page
             .wait_for("the cancelled slot to go", |s| {
                 s.booking(&santa).is_none() && s.count == "9 réservations à venir"
@@ -858,6 +857,16 @@ impl Page {
             .click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Presses a booking's Cancel, then "Yes, cancel" in the dialog.
+    async fn cancel_through_dialog(&self, booking: &str) {
+        self.click(&format!(
+            r#"[data-booking-id="{booking}"] [data-testid="cancel-button"]"#
+        ))
+        .await;
+        self.wait_for("the dialog", |s| s.dialog_open).await;
+        self.click(r#"[data-testid="confirm-cancel"]"#).await;
     }
 
     /// Saves the viewport as a PNG in tests/artifacts/.

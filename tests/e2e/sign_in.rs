@@ -644,6 +644,54 @@ async fn the_demo_sign_in_judges_its_own_tokens_and_refuses_a_forged_one() {
     assert_eq!(answer.status, 401, "{answer:?}");
 }
 
+#[tokio::test]
+async fn the_page_is_told_how_to_sign_in_as_configured() {
+    let api = SignedApi::start(
+        "page-settings",
+        &[
+            ("OIDC_CLIENT_ID", "bookings-page"),
+            ("OIDC_TOKEN", "id"),
+            (
+                "OIDC_EXTRA_PARAMS",
+                "audience=https://api.example-brand.com",
+            ),
+            ("LIST_SCOPES", "bookings/read"),
+            ("CANCEL_SCOPES", "bookings/cancel,bookings/read"),
+        ],
+    )
+    .await;
+    let settings: Value = api
+        .http
+        .get(api.server.url("/sign-in.json"))
+        .send()
+        .await
+        .expect("GET /sign-in.json")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        settings,
+        json!({
+            "mode": "oidc",
+            "authority": api.issuer.url,
+            "client_id": "bookings-page",
+            // openid, then each route scope once.
+            "scope": "openid bookings/read bookings/cancel",
+            "token": "id",
+            "extra_query_params": { "audience": "https://api.example-brand.com" },
+        })
+    );
+    // The page's sign-in library, from this machine's npm install.
+    let library = api
+        .http
+        .get(api.server.url("/vendor/oidc-client-ts.js"))
+        .send()
+        .await
+        .expect("GET the library");
+    assert_eq!(library.status(), 200);
+    assert!(library.text().await.unwrap().contains("UserManager"));
+}
+
 // ------------------------------------------------------------------------------------------------
 // The harness
 // ------------------------------------------------------------------------------------------------
