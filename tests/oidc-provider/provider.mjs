@@ -44,6 +44,12 @@ const audience = env.AUDIENCE || 'https://api.example-brand.test/bookings';
 const apiScopes = env.SCOPES || 'bookings/read bookings/cancel';
 const claim = env.EXTERNAL_ID_CLAIM || 'omnilab_external_id';
 const accounts = JSON.parse(env.ACCOUNTS || '{}');
+// oidc-provider would refuse an AUDIENCE such as `bookings-api` only at the first sign-in, as an
+// invalid_target error sent to the redirect URI: refuse it here, where the message is seen.
+if (!URL.canParse(audience) || audience.includes('#')) {
+  console.error(`AUDIENCE must be an absolute URI without a fragment (RFC 8707), not ${JSON.stringify(audience)}`);
+  process.exit(2);
+}
 
 // Listen first: with PORT=0 the issuer's URL is known only once the port is.
 const server = createServer();
