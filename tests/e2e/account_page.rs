@@ -831,29 +831,27 @@ impl Page {
         }
     }
 
-    async fn fill(&self, css: &str, text: &str) {
-        let element = self
-            .client
+    /// The element `css` selects, once it is there.
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
             .wait()
             .at_most(PATIENCE)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("no element {css}: {e}"));
-        element
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        self.element(css)
+            .await
             .send_keys(text)
             .await
             .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
     async fn click(&self, css: &str) {
-        let element = self
-            .client
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::Css(css))
+        self.element(css)
             .await
-            .unwrap_or_else(|e| panic!("no element {css}: {e}"));
-        element
             .click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));

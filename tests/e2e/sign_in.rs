@@ -737,24 +737,15 @@ impl SignedApi {
     }
 
     async fn list(&self, authorization: Option<&str>) -> Reply {
-        let mut request = self.http.get(
-            self.server
-                .url("/bookings?booking_status=CONFIRMED&all=true"),
-        );
-        if let Some(value) = authorization {
-            request = request.header("authorization", value);
-        }
-        Reply::read(request.send().await.expect("GET /bookings")).await
+        let url = self
+            .server
+            .url("/bookings?booking_status=CONFIRMED&all=true");
+        send(self.http.get(url), authorization).await
     }
 
     async fn cancel(&self, authorization: Option<&str>, booking: &str) -> Reply {
-        let mut request = self
-            .http
-            .post(self.server.url(&format!("/bookings/{booking}/cancel")));
-        if let Some(value) = authorization {
-            request = request.header("authorization", value);
-        }
-        Reply::read(request.send().await.expect("POST cancel")).await
+        let url = self.server.url(&format!("/bookings/{booking}/cancel"));
+        send(self.http.post(url), authorization).await
     }
 
     /// Every call the dev server's OmniLab sandbox has served (token, fetch, cancel).
@@ -773,6 +764,14 @@ impl SignedApi {
             .map(|name| counters[name].as_u64().expect("a count"))
             .sum()
     }
+}
+
+/// `request`, with `Authorization: <authorization>` when there is one, sent and read.
+async fn send(mut request: reqwest::RequestBuilder, authorization: Option<&str>) -> Reply {
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    Reply::read(request.send().await.expect("a request to the dev server")).await
 }
 
 /// An answer, read.
