@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 
+use crate::booking_id::InvalidBookingId;
 use crate::model::BookingStatus;
 use crate::omnilab::{BookingFilter, Language, PageRequest, Scope};
 
@@ -21,16 +22,76 @@ pub enum Pages {
     All,
 }
 
-/// One query parameter was wrong; `field` names it so the caller can fix it.
+/// One request parameter was wrong; `field` names it so the caller can fix it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field} {reason}")]
 pub struct InvalidParameter {
     pub field: String,
-    pub reason: &'static str,
+    pub reason: Reason,
+}
+
+/// What was wrong with a parameter. Its `Display` is the English wording our logs carry; the
+/// customer's wording, in their language, is chosen where answers are written (`api::problem`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    IdentifiedBySignIn,
+    NotOnThisRoute,
+    Unknown,
+    Repeated,
+    OneValue,
+    BookingStatus,
+    PublicKey,
+    KeysWithInteractions,
+    Interaction,
+    Timestamp,
+    FromAfterTo,
+    LanguageCode,
+    PageSize,
+    PageNumber,
+    TrueOrFalse,
+    PageNumberWithAll,
+    PageSizeWithAll,
+    BookingId,
+}
+
+impl Reason {
+    /// The reason in English, as our logs carry it.
+    pub fn english(self) -> &'static str {
+        match self {
+            Self::IdentifiedBySignIn => {
+                "is not accepted: the customer is identified by their sign-in"
+            }
+            Self::NotOnThisRoute => "is not accepted by this route",
+            Self::Unknown => "is not a known parameter",
+            Self::Repeated => "must be given once",
+            Self::OneValue => "takes only one value",
+            Self::BookingStatus => "must be CONFIRMED, WAITLIST or CANCELLED",
+            Self::PublicKey => "must be a campaign public key",
+            Self::KeysWithInteractions => "cannot be combined with interactions",
+            Self::Interaction => "must be a resource name such as interactions/<uuid>",
+            Self::Timestamp => "must be an RFC 3339 timestamp such as 2024-12-10T12:30:00Z",
+            Self::FromAfterTo => "must not be after slot_date_range.to",
+            Self::LanguageCode => "must be a language code such as en or fr",
+            Self::PageSize => "must be a whole number from 1 to 100",
+            Self::PageNumber => "must be a whole number from 1",
+            Self::TrueOrFalse => "must be true or false",
+            Self::PageNumberWithAll => "cannot be combined with all=true",
+            Self::PageSizeWithAll => {
+                "cannot be combined with all=true, which always pages at the largest size"
+            }
+            Self::BookingId => InvalidBookingId::REASON,
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.english())
+    }
 }
 
 impl InvalidParameter {
-    pub fn new(field: &str, reason: &'static str) -> Self {
+    pub fn new(field: &str, reason: Reason) -> Self {
         // A field name is echoed back and logged: keep a hostile one from making the answer
         // huge, and escape control characters so it cannot forge a line in a text log.
         const MAX_CHARS: usize = 64;
@@ -82,10 +143,7 @@ impl ListQuery {
             let slot = match name {
                 // Identity comes only from sign-in: never let a caller name whose bookings to read.
                 "external_id" => {
-                    return Err(InvalidParameter::new(
-                        name,
-                        "is not accepted: the customer is identified by their sign-in",
-                    ));
+                    return Err(InvalidParameter::new(name, Reason::IdentifiedBySignIn));
                 }
                 "public_keys" => &mut raw.public_keys,
                 "interactions" => &mut raw.interactions,
@@ -98,19 +156,18 @@ impl ListQuery {
                 "booking_status" => {
                     // API Gateway joins repeated parameters with commas; accept both spellings.
                     for status in value.split(',') {
-                        let status = BookingStatus::parse(status.trim()).ok_or_else(|| {
-                            InvalidParameter::new(name, "must be CONFIRMED, WAITLIST or CANCELLED")
-                        })?;
+                        let status = BookingStatus::parse(status.trim())
+                            .ok_or_else(|| InvalidParameter::new(name, Reason::BookingStatus))?;
                         if !raw.statuses.contains(&status) {
                             raw.statuses.push(status);
                         }
                     }
                     continue;
                 }
-                _ => return Err(InvalidParameter::new(name, "is not a known parameter")),
+                _ => return Err(InvalidParameter::new(name, Reason::Unknown)),
             };
             if slot.replace(value).is_some() {
-                return Err(InvalidParameter::new(name, "must be given once"));
+                return Err(InvalidParameter::new(name, Reason::Repeated));
             }
         }
         raw.validate()
@@ -136,7 +193,7 @@ impl Raw<'_> {
             (Some(_), Some(_)) => {
                 return Err(InvalidParameter::new(
                     "public_keys",
-                    "cannot be combined with interactions",
+                    Reason::KeysWithInteractions,
                 ));
             }
             (Some(key), None) => Scope::PublicKey(public_key(key)?),
@@ -156,57 +213,39 @@ impl Raw<'_> {
         {
             return Err(InvalidParameter::new(
                 "slot_date_range.from",
-                "must not be after slot_date_range.to",
+                Reason::FromAfterTo,
             ));
         }
         let language = self
             .language
             .map(|l| {
-                Language::parse(l).ok_or_else(|| {
-                    InvalidParameter::new("language", "must be a language code such as en or fr")
-                })
+                Language::parse(l)
+                    .ok_or_else(|| InvalidParameter::new("language", Reason::LanguageCode))
             })
             .transpose()?;
         let size = self
             .page_size
-            .map(|s| {
-                number(
-                    "page_size",
-                    s,
-                    1..=MAX_PAGE_SIZE,
-                    "must be a whole number from 1 to 100",
-                )
-            })
+            .map(|s| number("page_size", s, 1..=MAX_PAGE_SIZE, Reason::PageSize))
             .transpose()?;
         let all = match self.all {
             None | Some("false") => false,
             Some("true") => true,
-            Some(_) => return Err(InvalidParameter::new("all", "must be true or false")),
+            Some(_) => return Err(InvalidParameter::new("all", Reason::TrueOrFalse)),
         };
         let pages = match (all, self.page_number, size) {
             (true, Some(_), _) => {
                 return Err(InvalidParameter::new(
                     "page_number",
-                    "cannot be combined with all=true",
+                    Reason::PageNumberWithAll,
                 ));
             }
             (true, None, Some(_)) => {
-                return Err(InvalidParameter::new(
-                    "page_size",
-                    "cannot be combined with all=true, which always pages at the largest size",
-                ));
+                return Err(InvalidParameter::new("page_size", Reason::PageSizeWithAll));
             }
             (true, None, None) => Pages::All,
             (false, number_text, size) => Pages::One(PageRequest {
                 number: number_text
-                    .map(|n| {
-                        number(
-                            "page_number",
-                            n,
-                            1..=u32::MAX,
-                            "must be a whole number from 1",
-                        )
-                    })
+                    .map(|n| number("page_number", n, 1..=u32::MAX, Reason::PageNumber))
                     .transpose()?
                     .unwrap_or(1),
                 size: size.unwrap_or(DEFAULT_PAGE_SIZE),
@@ -228,41 +267,28 @@ impl Raw<'_> {
 
 fn public_key(text: &str) -> Result<String, InvalidParameter> {
     if text.contains(',') {
-        return Err(InvalidParameter::new("public_keys", "takes only one value"));
+        return Err(InvalidParameter::new("public_keys", Reason::OneValue));
     }
     let ok = (1..=128).contains(&text.len())
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
     ok.then(|| text.to_owned())
-        .ok_or_else(|| InvalidParameter::new("public_keys", "must be a campaign public key"))
+        .ok_or_else(|| InvalidParameter::new("public_keys", Reason::PublicKey))
 }
 
 fn interaction(text: &str) -> Result<String, InvalidParameter> {
     if text.contains(',') {
-        return Err(InvalidParameter::new(
-            "interactions",
-            "takes only one value",
-        ));
+        return Err(InvalidParameter::new("interactions", Reason::OneValue));
     }
     text.strip_prefix("interactions/")
         .filter(|id| crate::booking_id::BookingId::parse(id).is_ok())
         .map(|_| text.to_owned())
-        .ok_or_else(|| {
-            InvalidParameter::new(
-                "interactions",
-                "must be a resource name such as interactions/<uuid>",
-            )
-        })
+        .ok_or_else(|| InvalidParameter::new("interactions", Reason::Interaction))
 }
 
 fn timestamp(field: &'static str, text: &str) -> Result<Timestamp, InvalidParameter> {
-    rfc3339(text).ok_or_else(|| {
-        InvalidParameter::new(
-            field,
-            "must be an RFC 3339 timestamp such as 2024-12-10T12:30:00Z",
-        )
-    })
+    rfc3339(text).ok_or_else(|| InvalidParameter::new(field, Reason::Timestamp))
 }
 
 /// An RFC 3339 `date-time` and nothing more: four-digit years, seconds, an offset of `Z` or
@@ -321,7 +347,7 @@ fn number(
     field: &'static str,
     text: &str,
     range: std::ops::RangeInclusive<u32>,
-    reason: &'static str,
+    reason: Reason,
 ) -> Result<u32, InvalidParameter> {
     text.parse::<u32>()
         .ok()

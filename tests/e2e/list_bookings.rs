@@ -612,3 +612,76 @@ async fn a_steady_list_is_paged_once() {
     assert!(answer.body.get("incomplete").is_none());
     assert_eq!(world.sandbox.counters().fetches - fetches, 2);
 }
+
+#[tokio::test]
+async fn a_french_page_gets_its_errors_in_french_with_the_same_type_and_field() {
+    let world = World::demo().await;
+    let english = world.list(DEMO_CUSTOMER, "page_size=1000").await;
+    english.assert_problem(400, Some("page_size"));
+    assert_eq!(english.header("content-language"), Some("en"));
+    assert_eq!(english.body["title"], "Invalid request parameter");
+    assert_eq!(
+        english.body["detail"],
+        "page_size must be a whole number from 1 to 100"
+    );
+
+    // What a browser set to French sends.
+    let french_event = |query: &str| {
+        Event::new("GET", "/bookings")
+            .query(query)
+            .customer(DEMO_CUSTOMER)
+            .header("accept-language", "fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7")
+    };
+    let french = world
+        .send(
+            bookings::Route::ListBookings,
+            french_event("page_size=1000"),
+        )
+        .await;
+    french.assert_problem(400, Some("page_size"));
+    assert_eq!(french.header("content-language"), Some("fr"));
+    assert_eq!(french.header("vary"), Some("Accept-Language"));
+    assert_eq!(
+        french.body["type"], english.body["type"],
+        "the type never changes"
+    );
+    assert_eq!(french.body["title"], "Paramètre de requête invalide");
+    assert_eq!(
+        french.body["detail"],
+        "page_size doit être un nombre entier de 1 à 100"
+    );
+
+    // An upstream failure, in French too, with its wait.
+    for _ in 0..3 {
+        world.sandbox.inject(
+            sandbox::Endpoint::Fetch,
+            sandbox::Fault::RateLimited { retry_after: None },
+        );
+    }
+    let busy = world
+        .send(bookings::Route::ListBookings, french_event(""))
+        .await;
+    busy.assert_problem(503, None);
+    assert_eq!(
+        busy.body["title"],
+        "Les réservations sont momentanément indisponibles"
+    );
+    assert_eq!(
+        busy.body["detail"],
+        "Le service de réservation est occupé. Réessayez dans un instant."
+    );
+
+    // A language we do not write: English, said so.
+    let german = world
+        .send(
+            bookings::Route::ListBookings,
+            Event::new("GET", "/bookings")
+                .query("all=yes")
+                .customer(DEMO_CUSTOMER)
+                .header("accept-language", "de-DE,de;q=0.9"),
+        )
+        .await;
+    german.assert_problem(400, Some("all"));
+    assert_eq!(german.header("content-language"), Some("en"));
+    assert_eq!(german.body["detail"], "all must be true or false");
+}

@@ -98,7 +98,7 @@ const FUNCTION_HEADERS: [(&str, &str); 2] = [
 ];
 
 /// Statuses that API Gateway itself answers with, before our functions run.
-const GATEWAY_ONLY: [u16; 1] = [429];
+const GATEWAY_ONLY: [u16; 2] = [403, 429];
 
 /// Asserts the answer carries each of [`FUNCTION_HEADERS`] with its documented value.
 #[track_caller]
@@ -109,6 +109,41 @@ fn assert_function_headers(spec: &Value, what: &str, headers: &HeaderMap) {
             headers.get(name).and_then(|v| v.to_str().ok()),
             Some(expected),
             "{what}: {name}"
+        );
+    }
+}
+
+/// Asserts `response` documents the header `name` and the answer's value is one its schema
+/// allows (an `enum` member, or an integer within `minimum`..=`maximum`).
+#[track_caller]
+fn assert_documented_header(
+    spec: &Value,
+    what: &str,
+    response: &Value,
+    name: &str,
+    headers: &HeaderMap,
+) {
+    let documented = resolve(spec, &response["headers"][name]);
+    assert!(documented.is_object(), "{what}: {name} is not documented");
+    let schema = &documented["schema"];
+    let value = headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("{what}: no {name}"));
+    if let Some(allowed) = schema["enum"].as_array() {
+        assert!(
+            allowed.iter().any(|a| a == value),
+            "{what}: {name}: {value} not in {allowed:?}"
+        );
+    } else {
+        assert_eq!(schema["type"], "integer", "{what}: {name}");
+        let n: u64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("{what}: {name}: {value}"));
+        let (min, max) = (schema["minimum"].as_u64(), schema["maximum"].as_u64());
+        assert!(
+            min.is_some_and(|m| n >= m) && max.is_some_and(|m| n <= m),
+            "{what}: {name}: {n} outside {min:?}..={max:?}"
         );
     }
 }
@@ -378,6 +413,12 @@ async fn answers_exactly_what_is_documented(route: Route) {
             o.answer.content_type
         );
         assert_function_headers(&spec, &what, &o.headers);
+        if o.answer.content_type == "application/problem+json" {
+            assert_documented_header(&spec, &what, response, "Content-Language", &o.headers);
+        }
+        if o.answer.status == 503 {
+            assert_documented_header(&spec, &what, response, "Retry-After", &o.headers);
+        }
         if o.answer.status == 401 {
             assert!(
                 response["headers"]["WWW-Authenticate"].is_object(),
@@ -464,9 +505,29 @@ fn the_documented_query_parameters_are_the_accepted_ones() {
         .as_array()
         .unwrap()
         .iter()
+        .map(|p| resolve(&spec, p))
+        .filter(|p| p["in"] != "header")
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(cancel_path, vec!["booking"]);
+    // Both routes say the errors' language follows Accept-Language.
+    for path in ["/bookings", "/bookings/{booking}/cancel"] {
+        let (_, operation) = spec["paths"][path]
+            .as_object()
+            .unwrap()
+            .iter()
+            .next()
+            .unwrap();
+        assert!(
+            operation["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| resolve(&spec, p))
+                .any(|p| p["in"] == "header" && p["name"] == "Accept-Language"),
+            "{path}: Accept-Language"
+        );
+    }
 }
 
 #[tokio::test]
@@ -776,6 +837,12 @@ async fn an_all_true_answer_cut_short_carries_the_documented_next_page() {
 #[test]
 fn the_gateway_only_statuses_say_so() {
     let spec = spec();
+    let forbidden = &spec["components"]["responses"]["Forbidden"];
+    assert_eq!(
+        forbidden["content"]["application/json"]["example"]["message"], "Forbidden",
+        "the dev server's JWT check answers the same body (tests/e2e/sign_in.rs)"
+    );
+    assert!(forbidden["content"]["application/problem+json"].is_null());
     let throttled = &spec["components"]["responses"]["Throttled"]["description"];
     assert!(
         throttled

@@ -158,10 +158,13 @@ async fn persistent_429_is_a_503() {
             .sandbox
             .inject(Endpoint::Fetch, Fault::RateLimited { retry_after: None });
     }
-    world
-        .list(DEMO_CUSTOMER, "")
-        .await
-        .assert_problem(503, None);
+    let answer = world.list(DEMO_CUSTOMER, "").await;
+    answer.assert_problem(503, None);
+    assert_eq!(
+        answer.header("retry-after"),
+        Some("5"),
+        "OmniLab gave no hint: our default wait"
+    );
     assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
 }
 
@@ -189,11 +192,24 @@ async fn retry_after_is_honoured_only_when_it_fits_the_deadline() {
         },
     );
     let started = Instant::now();
-    world
-        .list(DEMO_CUSTOMER, "")
-        .await
-        .assert_problem(503, None);
+    let answer = world.list(DEMO_CUSTOMER, "").await;
+    answer.assert_problem(503, None);
     assert!(started.elapsed() < Duration::from_secs(1));
+    // OmniLab's three minutes are passed on, bounded: a customer's page is told a minute.
+    assert_eq!(answer.header("retry-after"), Some("60"));
+
+    // A hint that fits the bound is passed on as OmniLab gave it.
+    for _ in 0..3 {
+        world.sandbox.inject(
+            Endpoint::Fetch,
+            Fault::RateLimited {
+                retry_after: Some(7),
+            },
+        );
+    }
+    let answer = world.list(DEMO_CUSTOMER, "").await;
+    answer.assert_problem(503, None);
+    assert_eq!(answer.header("retry-after"), Some("7"));
 }
 
 #[tokio::test]
@@ -437,6 +453,8 @@ async fn the_templates_placeholder_secret_is_a_503_until_it_is_filled_in() {
         answer.body["type"],
         "tag:omnilab-bookings,2026:not-configured"
     );
+    // An operator has to act: asking again in seconds would help nobody.
+    assert_eq!(answer.header("retry-after"), Some("300"));
     assert_eq!(
         world.sandbox.counters().token_requests,
         0,

@@ -77,19 +77,27 @@ impl World {
 
     /// `GET /bookings?{query}` as `customer`.
     pub async fn list(&self, customer: &str, query: &str) -> Answer {
-        let request = Event::new("GET", "/bookings")
-            .query(query)
-            .customer(customer)
-            .request();
-        Answer::from(self.app.handle(Route::ListBookings, request).await)
+        self.send(
+            Route::ListBookings,
+            Event::new("GET", "/bookings")
+                .query(query)
+                .customer(customer),
+        )
+        .await
     }
 
     /// `POST /bookings/{booking}/cancel` as `customer`.
     pub async fn cancel(&self, customer: &str, booking: &str) -> Answer {
-        let request = Event::new("POST", &format!("/bookings/{booking}/cancel"))
-            .customer(customer)
-            .request();
-        Answer::from(self.app.handle(Route::CancelBooking, request).await)
+        self.send(
+            Route::CancelBooking,
+            Event::new("POST", &format!("/bookings/{booking}/cancel")).customer(customer),
+        )
+        .await
+    }
+
+    /// Any event of `route`, for a test that sets what the two above do not (headers...).
+    pub async fn send(&self, route: Route, event: Event) -> Answer {
+        Answer::from(self.app.handle(route, event.request()).await)
     }
 
     /// Rotates the OmniLab credentials: the sandbox accepts only the new ones from now on.
@@ -138,6 +146,7 @@ pub fn quick_policy() -> UpstreamPolicy {
 pub struct Answer {
     pub status: u16,
     pub content_type: String,
+    pub headers: lambda_http::http::HeaderMap,
     pub body: Value,
     pub raw: String,
 }
@@ -156,6 +165,7 @@ impl From<Response<Body>> for Answer {
         Self {
             status,
             content_type,
+            headers: response.headers().clone(),
             body,
             raw,
         }
@@ -163,11 +173,29 @@ impl From<Response<Body>> for Answer {
 }
 
 impl Answer {
-    /// Asserts an RFC 9457 problem with this status, naming `field` when given.
+    /// A header of the answer, as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an RFC 9457 problem with this status, naming `field` when given: its words in a
+    /// language `Content-Language` names, and on a 503 the wait in `Retry-After`.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, field: Option<&str>) {
         assert_eq!(self.status, status, "{}", self.raw);
         assert_eq!(self.content_type, "application/problem+json");
+        assert!(
+            matches!(self.header("content-language"), Some("en" | "fr")),
+            "Content-Language: {:?}",
+            self.header("content-language")
+        );
+        let retry_after = self.header("retry-after");
+        if status == 503 {
+            let seconds: u64 = retry_after
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("a 503 says when to come back: {retry_after:?}"));
+            assert!((1..=300).contains(&seconds), "Retry-After: {seconds}");
+        }
         assert_eq!(self.body["status"], status);
         assert!(
             self.body["type"]

@@ -2,6 +2,7 @@
 //! taken out of it, the use case called, the answer shaped. How errors become answers is in
 //! [`problem`].
 
+mod locale;
 mod problem;
 
 use std::sync::Arc;
@@ -14,10 +15,11 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::Instrument;
 
+pub use locale::Locale;
 use problem::problem_response;
-pub use problem::{ApiError, Problem};
+pub use problem::{ApiError, MAX_RETRY_AFTER, Problem, RETRY_AFTER, RETRY_AFTER_NOT_CONFIGURED};
 
-use crate::booking_id::{BookingId, InvalidBookingId};
+use crate::booking_id::BookingId;
 use crate::config::{Config, DEFAULT_EXTERNAL_ID_CLAIM};
 use crate::escaped::Escaped;
 use crate::identity;
@@ -25,7 +27,7 @@ use crate::metrics;
 #[cfg(feature = "stats")]
 use crate::omnilab::Stats;
 use crate::omnilab::{Call, OmniLab, UpstreamError};
-use crate::query::{InvalidParameter, ListQuery};
+use crate::query::{InvalidParameter, ListQuery, Reason};
 use crate::service::Bookings;
 
 /// Lambda stops a function at its deadline; answering a little before it means the caller gets
@@ -166,7 +168,8 @@ impl App {
             Ok(response) => (response, None),
             Err(error) => {
                 error.log(route);
-                (problem_response(&error), Some(error.problem().kind))
+                let locale = Locale::negotiate(request.headers().get(header::ACCEPT_LANGUAGE));
+                (problem_response(&error, locale), Some(error.kind()))
             }
         };
         let duration = started.elapsed();
@@ -210,13 +213,13 @@ impl App {
         check_method(Route::CancelBooking, request)?;
         let customer = identity::customer(request, &self.inner.external_id_claim)?;
         if let Some((name, _)) = query_pairs(request).next() {
-            return Err(InvalidParameter::new(name, "is not accepted by this route").into());
+            return Err(InvalidParameter::new(name, Reason::NotOnThisRoute).into());
         }
         let id = booking_param(request)
             .ok_or(ApiError::NotFound)
             .and_then(|text| {
                 BookingId::parse(text)
-                    .map_err(|_| InvalidParameter::new("booking", InvalidBookingId::REASON).into())
+                    .map_err(|_| InvalidParameter::new("booking", Reason::BookingId).into())
             })?;
         let cancelled = self.inner.bookings.cancel(call, &customer, &id).await?;
         Ok(json_response(StatusCode::OK, &cancelled))

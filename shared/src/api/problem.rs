@@ -1,14 +1,16 @@
 //! The one place where a failure becomes an answer: its status, RFC 9457 problem document
-//! and headers, decided together in one match.
+//! and headers, decided together in one match; the words in the caller's language.
+
+use std::time::Duration;
 
 use lambda_http::Response;
 use lambda_http::http::{StatusCode, header};
 use serde::Serialize;
 
-use super::{Reply, Route, response};
+use super::{Locale, Reply, Route, response};
 use crate::identity::IdentityError;
 use crate::omnilab::{CredentialsError, UpstreamError};
-use crate::query::InvalidParameter;
+use crate::query::{InvalidParameter, Reason};
 use crate::service::{CancelError, ListError};
 
 /// Everything a request can end in other than success.
@@ -62,117 +64,294 @@ pub struct Problem {
     pub field: Option<String>,
 }
 
+/// One text in each language we write ([`Locale`]).
+#[derive(Clone, Copy)]
+struct Words {
+    en: &'static str,
+    fr: &'static str,
+}
+
+impl Words {
+    fn said_in(self, locale: Locale) -> &'static str {
+        match locale {
+            Locale::En => self.en,
+            Locale::Fr => self.fr,
+        }
+    }
+}
+
+/// A kind of problem: its `type` URI, which never changes with the language, and its words.
+struct Kind {
+    uri: &'static str,
+    title: Words,
+    /// `None`: the detail names the field and what was wrong with it.
+    detail: Option<Words>,
+}
+
 // Problem types are `tag:` URIs (RFC 4151): stable identifiers that need no web page.
-const UNAVAILABLE: (&str, &str, &str) = (
-    "tag:omnilab-bookings,2026:upstream-unavailable",
-    "Bookings are temporarily unavailable",
-    "The booking service is busy. Try again shortly.",
-);
-const TIMEOUT: (&str, &str, &str) = (
-    "tag:omnilab-bookings,2026:upstream-timeout",
-    "Bookings took too long",
-    "The booking service did not answer in time. Try again shortly.",
-);
-const UPSTREAM_ERROR: (&str, &str, &str) = (
-    "tag:omnilab-bookings,2026:upstream-error",
-    "The booking service failed",
-    "The booking service answered with an error. Try again shortly.",
-);
+const INVALID_PARAMETER: Kind = Kind {
+    uri: "tag:omnilab-bookings,2026:invalid-parameter",
+    title: Words {
+        en: "Invalid request parameter",
+        fr: "Paramètre de requête invalide",
+    },
+    detail: None,
+};
+const UNAUTHENTICATED: Kind = Kind {
+    uri: "tag:omnilab-bookings,2026:unauthenticated",
+    title: Words {
+        en: "Not signed in",
+        fr: "Non connecté",
+    },
+    detail: Some(Words {
+        en: "Sign in to see your bookings.",
+        fr: "Connectez-vous pour voir vos réservations.",
+    }),
+};
+const METHOD_NOT_ALLOWED: Kind = Kind {
+    uri: "tag:omnilab-bookings,2026:method-not-allowed",
+    title: Words {
+        en: "Method not allowed",
+        fr: "Méthode non autorisée",
+    },
+    detail: Some(Words {
+        en: "This route does not accept that method.",
+        fr: "Cette route n'accepte pas cette méthode.",
+    }),
+};
+const NOT_FOUND: Kind = Kind {
+    uri: "tag:omnilab-bookings,2026:booking-not-found",
+    title: Words {
+        en: "Booking not found",
+        fr: "Réservation introuvable",
+    },
+    detail: Some(Words {
+        en: "You have no booking with this id.",
+        fr: "Vous n'avez aucune réservation avec cet identifiant.",
+    }),
+};
+const NOT_CANCELLABLE: Kind = Kind {
+    uri: "tag:omnilab-bookings,2026:booking-not-cancellable",
+    title: Words {
+        en: "Booking cannot be cancelled",
+        fr: "Réservation impossible à annuler",
+    },
+    detail: Some(Words {
+        en: "This booking can no longer be cancelled.",
+        fr: "Cette réservation ne peut plus être annulée.",
+    }),
+};
+const TOO_LARGE: Kind = Kind {
+    uri: "tag:omnilab-bookings,2026:response-too-large",
+    title: Words {
+        en: "Too much to answer at once",
+        fr: "Trop de réservations pour une seule réponse",
+    },
+    detail: Some(Words {
+        en: "These bookings do not fit in one response. Ask for a smaller page_size.",
+        fr: "Ces réservations ne tiennent pas dans une seule réponse. Demandez un page_size plus petit.",
+    }),
+};
+const UNAVAILABLE: Kind = Kind {
+    uri: "tag:omnilab-bookings,2026:upstream-unavailable",
+    title: Words {
+        en: "Bookings are temporarily unavailable",
+        fr: "Les réservations sont momentanément indisponibles",
+    },
+    detail: Some(Words {
+        en: "The booking service is busy. Try again shortly.",
+        fr: "Le service de réservation est occupé. Réessayez dans un instant.",
+    }),
+};
+const TIMEOUT: Kind = Kind {
+    uri: "tag:omnilab-bookings,2026:upstream-timeout",
+    title: Words {
+        en: "Bookings took too long",
+        fr: "Les réservations ont mis trop de temps",
+    },
+    detail: Some(Words {
+        en: "The booking service did not answer in time. Try again shortly.",
+        fr: "Le service de réservation n'a pas répondu à temps. Réessayez dans un instant.",
+    }),
+};
+const NOT_CONFIGURED: Kind = Kind {
+    uri: "tag:omnilab-bookings,2026:not-configured",
+    title: Words {
+        en: "Bookings are not set up yet",
+        fr: "Les réservations ne sont pas encore configurées",
+    },
+    detail: Some(Words {
+        en: "This service has no OmniLab credentials yet. The operators have been told.",
+        fr: "Ce service n'a pas encore d'identifiants OmniLab. Les opérateurs ont été prévenus.",
+    }),
+};
+const MISCONFIGURED: Kind = Kind {
+    uri: "tag:omnilab-bookings,2026:misconfigured",
+    title: Words {
+        en: "Bookings are misconfigured",
+        fr: "Les réservations sont mal configurées",
+    },
+    detail: Some(Words {
+        en: "This service is not set up correctly. The operators have been told.",
+        fr: "Ce service n'est pas configuré correctement. Les opérateurs ont été prévenus.",
+    }),
+};
+const UPSTREAM_ERROR: Kind = Kind {
+    uri: "tag:omnilab-bookings,2026:upstream-error",
+    title: Words {
+        en: "The booking service failed",
+        fr: "Le service de réservation a échoué",
+    },
+    detail: Some(Words {
+        en: "The booking service answered with an error. Try again shortly.",
+        fr: "Le service de réservation a répondu par une erreur. Réessayez dans un instant.",
+    }),
+};
+
+/// What was wrong with a parameter, in the customer's words (the English ones are the
+/// reasons' own, which our logs carry).
+fn reason(reason: Reason) -> Words {
+    let fr = match reason {
+        Reason::IdentifiedBySignIn => {
+            "n'est pas accepté : le client est identifié par sa connexion"
+        }
+        Reason::NotOnThisRoute => "n'est pas accepté par cette route",
+        Reason::Unknown => "n'est pas un paramètre connu",
+        Reason::Repeated => "ne doit être donné qu'une fois",
+        Reason::OneValue => "ne prend qu'une seule valeur",
+        Reason::BookingStatus => "doit valoir CONFIRMED, WAITLIST ou CANCELLED",
+        Reason::PublicKey => "doit être la clé publique d'une campagne",
+        Reason::KeysWithInteractions => "ne peut pas être combiné avec interactions",
+        Reason::Interaction => "doit être un nom de ressource comme interactions/<uuid>",
+        Reason::Timestamp => "doit être un horodatage RFC 3339 comme 2024-12-10T12:30:00Z",
+        Reason::FromAfterTo => "ne doit pas être après slot_date_range.to",
+        Reason::LanguageCode => "doit être un code de langue comme en ou fr",
+        Reason::PageSize => "doit être un nombre entier de 1 à 100",
+        Reason::PageNumber => "doit être un nombre entier à partir de 1",
+        Reason::TrueOrFalse => "doit valoir true ou false",
+        Reason::PageNumberWithAll => "ne peut pas être combiné avec all=true",
+        Reason::PageSizeWithAll => {
+            "ne peut pas être combiné avec all=true, qui pagine toujours à la plus grande taille"
+        }
+        Reason::BookingId => "doit être un UUID comme 2394d604-afcc-4f7f-98c1-ef3676c20d6b",
+    };
+    Words {
+        en: reason.english(),
+        fr,
+    }
+}
+
+/// How long a caller is asked to wait after a 503 we give no better figure for.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// After "not set up yet": an operator has to act, so asking again in seconds helps nobody.
+pub const RETRY_AFTER_NOT_CONFIGURED: Duration = Duration::from_secs(300);
+/// The longest wait we pass on from OmniLab's `Retry-After`: a customer's page is not a batch
+/// job, and a hint past this says "later" more than it says when.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// How an error is answered, before any words are chosen.
+struct Answer {
+    status: StatusCode,
+    kind: &'static Kind,
+    field: Option<&'static str>,
+    /// `Retry-After`, on every 503.
+    retry_after: Option<Duration>,
+}
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.problem().status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        self.answer().status
     }
 
-    /// What the caller is told, status included, decided in one match. Upstream details stay
-    /// in our logs: the caller learns only which kind of failure it was.
-    pub fn problem(&self) -> Problem {
-        let fixed =
-            |status: StatusCode, (kind, title, detail): (&'static str, &'static str, &str)| {
-                (status, kind, title, detail.to_owned(), None)
-            };
-        let (status, kind, title, detail, field) = match self {
-            Self::InvalidParameter(error) => (
-                StatusCode::BAD_REQUEST,
-                "tag:omnilab-bookings,2026:invalid-parameter",
-                "Invalid request parameter",
-                error.to_string(),
-                Some(error.field.clone()),
-            ),
-            Self::Unauthenticated(_) => fixed(
-                StatusCode::UNAUTHORIZED,
-                (
-                    "tag:omnilab-bookings,2026:unauthenticated",
-                    "Not signed in",
-                    "Sign in to see your bookings.",
-                ),
-            ),
-            Self::MethodNotAllowed(_) => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "tag:omnilab-bookings,2026:method-not-allowed",
-                "Method not allowed",
-                self.to_string(),
-                None,
-            ),
-            Self::NotFound => (
-                StatusCode::NOT_FOUND,
-                "tag:omnilab-bookings,2026:booking-not-found",
-                "Booking not found",
-                "You have no booking with this id.".to_owned(),
-                Some("booking".to_owned()),
-            ),
-            Self::NotCancellable(_) => (
-                StatusCode::CONFLICT,
-                "tag:omnilab-bookings,2026:booking-not-cancellable",
-                "Booking cannot be cancelled",
-                "This booking can no longer be cancelled.".to_owned(),
-                Some("booking".to_owned()),
-            ),
-            Self::TooLarge => (
-                StatusCode::BAD_GATEWAY,
-                "tag:omnilab-bookings,2026:response-too-large",
-                "Too much to answer at once",
-                "These bookings do not fit in one response. Ask for a smaller page_size."
-                    .to_owned(),
-                Some("page_size".to_owned()),
-            ),
+    /// The problem's `type` URI: the same in every language.
+    pub fn kind(&self) -> &'static str {
+        self.answer().kind.uri
+    }
+
+    /// How long the caller is asked to wait before trying again: set on every 503.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.answer().retry_after
+    }
+
+    /// Status, kind, field and wait, decided together in one match. Upstream details stay in
+    /// our logs: the caller learns only which kind of failure it was.
+    fn answer(&self) -> Answer {
+        let answer = |status, kind, field| Answer {
+            status,
+            kind,
+            field,
+            retry_after: None,
+        };
+        let unavailable = |kind, wait| Answer {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            kind,
+            field: None,
+            retry_after: Some(wait),
+        };
+        match self {
+            // The field is the caller's own text: it is taken from the error in `problem`.
+            Self::InvalidParameter(_) => answer(StatusCode::BAD_REQUEST, &INVALID_PARAMETER, None),
+            Self::Unauthenticated(_) => answer(StatusCode::UNAUTHORIZED, &UNAUTHENTICATED, None),
+            Self::MethodNotAllowed(_) => {
+                answer(StatusCode::METHOD_NOT_ALLOWED, &METHOD_NOT_ALLOWED, None)
+            }
+            Self::NotFound => answer(StatusCode::NOT_FOUND, &NOT_FOUND, Some("booking")),
+            Self::NotCancellable(_) => {
+                answer(StatusCode::CONFLICT, &NOT_CANCELLABLE, Some("booking"))
+            }
+            Self::TooLarge => answer(StatusCode::BAD_GATEWAY, &TOO_LARGE, Some("page_size")),
             Self::Upstream(error) => match error {
-                UpstreamError::RateLimited { .. }
-                | UpstreamError::Credentials(CredentialsError::Unavailable(_)) => {
-                    fixed(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
+                UpstreamError::RateLimited { retry_after } => unavailable(
+                    &UNAVAILABLE,
+                    retry_after
+                        .map(|hint| {
+                            whole_seconds(hint).clamp(Duration::from_secs(1), MAX_RETRY_AFTER)
+                        })
+                        .unwrap_or(RETRY_AFTER),
+                ),
+                UpstreamError::Credentials(CredentialsError::Unavailable(_)) => {
+                    unavailable(&UNAVAILABLE, RETRY_AFTER)
                 }
                 UpstreamError::Timeout | UpstreamError::Credentials(CredentialsError::Timeout) => {
-                    fixed(StatusCode::GATEWAY_TIMEOUT, TIMEOUT)
+                    answer(StatusCode::GATEWAY_TIMEOUT, &TIMEOUT, None)
                 }
-                UpstreamError::Credentials(CredentialsError::Placeholder) => fixed(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    (
-                        "tag:omnilab-bookings,2026:not-configured",
-                        "Bookings are not set up yet",
-                        "This service has no OmniLab credentials yet. The operators have been told.",
-                    ),
-                ),
-                UpstreamError::Credentials(CredentialsError::Malformed(_)) => fixed(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    (
-                        "tag:omnilab-bookings,2026:misconfigured",
-                        "Bookings are misconfigured",
-                        "This service is not set up correctly. The operators have been told.",
-                    ),
-                ),
+                UpstreamError::Credentials(CredentialsError::Placeholder) => {
+                    unavailable(&NOT_CONFIGURED, RETRY_AFTER_NOT_CONFIGURED)
+                }
+                UpstreamError::Credentials(CredentialsError::Malformed(_)) => {
+                    answer(StatusCode::INTERNAL_SERVER_ERROR, &MISCONFIGURED, None)
+                }
                 UpstreamError::Status(_)
                 | UpstreamError::CancelRefused(_)
                 | UpstreamError::Transport(_)
                 | UpstreamError::Malformed(_)
                 | UpstreamError::Unauthorized
                 | UpstreamError::CredentialsRejected => {
-                    fixed(StatusCode::BAD_GATEWAY, UPSTREAM_ERROR)
+                    answer(StatusCode::BAD_GATEWAY, &UPSTREAM_ERROR, None)
                 }
             },
+        }
+    }
+
+    /// What the caller is told, in `locale`: only `title` and `detail` change with it.
+    pub fn problem(&self, locale: Locale) -> Problem {
+        let Answer {
+            status,
+            kind,
+            field,
+            ..
+        } = self.answer();
+        let (detail, field) = match (self, kind.detail) {
+            (Self::InvalidParameter(error), _) => (
+                format!("{} {}", error.field, reason(error.reason).said_in(locale)),
+                Some(error.field.clone()),
+            ),
+            (_, Some(detail)) => (detail.said_in(locale).to_owned(), field.map(str::to_owned)),
+            (_, None) => (String::new(), field.map(str::to_owned)),
         };
         Problem {
-            kind,
-            title,
+            kind: kind.uri,
+            title: kind.title.said_in(locale),
             status: status.as_u16(),
             detail,
             field,
@@ -196,8 +375,14 @@ impl ApiError {
     }
 }
 
-pub(super) fn problem_response(error: &ApiError) -> Response<Reply> {
-    let problem = error.problem();
+/// `Retry-After` in delay-seconds (RFC 9110 §10.2.3): whole seconds, rounded up.
+fn whole_seconds(wait: Duration) -> Duration {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Duration::from_secs(seconds)
+}
+
+pub(super) fn problem_response(error: &ApiError, locale: Locale) -> Response<Reply> {
+    let problem = error.problem(locale);
     let text = serde_json::to_string(&problem).unwrap_or_default();
     let mut response = response(
         error.status(),
@@ -205,6 +390,21 @@ pub(super) fn problem_response(error: &ApiError) -> Response<Reply> {
         Reply::Json(text),
     );
     let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_LANGUAGE,
+        header::HeaderValue::from_static(locale.tag()),
+    );
+    // The words follow `Accept-Language`: a cache must not hand French to an English page.
+    headers.insert(
+        header::VARY,
+        header::HeaderValue::from_static("Accept-Language"),
+    );
+    if let Some(wait) = error.retry_after() {
+        headers.insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(wait.as_secs()),
+        );
+    }
     match error {
         ApiError::Unauthenticated(_) => {
             headers.insert(
