@@ -278,13 +278,25 @@ impl Server {
         };
         // The API Gateway event Lambda would receive (claims included), decoded with lambda_http's
         // own decoder: the handlers see exactly what they see on AWS.
-        let event = Event::new(method.as_str(), path)
+        let mut event = Event::new(method.as_str(), path)
             .route_key(route.key())
             .query(query.unwrap_or_default())
             .authorizer(serde_json::Value::Object(grant.claims), grant.scopes)
             .domain("127.0.0.1")
             .request_id("local")
             .source("127.0.0.1", "dev-server");
+        // The request's headers, as payload 2.0 carries them: names in lower case, repeats
+        // joined with commas (`Accept-Language` is how a handler picks the problem's words).
+        for name in headers.keys() {
+            let values: Vec<&str> = headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            if !values.is_empty() {
+                event = event.header(name.as_str(), &values.join(","));
+            }
+        }
         let request = match event.try_request() {
             Ok(request) => request,
             Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),

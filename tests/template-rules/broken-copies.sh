@@ -108,6 +108,10 @@ broken cors_is_restricted_to_the_site_origins_methods_and_headers 'POST missing'
     's/AllowMethods: \[GET, POST, OPTIONS\]/AllowMethods: [GET, OPTIONS]/'
 broken cors_is_restricted_to_the_site_origins_methods_and_headers 'another header' \
     's/AllowHeaders: \[authorization, content-type\]/AllowHeaders: [authorization, content-type, x-api-key]/'
+broken cors_is_restricted_to_the_site_origins_methods_and_headers 'Retry-After not exposed' \
+    's/ExposeHeaders: \[apigw-requestid, retry-after, www-authenticate\]/ExposeHeaders: [apigw-requestid, www-authenticate]/'
+broken cors_is_restricted_to_the_site_origins_methods_and_headers 'another header exposed' \
+    's/ExposeHeaders: \[apigw-requestid, retry-after, www-authenticate\]/ExposeHeaders: [apigw-requestid, retry-after, www-authenticate, x-amzn-trace-id]/'
 broken cors_is_restricted_to_the_site_origins_methods_and_headers 'CORS credentials' \
     's/(        MaxAge: 600\n)/$1        AllowCredentials: true\n/'
 broken cors_is_restricted_to_the_site_origins_methods_and_headers 'origins hard-coded to *' \
