@@ -5,9 +5,11 @@
     scripts/smoke.sh --api-url URL --origin ORIGIN # any endpoint (the local test: a stand-in)
 
 Checks, in order:
-  1. GET /bookings without a token answers 401 (the JWT authorizer runs before any function).
-  2. A CORS preflight from an allowed origin answers with that origin, GET and the authorization
-     header allowed; one from an origin the stack does not list gets no CORS headers at all.
+  1. GET /bookings without a token, from the allowed origin, answers 401 (the JWT authorizer
+     runs before any function) with Access-Control-Allow-Origin for that origin.
+  2. CORS preflights from the allowed origin (GET on the list, POST on a cancel) answer with
+     that origin and the method and authorization header allowed; one from an origin the stack
+     does not list gets no CORS headers at all.
   3. With a test customer's JWT (SMOKE_TEST_JWT, or the output of SMOKE_TEST_JWT_COMMAND):
      GET /bookings answers 200 with a booking list. 503 `not-configured` means the stack works but
      its OmniLab secret still holds placeholders: the fix is named, and it fails only with
@@ -126,12 +128,17 @@ def main() -> int:
     print(f"smoke: {url} (allowed origin {origin})")
     checks = Checks()
 
-    # 1. No token: the authorizer answers 401 before any function runs.
-    status, _, body = request("GET", url, {})
+    # 1. No token: the authorizer answers 401 before any function runs, with CORS headers for
+    #    the site (else the page cannot read it and never offers "Sign in again").
+    status, headers, body = request("GET", url, {"Origin": origin})
     if status == 401:
         checks.ok("GET /bookings without a token -> 401")
     else:
         checks.fail(f"GET /bookings without a token -> {status}, expected 401 (is the JWT authorizer on the route?) {body[:200]!r}")
+    if headers.get("access-control-allow-origin") == origin:
+        checks.ok(f"the 401 is readable by {origin} (Access-Control-Allow-Origin)")
+    else:
+        checks.fail(f"the 401 carries Access-Control-Allow-Origin {headers.get('access-control-allow-origin')!r}, not {origin}: the page cannot read it")
 
     # 2. CORS preflights, answered by API Gateway from the stack's CorsConfiguration.
     preflight = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
@@ -146,6 +153,15 @@ def main() -> int:
             f"preflight from {origin} -> {status}, allow-origin {allow_origin!r}, methods {sorted(allow_methods)}, "
             f"headers {sorted(allow_headers)} (is AllowedOrigins in samconfig.toml the site's exact origin?)"
         )
+    # The cancel's preflight: POST, from the same origin.
+    cancel_url = base + "bookings/00000000-0000-4000-8000-000000000000/cancel"
+    post = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    status, headers, _ = request("OPTIONS", cancel_url, {"Origin": origin, **post})
+    allow_methods = {m.strip().upper() for m in headers.get("access-control-allow-methods", "").split(",")}
+    if status in (200, 204) and headers.get("access-control-allow-origin") == origin and "POST" in allow_methods:
+        checks.ok(f"cancel preflight from {origin} -> {status}, POST allowed")
+    else:
+        checks.fail(f"cancel preflight from {origin} -> {status}, allow-origin {headers.get('access-control-allow-origin')!r}, methods {sorted(allow_methods)}")
     status, headers, _ = request("OPTIONS", url, {"Origin": FOREIGN_ORIGIN, **preflight})
     cors = sorted(k for k in headers if k.startswith("access-control-"))
     if not cors:
@@ -161,6 +177,11 @@ def main() -> int:
         checks.fail("no test token: set SMOKE_TEST_JWT or SMOKE_TEST_JWT_COMMAND, or pass --no-token to skip this check")
     else:
         status, headers, body = request("GET", url, {"Authorization": f"Bearer {token}", "Origin": origin})
+        if headers.get("access-control-allow-origin") != origin:
+            checks.fail(f"GET /bookings with the test token from {origin}: no Access-Control-Allow-Origin for it")
+        exposed = {h.strip().lower() for h in headers.get("access-control-expose-headers", "").split(",")}
+        if not {"apigw-requestid", "retry-after"} <= exposed:
+            checks.fail(f"GET /bookings exposes {sorted(exposed)}: the page cannot read apigw-requestid and Retry-After")
         try:
             doc = json.loads(body or b"null")
         except ValueError:

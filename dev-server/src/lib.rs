@@ -19,10 +19,14 @@
 //! - [`run`]: the settings from the environment, the sandbox or a real OmniLab, the routes.
 //! - [`authorizer`]: API Gateway's JWT check, its key cache, its claims, a signing key.
 //! - [`sign_in`]: the brand's issuer or the demo sign-in, and what the page is told of it.
-//! - [`local_only`]: only this machine's own user, no cross-site changes.
+//! - [`cors`]: CORS as API Gateway answers it, from the template's `CorsConfiguration` and
+//!   `ALLOWED_ORIGINS`.
+//! - [`local_only`]: only this machine's own user, no cross-site changes but from those origins.
 
 pub mod authorizer;
+pub mod cors;
 pub mod local_only;
+mod request_id;
 pub mod sign_in;
 
 use std::net::SocketAddr;
@@ -30,7 +34,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::{any, get, post};
@@ -42,6 +46,7 @@ use sandbox::tls::{Authority, Presented, Protocols, Tls};
 use sandbox::{ClientCredentials, DEMO_CUSTOMER, Endpoint, Fault, Sandbox, SandboxData};
 
 use crate::authorizer::{Authorizer, RouteScopes, Settings, comma_list};
+use crate::request_id::RequestId;
 use crate::sign_in::{PageSignIn, SignIn, TokenKind};
 
 /// The tenant host `--tls` serves the sandbox under, resolved to loopback by the product's
@@ -122,6 +127,7 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
         upstream: UpstreamPolicy::default(),
         test_tls: test_tls.clone(),
     });
+    let cors = cors::Cors::from_template(&std::env::var("ALLOWED_ORIGINS").unwrap_or_default())?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     // The port we really got (PORT=0 picks one): the only one `local_only` lets a request name.
     let addr = listener.local_addr()?;
@@ -193,7 +199,17 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
         ),
     }
     println!("  upstream: {upstream}");
-    axum::serve(listener, local_only::guard(router.with_state(server), port))
+    if cors.allow_origins.is_empty() {
+        println!(
+            "  CORS: no other origin (ALLOWED_ORIGINS=http://localhost:5173 lets your site call this server)"
+        );
+    } else {
+        println!("  CORS: {}", cors.allow_origins.join(", "));
+    }
+    let origins = cors.allow_origins.clone();
+    let app = cors::layer(router.with_state(server), Arc::new(cors));
+    let app = request_id::layer(local_only::guard_allowing(app, port, origins));
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -244,14 +260,23 @@ async fn api(
     uri: Uri,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
+    id: Option<Extension<RequestId>>,
 ) -> Response {
     let route = if uri.path() == "/bookings" {
         Route::ListBookings
     } else {
         Route::CancelBooking
     };
+    let id = id.map(|Extension(RequestId(id))| id);
     server
-        .call(route, method, uri.path(), query.as_deref(), &headers)
+        .call(
+            route,
+            method,
+            uri.path(),
+            query.as_deref(),
+            &headers,
+            id.as_deref(),
+        )
         .await
 }
 
@@ -263,6 +288,7 @@ impl Server {
         path: &str,
         query: Option<&str>,
         headers: &HeaderMap,
+        request_id: Option<&str>,
     ) -> Response {
         let grant = match self.sign_in.judge(route, headers).await {
             Ok(grant) => grant,
@@ -283,7 +309,7 @@ impl Server {
             .query(query.unwrap_or_default())
             .authorizer(serde_json::Value::Object(grant.claims), grant.scopes)
             .domain("127.0.0.1")
-            .request_id("local")
+            .request_id(request_id.unwrap_or("local"))
             .source("127.0.0.1", "dev-server");
         // The request's headers, as payload 2.0 carries them: names in lower case, repeats
         // joined with commas (`Accept-Language` is how a handler picks the problem's words).

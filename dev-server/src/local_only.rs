@@ -25,10 +25,13 @@
 //! `Origin` with every cross-origin POST/PUT/DELETE (forms and fetch alike), so such a request
 //! comes from a non-browser client on this machine — curl, the examples in docs/local.md, a test —
 //! which could read the credentials' environment anyway. Reads (GET) are not origin-checked: a
-//! cross-site page can trigger them but not read the answers (we send no CORS headers), and
-//! following a link to the page from elsewhere must keep working.
+//! cross-site page can trigger them but not read the answers (CORS headers go only to the
+//! origins in `ALLOWED_ORIGINS`), and following a link to the page from elsewhere must keep
+//! working. A change from one of `ALLOWED_ORIGINS` (the brand's own site on its dev server) is
+//! allowed, as the deployed API allows it; nothing else about the policy changes.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -38,11 +41,30 @@ use axum::response::{IntoResponse, Response};
 
 /// Puts [`check`] in front of every route of `router`, for a server bound to `port`.
 pub fn guard(router: Router, port: u16) -> Router {
-    router.layer(middleware::from_fn_with_state(port, enforce))
+    guard_allowing(router, port, Vec::new())
 }
 
-async fn enforce(State(port): State<u16>, request: Request, next: Next) -> Response {
-    match check(port, request.method(), request.uri(), request.headers()) {
+/// [`guard`], with changes also accepted from the brand's site at one of `origins` (the
+/// template's `AllowedOrigins`: exact origins, which CORS lets read the answers too).
+pub fn guard_allowing(router: Router, port: u16, origins: Vec<String>) -> Router {
+    let policy = Arc::new(Policy { port, origins });
+    router.layer(middleware::from_fn_with_state(policy, enforce))
+}
+
+struct Policy {
+    port: u16,
+    origins: Vec<String>,
+}
+
+async fn enforce(State(policy): State<Arc<Policy>>, request: Request, next: Next) -> Response {
+    let checked = check(
+        policy.port,
+        &policy.origins,
+        request.method(),
+        request.uri(),
+        request.headers(),
+    );
+    match checked {
         Ok(()) => next.run(request).await,
         Err(refusal) => {
             tracing::warn!(
@@ -111,8 +133,15 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// The whole policy for a server bound to `port` (see the module documentation).
-pub fn check(port: u16, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), Refusal> {
+/// The whole policy for a server bound to `port` that lets the site at each of `origins`
+/// change things too (see the module documentation).
+pub fn check(
+    port: u16,
+    origins: &[String],
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(), Refusal> {
     let mut hosts = headers.get_all(header::HOST).iter();
     let host = match (hosts.next(), hosts.next()) {
         (Some(host), None) => host.to_str().ok(),
@@ -129,6 +158,13 @@ pub fn check(port: u16, method: &Method, uri: &Uri, headers: &HeaderMap) -> Resu
     }
 
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    // The brand's own site, listed by the developer: a cross-origin caller by design (and so
+    // `same-site` or `cross-site` to the browser), allowed as the deployed API allows it.
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && origins.iter().any(|o| o.as_bytes() == origin.as_bytes())
+    {
         return Ok(());
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
@@ -208,7 +244,7 @@ mod tests {
         for (name, value) in pairs {
             headers.append(*name, HeaderValue::from_static(value));
         }
-        check(PORT, &method, &Uri::from_static("/bookings"), &headers)
+        check(PORT, &[], &method, &Uri::from_static("/bookings"), &headers)
     }
 
     #[test]
@@ -265,7 +301,7 @@ mod tests {
     fn no_port_means_80() {
         let headers = HeaderMap::from_iter([(header::HOST, HeaderValue::from_static("localhost"))]);
         assert_eq!(
-            check(80, &Method::GET, &Uri::from_static("/"), &headers),
+            check(80, &[], &Method::GET, &Uri::from_static("/"), &headers),
             Ok(())
         );
     }
@@ -276,9 +312,9 @@ mod tests {
             HeaderMap::from_iter([(header::HOST, HeaderValue::from_static("localhost:3000"))]);
         let ours = Uri::from_static("http://localhost:3000/bookings");
         let theirs = Uri::from_static("http://evil.example/bookings");
-        assert_eq!(check(PORT, &Method::GET, &ours, &headers), Ok(()));
+        assert_eq!(check(PORT, &[], &Method::GET, &ours, &headers), Ok(()));
         assert_eq!(
-            check(PORT, &Method::GET, &theirs, &headers),
+            check(PORT, &[], &Method::GET, &theirs, &headers),
             Err(Refusal::Misdirected)
         );
     }

@@ -42,8 +42,13 @@ impl DevServer {
     }
 
     fn start_with(args: &[&str]) -> Self {
+        Self::start_in(args, &[])
+    }
+
+    fn start_in(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_dev-server"))
             .args(args)
+            .envs(env.iter().copied())
             .env("PORT", "0")
             // The embedded sandbox, whatever the developer's shell points at.
             .env_remove("OMNILAB_API_HOST")
@@ -329,6 +334,88 @@ fn a_cross_site_cancel_is_refused_and_cancels_nothing() {
     let after = server.confirmed();
     assert_eq!(after.status, 200, "{}", after.head);
     assert!(!after.body.contains(BOOKING), "{}", after.body);
+}
+
+/// The brand's site on its own dev server, calling ours across origins as it will call the
+/// deployed API: its preflight answered as API Gateway answers it, its cancel let through.
+#[test]
+fn the_brands_site_in_allowed_origins_calls_across_origins_and_no_other_does() {
+    const SITE: &str = "http://localhost:5173";
+    let server = DevServer::start_in(&[], &[("ALLOWED_ORIGINS", SITE)]);
+    let host = server.authority("127.0.0.1");
+    let cancel = format!("/bookings/{BOOKING}/cancel");
+    let preflight = |origin: &str| {
+        server.send(
+            "OPTIONS",
+            &cancel,
+            &[
+                ("Host", &host),
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "authorization"),
+            ],
+            "",
+        )
+    };
+    let answered = preflight(SITE);
+    assert_eq!(answered.status, 204, "{}", answered.head);
+    let head = answered.head.to_lowercase();
+    for line in [
+        "access-control-allow-origin: http://localhost:5173",
+        "access-control-allow-methods: get,post,options",
+        "access-control-allow-headers: authorization,content-type",
+        "access-control-max-age: 600",
+        "apigw-requestid: ",
+    ] {
+        assert!(head.contains(line), "{line}\n{head}");
+    }
+    for foreign in ["http://localhost:5174", "https://localhost:5173", "null"] {
+        let bare = preflight(foreign);
+        assert_eq!(bare.status, 204, "{foreign}: {}", bare.head);
+        assert!(
+            !bare.head.to_lowercase().contains("access-control-"),
+            "{foreign}: {}",
+            bare.head
+        );
+    }
+
+    // Another port of this machine is `same-site` to the browser: refused for any other
+    // origin, let through for the listed one.
+    let other = server.cancel(&[
+        ("Host", &host),
+        ("Origin", "http://localhost:5174"),
+        ("Sec-Fetch-Site", "same-site"),
+    ]);
+    assert_eq!(other.status, 403, "{}", other.head);
+    assert!(server.confirmed().body.contains(BOOKING));
+    let done = server.cancel(&[
+        ("Host", &host),
+        ("Origin", SITE),
+        ("Sec-Fetch-Site", "same-site"),
+        ("Accept-Language", "fr"),
+    ]);
+    assert_eq!(done.status, 200, "{}\n{}", done.head, done.body);
+    let head = done.head.to_lowercase();
+    assert!(
+        head.contains("access-control-allow-origin: http://localhost:5173"),
+        "{head}"
+    );
+    assert!(
+        head.contains(
+            "access-control-expose-headers: apigw-requestid,retry-after,www-authenticate"
+        ),
+        "{head}"
+    );
+    assert!(!server.confirmed().body.contains(BOOKING));
+
+    // Loopback-only stands whatever the origin: a rebound name is still misdirected.
+    let rebound = server.send(
+        "POST",
+        &cancel,
+        &[("Host", "evil.example"), ("Origin", SITE)],
+        "",
+    );
+    assert_eq!(rebound.status, 421, "{}", rebound.head);
 }
 
 #[test]

@@ -1,5 +1,13 @@
 #!/usr/bin/env python3
-"""A stand-in for the deployed HTTP API, on loopback only, answering the way API Gateway does:
+"""A stand-in for the deployed HTTP API, on loopback only, answering the way we expect API
+Gateway to, so the smoke test's own checks can be tested. What AWS documents
+(docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html): preflights are
+answered by API Gateway itself for a CORS-configured API, with no OPTIONS route; the configured
+CORS headers are added to every answer to a request with an Origin; a backend's own CORS headers
+are ignored. What it does not spell out, and this stand-in assumes: the status of a preflight
+(204), what an unlisted origin gets (no CORS header), and that the authorizer's own 401 carries
+the CORS headers too. Those are exactly what the smoke test checks against a real stack.
+
 
 - a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) is answered by API
   Gateway itself from the CorsConfiguration: 204 with the origin echoed, the allowed methods and
@@ -10,7 +18,8 @@
   503 application/problem+json of type not-configured.
 Other modes break one behaviour each, so the smoke test's own failures can be tested:
 open-cors (every origin admitted), no-auth (no authorizer: the function answers without a
-token), wrong-origin (the stack lists another origin).
+token), wrong-origin (the stack lists another origin), bare-401 (the authorizer's 401 without
+CORS headers), hidden-headers (no ExposeHeaders).
 
     standin.py --port-file FILE [--mode MODE]   # binds 127.0.0.1 on a free port, writes it to FILE
 """
@@ -71,8 +80,11 @@ def handler(mode: str):
                 return self.answer(404, {"message": "Not Found"})
             auth = self.headers.get("Authorization", "")
             if mode != "no-auth" and auth != f"Bearer {GOOD_TOKEN}":
-                return self.answer(401, {"message": "Unauthorized"}, extra=self.cors())
+                extra = [] if mode == "bare-401" else self.cors()
+                return self.answer(401, {"message": "Unauthorized"}, extra=extra)
             headers = self.cors() + [("Cache-Control", "no-store")]
+            if mode != "hidden-headers":
+                headers.append(("Access-Control-Expose-Headers", "apigw-requestid,retry-after,www-authenticate"))
             if mode == "not-configured":
                 return self.answer(503, NOT_CONFIGURED, "application/problem+json", headers)
             return self.answer(200, BOOKINGS, extra=headers)
@@ -83,7 +95,7 @@ def handler(mode: str):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
-    ap.add_argument("--mode", default="ok", choices=["ok", "not-configured", "open-cors", "no-auth", "wrong-origin"])
+    ap.add_argument("--mode", default="ok", choices=["ok", "not-configured", "open-cors", "no-auth", "wrong-origin", "bare-401", "hidden-headers"])
     args = ap.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler(args.mode))  # loopback only
     with open(args.port_file, "w") as f:

@@ -44,14 +44,16 @@ case_() {
 }
 
 export SMOKE_TEST_JWT=smoke-test-token
-case_ 'a sound stack passes all four checks' ok 0 'smoke: 4 passed, 0 failed'
+case_ 'a sound stack passes all six checks' ok 0 'smoke: 6 passed, 0 failed'
 case_ 'not-configured passes, naming the fix' not-configured 0 'aws secretsmanager put-secret-value'
 case_ 'not-configured fails with --require-configured' not-configured 1 '503 not-configured: put the brand' --require-configured
 case_ 'a route without the authorizer fails' no-auth 1 'without a token -> 200, expected 401'
 case_ 'an API that admits any origin fails' open-cors 1 'the API admits any origin'
 case_ 'an origin the stack does not list fails' wrong-origin 1 'is AllowedOrigins in samconfig.toml'
+case_ 'a 401 the page cannot read fails' bare-401 1 'the page cannot read it'
+case_ 'a stack that hides Retry-After from the page fails' hidden-headers 1 'cannot read apigw-requestid and Retry-After'
 SMOKE_TEST_JWT=expired case_ 'a token the authorizer refuses fails, naming issuer and audience' ok 1 'JwtIssuer and JwtAudience'
-SMOKE_TEST_JWT= SMOKE_TEST_JWT_COMMAND='echo smoke-test-token' case_ 'the token from SMOKE_TEST_JWT_COMMAND' ok 0 'smoke: 4 passed, 0 failed'
+SMOKE_TEST_JWT= SMOKE_TEST_JWT_COMMAND='echo smoke-test-token' case_ 'the token from SMOKE_TEST_JWT_COMMAND' ok 0 'smoke: 6 passed, 0 failed'
 SMOKE_TEST_JWT= case_ 'no token fails' ok 1 'no test token'
 SMOKE_TEST_JWT= case_ '--no-token skips the authenticated check, saying so' ok 0 'SKIP  GET /bookings' --no-token
 
@@ -91,7 +93,7 @@ PY
     rc=$?
     set -e
     if [[ $rc == 0 ]] && grep -qF "smoke: ${url}bookings (allowed origin https://dev.example-brand.com)" <<<"$out" \
-        && grep -qF 'smoke: 4 passed, 0 failed' <<<"$out"; then
+        && grep -qF 'smoke: 6 passed, 0 failed' <<<"$out"; then
         passed=$((passed + 1)); echo "  ok    a stack name: ApiUrl and the first allowed origin read from the stack"
     else
         failed=$((failed + 1)); printf '  FAIL  a stack name: exit %s, output:\n%s\n' "$rc" "$out"
