@@ -56,8 +56,7 @@ const TEXT = {
     emptyTitle: "No upcoming bookings",
     emptyText: "When you book a slot at one of our events, it will show up here.",
     campaign: "Campaign",
-    timesIn: (zone) => `Times are local to ${zone}`,
-    localTime: (zone) => `${zone} time`,
+    timesIn: (zone) => `Times in ${zone}`,
     minutes: (n) => `${n} min`,
     openEnded: "Open-ended",
     duration: "Duration",
@@ -77,6 +76,9 @@ const TEXT = {
     unreachableDetail: "Check your connection and try again.",
     failedTitle: "Something went wrong",
     failedDetail: (status) => `The server answered ${status}. Try again shortly.`,
+    throttledTitle: "Too many requests",
+    throttledDetail: "Our service is very busy right now.",
+    waitFor: (s) => (s < 60 ? `You can try again in ${s} seconds.` : `You can try again in ${Math.ceil(s / 60)} minutes.`),
     signIn: "Sign in",
     signOut: "Sign out",
     signInAgain: "Sign in again",
@@ -100,8 +102,7 @@ const TEXT = {
     emptyTitle: "Aucune réservation à venir",
     emptyText: "Quand vous réservez un créneau à l'un de nos événements, il apparaît ici.",
     campaign: "Campagne",
-    timesIn: (zone) => `Heures locales de ${zone}`,
-    localTime: (zone) => `heure de ${zone}`,
+    timesIn: (zone) => `Horaires — ${zone}`,
     minutes: (n) => `${n} min`,
     openEnded: "Durée libre",
     duration: "Durée",
@@ -121,6 +122,9 @@ const TEXT = {
     unreachableDetail: "Vérifiez votre connexion et réessayez.",
     failedTitle: "Une erreur est survenue",
     failedDetail: (status) => `Le serveur a répondu ${status}. Réessayez dans un instant.`,
+    throttledTitle: "Trop de demandes",
+    throttledDetail: "Notre service est très sollicité en ce moment.",
+    waitFor: (s) => (s < 60 ? `Vous pourrez réessayer dans ${s} secondes.` : `Vous pourrez réessayer dans ${Math.ceil(s / 60)} minutes.`),
     signIn: "Se connecter",
     signOut: "Se déconnecter",
     signInAgain: "Se reconnecter",
@@ -175,12 +179,23 @@ class ApiError extends Error {
   }
 }
 
+// How long to wait when a busy answer does not say.
+const DEFAULT_WAIT_SECONDS = 5;
+
+// Retry-After in delay-seconds (the only form our API sends), else null.
+function retryAfterSeconds(response) {
+  const text = response.headers.get("Retry-After");
+  return text && /^\d{1,6}$/.test(text.trim()) ? Math.max(1, Number(text.trim())) : null;
+}
+
 async function api(method, path) {
   let response;
   try {
     response = await fetch(API_BASE + path, {
       method,
-      headers: { Accept: "application/json", ...(await authHeaders()) },
+      // Our errors' words follow Accept-Language: ask for the page's language, not the browser's.
+      // A CORS-safelisted header, so a deployed API needs no rule for it.
+      headers: { Accept: "application/json", "Accept-Language": state.language, ...(await authHeaders()) },
     });
   } catch {
     // No answer at all: offline, DNS, CORS refused...
@@ -203,6 +218,14 @@ async function api(method, path) {
   }
   if (response.status === 403 && !body?.title) {
     throw new ApiError(t().forbiddenTitle, t().forbiddenDetail, 403);
+  }
+  // Busy: our 503 says how long in Retry-After (the template exposes it to the page); API
+  // Gateway's own 429 ({"message":"Too Many Requests"}) says nothing, so wait a few seconds.
+  if (response.status === 429 || response.status === 503) {
+    const wait = retryAfterSeconds(response) ?? DEFAULT_WAIT_SECONDS;
+    const title = body?.title || (response.status === 429 ? t().throttledTitle : t().failedTitle);
+    const detail = body?.detail || (response.status === 429 ? t().throttledDetail : t().failedDetail(response.status));
+    throw new ApiError(title, `${detail} ${t().waitFor(wait)}`, response.status);
   }
   if (!response.ok) {
     throw new ApiError(
@@ -286,7 +309,7 @@ function campaignSection(group) {
     el("p", "eyebrow", {}, t().campaign),
     el("h2", "campaign-name", { "data-testid": "campaign-name" }, group.interaction_public_key),
     el("p", "campaign-zone", { "data-testid": "campaign-zone", title: group.timezone },
-      t().timesIn(zoneCity(group.timezone))),
+      t().timesIn(zoneName(group.timezone))),
   );
   section.append(header);
   return section;
@@ -352,7 +375,7 @@ function bookingCard(booking, timezone) {
 }
 
 // The slot's date and time in the campaign's time zone (Intl does the DST arithmetic), e.g.
-// "Saturday 28 November 2026", "10:00 – 10:45", "New York time". If the zone is unknown to the
+// "Saturday 28 November 2026", "10:00 – 10:45", "Eastern Time". If the zone is unknown to the
 // browser, fall back to UTC and say so rather than silently show the browser's own time.
 function slotTime(booking, timezone) {
   let zone = timezone;
@@ -374,13 +397,23 @@ function slotTime(booking, timezone) {
   return {
     date: dateFormat.format(start),
     time,
-    zone: t().localTime(zone === "UTC" ? "UTC" : zoneCity(zone)),
+    zone: zone === "UTC" ? "UTC" : zoneName(zone),
   };
 }
 
-// "America/New_York" -> "New York": friendlier than the IANA name (kept in the title tooltip).
-function zoneCity(timezone) {
-  return timezone.split("/").pop().replaceAll("_", " ");
+// "America/New_York" -> "Eastern Time" (the IANA name stays in the title tooltip).
+function zoneName(timezone) {
+  // The zone's generic name in the page's language, from the browser's own CLDR data:
+  // "Central European Time", "heure d’Europe centrale"; the IANA name if it has none.
+  try {
+    const part = new Intl.DateTimeFormat(t().locale, { timeZone: timezone, timeZoneName: "longGeneric" })
+      .formatToParts(new Date())
+      .find((p) => p.type === "timeZoneName");
+    if (part) return part.value;
+  } catch {
+    // An unknown zone: fall through.
+  }
+  return timezone;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -90,7 +90,10 @@ async fn shows_the_groups_in_campaign_local_time_and_cancels_through_the_dialog(
             "New York is UTC-5 or UTC-4"
         );
         assert_eq!(egg.time, format!("{:02}:00", 15 + offset_hours));
-        assert_eq!(egg.zone, "New York time");
+        assert_eq!(
+            egg.zone, "Eastern Time",
+            "the browser's own name for the zone"
+        );
         assert_eq!(egg.duration, "Open-ended");
 
         // Cancel the first Santa slot. First say "Keep it": nothing changes.
@@ -261,6 +264,55 @@ async fn shows_the_problem_when_a_call_fails_and_recovers() {
             "the alert has the problem's text: {error:?}"
         );
         assert!(!error.retry, "a failed cancel offers no list reload");
+    })
+    .await;
+}
+
+/// The brand's site, on its own origin: the French page lists, cancels, and when OmniLab is
+/// busy shows our French problem with the wait from `Retry-After`, all across origins.
+#[tokio::test]
+async fn the_brands_site_calls_across_origins_and_shows_a_french_error_with_the_wait() {
+    with_page_on_the_brands_site("brand-site", |page| async move {
+        page.open("?lang=fr").await;
+        let listed = page.wait_for("the list", |s| !s.campaigns.is_empty()).await;
+        assert_eq!(
+            listed.campaigns,
+            expected_campaigns(demo_start(), Lang::Fr, &[])
+        );
+
+        let craft = booking_uuid(3);
+        page.cancel_through_dialog(&craft).await;
+        page.wait_for("the cancel", |s| {
+            s.notice.is_some() && !s.loading && s.booking(&craft).is_none()
+        })
+        .await;
+        assert!(!page.api_ids("CONFIRMED").await.contains(&craft));
+
+        // The rest on a phone: the French list and its alert in one column.
+        page.client
+            .set_window_size(390, 844)
+            .await
+            .expect("a phone-sized window");
+        page.screenshot("account-page-brand-site-fr-phone.png")
+            .await;
+
+        // OmniLab rate-limits every attempt of the next list: our 503, its Retry-After read
+        // across origins (the template exposes it).
+        page.fault("fetch", "429", 3).await;
+        page.client.refresh().await.expect("reload");
+        let busy = page.wait_for("the alert", |s| s.error.is_some()).await;
+        page.screenshot("account-page-brand-site-busy-fr.png").await;
+        let error = busy.error.expect("an alert");
+        assert_eq!(
+            error.title,
+            "Les réservations sont momentanément indisponibles"
+        );
+        assert_eq!(
+            error.detail,
+            "Le service de réservation est occupé. Réessayez dans un instant. \
+             Vous pourrez réessayer dans 5 secondes."
+        );
+        assert!(error.retry, "Réessayer is offered");
     })
     .await;
 }
@@ -504,12 +556,7 @@ fn expected_campaigns(start: Timestamp, lang: Lang, cancelled: &[u32]) -> Vec<Sh
 
     let mut campaigns: Vec<ShownCampaign> = Vec::new();
     for activity in activities {
-        let city = activity
-            .timezone
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .replace('_', " ");
+        let name = zone_name(activity.timezone, lang);
         let bookings: Vec<ShownBooking> = activity
             .slots
             .iter()
@@ -527,10 +574,7 @@ fn expected_campaigns(start: Timestamp, lang: Lang, cancelled: &[u32]) -> Vec<Sh
                     date: date_words(&local, lang),
                     datetime: local.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
                     time,
-                    zone: match lang {
-                        Lang::En => format!("{city} time"),
-                        Lang::Fr => format!("heure de {city}"),
-                    },
+                    zone: name.into(),
                     duration: match (slot.minutes, lang) {
                         (Some(m), _) => format!("{m} min"),
                         (None, Lang::En) => "Open-ended".into(),
@@ -551,14 +595,26 @@ fn expected_campaigns(start: Timestamp, lang: Lang, cancelled: &[u32]) -> Vec<Sh
             None => campaigns.push(ShownCampaign {
                 key: activity.campaign.into(),
                 zone: match lang {
-                    Lang::En => format!("Times are local to {city}"),
-                    Lang::Fr => format!("Heures locales de {city}"),
+                    Lang::En => format!("Times in {name}"),
+                    Lang::Fr => format!("Horaires — {name}"),
                 },
                 groups: vec![group],
             }),
         }
     }
     campaigns
+}
+
+/// The generic name of a demo zone in the page's language, as CLDR (the browser's `Intl`)
+/// writes it: a page that printed the IANA name's last part ("heure de London") would differ.
+fn zone_name(timezone: &str, lang: Lang) -> &'static str {
+    match (timezone, lang) {
+        ("Europe/London", Lang::En) => "United Kingdom Time",
+        ("Europe/London", Lang::Fr) => "heure : Royaume-Uni",
+        ("America/New_York", Lang::En) => "Eastern Time",
+        ("America/New_York", Lang::Fr) => "heure de l’Est nord-américain",
+        (other, _) => panic!("no expected name for {other}"),
+    }
 }
 
 /// The words a long date must contain, however the browser's locale data punctuates it:
@@ -765,7 +821,10 @@ return {
 
 struct Page {
     client: Client,
+    /// Where the page is served from.
     base: String,
+    /// Where the API (and its sandbox switches) is: the page's own origin but on a brand's site.
+    api: String,
     http: reqwest::Client,
     artifacts: PathBuf,
 }
@@ -878,7 +937,7 @@ impl Page {
     async fn fault(&self, endpoint: &str, fault: &str, count: u32) {
         let response = self
             .http
-            .post(format!("{}/_sandbox/faults", self.base))
+            .post(format!("{}/_sandbox/faults", self.api))
             .json(&json!({ "endpoint": endpoint, "fault": fault, "count": count }))
             .send()
             .await
@@ -889,7 +948,7 @@ impl Page {
     async fn clear_faults(&self) {
         let response = self
             .http
-            .delete(format!("{}/_sandbox/faults", self.base))
+            .delete(format!("{}/_sandbox/faults", self.api))
             .send()
             .await
             .expect("sandbox clear request");
@@ -900,7 +959,7 @@ impl Page {
         self.http
             .get(format!(
                 "{}/bookings?booking_status={status}&all=true&language=en",
-                self.base
+                self.api
             ))
             .send()
             .await
@@ -936,6 +995,70 @@ where
     with_page_on(name, DevServer::demo(name), body).await;
 }
 
+/// [`with_page`] with the page on another origin: the brand's site, which serves the reference
+/// page as a brand would copy it (`API_BASE` set to the dev server), and calls the API across
+/// origins. The dev server lists the site in `ALLOWED_ORIGINS`.
+async fn with_page_on_the_brands_site<F, Fut>(name: &str, body: F)
+where
+    F: FnOnce(Page) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site = format!("http://{}", listener.local_addr().unwrap());
+    let server = DevServer::start(name, &[("ALLOWED_ORIGINS", &site)]);
+    const UNSET: &str = "const API_BASE = \"\";";
+    let script = include_str!("../../dev-server/page/app.js");
+    assert_eq!(
+        script.matches(UNSET).count(),
+        1,
+        "app.js sets API_BASE once"
+    );
+    let script = script.replace(UNSET, &format!("const API_BASE = {:?};", server.base));
+    let files = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(|| async {
+                axum::response::Html(include_str!("../../dev-server/page/index.html"))
+            }),
+        )
+        .route(
+            "/app.js",
+            axum::routing::get(move || async move {
+                ([("content-type", "text/javascript; charset=utf-8")], script)
+            }),
+        )
+        .route(
+            "/style.css",
+            axum::routing::get(|| async {
+                (
+                    [("content-type", "text/css; charset=utf-8")],
+                    include_str!("../../dev-server/page/style.css"),
+                )
+            }),
+        );
+    let serving = tokio::spawn(async move { axum::serve(listener, files).await });
+    let _one = ONE_BROWSER.lock().await;
+    let browser = Browser::start(name, BROWSER_TZ).await;
+    let page = Page {
+        client: browser.client.clone(),
+        base: site,
+        api: server.base.clone(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        artifacts: artifacts(),
+    };
+    let outcome = AssertUnwindSafe(body(page)).catch_unwind().await;
+    browser.client.clone().close().await.ok();
+    drop(browser);
+    serving.abort();
+    drop(server);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// [`with_page`] on a dev server of the test's own.
 async fn with_page_on<F, Fut>(name: &str, server: DevServer, body: F)
 where
@@ -953,6 +1076,7 @@ where
     let page = Page {
         client: browser.client.clone(),
         base: server.base.clone(),
+        api: server.base.clone(),
         http,
         artifacts,
     };
