@@ -834,20 +834,82 @@ async fn an_all_true_answer_cut_short_carries_the_documented_next_page() {
     assert_eq!(before.booking_ids().last(), ids.last(), "nothing skipped");
 }
 
-#[test]
-fn the_gateway_only_statuses_say_so() {
+/// API Gateway's own refusals, as the dev server's JWT check answers them (its model of the
+/// authorizer, checked against the real one's documented behaviour in tests/e2e/sign_in.rs):
+/// each is documented on both routes with its status, `application/json`, the `GatewayMessage`
+/// schema and exactly its body as the example, and never as a problem document.
+#[tokio::test]
+async fn the_gateways_own_refusals_are_documented_as_they_are_answered() {
+    use axum::response::IntoResponse;
+    use dev_server::authorizer::{Denied, Invalid};
+
     let spec = spec();
-    let forbidden = &spec["components"]["responses"]["Forbidden"];
-    assert_eq!(
-        forbidden["content"]["application/json"]["example"]["message"], "Forbidden",
-        "the dev server's JWT check answers the same body (tests/e2e/sign_in.rs)"
-    );
-    assert!(forbidden["content"]["application/problem+json"].is_null());
-    let throttled = &spec["components"]["responses"]["Throttled"]["description"];
+    let refusals = [
+        Denied::NoToken,
+        Denied::Invalid(Invalid::Expired),
+        Denied::Invalid(Invalid::Signature),
+        Denied::Invalid(Invalid::Audience),
+        Denied::Scope,
+    ];
+    for denied in refusals {
+        let answer = denied.into_response();
+        let status = answer.status().as_u16();
+        let headers = answer.headers().clone();
+        let body = axum::body::to_bytes(answer.into_body(), 4096)
+            .await
+            .expect("a body");
+        let body: Value = serde_json::from_slice(&body).expect("a JSON body");
+        assert_eq!(
+            headers.get("content-type").unwrap(),
+            "application/json",
+            "{denied:?}"
+        );
+        assert!(headers.contains_key("www-authenticate"), "{denied:?}");
+        for route in [Route::ListBookings, Route::CancelBooking] {
+            let what = format!("{} {status} ({denied:?})", route.key());
+            let responses = responses(&spec, route);
+            let (_, response) = responses
+                .iter()
+                .find(|(code, _)| *code == status)
+                .unwrap_or_else(|| panic!("{what}: not documented"));
+            let media = &response["content"]["application/json"];
+            assert_eq!(
+                resolve(&spec, &media["schema"]),
+                &spec["components"]["schemas"]["GatewayMessage"],
+                "{what}"
+            );
+            assert_eq!(media["example"], body, "{what}: the documented body");
+            if GATEWAY_ONLY.contains(&status) {
+                assert!(
+                    response["content"]["application/problem+json"].is_null(),
+                    "{what}: no function answers it"
+                );
+            }
+        }
+    }
+}
+
+/// What API Gateway answers that nothing here can produce (its throttling, its 500 when a
+/// function fails to answer) is documented as its `{"message": ...}` body, not as ours.
+#[test]
+fn the_gateways_other_answers_are_documented_as_its_message_bodies() {
+    let spec = spec();
+    let gateway =
+        |name: &str| spec["components"]["responses"][name]["content"]["application/json"].clone();
+    for (name, message) in [
+        ("Throttled", "Too Many Requests"),
+        ("Misconfigured", "Internal Server Error"),
+    ] {
+        let media = gateway(name);
+        assert_eq!(media["example"]["message"], message, "{name}");
+        assert_eq!(
+            media["schema"]["$ref"], "#/components/schemas/GatewayMessage",
+            "{name}"
+        );
+    }
     assert!(
-        throttled
-            .as_str()
-            .is_some_and(|d| d.to_lowercase().contains("throttl")),
-        "{throttled}"
+        spec["components"]["responses"]["Throttled"]["content"]["application/problem+json"]
+            .is_null(),
+        "no function throttles"
     );
 }
