@@ -16,13 +16,16 @@
 //! - [`api`]: routes and request extraction; `api::problem`, the one place errors become
 //!   HTTP answers.
 //! - [`metrics`]: each request's figures as CloudWatch Embedded Metric Format documents.
-//! - [`lambda`]: the process: logging, configuration, the runtime loop and the response
-//!   document it sends.
+//! - [`lambda`]: the process: logging, configuration, the runtime loop, the event made into a
+//!   request and the response document it sends.
+//! - [`telemetry`]: the log lines' format, written once per invocation.
+//! - `every`: a warning at most once per interval.
 
 pub mod api;
 pub mod booking_id;
 pub mod config;
 pub mod escaped;
+mod every;
 pub mod identity;
 pub mod lambda;
 pub mod metrics;

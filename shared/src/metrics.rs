@@ -35,6 +35,8 @@ pub struct Outcome<'a> {
     pub status: u16,
     pub duration: Duration,
     pub cold_start: bool,
+    /// Whether the event could not be made into a request (answered 400 before any route ran).
+    pub unreadable: bool,
     pub tally: &'a Tally,
 }
 
@@ -72,7 +74,7 @@ const REQUEST: &[Directive] = &[
     },
     Directive {
         dimension_sets: &[&["Route"]],
-        metrics: 14,
+        metrics: 15,
     },
 ];
 const ENDPOINT: &[Directive] = &[Directive {
@@ -140,6 +142,11 @@ pub fn documents<'a>(namespace: &'a str, outcome: &Outcome<'a>, ids: Ids<'a>) ->
             ),
             ("TokenTableCalls", "Count", Count(tally.token_table_calls)),
             ("ColdStart", "Count", Count(u32::from(outcome.cold_start))),
+            (
+                "UnreadableRequests",
+                "Count",
+                Count(u32::from(outcome.unreadable)),
+            ),
         ],
         ids,
     }];
@@ -313,6 +320,7 @@ mod tests {
             status: 400,
             duration: Duration::from_millis(2),
             cold_start: false,
+            unreadable: false,
             tally: &tally,
         };
         let docs: Vec<Value> = documents("Test", &outcome, Ids::default())
@@ -349,6 +357,7 @@ mod tests {
             status: 200,
             duration: Duration::from_micros(15_250),
             cold_start: true,
+            unreadable: false,
             tally: &tally,
         };
         let ids = Ids {
@@ -378,6 +387,7 @@ mod tests {
             "SharedTokenUnusable",
             "TokenTableCalls",
             "ColdStart",
+            "UnreadableRequests",
         ];
         let names = |list: &[&str], unit: &str| -> String {
             list.iter()
@@ -385,7 +395,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let values = [3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+        let values = [3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]
             .iter()
             .zip(counts)
             .map(|(value, name)| format!(r#""{name}":{value}"#))

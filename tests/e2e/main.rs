@@ -11,6 +11,7 @@
 //!   under a tenant's host name, as production reaches OmniLab; one test runs the binary).
 //! - Through the compiled Lambda binaries under a local Runtime API: [`lambda_binaries`],
 //!   [`deadlines`], [`log_safety`], [`load`], [`metrics`] (EMF documents, alarms, dashboard),
+//!   [`runtime_loop`] (unreadable events, trace ids, a Runtime API that fails),
 //!   [`token_store`] (the fleet's token in DynamoDB Local, on good days and bad).
 //! - The harnesses and the deploy files: [`token_table_harness`] (DynamoDB Local itself),
 //!   [`template`] (samconfig.toml against template.yaml).
@@ -28,6 +29,7 @@ mod log_safety;
 mod metrics;
 mod openapi;
 mod oversized;
+mod runtime_loop;
 mod sign_in;
 mod template;
 mod tls;

@@ -115,6 +115,7 @@ impl Kind {
                 ("SharedTokenUnusable", "Count"),
                 ("TokenTableCalls", "Count"),
                 ("ColdStart", "Count"),
+                ("UnreadableRequests", "Count"),
             ],
             Self::Upstream => &[
                 ("UpstreamAttempts", "Count"),

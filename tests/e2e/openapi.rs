@@ -168,7 +168,7 @@ async fn observe(
     if let Some(customer) = customer {
         event = event.customer(customer);
     }
-    let response = app.handle(route, event.request()).await;
+    let response = app.handle(route, bookings_tests::request(event)).await;
     let headers = response.headers().clone();
     Observed {
         scenario,
@@ -289,6 +289,12 @@ async fn scenarios(route: Route) -> Vec<Observed> {
             vec![
                 case("first page", list, "", me),
                 case("page_size out of range", list, "page_size=0", me),
+                case(
+                    "a raw quote in the query",
+                    list,
+                    r#"booking_status="CONFIRMED""#,
+                    me,
+                ),
                 case("all with page_size", list, "all=true&page_size=10", me),
                 case("anonymous", list, "", None),
                 case("claim with a space", list, "", Some(&stray_space)),
@@ -312,6 +318,12 @@ async fn scenarios(route: Route) -> Vec<Observed> {
                 case("a booking OmniLab will no longer cancel", &refused, "", me),
                 case("not a uuid", "/bookings/not-a-uuid/cancel", "", me),
                 case("a query parameter", other, "reason=changed-plans", me),
+                case(
+                    "a raw space in the query",
+                    other,
+                    "reason=changed plans",
+                    me,
+                ),
                 case("anonymous", other, "", None),
                 case("claim with a space", other, "", Some(&stray_space)),
                 case("claim with a control character", other, "", Some(&control)),

@@ -28,7 +28,8 @@ use bookings::config::UpstreamPolicy;
 use bookings::omnilab::CredentialsSource;
 use bookings::{App, Config, Route};
 use jiff::Timestamp;
-use lambda_http::{Body, Response};
+use lambda_http::lambda_runtime::Context;
+use lambda_http::{Body, Request, Response};
 use sandbox::gateway::Event;
 use sandbox::{ClientCredentials, Sandbox, SandboxData};
 use serde_json::Value;
@@ -97,13 +98,20 @@ impl World {
 
     /// Any event of `route`, for a test that sets what the two above do not (headers...).
     pub async fn send(&self, route: Route, event: Event) -> Answer {
-        Answer::from(self.app.handle(route, event.request()).await)
+        Answer::from(self.app.handle(route, request(event)).await)
     }
 
     /// Rotates the OmniLab credentials: the sandbox accepts only the new ones from now on.
     pub fn rotate_upstream(&self, credentials: &ClientCredentials) {
         self.sandbox.set_credentials(credentials.clone());
     }
+}
+
+/// The request the runtime loop makes of `event` (`bookings::lambda::request_of`), with no
+/// invocation deadline: what an in-process test hands the app.
+pub fn request(event: Event) -> Request {
+    let payload = serde_json::to_vec(&Value::from(event)).expect("an event is JSON");
+    bookings::lambda::request_of(&payload, Context::default())
 }
 
 /// The settings the template gives both functions, against this world's sandbox and secret:

@@ -37,6 +37,8 @@ impl Outcome {
 
 struct Invocation {
     id: String,
+    /// Its own X-Ray trace id, as Lambda gives each invocation.
+    trace: String,
     event: Value,
     deadline_ms: u64,
 }
@@ -47,6 +49,8 @@ struct Shared {
     waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>,
     first_poll: Arc<Mutex<Option<Instant>>>,
     init_errors: Arc<Mutex<Vec<Value>>>,
+    /// How many of the next `/response` posts have their connection dropped unanswered.
+    dropping: Arc<AtomicU64>,
 }
 
 pub struct RuntimeApi {
@@ -64,6 +68,7 @@ impl RuntimeApi {
             waiting: Arc::default(),
             first_poll: Arc::default(),
             init_errors: Arc::default(),
+            dropping: Arc::default(),
         };
         let router = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -96,7 +101,9 @@ impl RuntimeApi {
     /// Like [`RuntimeApi::invoke`], with `Lambda-Runtime-Deadline-Ms` set to now + `deadline`
     /// (measured when the event is queued, as Lambda measures it from the invoke).
     pub async fn invoke_with_deadline(&self, event: Value, deadline: Duration) -> Outcome {
-        let id = format!("invoke-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let number = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = format!("invoke-{number}");
+        let trace = format!("Root=1-{:08x}-{number:024x};Sampled=0", now_ms() / 1000);
         let (tell, answer) = oneshot::channel();
         self.shared
             .waiting
@@ -107,6 +114,7 @@ impl RuntimeApi {
         self.sender
             .send(Invocation {
                 id,
+                trace,
                 event,
                 deadline_ms,
             })
@@ -115,6 +123,12 @@ impl RuntimeApi {
             .await
             .expect("the function answers within 30 s")
             .expect("the function answers")
+    }
+
+    /// The next `n` answers the function posts lose their connection before any reply, as
+    /// when the Runtime API's connection drops; the invocations they answered get no outcome.
+    pub fn drop_responses(&self, n: u64) {
+        self.shared.dropping.store(n, Ordering::Relaxed);
     }
 
     /// When the function first asked for work, if it has.
@@ -170,14 +184,19 @@ async fn next(State(shared): State<Shared>) -> impl IntoResponse {
         "lambda-runtime-invoked-function-arn",
         header("arn:aws:lambda:eu-west-1:123456789012:function:bookings"),
     );
-    headers.insert(
-        "lambda-runtime-trace-id",
-        header("Root=1-00000000-000000000000000000000000"),
-    );
+    headers.insert("lambda-runtime-trace-id", header(&invocation.trace));
     (StatusCode::OK, headers, invocation.event.to_string())
 }
 
 async fn respond(State(shared): State<Shared>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+    let dropping = shared
+        .dropping
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    if dropping.is_ok() {
+        // Unwinding out of the handler ends hyper's connection task: the socket closes with no
+        // reply. `resume_unwind`, not `panic!`: no panic message in the test's output.
+        std::panic::resume_unwind(Box::new("the connection drops"));
+    }
     deliver(
         &shared,
         &id,

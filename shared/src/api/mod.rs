@@ -74,6 +74,31 @@ impl Route {
     }
 }
 
+/// The part of an event that could not be made into an HTTP request. A request carrying one
+/// (as an extension, set by the runtime loop's event reading) is answered 400 before any route
+/// runs: lambda_http's own conversion panics on these, and a panic is an invocation error,
+/// which pages on-call and rolls back a canary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unreadable {
+    /// Not an HTTP API event (payload format 2.0) at all.
+    Event,
+    /// `rawPath` is not a URI path.
+    Path,
+    /// `rawQueryString` is not a URI query: a raw space, quote or angle bracket, say.
+    Query,
+}
+
+/// The part's name: the problem's `field`.
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Event => "event",
+            Self::Path => "path",
+            Self::Query => "query",
+        })
+    }
+}
+
 /// One container's application: cheap to clone, shared by every concurrent request.
 #[derive(Clone)]
 pub struct App {
@@ -154,6 +179,9 @@ impl App {
         let budget = self.budget(request);
         let call = Call::new(budget);
         let work = async {
+            if let Some(&unreadable) = request.extensions().get::<Unreadable>() {
+                return Err(ApiError::Unreadable(unreadable));
+            }
             match route {
                 Route::ListBookings => self.list(&call, request).await,
                 Route::CancelBooking => self.cancel(&call, request).await,
@@ -169,11 +197,13 @@ impl App {
             Err(error) => {
                 error.log(route);
                 let locale = Locale::negotiate(request.headers().get(header::ACCEPT_LANGUAGE));
-                (problem_response(&error, locale), Some(error.kind()))
+                (problem_response(&error, locale), Some(error))
             }
         };
         let duration = started.elapsed();
         let tally = call.tally();
+        let unreadable = matches!(problem, Some(ApiError::Unreadable(_)));
+        let problem = problem.as_ref().map(ApiError::kind);
         tracing::info!(
             route = route.key(),
             status = response.status().as_u16(),
@@ -190,6 +220,7 @@ impl App {
                 status: response.status().as_u16(),
                 duration,
                 cold_start,
+                unreadable,
                 tally: &tally,
             };
             metrics::write(&metrics::documents(namespace, &outcome, ids));

@@ -7,7 +7,7 @@ use lambda_http::Response;
 use lambda_http::http::{StatusCode, header};
 use serde::Serialize;
 
-use super::{Locale, Reply, Route, response};
+use super::{Locale, Reply, Route, Unreadable, response};
 use crate::identity::IdentityError;
 use crate::omnilab::{CredentialsError, UpstreamError};
 use crate::query::{InvalidParameter, Reason};
@@ -16,6 +16,8 @@ use crate::service::{CancelError, ListError};
 /// Everything a request can end in other than success.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    #[error("the request's {0} could not be read")]
+    Unreadable(Unreadable),
     #[error(transparent)]
     InvalidParameter(#[from] InvalidParameter),
     #[error(transparent)]
@@ -94,6 +96,14 @@ const INVALID_PARAMETER: Kind = Kind {
     title: Words {
         en: "Invalid request parameter",
         fr: "Paramètre de requête invalide",
+    },
+    detail: None,
+};
+const UNREADABLE: Kind = Kind {
+    uri: "tag:omnilab-bookings,2026:unreadable-request",
+    title: Words {
+        en: "Unreadable request",
+        fr: "Requête illisible",
     },
     detail: None,
 };
@@ -208,6 +218,20 @@ const UPSTREAM_ERROR: Kind = Kind {
     }),
 };
 
+/// Why a part of the request could not be read, in the customer's words.
+fn unreadable(part: Unreadable) -> Words {
+    match part {
+        Unreadable::Event => Words {
+            en: "is not an API Gateway HTTP API event (payload format 2.0)",
+            fr: "n'est pas un événement HTTP API d'API Gateway (format 2.0)",
+        },
+        Unreadable::Path | Unreadable::Query => Words {
+            en: "holds characters a URL cannot: percent-encode them",
+            fr: "contient des caractères interdits dans une URL : encodez-les en pourcentage",
+        },
+    }
+}
+
 /// What was wrong with a parameter, in the customer's words (the English ones are the
 /// reasons' own, which our logs carry).
 fn reason(reason: Reason) -> Words {
@@ -289,6 +313,7 @@ impl ApiError {
             retry_after: Some(wait),
         };
         match self {
+            Self::Unreadable(_) => answer(StatusCode::BAD_REQUEST, &UNREADABLE, None),
             // The field is the caller's own text: it is taken from the error in `problem`.
             Self::InvalidParameter(_) => answer(StatusCode::BAD_REQUEST, &INVALID_PARAMETER, None),
             Self::Unauthenticated(_) => answer(StatusCode::UNAUTHORIZED, &UNAUTHENTICATED, None),
@@ -342,6 +367,10 @@ impl ApiError {
             ..
         } = self.answer();
         let (detail, field) = match (self, kind.detail) {
+            (Self::Unreadable(part), _) => (
+                format!("{part} {}", unreadable(*part).said_in(locale)),
+                Some(part.to_string()),
+            ),
             (Self::InvalidParameter(error), _) => (
                 format!("{} {}", error.field, reason(error.reason).said_in(locale)),
                 Some(error.field.clone()),
@@ -365,6 +394,11 @@ impl ApiError {
             }
             Self::TooLarge => {
                 tracing::error!(route = route.key(), error = %self, "upstream failure")
+            }
+            // Not a browser's request (a browser encodes what it sends): worth a look, never
+            // a page.
+            Self::Unreadable(_) => {
+                tracing::warn!(route = route.key(), error = %self, "request unreadable")
             }
             // The customer's answer, not on-call's problem; but a run of them is worth a look.
             Self::NotCancellable(error) => {

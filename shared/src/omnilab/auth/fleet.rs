@@ -21,10 +21,10 @@
 //! container's own token: the fleet is never worse off than containers without a table.
 
 use std::future::Future;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::token::{AccessToken, Freshness};
+use crate::every::Every;
 use crate::omnilab::sdk::SdkFailure;
 use crate::omnilab::{Call, UpstreamError};
 
@@ -382,37 +382,10 @@ impl Counted {
     }
 }
 
-/// A warning at most once per interval, per container.
-pub(crate) struct Every {
-    interval: Duration,
-    last: Mutex<Option<Instant>>,
-}
-
-impl Every {
-    pub(crate) fn new(interval: Duration) -> Self {
-        Self {
-            interval,
-            last: Mutex::new(None),
-        }
-    }
-
-    pub(crate) fn due(&self, now: Instant) -> bool {
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if last.is_some_and(|at| now < at + self.interval) {
-            return false;
-        }
-        *last = Some(now);
-        true
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
 
     use super::*;
 

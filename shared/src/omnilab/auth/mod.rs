@@ -31,10 +31,11 @@ pub(crate) use table::TokenTable;
 pub(crate) use token::AccessToken;
 
 use exchange::Exchange;
-use fleet::{Every, Fleet, Miss, Table, TableError, WARN_EVERY};
+use fleet::{Fleet, Miss, Table, TableError, WARN_EVERY};
 
 use super::transport::Transport;
 use super::{Call, UpstreamError};
+use crate::every::Every;
 
 /// How long a failed exchange is answered again when OmniLab gave no `Retry-After`.
 const FAILURE_MEMORY: Duration = Duration::from_secs(1);
