@@ -1,5 +1,6 @@
 //! The whole request path under libFuzzer: API Gateway HTTP API (payload 2.0) event JSON ->
-//! `lambda_http::request::from_str` -> `App::handle`, against the sandbox OmniLab on loopback.
+//! `bookings::lambda::request_of` (the runtime loop's own reading) -> `App::handle`, against
+//! the sandbox OmniLab on loopback.
 //!
 //! Input layout: the first byte picks the route (bit 0: list or cancel) and the mode (bit 1):
 //! - raw mode: the rest is the event JSON itself (the seeds in `fuzz/corpus/handle` are of this
@@ -8,32 +9,34 @@
 //!   raw query string, path parameters, claims, host, body and stage vary, mostly in shapes
 //!   our validation must look at closely (known parameter names, demo booking ids, claims).
 //!
-//! What is checked on every input that lambda_http turns into a request:
+//! What is checked on every input (every one is a request: what cannot be read is marked so):
 //! - `App::handle` does not panic (libfuzzer-sys turns any panic into a crash) and answers in
 //!   bounded time (the script runs libFuzzer with `-timeout`);
 //! - the answer is either 200 `application/json` or an RFC 9457 `application/problem+json`
 //!   document whose `status` is the HTTP status (a 400 names its field, a 401 asks for Bearer);
+//!   an input that is no event, or whose path or query no URI can hold, is a 400
+//!   `unreadable-request`;
 //! - a rejection (400, 401, 405, and a 404 for a request that names no valid booking) makes no
 //!   upstream call: the sandbox's counters and the app's own stats do not move;
 //! - with a healthy sandbox, no 5xx: one would mean we forwarded something OmniLab refuses;
 //! - every 200 asked upstream, and every booking in it belongs to the signed-in customer (the
 //!   ownership check).
 //!
-//! lambda_http's own conversion panics on some hostile events (an invalid URI, an unparsable
-//! host). That happens before our code, and in Lambda the runtime catches it (an invocation
-//! error), so such inputs are skipped here rather than reported: see `convert`.
+//! lambda_http's own conversion panicked on some hostile events (a raw space or quote in the
+//! query, a scheme header that is no scheme, an unparsable host); the grammar keeps making them
+//! ([`Text::Hostile`], the `x-forwarded-proto` and host shapes), and they must be answered.
 #![no_main]
 
-use std::cell::Cell;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use bookings::config::UpstreamPolicy;
 use bookings::omnilab::{Credentials, CredentialsSource};
+use bookings::api::Unreadable;
 use bookings::{App, Config, Route};
+use lambda_http::lambda_runtime::Context;
 use lambda_http::{Body, Request, Response};
 use libfuzzer_sys::fuzz_target;
 use sandbox::gateway;
@@ -91,51 +94,15 @@ fn harness() -> &'static Harness {
     })
 }
 
-thread_local! {
-    static IN_CONVERSION: Cell<bool> = const { Cell::new(false) };
-}
-
-/// libfuzzer-sys installs a panic hook that aborts (so that a panic is a crash). Wrap it once so
-/// that a panic inside lambda_http's event conversion, and only there, unwinds quietly instead.
-fn install_panic_filter() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        let crash = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if !IN_CONVERSION.with(Cell::get) {
-                crash(info);
-            } else if stats_wanted() {
-                // Each kind once: where in lambda_http, and why.
-                static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
-                let place = info.location().map(ToString::to_string).unwrap_or_default();
-                let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-                if !seen.contains(&place) {
-                    eprintln!("handle: lambda_http panicked converting an event: {info}");
-                    seen.push(place);
-                }
-            }
-        }));
-    });
-}
-
-/// The event as lambda_http turns it into a request; `None` if it is not an HTTP API event or
-/// lambda_http itself panics on it (not our code: see the module comment).
-fn convert(json: &str) -> Option<Request> {
-    install_panic_filter();
-    IN_CONVERSION.with(|flag| flag.set(true));
-    let converted = panic::catch_unwind(AssertUnwindSafe(|| lambda_http::request::from_str(json)));
-    IN_CONVERSION.with(|flag| flag.set(false));
-    match converted {
-        Ok(Ok(request)) => Some(request),
-        Ok(Err(_)) => {
-            tally(Tally::NotAnEvent);
-            None
-        }
-        Err(_) => {
-            tally(Tally::ConversionPanic);
-            None
-        }
+/// The event as the runtime loop reads it: always a request, counted by what could be read.
+fn convert(json: &str) -> Request {
+    let request = bookings::lambda::request_of(json.as_bytes(), Context::default());
+    match request.extensions().get::<Unreadable>() {
+        Some(Unreadable::Event) => tally(Tally::NotAnEvent),
+        Some(_) => tally(Tally::Unreadable),
+        None => {}
     }
+    request
 }
 
 /// `HANDLE_FUZZ_STATS` is set (read once: this runs on every input).
@@ -156,7 +123,7 @@ fn print_wanted() -> bool {
 #[derive(Clone, Copy)]
 enum Tally {
     NotAnEvent,
-    ConversionPanic,
+    Unreadable,
     Ok,
     Rejected,
     NotFoundAfterUpstream,
@@ -177,12 +144,12 @@ fn tally(what: Tally) {
             .map(|t| t.load(Ordering::Relaxed))
             .sum();
         if handled.is_multiple_of(100_000) {
-            let [not_event, panics, ok, rejected, not_found, upstream] =
+            let [not_event, unreadable, ok, rejected, not_found, upstream] =
                 TALLIES.each_ref().map(|t| t.load(Ordering::Relaxed));
             eprintln!(
                 "handle: {handled} requests: {ok} ok, {rejected} rejected, {not_found} 404 after \
-                 the ownership check; {upstream} went upstream; skipped {not_event} non-events \
-                 and {panics} lambda_http conversion panics"
+                 the ownership check; {upstream} went upstream; of the rejected, {not_event} \
+                 were no event and {unreadable} had a path or query no URI can hold"
             );
         }
     }
@@ -216,10 +183,7 @@ fuzz_target!(|data: &[u8]| {
         };
         eprintln!("handle: as a raw-mode input: {raw}{json}");
     }
-    let Some(request) = convert(&json) else {
-        return;
-    };
-    check(route, &json, request);
+    check(route, &json, convert(&json));
 });
 
 /// Whether the event names a well-formed booking id, read from the event as sent rather than
@@ -423,6 +387,8 @@ struct Event {
     path_parameter: Option<BookingShape>,
     claims: Claims,
     host: HostShape,
+    /// lambda_http built an absolute URI from it: `ht tp` made it panic.
+    forwarded_proto: Option<Text>,
     stage: Option<String>,
     /// Our routes read no body: plain text only, since a body that is not base64 when the event
     /// says it is only makes lambda_http panic, which the raw mode already finds.
@@ -430,7 +396,7 @@ struct Event {
     cookies: Option<Vec<String>>,
 }
 
-/// Mostly well-formed: an arbitrary host header is an IDNA error that lambda_http panics on.
+/// Mostly well-formed: an arbitrary host header was an IDNA error that lambda_http panicked on.
 #[derive(Arbitrary, Debug)]
 enum HostShape {
     None,
@@ -442,6 +408,19 @@ enum HostShape {
 enum Text {
     Encoded(String),
     Verbatim(String),
+    /// A text with a byte no URI may hold, where it was: what made lambda_http panic.
+    Hostile(String, Forbidden, u8),
+}
+
+/// Bytes that a browser percent-encodes and a URI may not hold raw.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Forbidden {
+    Quote,
+    Less,
+    Greater,
+    Space,
+    Delete,
+    Newline,
 }
 
 impl Text {
@@ -449,6 +428,21 @@ impl Text {
         match self {
             Self::Encoded(text) => encode(text),
             Self::Verbatim(text) => text.clone(),
+            Self::Hostile(text, byte, at) => {
+                let mut text = encode(text);
+                let at = usize::from(*at).min(text.len());
+                let byte = match byte {
+                    Forbidden::Quote => '"',
+                    Forbidden::Less => '<',
+                    Forbidden::Greater => '>',
+                    Forbidden::Space => ' ',
+                    Forbidden::Delete => '\u{7f}',
+                    Forbidden::Newline => '\n',
+                };
+                // `encode` writes ASCII only: every index is a char boundary.
+                text.insert(at, byte);
+                text
+            }
         }
     }
 }
@@ -667,6 +661,9 @@ impl Event {
             HostShape::None => {}
             HostShape::Api => event = event.header("host", gateway::DOMAIN),
             HostShape::Other(host) => event = event.header("host", host),
+        }
+        if let Some(proto) = &self.forwarded_proto {
+            event = event.header("x-forwarded-proto", &proto.render());
         }
         if let Some(stage) = &self.stage {
             event = event.stage(stage);
