@@ -160,7 +160,12 @@ impl OmniLab {
         }
     }
 
-    /// Sends with the cached token; on a 401, discards it, gets a new one and tries once more.
+    /// Sends with the cached token; on a 401, discards it, gets a new one and tries again.
+    ///
+    /// Why up to three sends: a 401 to a token that came from the shared table, after one to
+    /// our own, says only that OmniLab revoked that one too (a rotation on its side revokes
+    /// every token at once): the next token is then our own exchange's, or one the fleet
+    /// published since. Only a token our own exchange just issued, refused, is a failure.
     async fn authorized(
         &self,
         call: &Call,
@@ -168,24 +173,26 @@ impl OmniLab {
         retry: Retry,
         build: impl Fn(&str) -> RequestBuilder,
     ) -> Result<Answer, UpstreamError> {
-        let token = self.auth.token(&self.transport, call).await?;
-        let answer = self
-            .transport
-            .send(call, endpoint, retry, || build(token.bearer()))
-            .await?;
-        if answer.status != StatusCode::UNAUTHORIZED {
-            return Ok(answer);
+        const MAX_SENDS: usize = 3;
+        let mut token = self.auth.token(&self.transport, call).await?;
+        for sent in 1..=MAX_SENDS {
+            let answer = self
+                .transport
+                .send(call, endpoint, retry, || build(token.bearer()))
+                .await?;
+            if answer.status != StatusCode::UNAUTHORIZED {
+                return Ok(answer);
+            }
+            if sent == MAX_SENDS || (sent > 1 && token.issued_here()) {
+                break;
+            }
+            tracing::info!(
+                shared = !token.issued_here(),
+                "OmniLab refused the cached access token; refreshing it"
+            );
+            self.auth.discard(&token);
+            token = self.auth.token(&self.transport, call).await?;
         }
-        tracing::info!("OmniLab refused the cached access token; refreshing it");
-        self.auth.discard(&token);
-        let token = self.auth.token(&self.transport, call).await?;
-        let answer = self
-            .transport
-            .send(call, endpoint, retry, || build(token.bearer()))
-            .await?;
-        if answer.status == StatusCode::UNAUTHORIZED {
-            return Err(UpstreamError::Unauthorized);
-        }
-        Ok(answer)
+        Err(UpstreamError::Unauthorized)
     }
 }

@@ -7,7 +7,7 @@
 //! | a fresh token                          | uses it                                        |
 //! | a token due for refresh, and a lease   | uses it (another container is refreshing it)   |
 //! | a token due for refresh, no lease      | takes the lease, refreshes, publishes; if that fails, uses the due token |
-//! | no usable token, and a live lease      | waits, polling, at most [`PATIENCE`]; then takes the lease if it lapsed, else exchanges a token of its own |
+//! | no usable token, and a live lease      | waits, polling, for as long as the lease lasts (at most [`LEASE`]); then takes the lease if it lapsed, else exchanges a token of its own |
 //! | no usable token, no live lease         | takes the lease, exchanges, publishes          |
 //!
 //! "No usable token" covers an absent, expired or refused token and anything the table's
@@ -15,9 +15,15 @@
 //! containers never both hold it, and whatever was unusable is taken over and replaced rather
 //! than waited on. The holder gives the lease back on every path that does not publish.
 //!
+//! Why a waiter follows the lease and not a clock of its own: the holder's exchange is what it
+//! waits for, and a slow token endpoint (a second or more) is exactly when the fleet is cold
+//! together. A waiter that gave up before the holder published would exchange a token of its
+//! own: one exchange per container, the table's whole point lost on the day it matters.
+//!
 //! Why the protocol can never hold the fleet: every loop here is bounded in DynamoDB calls
-//! ([`MAX_TABLE_CALLS`]) as well as in time, a lease lasts [`LEASE`] (about one token
-//! exchange), a waiter gives up after [`PATIENCE`], and every failure of the table ends in the
+//! ([`MAX_TABLE_CALLS`], sized for the longest path: a read and a lost lease race, a lease's
+//! worth of polls, then the lease, a publish and a release) as well as in time: a lease lasts
+//! [`LEASE`], a waiter waits at most that long, and every failure of the table ends in the
 //! container's own token: the fleet is never worse off than containers without a table.
 
 use std::future::Future;
@@ -29,19 +35,19 @@ use crate::omnilab::sdk::SdkFailure;
 use crate::omnilab::{Call, UpstreamError};
 
 /// How long a lease lasts: well beyond one healthy token exchange (tens to hundreds of
-/// milliseconds), short enough that a holder that died costs the fleet little.
+/// milliseconds) and a slow one (a second and a half), short enough that a holder that died
+/// costs the fleet little. A waiter waits no longer than this for the holder.
 pub(crate) const LEASE: Duration = Duration::from_secs(2);
-/// How long a container waits for another's exchange before it exchanges its own.
-pub(crate) const PATIENCE: Duration = Duration::from_secs(1);
-/// DynamoDB calls one request may make for the token, whatever the item holds: reads, a lease,
-/// a publish or a release. (The SDK may repeat each call once after a throttle or a fault.)
-pub(crate) const MAX_TABLE_CALLS: u32 = 8;
+/// DynamoDB calls one request may make for the token, whatever the item holds: a read and a
+/// lease race lost, the polls of a waiter through a whole lease (at 50, 200, 650 ms, then every
+/// [`LONGEST_POLL`]: six), then the lease, a publish and a release. (The SDK may repeat each
+/// call once after a throttle or a fault.)
+pub(crate) const MAX_TABLE_CALLS: u32 = 12;
 /// How often a waiter looks again: soon at first (an exchange takes tens to hundreds of
-/// milliseconds), then a third as often each time: reads at 0, 50, 200 and 650 ms, and at the
-/// lease's end or the waiter's patience, five in all, so that the lease, a publish and a release
-/// still fit within [`MAX_TABLE_CALLS`].
+/// milliseconds), then a third as often each time, up to [`LONGEST_POLL`].
 const FIRST_POLL: Duration = Duration::from_millis(50);
 const POLL_GROWTH: u32 = 3;
+const LONGEST_POLL: Duration = Duration::from_millis(500);
 /// A read while waiting keeps this many calls in reserve: the lease, a publish, a release.
 const HOLDER_CALLS: u32 = 3;
 /// A container that uses a due token while another refreshes it looks again after this.
@@ -242,10 +248,12 @@ impl<T: Table> Fleet<T> {
                         counted.once(call, Counter::Wait);
                         now
                     });
-                    let give_up = since + PATIENCE;
+                    // No honest lease outlives this: a lease of another clock, or one renewed
+                    // by a holder that never publishes, is not waited on for ever.
+                    let give_up = since + LEASE;
                     if now >= give_up {
                         if self.impatient.due(now) {
-                            tracing::warn!(table = %self.table.name(), "another container's token exchange took longer than {} ms; this one exchanges its own", PATIENCE.as_millis());
+                            tracing::warn!(table = %self.table.name(), "another container held the token lease for longer than {} ms; this one exchanges its own", LEASE.as_millis());
                         }
                         return Err(Miss::GaveUp("patience"));
                     }
@@ -258,7 +266,7 @@ impl<T: Table> Fleet<T> {
                         .min(give_up - now)
                         .min(call.remaining());
                     tokio::time::sleep(wait).await;
-                    poll *= POLL_GROWTH;
+                    poll = (poll * POLL_GROWTH).min(LONGEST_POLL);
                 }
                 Step::Lease { due } => {
                     counted.once(call, Counter::Miss);
@@ -492,6 +500,8 @@ mod tests {
         fail_publish: bool,
         /// Every lease write is refused as if another container always got there first.
         always_contended: bool,
+        /// The first lease write is refused: another container took the lease just before.
+        first_lease_lost: std::sync::atomic::AtomicBool,
         releases: AtomicU32,
     }
 
@@ -533,6 +543,11 @@ mod tests {
         ) -> Result<Option<u64>, TableError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             let mut item = self.item();
+            if self.first_lease_lost.swap(false, Ordering::SeqCst) {
+                item.version += 1;
+                item.lease = Some((999, Instant::now() + LEASE));
+                return Ok(None);
+            }
             if self.always_contended || item.version != *basis {
                 return Ok(None);
             }
@@ -726,8 +741,36 @@ mod tests {
         assert!(tally.token_table_calls <= 4, "{tally:?}");
     }
 
+    /// Eight containers cold at once with a token endpoint that takes 1.5 s: seven lose the
+    /// lease race. One that lost it has spent two calls already; it must still wait for the
+    /// holder's publish, not give up on a count of calls and exchange a token of its own.
     #[tokio::test]
-    async fn a_lease_that_outlasts_patience_ends_in_a_token_of_our_own_within_bounded_calls() {
+    async fn a_container_that_lost_the_lease_race_waits_for_a_slow_holder() {
+        let fleet = Arc::new(Fleet::new(FakeTable {
+            first_lease_lost: true.into(),
+            ..FakeTable::default()
+        }));
+        let publisher = fleet.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(ms(1500)).await;
+            let mut item = publisher.table.item();
+            item.version += 1;
+            item.lease = None;
+            item.token = Some(token("holders", Instant::now(), ms(10_000), ms(1)));
+        });
+        let call = call();
+        let started = Instant::now();
+        let token = fleet.token(&call, None, never).await.unwrap();
+        assert_eq!(token.bearer(), "holders");
+        let waited = started.elapsed();
+        assert!(waited >= ms(1500) && waited < ms(2100), "{waited:?}");
+        let calls = fleet.table.calls.load(Ordering::SeqCst);
+        assert!(calls <= MAX_TABLE_CALLS, "{calls}");
+        assert_eq!(call.tally().shared_token_waits, 1);
+    }
+
+    #[tokio::test]
+    async fn a_lease_that_outlasts_a_lease_ends_in_a_token_of_our_own_within_bounded_calls() {
         let fleet = Fleet::new(FakeTable::default());
         fleet.table.item().lease = Some((7, Instant::now() + Duration::from_secs(60)));
         let call = call();
@@ -735,10 +778,7 @@ mod tests {
         let miss = fleet.token(&call, None, never).await.unwrap_err();
         let waited = started.elapsed();
         assert!(matches!(miss, Miss::GaveUp("patience")), "{miss:?}");
-        assert!(
-            waited >= PATIENCE && waited < PATIENCE + ms(300),
-            "{waited:?}"
-        );
+        assert!(waited >= LEASE && waited < LEASE + ms(300), "{waited:?}");
         assert!(call.tally().token_table_calls <= MAX_TABLE_CALLS);
     }
 

@@ -21,6 +21,8 @@ pub(crate) struct AccessToken {
     refresh_at: Instant,
     /// From then on the token is not sent.
     expires_at: Instant,
+    /// Whether this container's own exchange issued it, rather than the shared table.
+    issued_here: bool,
 }
 
 /// Where a token stands at one instant.
@@ -41,6 +43,7 @@ impl AccessToken {
             value,
             refresh_at: obtained + lifetime * 4 / 5,
             expires_at: obtained + (lifetime - margin),
+            issued_here: true,
         }
     }
 
@@ -51,11 +54,18 @@ impl AccessToken {
             value,
             refresh_at: refresh_at.min(expires_at),
             expires_at,
+            issued_here: false,
         }
     }
 
     pub(crate) fn bearer(&self) -> &str {
         &self.value
+    }
+
+    /// Whether our own exchange issued it: OmniLab refusing it then says something about our
+    /// credentials, where refusing the table's copy may only mean it was revoked since.
+    pub(crate) fn issued_here(&self) -> bool {
+        self.issued_here
     }
 
     pub(crate) fn refresh_at(&self) -> Instant {
