@@ -788,6 +788,7 @@ async fn omnilab_refusing_every_token_costs_a_bounded_number_of_exchanges() {
         assert_eq!(statuses, vec![502; 4]);
     }
     let replaced = exchanges(&world.sandbox) - before;
+    println!("OmniLab refusing every token: {replaced} exchanges in {rounds} rounds of 4");
     // At most two replacements per round for the whole fleet, never one per refused request:
     // the container that sees the refusal first replaces the token under the lease; the others
     // read the replacement and, when it is refused too (a table's token is not taken for a
@@ -914,4 +915,76 @@ async fn after_omnilab_revokes_every_token_no_request_fails_whatever_token_each_
         exchanges(&world.sandbox)
     );
     assert_eq!(fleet[0].invoke(event_for(0)).await, 200, "nor later");
+}
+
+// ---- A due token serves; a refresh never stands between a request and its answer ----
+
+/// The fleet's token is due (not expired) and the token endpoint hangs. A warm container
+/// answers at once with the token in hand; a cold one used to take the lease and exchange with
+/// its whole budget: 504 at a 4 s deadline while a valid token sat in the table. Now it refreshes
+/// as a warm one does, within a second, and answers with the due token.
+#[tokio::test]
+async fn a_cold_container_with_the_fleets_due_token_is_served_while_the_token_endpoint_hangs() {
+    let (world, table) = world_and_table().await;
+    let env = fleet_env(&world, &table.name);
+    let warm = Container::start("list-bookings", &env).await;
+    warm.ready().await;
+    assert_eq!(warm.invoke(list()).await, 200);
+    assert_eq!(exchanges(&world.sandbox), 1);
+
+    // The item's refresh time passes; its expiry is still an hour away.
+    let key = HashMap::from([("pk".to_owned(), s(&the_key(&world)))]);
+    table
+        .client()
+        .update_item()
+        .table_name(&table.name)
+        .set_key(Some(key))
+        .update_expression("SET refresh_at = :past")
+        .expression_attribute_values(":past", n(epoch_ms() - 1000))
+        .send()
+        .await
+        .expect("the item made due");
+    for _ in 0..10 {
+        world
+            .sandbox
+            .inject(Endpoint::Token, OmniLabFault::Slow(Duration::from_secs(10)));
+    }
+
+    let cold = Container::start("cancel-booking", &env).await;
+    cold.ready().await;
+    let sent = Instant::now();
+    let response = cold
+        .runtime
+        .invoke_with_deadline(cancel(&booking_uuid(1)), Duration::from_secs(4))
+        .await
+        .response();
+    let took = sent.elapsed();
+    println!(
+        "a cold container with a due token: {} in {took:?}",
+        response["statusCode"]
+    );
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+}
+
+/// A 20 s token, a request at 18.65 s (the token is sent until 19 s) and a token endpoint
+/// answering 500: the refresh's retries outlast 19 s. The token was usable when the request
+/// arrived, and OmniLab still takes it (it lives 20 s): the request is served with it. Before,
+/// the token was judged against the clock after the failed refresh, and the request got 502.
+#[tokio::test]
+async fn a_token_usable_when_the_request_arrived_serves_it_whatever_the_refresh_did() {
+    let (world, table) = world_and_table().await;
+    world.sandbox.set_token_lifetime(20);
+    let container = Container::start("list-bookings", &fleet_env(&world, &table.name)).await;
+    container.ready().await;
+    let issued = Instant::now();
+    assert_eq!(container.invoke(list()).await, 200);
+
+    tokio::time::sleep_until((issued + Duration::from_millis(18_650)).into()).await;
+    for _ in 0..50 {
+        world
+            .sandbox
+            .inject(Endpoint::Token, OmniLabFault::Status(500));
+    }
+    assert_eq!(container.invoke(list()).await, 200);
 }

@@ -165,7 +165,9 @@ impl OmniLab {
     /// Why up to three sends: a 401 to a token that came from the shared table, after one to
     /// our own, says only that OmniLab revoked that one too (a rotation on its side revokes
     /// every token at once): the next token is then our own exchange's, or one the fleet
-    /// published since. Only a token our own exchange just issued, refused, is a failure.
+    /// published since. Only a token our own exchange just issued, refused, is a failure, and
+    /// then for a while the table's refused tokens are not chased either: OmniLab is refusing
+    /// tokens, and each replacement would cost it one more exchange.
     async fn authorized(
         &self,
         call: &Call,
@@ -183,7 +185,11 @@ impl OmniLab {
             if answer.status != StatusCode::UNAUTHORIZED {
                 return Ok(answer);
             }
-            if sent == MAX_SENDS || (sent > 1 && token.issued_here()) {
+            if sent > 1 && token.issued_here() {
+                self.auth.refused_fresh();
+                break;
+            }
+            if sent == MAX_SENDS || (sent > 1 && !self.auth.replacing_refused_shared_tokens()) {
                 break;
             }
             tracing::info!(

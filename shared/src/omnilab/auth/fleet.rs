@@ -165,6 +165,16 @@ pub(crate) fn decide(
     }
 }
 
+/// How much an exchange under the lease matters to the request that makes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Urgency {
+    /// The table's token is due but still serves: the request is served with it whatever the
+    /// exchange does, so the exchange gets no more time than a warm container's refresh.
+    Due,
+    /// No usable token: the request waits for this exchange.
+    Missing,
+}
+
 /// Why the fleet's token was not had.
 #[derive(Debug)]
 pub(crate) enum Miss {
@@ -203,6 +213,7 @@ impl<T: Table> Fleet<T> {
     }
 
     /// The fleet's token: the table's, or one `exchange` makes under the lease and publishes.
+    /// `exchange` is told whether a due token still serves meanwhile ([`Urgency`]).
     pub(crate) async fn token<F, Fut>(
         &self,
         call: &Call,
@@ -210,7 +221,7 @@ impl<T: Table> Fleet<T> {
         exchange: F,
     ) -> Result<AccessToken, Miss>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(Urgency) -> Fut,
         Fut: Future<Output = Result<AccessToken, UpstreamError>>,
     {
         let mut calls = Calls::new(call);
@@ -301,10 +312,14 @@ impl<T: Table> Fleet<T> {
         exchange: F,
     ) -> Result<AccessToken, Miss>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(Urgency) -> Fut,
         Fut: Future<Output = Result<AccessToken, UpstreamError>>,
     {
-        match exchange().await {
+        let urgency = match due {
+            Some(_) => Urgency::Due,
+            None => Urgency::Missing,
+        };
+        match exchange(urgency).await {
             Ok(token) => {
                 calls.take(1)?;
                 // `Ok(false)`: our lease lapsed and another container took over; the token is
@@ -619,7 +634,7 @@ mod tests {
     async fn an_absent_item_is_leased_exchanged_and_published_in_three_calls() {
         let fleet = Fleet::new(FakeTable::default());
         let call = call();
-        let token = fleet.token(&call, None, || fresh("new")).await.unwrap();
+        let token = fleet.token(&call, None, |_| fresh("new")).await.unwrap();
         assert_eq!(token.bearer(), "new");
         let item = fleet.table.item();
         assert_eq!(item.token.as_ref().map(AccessToken::bearer), Some("new"));
@@ -635,7 +650,7 @@ mod tests {
         let fleet = Fleet::new(FakeTable::default());
         fleet.table.item().token = Some(token("t", Instant::now(), ms(10_000), ms(10_000)));
         let call = call();
-        let token = fleet.token(&call, None, never).await.unwrap();
+        let token = fleet.token(&call, None, |_| never()).await.unwrap();
         assert_eq!(token.bearer(), "t");
         assert_eq!(call.tally().token_table_calls, 1);
         assert_eq!(call.tally().shared_token_hits, 1);
@@ -650,7 +665,7 @@ mod tests {
             item.token = Some(token("due", now - ms(10), ms(1), ms(10_000)));
             item.lease = Some((99, now + ms(1500)));
         }
-        let token = fleet.token(&call(), None, never).await.unwrap();
+        let token = fleet.token(&call(), None, |_| never()).await.unwrap();
         assert_eq!(token.bearer(), "due");
         assert_eq!(token.freshness(Instant::now()), Freshness::Fresh);
         assert!(token.refresh_at() <= Instant::now() + RECHECK);
@@ -661,7 +676,10 @@ mod tests {
         let fleet = Fleet::new(FakeTable::default());
         let now = Instant::now();
         fleet.table.item().token = Some(token("due", now - ms(10), ms(1), ms(10_000)));
-        let miss = fleet.token(&call(), None, unavailable).await.unwrap_err();
+        let miss = fleet
+            .token(&call(), None, |_| unavailable())
+            .await
+            .unwrap_err();
         assert!(matches!(
             miss,
             Miss::Upstream { error: UpstreamError::Status(503), due: Some(d) } if d.bearer() == "due"
@@ -685,7 +703,7 @@ mod tests {
         });
         let call = call();
         let token = fleet
-            .token(&call, None, || fresh("repaired"))
+            .token(&call, None, |_| fresh("repaired"))
             .await
             .unwrap();
         assert_eq!(token.bearer(), "repaired");
@@ -707,7 +725,7 @@ mod tests {
         let fleet = Fleet::new(FakeTable::default());
         fleet.table.item().lease = Some((7, Instant::now() - ms(1)));
         let call = call();
-        fleet.token(&call, None, || fresh("t")).await.unwrap();
+        fleet.token(&call, None, |_| fresh("t")).await.unwrap();
         assert_eq!(call.tally().shared_token_takeovers, 1);
         assert_eq!(call.tally().shared_token_waits, 0);
     }
@@ -726,7 +744,7 @@ mod tests {
         });
         let call = call();
         let started = Instant::now();
-        let token = fleet.token(&call, None, never).await.unwrap();
+        let token = fleet.token(&call, None, |_| never()).await.unwrap();
         assert_eq!(token.bearer(), "published");
         assert!(started.elapsed() < ms(500), "{:?}", started.elapsed());
         let tally = call.tally();
@@ -760,7 +778,7 @@ mod tests {
         });
         let call = call();
         let started = Instant::now();
-        let token = fleet.token(&call, None, never).await.unwrap();
+        let token = fleet.token(&call, None, |_| never()).await.unwrap();
         assert_eq!(token.bearer(), "holders");
         let waited = started.elapsed();
         assert!(waited >= ms(1500) && waited < ms(2100), "{waited:?}");
@@ -775,7 +793,7 @@ mod tests {
         fleet.table.item().lease = Some((7, Instant::now() + Duration::from_secs(60)));
         let call = call();
         let started = Instant::now();
-        let miss = fleet.token(&call, None, never).await.unwrap_err();
+        let miss = fleet.token(&call, None, |_| never()).await.unwrap_err();
         let waited = started.elapsed();
         assert!(matches!(miss, Miss::GaveUp("patience")), "{miss:?}");
         assert!(waited >= LEASE && waited < LEASE + ms(300), "{waited:?}");
@@ -787,7 +805,7 @@ mod tests {
         let fleet = Fleet::new(FakeTable::default());
         fleet.table.item().lease = Some((7, Instant::now() + ms(200)));
         let call = call();
-        let token = fleet.token(&call, None, || fresh("ours")).await.unwrap();
+        let token = fleet.token(&call, None, |_| fresh("ours")).await.unwrap();
         assert_eq!(token.bearer(), "ours");
         assert_eq!(
             fleet.table.item().token.as_ref().map(AccessToken::bearer),
@@ -806,7 +824,7 @@ mod tests {
             fail_publish: true,
             ..FakeTable::default()
         });
-        let token = fleet.token(&call(), None, || fresh("t")).await.unwrap();
+        let token = fleet.token(&call(), None, |_| fresh("t")).await.unwrap();
         assert_eq!(token.bearer(), "t");
         assert!(fleet.table.item().lease.is_none(), "released");
         assert_eq!(fleet.table.releases.load(Ordering::SeqCst), 1);
@@ -815,7 +833,10 @@ mod tests {
     #[tokio::test]
     async fn a_failed_exchange_gives_the_lease_back() {
         let fleet = Fleet::new(FakeTable::default());
-        let miss = fleet.token(&call(), None, unavailable).await.unwrap_err();
+        let miss = fleet
+            .token(&call(), None, |_| unavailable())
+            .await
+            .unwrap_err();
         assert!(matches!(miss, Miss::Upstream { due: None, .. }));
         assert!(fleet.table.item().lease.is_none());
     }
@@ -826,7 +847,7 @@ mod tests {
             fail_reads: true,
             ..FakeTable::default()
         });
-        let miss = fleet.token(&call(), None, never).await.unwrap_err();
+        let miss = fleet.token(&call(), None, |_| never()).await.unwrap_err();
         assert!(matches!(miss, Miss::Table(TableError::Timeout)));
     }
 
@@ -837,7 +858,7 @@ mod tests {
             ..FakeTable::default()
         });
         let call = call();
-        let miss = fleet.token(&call, None, never).await.unwrap_err();
+        let miss = fleet.token(&call, None, |_| never()).await.unwrap_err();
         assert!(matches!(miss, Miss::GaveUp("calls")), "{miss:?}");
         let calls = fleet.table.calls.load(Ordering::SeqCst);
         assert!(calls <= MAX_TABLE_CALLS, "{calls}");

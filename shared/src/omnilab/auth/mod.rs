@@ -31,7 +31,7 @@ pub(crate) use table::TokenTable;
 pub(crate) use token::AccessToken;
 
 use exchange::Exchange;
-use fleet::{Fleet, Miss, Table, TableError, WARN_EVERY};
+use fleet::{Fleet, Miss, Table, TableError, Urgency, WARN_EVERY};
 
 use super::transport::Transport;
 use super::{Call, UpstreamError};
@@ -44,6 +44,9 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// How long a container that could not use the shared table keeps to its own token before it
 /// tries the table again: one warning per this, not one per request.
 const TABLE_RETRY: Duration = Duration::from_secs(30);
+/// How long a container that saw OmniLab refuse a token it had just issued stops replacing
+/// refused tokens from the table (see [`Authenticator::refused_fresh`]).
+const REFUSAL_MEMORY: Duration = Duration::from_secs(30);
 /// The most of a request's time a refresh may take while the token in hand still serves: a slow
 /// token endpoint then costs that request a little, never its answer.
 const REFRESH_BUDGET: Duration = Duration::from_secs(1);
@@ -71,6 +74,9 @@ struct State {
     rejected: Option<Arc<str>>,
     /// After the table failed us, this container uses its own token until then.
     table_retry_at: Option<Instant>,
+    /// OmniLab refused a token our own exchange had just issued: until then, a refused token
+    /// from the table is taken for more of the same, not for a revoked one worth replacing.
+    refusing_fresh_until: Option<Instant>,
 }
 
 /// What the cache can answer without a refresh.
@@ -154,7 +160,8 @@ impl Authenticator {
         transport: &Transport,
         call: &Call,
     ) -> Result<AccessToken, UpstreamError> {
-        let in_hand = match self.cached(Instant::now()) {
+        let arrived = Instant::now();
+        let in_hand = match self.cached(arrived) {
             Cached::Settled(answer) => return answer,
             Cached::Refresh(in_hand) => in_hand,
         };
@@ -202,7 +209,10 @@ impl Authenticator {
                 if !callers_own {
                     state.failed = Some((error.clone(), now + failure_memory(&error)));
                 }
-                match usable.or(in_hand).filter(|t| t.usable(now)) {
+                // Judged at the request's arrival, not after the refresh it waited on: a token
+                // that could serve the request then still does (the expiry keeps a margin for
+                // the way, no smaller than the refresh's budget for any token of twenty seconds or more).
+                match usable.or(in_hand).filter(|t| t.usable(arrived)) {
                     Some(token) => {
                         if self.unrefreshed.due(now) {
                             tracing::warn!(%error, "the access token could not be refreshed; the current one serves until it expires");
@@ -225,11 +235,35 @@ impl Authenticator {
         }
     }
 
+    /// OmniLab refused a token our own exchange issued: it is refusing tokens, not revoking
+    /// old ones. Remembered for [`REFUSAL_MEMORY`].
+    pub(crate) fn refused_fresh(&self) {
+        self.state().refusing_fresh_until = Some(Instant::now() + REFUSAL_MEMORY);
+    }
+
+    /// Whether a refused token from the table is worth replacing: not while OmniLab refuses
+    /// even the tokens it has just issued (each replacement would be one more exchange).
+    pub(crate) fn replacing_refused_shared_tokens(&self) -> bool {
+        self.state()
+            .refusing_fresh_until
+            .is_none_or(|until| Instant::now() >= until)
+    }
+
     /// A new token: the fleet's from the shared table when there is one, else our own.
     async fn obtain(&self, transport: &Transport, call: &Call) -> Result<AccessToken, Failed> {
-        let exchange = || self.exchange.token(transport, call);
+        // A cold container that finds the fleet's token due refreshes it under the lease as a
+        // warm one refreshes its own: within [`REFRESH_BUDGET`], the due token serving the
+        // request whatever the exchange does.
+        let refreshing = call.within(REFRESH_BUDGET);
+        let exchange = |urgency: Urgency| {
+            let call = match urgency {
+                Urgency::Due => &refreshing,
+                Urgency::Missing => call,
+            };
+            self.exchange.token(transport, call)
+        };
         let Some(fleet) = &self.fleet else {
-            return Ok(exchange().await?);
+            return Ok(exchange(Urgency::Missing).await?);
         };
         let (use_table, rejected) = {
             let state = self.state();
@@ -264,7 +298,7 @@ impl Authenticator {
         }
         call.record()
             .with(|tally| tally.shared_token_fallbacks += 1);
-        Ok(exchange().await?)
+        Ok(exchange(Urgency::Missing).await?)
     }
 }
 
