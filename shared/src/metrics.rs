@@ -74,7 +74,7 @@ const REQUEST: &[Directive] = &[
     },
     Directive {
         dimension_sets: &[&["Route"]],
-        metrics: 15,
+        metrics: 16,
     },
 ];
 const ENDPOINT: &[Directive] = &[Directive {
@@ -141,6 +141,11 @@ pub fn documents<'a>(namespace: &'a str, outcome: &Outcome<'a>, ids: Ids<'a>) ->
                 Count(tally.shared_token_unusable),
             ),
             ("TokenTableCalls", "Count", Count(tally.token_table_calls)),
+            (
+                "TokenTableFailures",
+                "Count",
+                Count(tally.token_table_failures),
+            ),
             ("ColdStart", "Count", Count(u32::from(outcome.cold_start))),
             (
                 "UnreadableRequests",
@@ -386,6 +391,7 @@ mod tests {
             "SharedTokenTakeovers",
             "SharedTokenUnusable",
             "TokenTableCalls",
+            "TokenTableFailures",
             "ColdStart",
             "UnreadableRequests",
         ];
@@ -395,7 +401,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let values = [3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]
+        let values = [3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]
             .iter()
             .zip(counts)
             .map(|(value, name)| format!(r#""{name}":{value}"#))

@@ -114,6 +114,7 @@ impl Kind {
                 ("SharedTokenTakeovers", "Count"),
                 ("SharedTokenUnusable", "Count"),
                 ("TokenTableCalls", "Count"),
+                ("TokenTableFailures", "Count"),
                 ("ColdStart", "Count"),
                 ("UnreadableRequests", "Count"),
             ],

@@ -988,3 +988,153 @@ async fn a_token_usable_when_the_request_arrived_serves_it_whatever_the_refresh_
     }
     assert_eq!(container.invoke(list()).await, 200);
 }
+
+// ---- The table slow or refusing at refresh time: bounded, counted, named, healed ----
+
+/// The `TokenTableFailures` each EMF request document of `container` counted, in order.
+fn table_failures(container: &Container) -> Vec<u64> {
+    container
+        .logs()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.get("_aws").is_some() && line.get("TokenTableFailures").is_some())
+        .filter_map(|document| document["TokenTableFailures"].as_u64())
+        .collect()
+}
+
+fn warnings(container: &Container, containing: &str) -> usize {
+    container
+        .logs()
+        .iter()
+        .filter(|line| line.contains(r#""level":"WARN""#) && line.contains(containing))
+        .count()
+}
+
+/// Every DynamoDB call takes 0.6 s when a 20 s token falls due: the table spends the
+/// refresh's second. Before, the warning blamed OmniLab ("did not answer in time"), the table
+/// was not put aside, and the next refresh went back to it. Now the table is named, counted and
+/// left aside, the token in hand serves, and the next refresh is the container's own exchange.
+#[tokio::test]
+async fn a_slow_table_at_refresh_time_is_named_counted_and_left_aside() {
+    let (world, table) = world_and_table().await;
+    world.sandbox.set_token_lifetime(20);
+    let front = FaultyDynamoDb::start().await;
+    let container = Container::start(
+        "list-bookings",
+        &through(fleet_env(&world, &table.name), &front),
+    )
+    .await;
+    container.ready().await;
+    let issued = Instant::now();
+    assert_eq!(container.invoke(list()).await, 200);
+
+    // Due from 16 s: every DynamoDB call now takes 0.6 s.
+    tokio::time::sleep_until((issued + Duration::from_millis(16_200)).into()).await;
+    for operation in ["GetItem", "UpdateItem", "PutItem"] {
+        front.fail(
+            operation,
+            Fault::Delay(Duration::from_millis(600)),
+            Duration::from_secs(30),
+        );
+    }
+    let sent = Instant::now();
+    assert_eq!(container.invoke(list()).await, 200);
+    assert!(
+        sent.elapsed() < Duration::from_millis(1600),
+        "{:?}",
+        sent.elapsed()
+    );
+    let calls = front.total_calls();
+
+    // The next request refreshes with the container's own exchange: the table is aside.
+    assert_eq!(container.invoke(list()).await, 200);
+    assert_eq!(
+        front.total_calls(),
+        calls,
+        "no table call while it is aside"
+    );
+    assert_eq!(exchanges(&world.sandbox), 2);
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(table_failures(&container), [0, 1, 0]);
+    assert_eq!(
+        warnings(&container, "the shared token table could not be used"),
+        1
+    );
+    assert_eq!(
+        warnings(&container, "could not be refreshed"),
+        0,
+        "OmniLab was not to blame: {:#?}",
+        container.logs()
+    );
+}
+
+/// The functions' role may read the table but not write it (a policy mistake): every publish
+/// is refused. Before, every exchange cost four table calls and a lease that blocked the other
+/// containers, for ever, counted nowhere. Now the refusal is counted and the table left aside:
+/// a revocation later costs each container one exchange and no table call.
+#[tokio::test]
+async fn a_table_that_refuses_writes_is_counted_and_left_aside() {
+    let (world, table) = world_and_table().await;
+    let front = FaultyDynamoDb::start().await;
+    let fleet = fleet(4, &through(fleet_env(&world, &table.name), &front)).await;
+    front.fail(
+        "PutItem",
+        Fault::Refuse("AccessDeniedException"),
+        Duration::from_secs(60),
+    );
+
+    assert_eq!(all_at_once(&fleet).await, vec![200; 4]);
+    assert!(
+        exchanges(&world.sandbox) <= 4,
+        "{}",
+        exchanges(&world.sandbox)
+    );
+
+    world.sandbox.revoke_tokens();
+    let before = (exchanges(&world.sandbox), front.total_calls());
+    assert_eq!(all_at_once(&fleet).await, vec![200; 4]);
+    let after = (exchanges(&world.sandbox), front.total_calls());
+    println!("a table refusing writes: exchanges {before:?} -> {after:?} (exchanges, table calls)");
+    assert_eq!(
+        after.0 - before.0,
+        4,
+        "one exchange each, as without a table"
+    );
+    assert_eq!(after.1, before.1, "no table call while it is aside");
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let counted: u64 = fleet.iter().flat_map(table_failures).sum();
+    assert!((1..=4).contains(&counted), "{counted} refusals counted");
+}
+
+/// An item near DynamoDB's 400 KB limit (an attribute of someone else's): a lease that adds to
+/// it is refused for its size. Before, every container backed off and the item was never
+/// replaced: sharing off for good. Now it is taken over whole and replaced.
+#[tokio::test]
+async fn an_item_near_dynamodbs_size_limit_is_replaced() {
+    let (world, table) = world_and_table().await;
+    // 40 bytes short of the limit (names and values count): a lease's three attributes do not
+    // fit in what is left.
+    let key = the_key(&world);
+    let room = 400 * 1024 - "pk".len() - key.len() - "notes".len() - 40;
+    table
+        .put_raw(HashMap::from([
+            ("pk".to_owned(), s(&key)),
+            ("notes".to_owned(), s(&"x".repeat(room))),
+        ]))
+        .await;
+    let env = fleet_env(&world, &table.name);
+    let fleet = fleet(2, &env).await;
+
+    assert_eq!(all_at_once(&fleet).await, vec![200, 200]);
+    let item = the_item(&table).await;
+    assert!(!item.contains_key("notes"), "the item was replaced whole");
+    assert_repaired(&item, "after an oversized item");
+
+    let later = Container::start("list-bookings", &env).await;
+    later.ready().await;
+    let before = exchanges(&world.sandbox);
+    assert_eq!(later.invoke(list()).await, 200);
+    assert_eq!(exchanges(&world.sandbox), before, "the fleet shares again");
+}

@@ -17,6 +17,9 @@ pub enum Fault {
     /// A 400 with this throttling error code, as DynamoDB answers a table over its capacity:
     /// `ProvisionedThroughputExceededException` or `ThrottlingException`.
     Throttle(&'static str),
+    /// A 400 with this error code, as DynamoDB refuses a call it will never accept:
+    /// `AccessDeniedException` (the role may read but not write, say).
+    Refuse(&'static str),
     /// Forwarded, but only after this long.
     Delay(Duration),
 }
@@ -109,10 +112,14 @@ async fn handle(state: &State, headers: HeaderMap, body: Bytes) -> Response {
             .map(|rule| rule.fault)
     };
     match fault {
-        Some(Fault::Throttle(code)) => {
+        Some(fault @ (Fault::Throttle(code) | Fault::Refuse(code))) => {
+            let message = match fault {
+                Fault::Throttle(_) => "Rate of requests exceeds the allowed throughput.",
+                _ => "The request was refused.",
+            };
             let body = serde_json::json!({
                 "__type": format!("com.amazonaws.dynamodb.v20120810#{code}"),
-                "message": "Rate of requests exceeds the allowed throughput.",
+                "message": message,
             });
             return (
                 StatusCode::BAD_REQUEST,

@@ -166,6 +166,19 @@ impl SdkFailure {
             status: error.raw_response().map(status),
         }
     }
+
+    /// Whether the service throttled the call: over in moments, unlike a refusal (access
+    /// denied, a missing table, a request it will never take).
+    pub(crate) fn throttled(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+            )
+        )
+    }
 }
 
 impl fmt::Display for SdkFailure {

@@ -146,6 +146,9 @@ pub struct Tally {
     pub shared_token_unusable: u32,
     /// DynamoDB calls made for the shared token (also counted in `upstream_calls`).
     pub token_table_calls: u32,
+    /// Requests the shared table failed (a read, lease or publish refused, throttled or too
+    /// slow): the container then leaves the table aside for a while.
+    pub token_table_failures: u32,
 }
 
 impl Tally {

@@ -175,11 +175,31 @@ pub(crate) enum Urgency {
     Missing,
 }
 
+/// The fleet's token, and the table's failure to take it, if its publish failed.
+#[derive(Debug)]
+pub(crate) struct Had {
+    pub(crate) token: AccessToken,
+    /// The token this container exchanged could not be published: the container's to use, and
+    /// the table's fault to count and step around.
+    pub(crate) unpublished: Option<TableError>,
+}
+
+impl Had {
+    fn shared(token: AccessToken) -> Self {
+        Self {
+            token,
+            unpublished: None,
+        }
+    }
+}
+
 /// Why the fleet's token was not had.
 #[derive(Debug)]
 pub(crate) enum Miss {
     /// The table failed: use a token of the container's own, and leave the table alone a while.
     Table(TableError),
+    /// The request's own time ran out while it waited for another container's exchange.
+    OutOfTime,
     /// Another container's exchange outlasted our patience, or the calls ran out: use a token
     /// of our own this once.
     GaveUp(&'static str),
@@ -194,7 +214,6 @@ pub(crate) enum Miss {
 pub(crate) struct Fleet<T> {
     table: T,
     unusable: Every,
-    unpublished: Every,
     impatient: Every,
 }
 
@@ -203,7 +222,6 @@ impl<T: Table> Fleet<T> {
         Self {
             table,
             unusable: Every::new(WARN_EVERY),
-            unpublished: Every::new(WARN_EVERY),
             impatient: Every::new(WARN_EVERY),
         }
     }
@@ -219,7 +237,7 @@ impl<T: Table> Fleet<T> {
         call: &Call,
         rejected: Option<&str>,
         exchange: F,
-    ) -> Result<AccessToken, Miss>
+    ) -> Result<Had, Miss>
     where
         F: FnOnce(Urgency) -> Fut,
         Fut: Future<Output = Result<AccessToken, UpstreamError>>,
@@ -247,11 +265,11 @@ impl<T: Table> Fleet<T> {
             match step {
                 Step::Use(token) => {
                     counted.once(call, Counter::Hit);
-                    return Ok(token);
+                    return Ok(Had::shared(token));
                 }
                 Step::UseWhileRefreshed(token) => {
                     counted.once(call, Counter::Hit);
-                    return Ok(token.deferred(now, RECHECK));
+                    return Ok(Had::shared(token.deferred(now, RECHECK)));
                 }
                 Step::Wait { until } => {
                     counted.once(call, Counter::Miss);
@@ -269,7 +287,7 @@ impl<T: Table> Fleet<T> {
                         return Err(Miss::GaveUp("patience"));
                     }
                     if call.spent() {
-                        return Err(Miss::Table(TableError::Timeout));
+                        return Err(Miss::OutOfTime);
                     }
                     // Just past the lease's end, so a lapsed lease is seen as lapsed.
                     let wait = poll
@@ -310,7 +328,7 @@ impl<T: Table> Fleet<T> {
         lease: T::Lease,
         due: Option<AccessToken>,
         exchange: F,
-    ) -> Result<AccessToken, Miss>
+    ) -> Result<Had, Miss>
     where
         F: FnOnce(Urgency) -> Fut,
         Fut: Future<Output = Result<AccessToken, UpstreamError>>,
@@ -324,13 +342,11 @@ impl<T: Table> Fleet<T> {
                 calls.take(1)?;
                 // `Ok(false)`: our lease lapsed and another container took over; the token is
                 // still good for this one.
-                if let Err(error) = self.table.publish(call, &lease, &token).await {
-                    if self.unpublished.due(Instant::now()) {
-                        tracing::warn!(table = %self.table.name(), %error, "the new token could not be published to the shared token table; the lease is given back");
-                    }
+                let unpublished = self.table.publish(call, &lease, &token).await.err();
+                if unpublished.is_some() {
                     self.release(call, calls, &lease).await;
                 }
-                Ok(token)
+                Ok(Had { token, unpublished })
             }
             Err(error) => {
                 self.release(call, calls, &lease).await;
@@ -634,7 +650,11 @@ mod tests {
     async fn an_absent_item_is_leased_exchanged_and_published_in_three_calls() {
         let fleet = Fleet::new(FakeTable::default());
         let call = call();
-        let token = fleet.token(&call, None, |_| fresh("new")).await.unwrap();
+        let token = fleet
+            .token(&call, None, |_| fresh("new"))
+            .await
+            .unwrap()
+            .token;
         assert_eq!(token.bearer(), "new");
         let item = fleet.table.item();
         assert_eq!(item.token.as_ref().map(AccessToken::bearer), Some("new"));
@@ -650,7 +670,7 @@ mod tests {
         let fleet = Fleet::new(FakeTable::default());
         fleet.table.item().token = Some(token("t", Instant::now(), ms(10_000), ms(10_000)));
         let call = call();
-        let token = fleet.token(&call, None, |_| never()).await.unwrap();
+        let token = fleet.token(&call, None, |_| never()).await.unwrap().token;
         assert_eq!(token.bearer(), "t");
         assert_eq!(call.tally().token_table_calls, 1);
         assert_eq!(call.tally().shared_token_hits, 1);
@@ -665,7 +685,7 @@ mod tests {
             item.token = Some(token("due", now - ms(10), ms(1), ms(10_000)));
             item.lease = Some((99, now + ms(1500)));
         }
-        let token = fleet.token(&call(), None, |_| never()).await.unwrap();
+        let token = fleet.token(&call(), None, |_| never()).await.unwrap().token;
         assert_eq!(token.bearer(), "due");
         assert_eq!(token.freshness(Instant::now()), Freshness::Fresh);
         assert!(token.refresh_at() <= Instant::now() + RECHECK);
@@ -705,7 +725,8 @@ mod tests {
         let token = fleet
             .token(&call, None, |_| fresh("repaired"))
             .await
-            .unwrap();
+            .unwrap()
+            .token;
         assert_eq!(token.bearer(), "repaired");
         let item = fleet.table.item();
         assert!(item.flaw.is_none());
@@ -744,7 +765,7 @@ mod tests {
         });
         let call = call();
         let started = Instant::now();
-        let token = fleet.token(&call, None, |_| never()).await.unwrap();
+        let token = fleet.token(&call, None, |_| never()).await.unwrap().token;
         assert_eq!(token.bearer(), "published");
         assert!(started.elapsed() < ms(500), "{:?}", started.elapsed());
         let tally = call.tally();
@@ -778,7 +799,7 @@ mod tests {
         });
         let call = call();
         let started = Instant::now();
-        let token = fleet.token(&call, None, |_| never()).await.unwrap();
+        let token = fleet.token(&call, None, |_| never()).await.unwrap().token;
         assert_eq!(token.bearer(), "holders");
         let waited = started.elapsed();
         assert!(waited >= ms(1500) && waited < ms(2100), "{waited:?}");
@@ -805,7 +826,11 @@ mod tests {
         let fleet = Fleet::new(FakeTable::default());
         fleet.table.item().lease = Some((7, Instant::now() + ms(200)));
         let call = call();
-        let token = fleet.token(&call, None, |_| fresh("ours")).await.unwrap();
+        let token = fleet
+            .token(&call, None, |_| fresh("ours"))
+            .await
+            .unwrap()
+            .token;
         assert_eq!(token.bearer(), "ours");
         assert_eq!(
             fleet.table.item().token.as_ref().map(AccessToken::bearer),
@@ -824,8 +849,12 @@ mod tests {
             fail_publish: true,
             ..FakeTable::default()
         });
-        let token = fleet.token(&call(), None, |_| fresh("t")).await.unwrap();
-        assert_eq!(token.bearer(), "t");
+        let had = fleet.token(&call(), None, |_| fresh("t")).await.unwrap();
+        assert_eq!(had.token.bearer(), "t");
+        assert!(
+            matches!(had.unpublished, Some(TableError::Timeout)),
+            "the table's failure is reported, for the container to count and step around"
+        );
         assert!(fleet.table.item().lease.is_none(), "released");
         assert_eq!(fleet.table.releases.load(Ordering::SeqCst), 1);
     }

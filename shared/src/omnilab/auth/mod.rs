@@ -31,7 +31,7 @@ pub(crate) use table::TokenTable;
 pub(crate) use token::AccessToken;
 
 use exchange::Exchange;
-use fleet::{Fleet, Miss, Table, TableError, Urgency, WARN_EVERY};
+use fleet::{Fleet, Had, Miss, Table, TableError, Urgency, WARN_EVERY};
 
 use super::transport::Transport;
 use super::{Call, UpstreamError};
@@ -50,6 +50,9 @@ const REFUSAL_MEMORY: Duration = Duration::from_secs(30);
 /// The most of a request's time a refresh may take while the token in hand still serves: a slow
 /// token endpoint then costs that request a little, never its answer.
 const REFRESH_BUDGET: Duration = Duration::from_secs(1);
+/// A request that spent this long in the table before its time ran out was failed by the
+/// table (its calls take milliseconds), not by its own deadline: the table is left aside.
+const SLOW_TABLE: Duration = Duration::from_millis(500);
 
 pub(crate) struct Authenticator {
     exchange: Exchange,
@@ -61,6 +64,8 @@ pub(crate) struct Authenticator {
     flight: tokio::sync::Mutex<()>,
     /// A refresh that fails is tried again every second or so: one warning per interval.
     unrefreshed: Every,
+    /// And the table, once per interval whatever failed in it.
+    table_failed: Every,
 }
 
 #[derive(Default)]
@@ -90,6 +95,9 @@ enum Cached {
 struct Failed {
     error: UpstreamError,
     usable: Option<AccessToken>,
+    /// The shared table, not OmniLab, spent the time: nothing was learnt about OmniLab, and the
+    /// table said so in its own warning.
+    table: bool,
 }
 
 impl From<UpstreamError> for Failed {
@@ -97,6 +105,7 @@ impl From<UpstreamError> for Failed {
         Self {
             error,
             usable: None,
+            table: false,
         }
     }
 }
@@ -113,6 +122,7 @@ impl Authenticator {
             state: Mutex::new(State::default()),
             flight: tokio::sync::Mutex::new(()),
             unrefreshed: Every::new(WARN_EVERY),
+            table_failed: Every::new(WARN_EVERY),
         }
     }
 
@@ -199,14 +209,18 @@ impl Authenticator {
                 state.rejected = None;
                 Ok(fresh)
             }
-            Err(Failed { error, usable }) => {
-                // A request that ran out of its own time learnt nothing about OmniLab: a
-                // patient request behind it must still try.
+            Err(Failed {
+                error,
+                usable,
+                table,
+            }) => {
+                // A request that ran out of its own time, or whose time the table spent, learnt
+                // nothing about OmniLab: a patient request behind it must still try.
                 let callers_own = matches!(
                     error,
                     UpstreamError::Timeout | UpstreamError::Credentials(CredentialsError::Timeout)
                 ) && call.spent();
-                if !callers_own {
+                if !callers_own && !table {
                     state.failed = Some((error.clone(), now + failure_memory(&error)));
                 }
                 // Judged at the request's arrival, not after the refresh it waited on: a token
@@ -214,7 +228,8 @@ impl Authenticator {
                 // the way, no smaller than the refresh's budget for any token of twenty seconds or more).
                 match usable.or(in_hand).filter(|t| t.usable(arrived)) {
                     Some(token) => {
-                        if self.unrefreshed.due(now) {
+                        // The table's own warning named it; this one would blame OmniLab.
+                        if !table && self.unrefreshed.due(now) {
                             tracing::warn!(%error, "the access token could not be refreshed; the current one serves until it expires");
                         }
                         state.current = Some(token.clone());
@@ -249,6 +264,23 @@ impl Authenticator {
             .is_none_or(|until| Instant::now() >= until)
     }
 
+    /// The table failed this request (a read, a lease or a publish): counted, said once per
+    /// interval naming the table, and left aside for [`TABLE_RETRY`], after which it is tried
+    /// again. Meanwhile this container exchanges its own token, as it would without a table.
+    fn leave_table(&self, call: &Call, table: &str, error: &TableError) {
+        call.record().with(|tally| tally.token_table_failures += 1);
+        let now = Instant::now();
+        self.state().table_retry_at = Some(now + TABLE_RETRY);
+        if self.table_failed.due(now) {
+            tracing::warn!(
+                table,
+                %error,
+                "the shared token table could not be used; this container uses its own token for {} s",
+                TABLE_RETRY.as_secs()
+            );
+        }
+    }
+
     /// A new token: the fleet's from the shared table when there is one, else our own.
     async fn obtain(&self, transport: &Transport, call: &Call) -> Result<AccessToken, Failed> {
         // A cold container that finds the fleet's token due refreshes it under the lease as a
@@ -271,21 +303,45 @@ impl Authenticator {
             (use_table, state.rejected.clone())
         };
         if use_table {
+            let asked = Instant::now();
             match fleet.token(call, rejected.as_deref(), exchange).await {
-                Ok(token) => return Ok(token),
-                Err(Miss::Upstream { error, due }) => return Err(Failed { error, usable: due }),
-                // Our own deadline, not the table: nothing to learn, no time to fall back.
-                Err(Miss::Table(TableError::Timeout)) if call.spent() => {
+                Ok(Had { token, unpublished }) => {
+                    match unpublished {
+                        // Throttled: the next holder's publish will likely land; leaving the
+                        // table aside now would make every container exchange its own.
+                        Some(TableError::Unavailable(failure)) if failure.throttled() => {
+                            call.record().with(|tally| tally.token_table_failures += 1);
+                        }
+                        Some(error) => self.leave_table(call, fleet.table().name(), &error),
+                        None => {}
+                    }
+                    return Ok(token);
+                }
+                Err(Miss::Upstream { error, due }) => {
+                    return Err(Failed {
+                        error,
+                        usable: due,
+                        table: false,
+                    });
+                }
+                // Our own deadline, not the table's: nothing to learn, no time to fall back.
+                Err(Miss::OutOfTime) => return Err(UpstreamError::Timeout.into()),
+                Err(Miss::Table(TableError::Timeout))
+                    if call.spent() && asked.elapsed() < SLOW_TABLE =>
+                {
                     return Err(UpstreamError::Timeout.into());
                 }
                 Err(Miss::Table(error)) => {
-                    tracing::warn!(
-                        table = %fleet.table().name(),
-                        %error,
-                        "the shared token table could not be used; this container uses its own token for {} s",
-                        TABLE_RETRY.as_secs()
-                    );
-                    self.state().table_retry_at = Some(Instant::now() + TABLE_RETRY);
+                    self.leave_table(call, fleet.table().name(), &error);
+                    // The table spent the time: OmniLab is not to blame, and nothing was
+                    // learnt about it.
+                    if call.spent() {
+                        return Err(Failed {
+                            error: UpstreamError::Timeout,
+                            usable: None,
+                            table: true,
+                        });
+                    }
                 }
                 // The fleet warned, once per interval.
                 Err(Miss::GaveUp(why)) => {

@@ -37,6 +37,8 @@ use crate::omnilab::sdk::{AwsConfig, SdkFailure};
 /// The longest token believed: OmniLab's are well under a kilobyte; a huge one would be sent
 /// with every booking call.
 pub(crate) const MAX_TOKEN_BYTES: usize = 4096;
+/// The largest item believed: what this code writes, with room to spare.
+const MAX_ITEM_BYTES: usize = 16 * 1024;
 /// Containers' clocks differ a little: times this much past what we would ever write are
 /// still believed.
 const CLOCK_SKEW: Duration = Duration::from_secs(5);
@@ -74,6 +76,8 @@ const HELD: &str = "#lo = :owner AND #lu = :until";
 pub(crate) enum Basis {
     Absent,
     Present(Box<[Seen; 5]>),
+    /// Present, and too large to add a lease to: a lease replaces it whole.
+    Oversized(Box<[Seen; 5]>),
 }
 
 /// One attribute as it was read.
@@ -184,28 +188,50 @@ impl Table for TokenTable {
         let client = self.client().await;
         let (now, at) = (now_ms(), Instant::now());
         let until_ms = epoch_ms_of(until, now, at);
-        let mut update = "SET #lu = :until, #lo = :owner, #ttl = :ttl".to_owned();
-        if clear_token {
-            update.push_str(" REMOVE #tk, #ra, #ea");
-        }
-        let mut values = HashMap::from([
-            (":until".to_owned(), n(until_ms)),
-            (":owner".to_owned(), AttributeValue::S(self.owner.clone())),
-            (":ttl".to_owned(), n((now + millis(LEASE_TTL)) / 1000)),
-        ]);
-        let condition = unchanged(basis, &mut values);
+        let ttl = n((now + millis(LEASE_TTL)) / 1000);
         let (k, v) = self.key();
-        let request = client
-            .update_item()
-            .table_name(&self.name)
-            .key(k, v)
-            .update_expression(&update)
-            .condition_expression(&condition)
-            .set_expression_attribute_names(Some(names_in(&[&update, &condition])))
-            .set_expression_attribute_values(Some(values))
-            .send();
-        match bounded(call.remaining(), request).await {
-            Ok(_) => Ok(Some(Lease { until_ms })),
+        let request = if let Basis::Oversized(_) = basis {
+            // Nothing of the item is kept: it is replaced whole, so whatever else it held
+            // (attributes of someone else's, however large) goes with it.
+            let mut values = HashMap::new();
+            let condition = unchanged(basis, &mut values);
+            // DynamoDB refuses empty maps.
+            let names = names_in(&[&condition]);
+            let put = client
+                .put_item()
+                .table_name(&self.name)
+                .item(k, v)
+                .item("lease_until", n(until_ms))
+                .item("lease_owner", AttributeValue::S(self.owner.clone()))
+                .item("ttl", ttl)
+                .condition_expression(&condition)
+                .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                .set_expression_attribute_values((!values.is_empty()).then_some(values));
+            bounded(call.remaining(), put.send()).await.map(drop)
+        } else {
+            let mut update = "SET #lu = :until, #lo = :owner, #ttl = :ttl".to_owned();
+            if clear_token {
+                update.push_str(" REMOVE #tk, #ra, #ea");
+            }
+            let mut values = HashMap::from([
+                (":until".to_owned(), n(until_ms)),
+                (":owner".to_owned(), AttributeValue::S(self.owner.clone())),
+                (":ttl".to_owned(), ttl),
+            ]);
+            let condition = unchanged(basis, &mut values);
+            let request = client
+                .update_item()
+                .table_name(&self.name)
+                .key(k, v)
+                .update_expression(&update)
+                .condition_expression(&condition)
+                .set_expression_attribute_names(Some(names_in(&[&update, &condition])))
+                .set_expression_attribute_values(Some(values))
+                .send();
+            bounded(call.remaining(), request).await.map(drop)
+        };
+        match request {
+            Ok(()) => Ok(Some(Lease { until_ms })),
             Err(TableError::ConditionFailed) => Ok(None),
             Err(error) => Err(error),
         }
@@ -275,6 +301,21 @@ pub(crate) fn snapshot(
             basis: Basis::Absent,
         };
     };
+    // An item this code wrote is a few kilobytes at most. A huge one (an attribute of someone
+    // else's, near DynamoDB's 400 KB limit) is taken over whole: a lease that only added to it
+    // would be refused for its size, and the item would never be replaced.
+    if item_bytes(item) > MAX_ITEM_BYTES {
+        return Snapshot {
+            token: None,
+            lease_until: None,
+            leased_before: true,
+            flaw: Some(Flaw {
+                attribute: "item",
+                problem: "too large",
+            }),
+            basis: Basis::Oversized(Box::new(ATTRIBUTES.map(|name| seen(item.get(name))))),
+        };
+    }
     let mut flaw = None;
     let token = match token_of(item, now_ms) {
         Ok(token) => token.map(|(text, refresh_at, expires_at)| {
@@ -303,6 +344,26 @@ pub(crate) fn snapshot(
         flaw,
         basis: Basis::Present(Box::new(ATTRIBUTES.map(|name| seen(item.get(name))))),
     }
+}
+
+/// About the size DynamoDB counts for `item`: names and values, as their bytes.
+fn item_bytes(item: &HashMap<String, AttributeValue>) -> usize {
+    fn value_bytes(value: &AttributeValue) -> usize {
+        match value {
+            AttributeValue::S(text) | AttributeValue::N(text) => text.len(),
+            AttributeValue::B(blob) => blob.as_ref().len(),
+            AttributeValue::Ss(texts) | AttributeValue::Ns(texts) => {
+                texts.iter().map(String::len).sum()
+            }
+            AttributeValue::Bs(blobs) => blobs.iter().map(|b| b.as_ref().len()).sum(),
+            AttributeValue::L(values) => values.iter().map(value_bytes).sum::<usize>() + 3,
+            AttributeValue::M(map) => item_bytes(map) + 3,
+            _ => 1,
+        }
+    }
+    item.iter()
+        .map(|(name, value)| name.len() + value_bytes(value))
+        .sum()
 }
 
 /// The token with its refresh and expiry times, checked. `Ok(None)`: no token at all.
@@ -391,8 +452,9 @@ fn seen(value: Option<&AttributeValue>) -> Seen {
 /// A condition that holds only while the item is as `basis` found it, its values added to
 /// `values`.
 fn unchanged(basis: &Basis, values: &mut HashMap<String, AttributeValue>) -> String {
-    let Basis::Present(seen) = basis else {
-        return "attribute_not_exists(pk)".to_owned();
+    let seen = match basis {
+        Basis::Absent => return "attribute_not_exists(pk)".to_owned(),
+        Basis::Present(seen) | Basis::Oversized(seen) => seen,
     };
     let mut terms = vec!["attribute_exists(pk)".to_owned()];
     for (i, seen) in seen.iter().enumerate() {
@@ -549,11 +611,21 @@ mod tests {
             ),
             (
                 vec![
-                    ("token", s(&"x".repeat(300 * 1024))),
+                    ("token", s(&"x".repeat(MAX_TOKEN_BYTES + 1))),
                     ("refresh_at", future.clone()),
                 ],
                 "token",
                 "too long",
+            ),
+            // Someone else's attribute, near DynamoDB's item limit: the item is taken over whole.
+            (
+                vec![
+                    ("token", s("abc")),
+                    ("refresh_at", future.clone()),
+                    ("notes", s(&"x".repeat(390 * 1024))),
+                ],
+                "item",
+                "too large",
             ),
             (
                 vec![
