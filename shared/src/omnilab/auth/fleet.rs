@@ -893,13 +893,4 @@ mod tests {
         assert!(calls <= MAX_TABLE_CALLS, "{calls}");
         assert_eq!(call.tally().token_table_calls, calls);
     }
-
-    #[test]
-    fn a_warning_is_due_once_per_interval() {
-        let every = Every::new(Duration::from_secs(30));
-        let now = Instant::now();
-        assert!(every.due(now));
-        assert!(!every.due(now + Duration::from_secs(29)));
-        assert!(every.due(now + Duration::from_secs(30)));
-    }
 }
