@@ -225,7 +225,7 @@ impl Authenticator {
                 }
                 // Judged at the request's arrival, not after the refresh it waited on: a token
                 // that could serve the request then still does (the expiry keeps a margin for
-                // the way, no smaller than the refresh's budget for any token of twenty seconds or more).
+                // the way, no smaller than the refresh's budget for a token of 20 s or more).
                 match usable.or(in_hand).filter(|t| t.usable(arrived)) {
                     Some(token) => {
                         // The table's own warning named it; this one would blame OmniLab.
@@ -311,6 +311,9 @@ impl Authenticator {
                         // table aside now would make every container exchange its own.
                         Some(TableError::Unavailable(failure)) if failure.throttled() => {
                             call.record().with(|tally| tally.token_table_failures += 1);
+                            if self.table_failed.due(Instant::now()) {
+                                tracing::warn!(table = %fleet.table().name(), error = %failure, "the new token could not be published to the shared token table (throttled); the next holder's publish replaces it");
+                            }
                         }
                         Some(error) => self.leave_table(call, fleet.table().name(), &error),
                         None => {}
