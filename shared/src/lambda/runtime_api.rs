@@ -78,15 +78,26 @@ enum PollError {
 }
 
 impl RuntimeApi {
-    /// The Runtime API at `AWS_LAMBDA_RUNTIME_API`, as lambda_runtime finds it.
+    /// The Runtime API at `AWS_LAMBDA_RUNTIME_API`, as lambda_runtime finds it. Lambda always
+    /// sets it; without it (or with no address in it) there is nothing to serve, and the
+    /// process says so in one line and exits, where lambda_runtime would panic.
     pub(super) fn from_env(slots: usize) -> Self {
-        let client = Client::builder().with_pool_size(slots);
+        let endpoint = std::env::var("AWS_LAMBDA_RUNTIME_API")
+            .ok()
+            .and_then(|address| address.parse::<lambda_http::http::Uri>().ok());
+        let client = endpoint.and_then(|endpoint| {
+            Client::builder()
+                .with_endpoint(endpoint)
+                .with_pool_size(slots)
+                .build()
+                .ok()
+        });
+        let Some(client) = client else {
+            tracing::error!("cannot start: AWS_LAMBDA_RUNTIME_API names no Runtime API");
+            std::process::exit(1)
+        };
         Self {
-            // Only fails for a variable Lambda always sets; lambda_runtime panics the same way.
-            client: client.build().unwrap_or_else(|error| {
-                tracing::error!(%error, "cannot start: no Runtime API");
-                std::process::exit(1)
-            }),
+            client,
             config: Arc::new(config_from_env()),
             unpolled: Every::new(WARN_EVERY),
             unanswered: Every::new(WARN_EVERY),
