@@ -6,14 +6,15 @@
 //! |----------------------------------------|------------------------------------------------|
 //! | a fresh token                          | uses it                                        |
 //! | a token due for refresh, and a lease   | uses it (another container is refreshing it)   |
-//! | a token due for refresh, no lease      | takes the lease, refreshes, publishes; if that fails, uses the due token |
+//! | a token due for refresh, no lease      | takes the lease, refreshes within a warm refresh's budget ([`Urgency::Due`]), publishes; if that fails, uses the due token |
 //! | no usable token, and a live lease      | waits, polling, for as long as the lease lasts (at most [`LEASE`]); then takes the lease if it lapsed, else exchanges a token of its own |
 //! | no usable token, no live lease         | takes the lease, exchanges, publishes          |
 //!
 //! "No usable token" covers an absent, expired or refused token and anything the table's
 //! checks find unusable. A lease is taken only if the item is still as it was read, so two
 //! containers never both hold it, and whatever was unusable is taken over and replaced rather
-//! than waited on. The holder gives the lease back on every path that does not publish.
+//! than waited on. The holder gives the lease back on every path that does not publish, and
+//! says why a publish failed ([`Had::unpublished`]) for the container to count it.
 //!
 //! Why a waiter follows the lease and not a clock of its own: the holder's exchange is what it
 //! waits for, and a slow token endpoint (a second or more) is exactly when the fleet is cold
