@@ -10,7 +10,7 @@ source scripts/setup.sh
 setup_python_tools
 setup_dynamodb_local
 
-# Issue 20's HTTPS rows need the same release code able to trust the sandbox's authority: the
+# The HTTPS rows need the same release code able to trust the sandbox's authority: the
 # test-tls build, kept beside the deployed one (only `bookings` and the binaries rebuild).
 cargo build --release -p list-bookings -p cancel-booking --features bookings/test-tls
 mkdir -p target/release/test-tls

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Keeps README.md and docs/*.md true to the repository they describe (issue 19).
+"""Keeps README.md and docs/*.md true to the repository they describe.
 
     python3 scripts/check-docs.py               # checks README.md and docs/*.md
     python3 scripts/check-docs.py --self-test   # plants broken links and commands, must catch each

@@ -55,7 +55,7 @@ else
   fi
   [[ -z "$lint_out" ]] || { printf '%s\n' "$lint_out" >&2; fail "cfn-lint printed output"; }
   echo "cfn-lint: no errors, no warnings"
-  # The pipeline's per-stage bootstrap template (issue 18): the deploy role and artifacts bucket.
+  # The pipeline's per-stage bootstrap template: the deploy role and artifacts bucket.
   if ! lint_out=$(cfn-lint pipeline/bootstrap.yaml 2>&1) || [[ -n "$lint_out" ]]; then
     printf '%s\n' "$lint_out" >&2
     fail "cfn-lint reported problems in pipeline/bootstrap.yaml"
@@ -160,7 +160,7 @@ for entry in "${FUNCTIONS[@]}"; do
       fail "$artifact needs glibc $newest; provided.al2023 has 2.34"
     fi
   fi
-  # What is deployed trusts only the Mozilla roots and DNS: no test-tls build (issue 20).
+  # What is deployed trusts only the Mozilla roots and DNS: no test-tls build.
   if grep -q TEST_ONLY_OMNILAB_ "$artifact"; then
     fail "$artifact was built with the test-tls feature: it must never be deployed"
   fi

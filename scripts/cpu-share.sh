@@ -8,7 +8,7 @@
 # A cgroup v1 `cpu` group per size (omnilab-lambda-<MB>) with a 100 ms period and the share of
 # it as quota; the command is exec'd inside it, so its pid and its children are the group's.
 # Needs root and the cgroup v1 cpu controller mounted read-write (these machines have both:
-# ../shared/tooling-notes.md). The quota does not carry over from one 100 ms period to the next:
+# the team's tooling notes). The quota does not carry over from one 100 ms period to the next:
 # a burst of more than the share waits for the next period, which shows as p99 spikes near
 # 90 ms when requests come back to back. Report means and CPU time beside percentiles.
 set -euo pipefail

@@ -69,7 +69,7 @@ export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 if ! $quick; then
-    # Issue 18's shipping pieces first: they take seconds.
+    # The shipping pieces first: they take seconds.
     stage "the GitHub Actions workflows: zizmor, the workflow schema, actionlint"
     scripts/lint-workflows.sh
     stage "the smoke test of a deployed stack, against a stand-in of API Gateway on 127.0.0.1"
@@ -82,9 +82,12 @@ stage "the README and docs/: links, anchors, cargo packages and targets, paths (
 python3 scripts/check-docs.py --self-test
 python3 scripts/check-docs.py
 
-stage "format and lints"
+stage "format, lints and the shared crate's docs"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+# Every intra-doc link in the crate resolves, private items included: a renamed item cannot
+# leave a module map pointing at nothing.
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items -p bookings
 
 stage "build the binaries the end-to-end tests run (the Lambda functions, the dev server)"
 # With --all-features, as the tests build them: every shared dependency resolves the same in

@@ -140,7 +140,7 @@ mod tests {
             "a\u{0}bc",
             "a\u{1b}[2Jbc",
             "",
-            // Issue 16 §6: invisible and bidirectional characters.
+            // Invisible and bidirectional characters.
             "abc\u{200B}",
             "a\u{200D}bc",
             "\u{202E}cba",

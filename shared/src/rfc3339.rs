@@ -5,10 +5,10 @@
 //!
 //! A 50-booking page holds a hundred instants to read and two hundred to write (the start, the
 //! booking time, the end, the start in local time). Through jiff's parser and its `Display`
-//! (a `fmt` call chain per instant) that was ~0.2 M instructions of a warm page's ~1.9 M; here,
-//! ~0.13 M (callgrind, docs/performance.md). Whole seconds between the years 1000 and 9999 are
-//! plain arithmetic; the tests check both directions against jiff for any instant and offset,
-//! and that every other form still reads and writes as jiff has it.
+//! (a `fmt` call chain per instant) that was a visible share of a warm page's instructions; here
+//! it is less (the figures: docs/performance.md). Whole seconds between the years 1000 and 9999
+//! are plain arithmetic; the tests check both directions against jiff for any instant and
+//! offset, and that every other form still reads and writes as jiff has it.
 
 use jiff::Timestamp;
 use jiff::tz::Offset;

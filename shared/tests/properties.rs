@@ -216,7 +216,7 @@ fn is_utc_rfc3339(text: &str) -> bool {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(4_000))]
 
-    /// Issue 16 §1: whatever we accept is RFC 3339 and goes upstream as RFC 3339 in UTC, the
+    /// Whatever we accept is RFC 3339 and goes upstream as RFC 3339 in UTC, the
     /// same instant; whatever we refuse is refused naming the parameter, before any call.
     #[test]
     fn only_rfc_3339_reaches_omnilab((text, rfc_form) in typed_time(), to in any::<bool>()) {

@@ -374,7 +374,7 @@ async fn main() {
         ok: true,
     });
 
-    // Issue 10: a new container's first request when the fleet's token is in the shared table.
+    // A new container's first request when the fleet's token is in the shared table.
     let (shared_first, shared_calls, get_item_trip, shared_cpu) =
         first_request_with_a_shared_token(15, &[]).await;
     rows.push(Row {
@@ -534,7 +534,7 @@ async fn main() {
         ok: counters.token_exchanges == 1 && secret_reads == 1,
     });
 
-    // Issue 20: the production transport. The same release code built with `test-tls` (so it
+    // The production transport. The same release code built with `test-tls` (so it
     // can trust the sandbox's authority; scripts/bench.sh builds it beside the deployed one),
     // over plain HTTP and over HTTPS (h2, TLS 1.3): the difference is what TLS costs.
     match tls_binary() {
@@ -547,7 +547,7 @@ async fn main() {
         Some(path) => rows.extend(over_https(&path).await),
     }
 
-    // Issue 17: the same figures with the CPU Lambda gives each memory size. The start-up figure
+    // The same figures with the CPU Lambda gives each memory size. The start-up figure
     // runs through the wrapper (bash, the cgroup files, moving the process into the group): its
     // own start, measured alone and unthrottled, is shown beside it, not taken off, since moving
     // a process between cgroups costs more than that measure shows.

@@ -464,7 +464,7 @@ async fn a_customer_signs_in_with_the_identity_provider_cancels_and_signs_out() 
 }
 
 // ------------------------------------------------------------------------------------------------
-// What the page should show, from the demo data's rules (shared/src/sandbox/data.rs)
+// What the page should show, from the demo data's rules (sandbox/src/data.rs)
 // ------------------------------------------------------------------------------------------------
 
 /// Midnight UTC today, as the dev server computes it at start. (A run straddling midnight UTC
@@ -480,7 +480,7 @@ enum Lang {
     Fr,
 }
 
-/// One of the demo customer's confirmed bookings, as shared/src/sandbox/data.rs makes it.
+/// One of the demo customer's confirmed bookings, as sandbox/src/data.rs makes it.
 struct DemoSlot {
     n: u32,
     day: i64,

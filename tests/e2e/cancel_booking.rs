@@ -196,7 +196,7 @@ async fn a_booking_on_the_last_page_is_found_when_omnilab_serves_fifty_a_page() 
     assert_eq!(world.sandbox.cancel_calls(&last), 1);
 }
 
-// ---- Issue 16 §2: OmniLab's 4xx to a cancel is not our 5xx ----
+// ---- OmniLab's 4xx to a cancel is not our 5xx ----
 
 #[tokio::test]
 async fn a_booking_omnilab_will_no_longer_cancel_is_a_409_for_the_customer() {
@@ -246,7 +246,7 @@ async fn a_booking_gone_between_the_ownership_scan_and_the_cancel_is_a_404() {
     answer.assert_problem(404, Some("booking"));
 }
 
-// ---- Issue 16 §4: a cancel finds the customer's own booking even when the list moves ----
+// ---- A cancel finds the customer's own booking even when the list moves ----
 
 const GROWING: &str = "a-customer-with-150-bookings";
 

@@ -1,5 +1,6 @@
-//! Issue 8 §3/§4 through the compiled binaries, under the Runtime API harness with real
-//! `Lambda-Runtime-Deadline-Ms` headers, moto's Secrets Manager and the sandbox over HTTP:
+//! Deadlines and shared waits, through the compiled binaries, under the Runtime API harness
+//! with real `Lambda-Runtime-Deadline-Ms` headers, moto's Secrets Manager and the sandbox over
+//! HTTP:
 //!
 //! - no wait outlives the waiting request's own deadline: not a token exchange, a secret read
 //!   or a cancel that another, more patient request has in flight;
@@ -493,7 +494,7 @@ async fn a_short_deadlines_secret_timeout_is_not_shared_with_a_patient_request()
 }
 
 // ---------------------------------------------------------------------------------------------
-// Issue 16 §5: a shared cancel keeps each caller's own deadline.
+// A shared cancel keeps each caller's own deadline.
 
 /// The cancel-booking binary with managed concurrency, OmniLab taking 3 s to cancel.
 async fn a_slow_cancel() -> (World, Arc<RuntimeApi>, Function) {

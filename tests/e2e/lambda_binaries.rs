@@ -437,7 +437,7 @@ async fn a_claim_with_stray_whitespace_or_control_characters_is_a_401_with_no_up
         format!("{DEMO_CUSTOMER} "),
         format!("{DEMO_CUSTOMER}\n"),
         "demo\u{0}x".to_owned(),
-        // Issue 16 §6: the same id with a zero-width space, and reversed on screen.
+        // The same id with a zero-width space, and reversed on screen.
         format!("{DEMO_CUSTOMER}\u{200B}"),
         format!("\u{202E}{DEMO_CUSTOMER}"),
     ] {
@@ -486,7 +486,7 @@ fn threads(function: &Function) -> usize {
         .count()
 }
 
-/// Issue 17: a classic container (one request at a time) runs on a current-thread runtime; with
+/// A classic container (one request at a time) runs on a current-thread runtime; with
 /// `AWS_LAMBDA_MAX_CONCURRENCY` above 1 it gets worker threads. Both serve.
 #[tokio::test]
 async fn a_classic_container_runs_on_one_thread_and_a_concurrent_one_on_workers() {

@@ -293,7 +293,7 @@ async fn bad_input_is_a_problem_naming_the_field_and_nothing_goes_upstream() {
         ("interactions=winter-festival", "interactions"),
         ("slot_date_range.from=yesterday", "slot_date_range.from"),
         ("slot_date_range.to=2024-12-10", "slot_date_range.to"),
-        // Issue 16 §1: ISO 8601 and Temporal forms jiff would take, but RFC 3339 (and OmniLab)
+        // ISO 8601 and Temporal forms jiff would take, but RFC 3339 (and OmniLab)
         // does not: signed extended years, no seconds, `+hhmm` offsets, a bracketed zone.
         (
             "slot_date_range.from=-000001-01-01T00:00:00Z",
@@ -517,7 +517,7 @@ async fn a_claim_with_stray_whitespace_is_not_an_identity() {
     );
 }
 
-// ---- Issue 16 §3: all=true shows each booking exactly once, even while the list moves ----
+// ---- `all=true` shows each booking exactly once, even while the list moves ----
 
 const MOVING: &str = "a-customer-with-120-bookings";
 

@@ -1,4 +1,4 @@
-//! What the compiled `list-bookings` binary may and may not write to its logs (issue 8 §1):
+//! What the compiled `list-bookings` binary may and may not write to its logs:
 //! no secret, token, JWT or cookie at any level, even at TRACE and even when a dependency
 //! fails in a way that carries the secret along; and no forged log lines from caller input.
 //!

@@ -1,4 +1,4 @@
-//! Issue 11: the CloudWatch Embedded Metric Format (EMF) documents the compiled binaries write
+//! The CloudWatch Embedded Metric Format (EMF) documents the compiled binaries write
 //! to stdout after each invocation, under the Runtime API harness with moto's Secrets Manager
 //! and the OmniLab sandbox over HTTP. Checked three ways:
 //!
@@ -37,7 +37,7 @@ use serde_json::{Value, json};
 use serde_norway::Value as Yaml;
 
 // ---------------------------------------------------------------------------------------------
-// The metrics contract (issue 11): the documents, their metrics and the dimension values.
+// The metrics contract: the documents, their metrics and the dimension values.
 
 /// The namespace when `METRICS_NAMESPACE` is not set.
 const DEFAULT_NAMESPACE: &str = "OmniLabBookings";

@@ -165,7 +165,7 @@ fn samconfig_deploys_each_environment_without_extra_input() {
         }
         assert_eq!(o["OmniLabEnvironment"], env, "{env}: OmniLabEnvironment");
 
-        // Issue 18: what the template's AlarmsReachSomeoneOutsideDev Rule would refuse, and the
+        // What the template's AlarmsReachSomeoneOutsideDev Rule would refuse, and the
         // deployment type each environment gets (AllAtOnce in dev, gradual in uat and prod).
         let deployment_type = o.get("DeploymentType").map(String::as_str);
         let allowed_types = t["Parameters"]["DeploymentType"]["AllowedValues"]

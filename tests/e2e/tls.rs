@@ -1,4 +1,4 @@
-//! HTTPS to OmniLab, as production runs it (issue 20): the sandbox serves TLS under a tenant's
+//! HTTPS to OmniLab, as production runs it: the sandbox serves TLS under a tenant's
 //! host name (`acme.api.omnilab-dev.21-digital.com`, resolved to loopback by the client alone),
 //! with a certificate made for the test; the app is configured as the template configures it
 //! (tenant and environment) and trusts the test's authority through the `test-tls` feature.

@@ -1,4 +1,4 @@
-//! Issue 10: one OmniLab token for the whole fleet. Several processes of the compiled Lambda
+//! One OmniLab token for the whole fleet. Several processes of the compiled Lambda
 //! binaries, each under a Runtime API of its own as Lambda runs containers, share one table in
 //! Amazon's DynamoDB Local (`AWS_ENDPOINT_URL_DYNAMODB`), with moto's Secrets Manager and the
 //! OmniLab sandbox over HTTP.
@@ -426,7 +426,7 @@ async fn even_at_trace_no_log_line_holds_a_token_the_table_shared() {
     }
 }
 
-// ---- Issue 15: the table on a bad day is never worse than no table ----
+// ---- The table on a bad day is never worse than no table ----
 
 /// The most DynamoDB calls one request makes for its token (`fleet::MAX_TABLE_CALLS`); the
 /// SDK may repeat a throttled or failed call once.

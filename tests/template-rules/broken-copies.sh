@@ -431,7 +431,7 @@ broken the_dashboard_and_the_three_saved_queries_exist 'the by-id query without 
 broken the_dashboard_and_the_three_saved_queries_exist 'the latency query not by endpoint' \
     's/ by Endpoint\n/ by Kind\n/'
 
-# --- shipping it (issue 18): gradual deploys, the AlarmEmail topic, the uat/prod Rule
+# --- shipping it: gradual deploys, the AlarmEmail topic, the uat/prod Rule
 broken only_resource_kinds_whose_permissions_are_reviewed 'a topic policy opening the alarm topic to everyone' \
     's/\nOutputs:/\n  OpenTopicPolicy:\n    Type: AWS::SNS::TopicPolicy\n    Properties:\n      Topics: [!Ref AlarmEmailTopic]\n      PolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: "*", Action: "sns:Publish", Resource: "*"}]}\n\nOutputs:/'
 broken alarms_notify_only_the_optional_topic 'alarms do not notify the AlarmEmail topic' \

@@ -1,4 +1,4 @@
-//! Issue 10's traffic model: one simulated day of a brand's traffic through both functions'
+//! The traffic model: one simulated day of a brand's traffic through both functions'
 //! Lambda containers, counting OmniLab token exchanges with each container caching its own token
 //! (today) and with the fleet sharing one token in the DynamoDB store. Prints Markdown.
 //!

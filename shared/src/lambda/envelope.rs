@@ -6,8 +6,9 @@
 //! It is the JSON document lambda_http's `ApiGatewayV2httpResponse` serializes to, field for
 //! field and in its order (a unit test compares the two), written as bytes: the list's body is
 //! already escaped ([`crate::escaped::Escaped`]), so the document is a copy of it between a few
-//! fields, where serializing lambda_http's type would escape the whole body once more (a
-//! quarter of a warm page's instructions). Our runtime loop posts these bytes as they are.
+//! fields, where serializing lambda_http's type would escape the whole body once more (what that
+//! cost: docs/performance.md, "One escape instead of two"). Our runtime loop posts these bytes
+//! as they are.
 
 use lambda_http::Response;
 use lambda_http::http::{HeaderMap, header};

@@ -18,9 +18,9 @@ use crate::model::BookingPage;
 /// The OmniLab client of one container: its connection pool, credentials and token are shared
 /// by every request the container serves.
 pub struct OmniLab {
-    /// Parsed once: reqwest would parse the text again for every request (~30 K instructions of
-    /// a warm page). `None` only if the configured base makes no URL, which the configuration
-    /// refuses first.
+    /// Parsed once: reqwest would parse the text again for every request (what that cost a warm
+    /// page: docs/performance.md). `None` only if the configured base makes no URL, which the
+    /// configuration refuses first.
     fetch_url: Option<reqwest::Url>,
     cancel_url: String,
     transport: Transport,

@@ -7,6 +7,7 @@
 //! - [`sdk`]: the AWS SDK's configuration and its errors, safe to log.
 //! - [`transport`]: deadlines, retries and bounded bodies for every upstream call.
 //! - [`client`]: the two Booking API endpoints, typed.
+//! - [`error`]: what went wrong upstream, with no URL or body in it.
 //! - [`tally`]: what one request cost upstream, for its metrics.
 //! - [`request`]: what a fetch asks for, in OmniLab's terms; [`settings`]: what the client is
 //!   built from.
