@@ -16,6 +16,10 @@ What it checks, in every one of those files:
 - every path in code under the repository's own top-level directories (`scripts/…`, `tests/…`,
   `shared/…`, ...) exists, unless it is under a git-ignored directory (made at run time).
 
+And in the comments of the repository's own source files (Rust, shell, Python, TOML, YAML and
+JavaScript, as git lists them): every such path exists, and no comment cites an issue number
+(a tracker's number means nothing to a reader: a comment says the reason).
+
 It prints what it checked and each problem as `file:line: problem`, and exits 1 if there is one.
 Standard library only; the workspace comes from `cargo metadata --no-deps` (or, without cargo,
 from the Cargo.toml files). Run by scripts/test.sh, --quick included (it takes well under a second).
@@ -69,6 +73,8 @@ class Report:
     anchors: int = 0
     commands: int = 0
     paths: int = 0
+    sources: int = 0
+    comment_paths: int = 0
 
     def problem(self, where: str, line: int, what: str) -> None:
         self.problems.append(f"{where}:{line}: {what}")
@@ -327,6 +333,57 @@ def check_code(doc: Doc, ws: Workspace, root: Path, report: Report) -> None:
                 report.problem(where, number, f"`{path}`: no such file or directory in the repository")
 
 
+SOURCE_SUFFIXES = {".rs", ".sh", ".py", ".toml", ".yaml", ".yml", ".js"}
+ISSUE_NUMBER = re.compile(r"\bissues? \d+", re.IGNORECASE)
+# The comment part of a line: after `//` in Rust and JavaScript (not in `://`), after `#` where
+# a line starts with it elsewhere (shell, Python, TOML, YAML).
+SLASH_COMMENT = re.compile(r"(?<![:/])//+!?\s?(.*)$")
+HASH_COMMENT = re.compile(r"^\s*#+!?\s?(.*)$")
+
+
+def source_files(root: Path) -> list[Path]:
+    """The repository's own source files: as git lists them, else (the self-test) by walking."""
+    try:
+        listed = subprocess.run(["git", "-C", str(root), "ls-files"], capture_output=True,
+                                text=True, check=True).stdout.split()
+        paths = [root / p for p in listed]
+    except (OSError, subprocess.CalledProcessError):
+        paths = [p for p in root.rglob("*") if p.is_file()]
+    skip = {"node_modules", "target", ".venv", "vendor"}
+    return [p for p in paths if p.suffix in SOURCE_SUFFIXES
+            and not skip.intersection(p.relative_to(root).parts) and p.is_file()]
+
+
+def comments(path: Path) -> list[tuple[int, str]]:
+    pattern = SLASH_COMMENT if path.suffix in {".rs", ".js"} else HASH_COMMENT
+    found = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        m = pattern.search(line)
+        if m:
+            found.append((number, m.group(1)))
+    return found
+
+
+def check_comments(root: Path, report: Report) -> None:
+    generated = ignored_dirs(root)
+    for path in source_files(root):
+        where = path.relative_to(root).as_posix()
+        report.sources += 1
+        for number, text in comments(path):
+            if ISSUE_NUMBER.search(text):
+                report.problem(where, number, "a comment cites an issue number: say the reason instead")
+            for m in PATH_IN_CODE.finditer(text):
+                found = m.group(1).rstrip(".,:;)")
+                rest = text[m.end():m.end() + 1]
+                if rest and PLACEHOLDER.match(rest):
+                    continue
+                if found.endswith("/") or any(found == g or found.startswith(g + "/") for g in generated):
+                    continue
+                report.comment_paths += 1
+                if not (root / found).exists():
+                    report.problem(where, number, f"`{found}` in a comment: no such file or directory in the repository")
+
+
 def check(root: Path, files: list[Path], ws: Workspace) -> Report:
     report = Report()
     docs = {f.resolve(): parse(f.resolve()) for f in files}
@@ -334,6 +391,7 @@ def check(root: Path, files: list[Path], ws: Workspace) -> Report:
         report.files += 1
         check_links(doc, docs, root, report)
         check_code(doc, ws, root, report)
+    check_comments(root, report)
     return report
 
 
@@ -391,7 +449,15 @@ SELF_TEST_EXPECTED = [
     ("README.md", 17, "leaves the repository"),
     ("docs/guide.md", 5, "#the-two-command"),
     ("docs/guide.md", 6, "../scripts/gone.sh"),
+    ("scripts/tool.rs", 2, "issue number"),
+    ("scripts/tool.rs", 3, "scripts/old.rs"),
 ]
+
+SELF_TEST_SOURCE = """\
+// Reads scripts/run.sh (fine), see https://example.com/docs/x (a URL: fine).
+// Why: issue 12 says so (PLANTED).
+let x = 1; // moved from scripts/old.rs (PLANTED: gone)
+"""
 
 
 def self_test() -> int:
@@ -410,6 +476,7 @@ def self_test() -> int:
         (root / ".gitignore").write_text("/target\n/tests/out\n")
         (root / "README.md").write_text(SELF_TEST_README)
         (root / "docs/guide.md").write_text(SELF_TEST_GUIDE)
+        (root / "scripts/tool.rs").write_text(SELF_TEST_SOURCE)
         report = check(root, files_to_check(root), ws)
     failures = []
     for file, line, needle in SELF_TEST_EXPECTED:
@@ -424,7 +491,8 @@ def self_test() -> int:
         print("what it reported:", *report.problems, sep="\n  ", file=sys.stderr)
         return 1
     print(f"check-docs self-test: caught all {len(SELF_TEST_EXPECTED)} planted problems "
-          f"(broken links and anchors, a wrong --test, -p and --bin, a missing script), no false alarm")
+          f"(broken links and anchors, a wrong --test, -p and --bin, a missing script, an issue "
+          f"number and a stale path in comments), no false alarm")
     return 0
 
 
@@ -438,7 +506,8 @@ def main(argv: list[str]) -> int:
     report = check(ROOT, files, workspace(ROOT))
     names = ", ".join(f.relative_to(ROOT).as_posix() for f in files)
     print(f"check-docs: {report.files} files ({names}): {report.links} relative links "
-          f"({report.anchors} with an anchor), {report.commands} cargo commands, {report.paths} paths in code")
+          f"({report.anchors} with an anchor), {report.commands} cargo commands, {report.paths} paths in code; "
+          f"{report.sources} source files' comments, {report.comment_paths} paths in them")
     def position(problem: str) -> tuple[str, int]:
         file, line, _ = problem.split(":", 2)
         return file, int(line)
@@ -448,7 +517,8 @@ def main(argv: list[str]) -> int:
     if report.problems:
         print(f"check-docs: {len(report.problems)} problems", file=sys.stderr)
         return 1
-    print("check-docs: every link, anchor, cargo package and target, and path resolves")
+    print("check-docs: every link, anchor, cargo package and target, and path resolves; "
+          "no comment cites an issue number")
     return 0
 
 

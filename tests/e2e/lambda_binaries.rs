@@ -194,7 +194,7 @@ async fn a_missing_setting_stops_the_function_with_one_line_naming_it() {
 /// test starts the binaries the test command built, as the other tests here do. Left to start
 /// them itself, `cargo lambda watch` builds them again for the default members alone, whose
 /// dependencies resolve with other features than the workspace's: a second build of the whole
-/// dependency tree in target/debug (about 0.3 GB and a minute of the test command, issue 19), and
+/// dependency tree in target/debug (about 0.3 GB and a minute of the test command), and
 /// in target/debug, binaries other than those the tests running beside this one start.
 ///
 /// The emulator serves each function under its name (`/.rt/<name>/2018-06-01/runtime/...`) and

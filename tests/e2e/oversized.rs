@@ -325,9 +325,9 @@ fn quietly<T>(f: impl FnOnce() -> T) -> Option<T> {
     outcome.ok()
 }
 
-/// The fuzz seeds (fuzz/corpus/handle) and every input the fuzzer crashed on
-/// (fuzz/regressions/handle), in the fuzz target's raw layout: a first byte whose bit 0 picks
-/// the route (`0` list, `1` cancel), then the event JSON.
+/// The fuzz seeds (fuzz/corpus/handle) and every input the fuzzer crashed on (kept under
+/// fuzz/regressions/, which scripts/fuzz.sh makes for the first), in the fuzz target's raw
+/// layout: a first byte whose bit 0 picks the route (`0` list, `1` cancel), then the event JSON.
 #[tokio::test]
 async fn fuzz_seeds_and_crash_inputs_replay_without_a_broken_contract() {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
