@@ -1,4 +1,7 @@
-# Sourced by the scripts beside it: installs what they need on a fresh machine, once.
+# A library, sourced by the scripts beside it (not a command: run alone it would only define
+# functions): installs what they need on a fresh machine, once. Sourced into your own shell it
+# also points the AWS SDK at the emulators it starts (test credentials, no AWS_PROFILE): for one
+# command with them, use scripts/with-emulators.sh instead.
 # - Python tools (moto, cfn-lint, the SAM CLI, cargo-lambda with its Zig) into ./.venv
 # - the workflow linters (zizmor, check-jsonschema, actionlint) into ./.venv-lint
 # - the Rust pieces: rustfmt, clippy, the aarch64 target that Lambda's arm64 needs
@@ -8,6 +11,11 @@
 # - the npm packages of the sign-in: oidc-client-ts for the account page (dev-server/page) and the
 #   OpenID provider the tests start (tests/oidc-provider), each from its own lock file
 # Re-running is cheap: each step checks before it installs.
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    echo "scripts/setup.sh is sourced by scripts/test.sh and the others, not run; for one command with the emulators: scripts/with-emulators.sh <command>" >&2
+    exit 2
+fi
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$repo_root/.venv"

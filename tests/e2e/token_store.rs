@@ -140,7 +140,7 @@ fn the_key(world: &World) -> String {
 fn require_dynamodb() {
     assert!(
         dynamodb::available(),
-        "AWS_ENDPOINT_URL_DYNAMODB is not set: run scripts/test.sh, which starts DynamoDB Local"
+        "AWS_ENDPOINT_URL_DYNAMODB is not set: run scripts/test.sh, or scripts/with-emulators.sh cargo test ..."
     );
 }
 

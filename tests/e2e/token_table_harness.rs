@@ -24,7 +24,7 @@ async fn a_fresh_table_keeps_what_is_put_and_goes_when_deleted() {
     assert!(
         dynamodb::available(),
         "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test.sh, which starts \
-         DynamoDB Local (or `source scripts/setup.sh; setup_dynamodb_local; start_dynamodb_local`)"
+         DynamoDB Local, or one area with `scripts/with-emulators.sh cargo test ...`"
     );
     let table = TokenTable::create().await;
     assert!(table.items().await.is_empty(), "a fresh table is empty");

@@ -14,8 +14,8 @@ use aws_sdk_dynamodb::types::{
 };
 
 const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_DYNAMODB";
-const HOW_TO_START: &str = "run the tests with scripts/test.sh, which starts DynamoDB Local, or start \
-     it by hand: `source scripts/setup.sh; setup_dynamodb_local; start_dynamodb_local; cargo test ...`";
+const HOW_TO_START: &str = "run the tests with scripts/test.sh, which starts DynamoDB Local, or one \
+     area with `scripts/with-emulators.sh cargo test -p bookings-tests --test e2e -- <area>::`";
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
