@@ -44,7 +44,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 #[tokio::test]
 async fn shows_the_groups_in_campaign_local_time_and_cancels_through_the_dialog() {
     with_page("list-and-cancel", |page| async move {
-        let start = demo_start();
+        let start = dev_server_demo_start();
         page.open("?lang=en").await;
         let shown = page.wait_for("the list", |s| !s.campaigns.is_empty()).await;
         page.screenshot("account-page-loaded.png").await;
@@ -146,7 +146,7 @@ async fn shows_the_groups_in_campaign_local_time_and_cancels_through_the_dialog(
 #[tokio::test]
 async fn switches_to_french_and_back() {
     with_page("language", |page| async move {
-        let start = demo_start();
+        let start = dev_server_demo_start();
         page.open("?lang=en").await;
         page.wait_for("the list", |s| !s.campaigns.is_empty()).await;
 
@@ -231,7 +231,7 @@ async fn shows_the_problem_when_a_call_fails_and_recovers() {
         assert_eq!(back.count, "10 upcoming bookings");
         assert_eq!(
             back.campaigns,
-            expected_campaigns(demo_start(), Lang::En, &[])
+            expected_campaigns(dev_server_demo_start(), Lang::En, &[])
         );
 
         // A failed cancel: the alert says why and the booking stays.
@@ -277,7 +277,7 @@ async fn the_brands_site_calls_across_origins_and_shows_a_french_error_with_the_
         let listed = page.wait_for("the list", |s| !s.campaigns.is_empty()).await;
         assert_eq!(
             listed.campaigns,
-            expected_campaigns(demo_start(), Lang::Fr, &[])
+            expected_campaigns(dev_server_demo_start(), Lang::Fr, &[])
         );
 
         let craft = booking_uuid(3);
@@ -467,9 +467,10 @@ async fn a_customer_signs_in_with_the_identity_provider_cancels_and_signs_out() 
 // What the page should show, from the demo data's rules (sandbox/src/data.rs)
 // ------------------------------------------------------------------------------------------------
 
-/// Midnight UTC today, as the dev server computes it at start. (A run straddling midnight UTC
-/// could disagree by a day: the dev server starts a moment before this is called.)
-fn demo_start() -> Timestamp {
+/// The dev server's demo start: midnight UTC today, as it computes it at start (the in-process
+/// tests' `bookings_tests::demo_start` is a fixed day instead). A run straddling midnight UTC
+/// could disagree by a day: the dev server starts a moment before this is called.
+fn dev_server_demo_start() -> Timestamp {
     let now = Timestamp::now().as_second();
     Timestamp::from_second(now - now.rem_euclid(86_400)).unwrap()
 }
