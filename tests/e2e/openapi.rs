@@ -218,7 +218,7 @@ fn data_with_an_oversized_page() -> SandboxData {
 /// Which app a scenario asks: the world's own, one whose secret is malformed or still holds the
 /// template's placeholders, or one that waits longer.
 #[derive(Clone, Copy)]
-enum Via {
+enum AppUnderTest {
     World,
     Malformed,
     Placeholders,
@@ -230,7 +230,7 @@ enum Via {
 /// One request, after the faults it needs are injected.
 struct Case {
     scenario: &'static str,
-    via: Via,
+    via: AppUnderTest,
     path: String,
     query: &'static str,
     customer: Option<String>,
@@ -240,7 +240,7 @@ struct Case {
 fn case(scenario: &'static str, path: &str, query: &'static str, customer: Option<&str>) -> Case {
     Case {
         scenario,
-        via: Via::World,
+        via: AppUnderTest::World,
         path: path.to_owned(),
         query,
         customer: customer.map(str::to_owned),
@@ -249,7 +249,7 @@ fn case(scenario: &'static str, path: &str, query: &'static str, customer: Optio
 }
 
 impl Case {
-    fn via(mut self, via: Via) -> Self {
+    fn via(mut self, via: AppUnderTest) -> Self {
         self.via = via;
         self
     }
@@ -300,9 +300,9 @@ async fn scenarios(route: Route) -> Vec<Observed> {
                 case("claim with a space", list, "", Some(&stray_space)),
                 case("claim with a control character", list, "", Some(&control)),
                 case("claim too long", list, "", Some(&too_long)),
-                case("malformed secret", list, "", me).via(Via::Malformed),
-                case("placeholder secret", list, "", me).via(Via::Placeholders),
-                case("oversized page", list, "", Some(TOO_LARGE)).via(Via::Patient),
+                case("malformed secret", list, "", me).via(AppUnderTest::Malformed),
+                case("placeholder secret", list, "", me).via(AppUnderTest::Placeholders),
+                case("oversized page", list, "", Some(TOO_LARGE)).via(AppUnderTest::Patient),
                 case("upstream error", list, "", me).after(3, Endpoint::Fetch, Fault::Status(500)),
                 case("rate limited", list, "", me).after(3, Endpoint::Fetch, limited),
                 case("upstream too slow", list, "", me).after(1, Endpoint::Fetch, slow),
@@ -328,8 +328,8 @@ async fn scenarios(route: Route) -> Vec<Observed> {
                 case("claim with a space", other, "", Some(&stray_space)),
                 case("claim with a control character", other, "", Some(&control)),
                 case("someone else's booking", other, "", Some(OTHER_CUSTOMER)),
-                case("malformed secret", other, "", me).via(Via::Malformed),
-                case("placeholder secret", other, "", me).via(Via::Placeholders),
+                case("malformed secret", other, "", me).via(AppUnderTest::Malformed),
+                case("placeholder secret", other, "", me).via(AppUnderTest::Placeholders),
                 case("upstream error", other, "", me).after(
                     1,
                     Endpoint::Cancel,
@@ -347,10 +347,10 @@ async fn scenarios(route: Route) -> Vec<Observed> {
             world.sandbox.inject(endpoint, fault);
         }
         let app = match case.via {
-            Via::World => &world.app,
-            Via::Malformed => &malformed,
-            Via::Placeholders => &placeholders,
-            Via::Patient => &patient,
+            AppUnderTest::World => &world.app,
+            AppUnderTest::Malformed => &malformed,
+            AppUnderTest::Placeholders => &placeholders,
+            AppUnderTest::Patient => &patient,
         };
         let customer = case.customer.as_deref();
         seen.push(

@@ -43,6 +43,8 @@ struct Invocation {
     deadline_ms: u64,
 }
 
+/// What the Runtime API's handlers share (axum state): the queue of invocations waiting for a
+/// poll, the callers waiting for each answer, and what the tests read back.
 #[derive(Clone)]
 struct Shared {
     queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>>,
