@@ -1091,17 +1091,29 @@ async fn a_table_that_refuses_writes_is_counted_and_left_aside() {
         exchanges(&world.sandbox)
     );
 
-    world.sandbox.revoke_tokens();
-    let before = (exchanges(&world.sandbox), front.total_calls());
-    assert_eq!(all_at_once(&fleet).await, vec![200; 4]);
-    let after = (exchanges(&world.sandbox), front.total_calls());
-    println!("a table refusing writes: exchanges {before:?} -> {after:?} (exchanges, table calls)");
+    // Each container meets the refusal at most once, then leaves the table aside (one that lost
+    // the lease race and exchanged its own, unpublished, has not met it yet: its next refresh
+    // does, in four calls). Before, every exchange cost four calls, round after round.
+    let mut rounds = Vec::new();
+    for _ in 0..2 {
+        world.sandbox.revoke_tokens();
+        let before = (exchanges(&world.sandbox), front.total_calls());
+        assert_eq!(all_at_once(&fleet).await, vec![200; 4]);
+        let after = (exchanges(&world.sandbox), front.total_calls());
+        rounds.push((after.0 - before.0, after.1 - before.1));
+    }
+    println!("a table refusing writes: (exchanges, table calls) per revocation round: {rounds:?}");
+    for (exchanged, _) in &rounds {
+        assert_eq!(
+            *exchanged, 4,
+            "one exchange each, as without a table: {rounds:?}"
+        );
+    }
+    assert!(rounds[0].1 <= 4 * 4, "{rounds:?}");
     assert_eq!(
-        after.0 - before.0,
-        4,
-        "one exchange each, as without a table"
+        rounds[1].1, 0,
+        "no table call once every container left it aside: {rounds:?}"
     );
-    assert_eq!(after.1, before.1, "no table call while it is aside");
 
     tokio::time::sleep(Duration::from_millis(100)).await;
     let counted: u64 = fleet.iter().flat_map(table_failures).sum();
