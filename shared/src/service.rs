@@ -10,7 +10,7 @@ use crate::booking_id::{BookingId, BookingKey};
 use crate::escaped::Escaped;
 use crate::model::{Booking, BookingPage, BookingStatus};
 use crate::omnilab::{
-    BookingFilter, Call, ExternalId, Language, OmniLab, PageRequest, UpstreamError,
+    BookingFilter, Budget, ExternalId, Language, OmniLab, PageRequest, UpstreamError,
 };
 use crate::query::{ListQuery, MAX_PAGE_SIZE, Pages};
 use crate::view::{self, BookingList, NextPage};
@@ -76,7 +76,7 @@ impl Bookings {
     /// pages as fit in one Lambda response, with `next_page` saying where the rest starts.
     pub async fn list(
         &self,
-        call: &Call,
+        budget: &Budget,
         customer: &ExternalId,
         query: &ListQuery,
     ) -> Result<Escaped, ListError> {
@@ -85,9 +85,9 @@ impl Bookings {
             Pages::One(page) => {
                 let fetched = self
                     .omnilab
-                    .fetch_contact_bookings(call, customer, &query.filter, page)
+                    .fetch_contact_bookings(budget, customer, &query.filter, page)
                     .await?;
-                let page = fetched.page(call)?;
+                let page = fetched.page(budget)?;
                 let views = view::views(page.bookings, language);
                 let list =
                     BookingList::new(&views, page.page_number, page.page_size, page.total_count);
@@ -96,7 +96,7 @@ impl Bookings {
             Pages::All => {
                 let concurrency = self.omnilab.policy().page_concurrency;
                 let mut pages = self
-                    .every_page(call, customer, &query.filter, concurrency)
+                    .every_page(budget, customer, &query.filter, concurrency)
                     .try_collect::<Vec<_>>()
                     .await?;
                 if !steady(&pages) {
@@ -107,7 +107,7 @@ impl Bookings {
                         "the bookings changed while they were paged; paging them again"
                     );
                     pages = self
-                        .every_page(call, customer, &query.filter, concurrency)
+                        .every_page(budget, customer, &query.filter, concurrency)
                         .try_collect::<Vec<_>>()
                         .await?;
                 }
@@ -124,19 +124,19 @@ impl Bookings {
     /// id, so without the ownership check any signed-in customer could cancel anyone's booking.
     pub async fn cancel(
         &self,
-        call: &Call,
+        budget: &Budget,
         customer: &ExternalId,
         id: &BookingId,
     ) -> Result<Cancelled, CancelError> {
         let booking = self
-            .find_own(call, customer, id)
+            .find_own(budget, customer, id)
             .await?
             .ok_or(CancelError::NotFound)?;
         // OmniLab wants its own spelling back, exactly as listed. It matched `id` ignoring
         // case, so it is a UUID too.
         let listed = BookingId::parse(&booking.booking).map_err(|_| CancelError::NotFound)?;
         if booking.booking_status != BookingStatus::Cancelled {
-            self.cancel_once(call, &listed)
+            self.cancel_once(budget, &listed)
                 .await
                 .map_err(|error| match error {
                     // Gone between our check and the cancel: the caller sees what a re-list would show.
@@ -159,7 +159,7 @@ impl Bookings {
     /// caller's deadline, or one attempt's timeout if that is later); each caller waits for
     /// its outcome within its own deadline only, and one that gave up leaves the outcome to
     /// whoever asks next.
-    async fn cancel_once(&self, call: &Call, booking: &BookingId) -> Result<(), UpstreamError> {
+    async fn cancel_once(&self, budget: &Budget, booking: &BookingId) -> Result<(), UpstreamError> {
         let key = booking.key();
         let mut outcome = {
             let mut cancels = lock(&self.cancels);
@@ -174,7 +174,7 @@ impl Bookings {
                     let omnilab = self.omnilab.clone();
                     let cancels = self.cancels.clone();
                     let booking = booking.clone();
-                    let own = call.outliving(omnilab.policy().attempt_timeout);
+                    let own = budget.outliving(omnilab.policy().attempt_timeout);
                     tokio::spawn(async move {
                         let result = omnilab.cancel_interaction_booking(&own, &booking).await;
                         if result.is_err() {
@@ -202,16 +202,16 @@ impl Bookings {
     /// more before the answer is "not yours".
     async fn find_own(
         &self,
-        call: &Call,
+        budget: &Budget,
         customer: &ExternalId,
         id: &BookingId,
     ) -> Result<Option<Booking<'static>>, UpstreamError> {
-        match self.scan(call, customer, id).await? {
+        match self.scan(budget, customer, id).await? {
             Scan::Found(booking) => Ok(Some(*booking)),
             Scan::Absent { moved: false } => Ok(None),
             Scan::Absent { moved: true } => {
                 tracing::info!("the bookings changed during the ownership check; looking again");
-                match self.scan(call, customer, id).await? {
+                match self.scan(budget, customer, id).await? {
                     Scan::Found(booking) => Ok(Some(*booking)),
                     Scan::Absent { .. } => Ok(None),
                 }
@@ -221,12 +221,12 @@ impl Bookings {
 
     async fn scan(
         &self,
-        call: &Call,
+        budget: &Budget,
         customer: &ExternalId,
         id: &BookingId,
     ) -> Result<Scan, UpstreamError> {
         let everything = BookingFilter::default();
-        let mut pages = std::pin::pin!(self.every_page(call, customer, &everything, 1));
+        let mut pages = std::pin::pin!(self.every_page(budget, customer, &everything, 1));
         let mut first_count = None;
         let mut moved = false;
         while let Some(page) = pages.try_next().await? {
@@ -242,7 +242,7 @@ impl Bookings {
     /// then the other pages at that size, up to `concurrency` at a time, yielded in page order.
     fn every_page<'a>(
         &'a self,
-        call: &'a Call,
+        budget: &'a Budget,
         customer: &'a ExternalId,
         filter: &'a BookingFilter,
         concurrency: usize,
@@ -251,9 +251,9 @@ impl Bookings {
         let fetch = move |number: u32, size: u32| async move {
             let fetched = self
                 .omnilab
-                .fetch_contact_bookings(call, customer, filter, PageRequest { number, size })
+                .fetch_contact_bookings(budget, customer, filter, PageRequest { number, size })
                 .await?;
-            Ok(fetched.page(call)?.into_owned())
+            Ok(fetched.page(budget)?.into_owned())
         };
         stream::once(fetch(1, MAX_PAGE_SIZE))
             .map_ok(move |first| {

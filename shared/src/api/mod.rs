@@ -26,7 +26,7 @@ use crate::identity;
 use crate::metrics;
 #[cfg(feature = "stats")]
 use crate::omnilab::Stats;
-use crate::omnilab::{Call, OmniLab, UpstreamError};
+use crate::omnilab::{Budget, OmniLab, UpstreamError};
 use crate::query::{InvalidParameter, ListQuery, Reason};
 use crate::service::Bookings;
 
@@ -176,20 +176,20 @@ impl App {
     ) -> Response<Reply> {
         let started = Instant::now();
         let cold_start = self.inner.cold.swap(false, Ordering::Relaxed);
-        let budget = self.budget(request);
-        let call = Call::new(budget);
+        let time = self.time_for(request);
+        let budget = Budget::new(time);
         let work = async {
             if let Some(&unreadable) = request.extensions().get::<Unreadable>() {
                 return Err(ApiError::Unreadable(unreadable));
             }
             match route {
-                Route::ListBookings => self.list(&call, request).await,
-                Route::CancelBooking => self.cancel(&call, request).await,
+                Route::ListBookings => self.list(&budget, request).await,
+                Route::CancelBooking => self.cancel(&budget, request).await,
             }
         };
         // The one bound on every wait inside (a token or secret another request is fetching, a
         // cancel of the same booking in flight): none outlives this request's deadline.
-        let outcome = tokio::time::timeout(budget, work)
+        let outcome = tokio::time::timeout(time, work)
             .await
             .unwrap_or(Err(ApiError::Upstream(UpstreamError::Timeout)));
         let (response, problem) = match outcome {
@@ -201,7 +201,7 @@ impl App {
             }
         };
         let duration = started.elapsed();
-        let tally = call.tally();
+        let tally = budget.tally();
         let unreadable = matches!(problem, Some(ApiError::Unreadable(_)));
         let problem = problem.as_ref().map(ApiError::kind);
         tracing::info!(
@@ -228,11 +228,11 @@ impl App {
         response
     }
 
-    async fn list(&self, call: &Call, request: &Request) -> Result<Response<Reply>, ApiError> {
+    async fn list(&self, budget: &Budget, request: &Request) -> Result<Response<Reply>, ApiError> {
         check_method(Route::ListBookings, request)?;
         let customer = identity::customer(request, &self.inner.external_id_claim)?;
         let query = ListQuery::parse(query_pairs(request))?;
-        let list = self.inner.bookings.list(call, &customer, &query).await?;
+        let list = self.inner.bookings.list(budget, &customer, &query).await?;
         Ok(response(
             StatusCode::OK,
             "application/json",
@@ -240,7 +240,11 @@ impl App {
         ))
     }
 
-    async fn cancel(&self, call: &Call, request: &Request) -> Result<Response<Reply>, ApiError> {
+    async fn cancel(
+        &self,
+        budget: &Budget,
+        request: &Request,
+    ) -> Result<Response<Reply>, ApiError> {
         check_method(Route::CancelBooking, request)?;
         let customer = identity::customer(request, &self.inner.external_id_claim)?;
         if let Some((name, _)) = query_pairs(request).next() {
@@ -252,13 +256,13 @@ impl App {
                 BookingId::parse(text)
                     .map_err(|_| InvalidParameter::new("booking", Reason::BookingId).into())
             })?;
-        let cancelled = self.inner.bookings.cancel(call, &customer, &id).await?;
+        let cancelled = self.inner.bookings.cancel(budget, &customer, &id).await?;
         Ok(json_response(StatusCode::OK, &cancelled))
     }
 
     /// The time this request may spend: up to Lambda's deadline (less a margin), or the
     /// configured default where there is none (local runs).
-    fn budget(&self, request: &Request) -> Duration {
+    fn time_for(&self, request: &Request) -> Duration {
         let default = self.inner.default_budget;
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)

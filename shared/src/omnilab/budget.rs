@@ -1,39 +1,40 @@
-//! One request's dealings with the upstreams: the time it has left, and what its calls cost.
+//! One request's budget upstream: the time it has left, and what its calls have cost.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::tally::{Recorder, Tally};
 
-/// One request's dealings with OmniLab, Secrets Manager and DynamoDB: its deadline, and the
-/// tally every call it makes is counted in.
+/// One request's budget for OmniLab, Secrets Manager and DynamoDB: its deadline, and the tally
+/// every call it makes is counted in. Narrower budgets made from it (`within`, `outliving`)
+/// share its tally.
 #[derive(Debug)]
-pub struct Call {
+pub struct Budget {
     deadline: Instant,
-    // Shared with the narrower calls made `within` this one, so their costs count here too.
+    // Shared with the narrower budgets made from this one, so their costs count here too.
     tally: Arc<Recorder>,
 }
 
-impl Call {
-    pub fn new(budget: Duration) -> Self {
+impl Budget {
+    pub fn new(time: Duration) -> Self {
         Self {
-            deadline: Instant::now() + budget,
+            deadline: Instant::now() + time,
             tally: Arc::default(),
         }
     }
 
-    /// The same request with at most `budget` left: for work it may give up on (refreshing a
+    /// The same request with at most `at_most` left: for work it may give up on (refreshing a
     /// token that still serves) without giving up the request.
-    pub(crate) fn within(&self, budget: Duration) -> Self {
+    pub(crate) fn within(&self, at_most: Duration) -> Self {
         Self {
-            deadline: self.deadline.min(Instant::now() + budget),
+            deadline: self.deadline.min(Instant::now() + at_most),
             tally: self.tally.clone(),
         }
     }
 
     /// The same request's tally, with a deadline of its own: at least `at_least` from now,
-    /// and never earlier than this one's. For a call shared by several requests, which must
-    /// not end with the first of them.
+    /// and never earlier than this one's. For work shared by several requests, which must not
+    /// end with the first of them.
     pub(crate) fn outliving(&self, at_least: Duration) -> Self {
         Self {
             deadline: self.deadline.max(Instant::now() + at_least),

@@ -10,7 +10,7 @@ use super::request::{BookingFilter, ExternalId, PageRequest};
 use super::sdk::AwsConfig;
 use super::transport::{Answer, Retry, Transport};
 use super::{
-    Call, CredentialsSource, Endpoint, Settings, TransportError, UpstreamError, UpstreamPolicy,
+    Budget, CredentialsSource, Endpoint, Settings, TransportError, UpstreamError, UpstreamPolicy,
 };
 use crate::booking_id::BookingId;
 use crate::model::BookingPage;
@@ -32,9 +32,9 @@ pub struct FetchedPage(Answer);
 
 impl FetchedPage {
     /// The page, its strings borrowed from the answer; one that does not parse counts as a
-    /// malformed answer of `call`.
-    pub fn page(&self, call: &Call) -> Result<BookingPage<'_>, UpstreamError> {
-        self.0.json(call)
+    /// malformed answer in `budget`'s tally.
+    pub fn page(&self, budget: &Budget) -> Result<BookingPage<'_>, UpstreamError> {
+        self.0.json(budget)
     }
 }
 
@@ -92,7 +92,7 @@ impl OmniLab {
     /// strings are read in place from it ([`FetchedPage::page`]).
     pub async fn fetch_contact_bookings(
         &self,
-        call: &Call,
+        budget: &Budget,
         contact: &ExternalId,
         filter: &BookingFilter,
         page: PageRequest,
@@ -104,9 +104,12 @@ impl OmniLab {
             .as_ref()
             .ok_or(UpstreamError::Transport(TransportError::Request))?;
         let answer = self
-            .authorized(call, Endpoint::FetchContactBookings, Retry::Safe, |token| {
-                client.get(url.clone()).bearer_auth(token).query(&params)
-            })
+            .authorized(
+                budget,
+                Endpoint::FetchContactBookings,
+                Retry::Safe,
+                |token| client.get(url.clone()).bearer_auth(token).query(&params),
+            )
             .await?;
         match answer.status {
             status if status.is_success() => Ok(FetchedPage(answer)),
@@ -118,7 +121,7 @@ impl OmniLab {
     /// OmniLab listed it.
     pub async fn cancel_interaction_booking(
         &self,
-        call: &Call,
+        budget: &Budget,
         booking: &BookingId,
     ) -> Result<(), UpstreamError> {
         #[derive(Serialize)]
@@ -135,7 +138,7 @@ impl OmniLab {
         };
         let answer = self
             .authorized(
-                call,
+                budget,
                 Endpoint::CancelInteractionBooking,
                 Retry::OnlyUnsent,
                 |token| client.post(&self.cancel_url).bearer_auth(token).json(&body),
@@ -143,8 +146,8 @@ impl OmniLab {
             .await?;
         match answer.status {
             status if status.is_success() => {
-                answer.json::<Cancelled>(call)?;
-                call.record().with(|tally| tally.cancellations += 1);
+                answer.json::<Cancelled>(budget)?;
+                budget.record().with(|tally| tally.cancellations += 1);
                 Ok(())
             }
             // The reference page documents no refusal; these are how an API says "not in this
@@ -170,17 +173,17 @@ impl OmniLab {
     /// tokens, and each replacement would cost it one more exchange.
     async fn authorized(
         &self,
-        call: &Call,
+        budget: &Budget,
         endpoint: Endpoint,
         retry: Retry,
         build: impl Fn(&str) -> RequestBuilder,
     ) -> Result<Answer, UpstreamError> {
         const MAX_SENDS: usize = 3;
-        let mut token = self.auth.token(&self.transport, call).await?;
+        let mut token = self.auth.token(&self.transport, budget).await?;
         for sent in 1..=MAX_SENDS {
             let answer = self
                 .transport
-                .send(call, endpoint, retry, || build(token.bearer()))
+                .send(budget, endpoint, retry, || build(token.bearer()))
                 .await?;
             if answer.status != StatusCode::UNAUTHORIZED {
                 return Ok(answer);
@@ -197,7 +200,7 @@ impl OmniLab {
                 "OmniLab refused the cached access token; refreshing it"
             );
             self.auth.discard(&token);
-            token = self.auth.token(&self.transport, call).await?;
+            token = self.auth.token(&self.transport, budget).await?;
         }
         Err(UpstreamError::Unauthorized)
     }

@@ -3,7 +3,8 @@
 //! - [`auth`]: the client-credentials token: the credentials from Secrets Manager, the OAuth
 //!   exchange, the container's cache and the fleet's one token in DynamoDB
 //!   (`OMNILAB_TOKEN_TABLE`), each in a module of its own.
-//! - [`call`]: one request's deadline and the tally of what it cost upstream.
+//! - [`budget`]: one request's budget: the time it has left, and the tally of what it spent
+//!   upstream.
 //! - [`sdk`]: the AWS SDK's configuration and its errors, safe to log.
 //! - [`transport`]: deadlines, retries and bounded bodies for every upstream call.
 //! - [`client`]: the two Booking API endpoints, typed.
@@ -16,7 +17,7 @@
 //! types before they reach the client.
 
 mod auth;
-mod call;
+mod budget;
 mod client;
 mod error;
 mod request;
@@ -26,7 +27,7 @@ mod tally;
 mod transport;
 
 pub use auth::{Credentials, CredentialsError, CredentialsSource};
-pub use call::Call;
+pub use budget::Budget;
 #[cfg(feature = "stats")]
 pub use client::Stats;
 pub use client::{FetchedPage, OmniLab};

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::error::{Malformed, TransportError};
 use super::tally::{Endpoint, FailureKind};
-use super::{Call, UpstreamError, UpstreamPolicy};
+use super::{Budget, UpstreamError, UpstreamPolicy};
 
 /// OmniLab's pages are tens of kilobytes; anything near this is not a booking page.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -108,7 +108,7 @@ impl Transport {
     /// is retried like one that drops before the headers.
     pub(crate) async fn send(
         &self,
-        call: &Call,
+        budget: &Budget,
         endpoint: Endpoint,
         retry: Retry,
         build: impl Fn() -> RequestBuilder,
@@ -116,11 +116,11 @@ impl Transport {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let remaining = call.remaining();
+            let remaining = budget.remaining();
             if remaining.is_zero() {
                 return Err(UpstreamError::Timeout);
             }
-            call.count();
+            budget.count();
             let started = Instant::now();
             let outcome = self.attempt(build(), remaining, endpoint).await;
             let kind = match &outcome {
@@ -128,7 +128,8 @@ impl Transport {
                 Ok(answer) => FailureKind::of_status(answer.status),
                 Err(error) => Some(FailureKind::of_error(error)),
             };
-            call.record()
+            budget
+                .record()
                 .attempt(endpoint, started.elapsed(), kind, attempt > 1);
             let failure = match outcome {
                 Ok(answer) if answer.status == StatusCode::TOO_MANY_REQUESTS => {
@@ -152,7 +153,7 @@ impl Transport {
                 _ => self.backoff(attempt),
             };
             // Leave room for the retry itself; a wait that cannot fit is a wait for nothing.
-            if wait + Duration::from_millis(50) >= call.remaining() {
+            if wait + Duration::from_millis(50) >= budget.remaining() {
                 return Err(failure);
             }
             tracing::warn!(attempt, error = %failure, wait_ms = wait.as_millis() as u64, "retrying OmniLab call");
@@ -254,8 +255,11 @@ impl Answer {
                 .any(|window| window.eq_ignore_ascii_case(needle))
     }
 
-    /// The body as `T`; one that does not parse counts as a malformed answer of `call`.
-    pub(crate) fn json<'a, T: Deserialize<'a>>(&'a self, call: &Call) -> Result<T, UpstreamError> {
+    /// The body as `T`; one that does not parse counts as a malformed answer in `budget`'s tally.
+    pub(crate) fn json<'a, T: Deserialize<'a>>(
+        &'a self,
+        budget: &Budget,
+    ) -> Result<T, UpstreamError> {
         // Checked as UTF-8 once, in one pass, rather than string by string as `from_slice`
         // does. A body that is not UTF-8 goes to `from_slice` for the same error it would give.
         let parsed = match std::str::from_utf8(&self.body) {
@@ -263,7 +267,7 @@ impl Answer {
             Err(_) => serde_json::from_slice(&self.body),
         };
         parsed.map_err(|e| {
-            call.record().malformed(self.endpoint);
+            budget.record().malformed(self.endpoint);
             UpstreamError::from_json(&e)
         })
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use tokio::sync::{Mutex, OnceCell};
 
-use crate::omnilab::Call;
+use crate::omnilab::Budget;
 use crate::omnilab::sdk::{AwsConfig, SdkFailure};
 
 /// OmniLab's client credentials, as stored in the secret: `{"client_id", "client_secret", "audience"}`.
@@ -115,7 +115,7 @@ impl CredentialStore {
         self.reads.load(Ordering::Relaxed)
     }
 
-    pub(crate) async fn get(&self, call: &Call) -> Result<Arc<Credentials>, CredentialsError> {
+    pub(crate) async fn get(&self, budget: &Budget) -> Result<Arc<Credentials>, CredentialsError> {
         let mut state = self.state.lock().await;
         if let Some(credentials) = &state.current {
             return Ok(credentials.clone());
@@ -125,7 +125,7 @@ impl CredentialStore {
         {
             return Err(error.clone());
         }
-        self.read_into(&mut state, call).await
+        self.read_into(&mut state, budget).await
     }
 
     /// `rejected` did not work: read the source again (the secret may have been rotated),
@@ -133,7 +133,7 @@ impl CredentialStore {
     /// means there is nothing newer to try.
     pub(crate) async fn reread(
         &self,
-        call: &Call,
+        budget: &Budget,
         rejected: &Arc<Credentials>,
     ) -> Result<Option<Arc<Credentials>>, CredentialsError> {
         let mut state = self.state.lock().await;
@@ -148,16 +148,16 @@ impl CredentialStore {
             return Ok(None);
         }
         state.last_reread = Some(now);
-        let fresh = self.read_into(&mut state, call).await?;
+        let fresh = self.read_into(&mut state, budget).await?;
         Ok((*fresh != **rejected).then_some(fresh))
     }
 
     async fn read_into(
         &self,
         state: &mut State,
-        call: &Call,
+        budget: &Budget,
     ) -> Result<Arc<Credentials>, CredentialsError> {
-        let outcome = self.read(call).await.map(Arc::new);
+        let outcome = self.read(budget).await.map(Arc::new);
         let now = Instant::now();
         match &outcome {
             Ok(credentials) => {
@@ -166,7 +166,7 @@ impl CredentialStore {
             }
             // The read is bounded by the request's own time: its timeout says nothing about
             // Secrets Manager, and a patient request behind it must still try.
-            Err(CredentialsError::Timeout) if call.spent() => {}
+            Err(CredentialsError::Timeout) if budget.spent() => {}
             Err(error) => {
                 let memory = match error {
                     CredentialsError::Unavailable(_) | CredentialsError::Timeout => OUTAGE_MEMORY,
@@ -181,18 +181,18 @@ impl CredentialStore {
         outcome
     }
 
-    async fn read(&self, call: &Call) -> Result<Credentials, CredentialsError> {
+    async fn read(&self, budget: &Budget) -> Result<Credentials, CredentialsError> {
         let secret_id = match &self.source {
             CredentialsSource::Static(credentials) => return Ok(credentials.clone()),
             CredentialsSource::SecretsManager { secret_id } => secret_id,
         };
         let client = self.client().await;
-        call.count();
-        call.record().with(|tally| tally.secret_reads += 1);
+        budget.count();
+        budget.record().with(|tally| tally.secret_reads += 1);
         #[cfg(feature = "stats")]
         self.reads.fetch_add(1, Ordering::Relaxed);
         let request = client.get_secret_value().secret_id(secret_id).send();
-        let output = tokio::time::timeout(call.remaining(), request)
+        let output = tokio::time::timeout(budget.remaining(), request)
             .await
             .map_err(|_| CredentialsError::Timeout)?
             .map_err(|error| {

@@ -12,7 +12,7 @@ use super::credentials::{CredentialStore, Credentials};
 use super::token::{AccessToken, MAX_LIFETIME};
 use crate::omnilab::error::Malformed;
 use crate::omnilab::transport::{Retry, Transport};
-use crate::omnilab::{Call, Endpoint, UpstreamError};
+use crate::omnilab::{Budget, Endpoint, UpstreamError};
 
 pub(crate) struct Exchange {
     token_url: String,
@@ -79,17 +79,17 @@ impl Exchange {
     pub(crate) async fn token(
         &self,
         transport: &Transport,
-        call: &Call,
+        budget: &Budget,
     ) -> Result<AccessToken, UpstreamError> {
-        let credentials = self.credentials.get(call).await?;
-        match self.request(transport, call, &credentials).await {
+        let credentials = self.credentials.get(budget).await?;
+        match self.request(transport, budget, &credentials).await {
             Err(UpstreamError::CredentialsRejected) => {
-                match self.credentials.reread(call, &credentials).await? {
+                match self.credentials.reread(budget, &credentials).await? {
                     Some(reread) => {
                         tracing::warn!(
                             "OmniLab rejected the client credentials; trying the secret's newer value"
                         );
-                        self.request(transport, call, &reread).await
+                        self.request(transport, budget, &reread).await
                     }
                     None => {
                         tracing::error!("OmniLab rejected the client credentials in the secret");
@@ -105,13 +105,14 @@ impl Exchange {
     async fn request(
         &self,
         transport: &Transport,
-        call: &Call,
+        budget: &Budget,
         credentials: &Credentials,
     ) -> Result<AccessToken, UpstreamError> {
-        self.try_request(transport, call, credentials)
+        self.try_request(transport, budget, credentials)
             .await
             .inspect_err(|_| {
-                call.record()
+                budget
+                    .record()
                     .with(|tally| tally.token_exchange_failures += 1)
             })
     }
@@ -119,7 +120,7 @@ impl Exchange {
     async fn try_request(
         &self,
         transport: &Transport,
-        call: &Call,
+        budget: &Budget,
         credentials: &Credentials,
     ) -> Result<AccessToken, UpstreamError> {
         let body = TokenRequest {
@@ -130,7 +131,7 @@ impl Exchange {
         };
         let client = transport.client()?;
         let answer = transport
-            .send(call, Endpoint::Token, Retry::Safe, || {
+            .send(budget, Endpoint::Token, Retry::Safe, || {
                 client.post(&self.token_url).json(&body)
             })
             .await?;
@@ -143,9 +144,9 @@ impl Exchange {
             }
             status => return Err(UpstreamError::Status(status.as_u16())),
         }
-        let token: TokenResponse = answer.json(call)?;
+        let token: TokenResponse = answer.json(budget)?;
         if token.access_token.is_empty() {
-            call.record().malformed(Endpoint::Token);
+            budget.record().malformed(Endpoint::Token);
             return Err(UpstreamError::Malformed(Malformed::EmptyToken));
         }
         Ok(AccessToken::issued(

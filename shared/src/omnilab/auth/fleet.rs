@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use super::token::{AccessToken, Freshness};
 use crate::every::Every;
 use crate::omnilab::sdk::SdkFailure;
-use crate::omnilab::{Call, UpstreamError};
+use crate::omnilab::{Budget, UpstreamError};
 
 /// How long a lease lasts: well beyond one healthy token exchange (tens to hundreds of
 /// milliseconds) and a slow one (a second and a half), short enough that a holder that died
@@ -100,14 +100,14 @@ pub(crate) trait Table: Send + Sync {
 
     fn read(
         &self,
-        call: &Call,
+        budget: &Budget,
     ) -> impl Future<Output = Result<Snapshot<Self::Basis>, TableError>> + Send;
 
     /// Takes the lease until `until` if the item is still as `basis` found it (`None`: it
     /// changed). With `clear_token`, whatever token the item holds is removed with it.
     fn lease(
         &self,
-        call: &Call,
+        budget: &Budget,
         basis: &Self::Basis,
         until: Instant,
         clear_token: bool,
@@ -117,7 +117,7 @@ pub(crate) trait Table: Send + Sync {
     /// taken over).
     fn publish(
         &self,
-        call: &Call,
+        budget: &Budget,
         lease: &Self::Lease,
         token: &AccessToken,
     ) -> impl Future<Output = Result<bool, TableError>> + Send;
@@ -125,7 +125,7 @@ pub(crate) trait Table: Send + Sync {
     /// Gives `lease` back, if it is still ours; also when the request's own time is up.
     fn release(
         &self,
-        call: &Call,
+        budget: &Budget,
         lease: &Self::Lease,
     ) -> impl Future<Output = Result<(), TableError>> + Send;
 }
@@ -235,7 +235,7 @@ impl<T: Table> Fleet<T> {
     /// `exchange` is told whether a due token still serves meanwhile ([`Urgency`]).
     pub(crate) async fn token<F, Fut>(
         &self,
-        call: &Call,
+        budget: &Budget,
         rejected: Option<&str>,
         exchange: F,
     ) -> Result<Had, Miss>
@@ -243,7 +243,7 @@ impl<T: Table> Fleet<T> {
         F: FnOnce(Urgency) -> Fut,
         Fut: Future<Output = Result<AccessToken, UpstreamError>>,
     {
-        let mut calls = Calls::new(call);
+        let mut calls = TableCalls::new(budget);
         let mut waiting_since: Option<Instant> = None;
         let mut poll = FIRST_POLL;
         let mut counted = Counted::default();
@@ -254,10 +254,10 @@ impl<T: Table> Fleet<T> {
             } else {
                 0
             })?;
-            let snapshot = self.table.read(call).await.map_err(Miss::Table)?;
+            let snapshot = self.table.read(budget).await.map_err(Miss::Table)?;
             let now = Instant::now();
             if let Some(flaw) = snapshot.flaw {
-                counted.once(call, Counter::Unusable);
+                counted.once(budget, Counter::Unusable);
                 if self.unusable.due(now) {
                     tracing::warn!(table = %self.table.name(), %flaw, "the shared token item is unusable; it counts as absent and will be replaced");
                 }
@@ -265,17 +265,17 @@ impl<T: Table> Fleet<T> {
             let step = decide(snapshot.token.as_ref(), snapshot.lease_until, rejected, now);
             match step {
                 Step::Use(token) => {
-                    counted.once(call, Counter::Hit);
+                    counted.once(budget, Counter::Hit);
                     return Ok(Had::shared(token));
                 }
                 Step::UseWhileRefreshed(token) => {
-                    counted.once(call, Counter::Hit);
+                    counted.once(budget, Counter::Hit);
                     return Ok(Had::shared(token.deferred(now, RECHECK)));
                 }
                 Step::Wait { until } => {
-                    counted.once(call, Counter::Miss);
+                    counted.once(budget, Counter::Miss);
                     let since = *waiting_since.get_or_insert_with(|| {
-                        counted.once(call, Counter::Wait);
+                        counted.once(budget, Counter::Wait);
                         now
                     });
                     // No honest lease outlives this: a lease of another clock, or one renewed
@@ -287,25 +287,25 @@ impl<T: Table> Fleet<T> {
                         }
                         return Err(Miss::GaveUp("patience"));
                     }
-                    if call.spent() {
+                    if budget.spent() {
                         return Err(Miss::OutOfTime);
                     }
                     // Just past the lease's end, so a lapsed lease is seen as lapsed.
                     let wait = poll
                         .min(until.saturating_duration_since(now) + Duration::from_millis(1))
                         .min(give_up - now)
-                        .min(call.remaining());
+                        .min(budget.remaining());
                     tokio::time::sleep(wait).await;
                     poll = (poll * POLL_GROWTH).min(LONGEST_POLL);
                 }
                 Step::Lease { due } => {
-                    counted.once(call, Counter::Miss);
+                    counted.once(budget, Counter::Miss);
                     // The lease, then a publish and perhaps a release: three calls, or none.
                     calls.take(HOLDER_CALLS - 1)?;
-                    let until = now + LEASE.min(call.remaining());
+                    let until = now + LEASE.min(budget.remaining());
                     let lease = self
                         .table
-                        .lease(call, &snapshot.basis, until, due.is_none())
+                        .lease(budget, &snapshot.basis, until, due.is_none())
                         .await
                         .map_err(Miss::Table)?;
                     let Some(lease) = lease else {
@@ -313,9 +313,9 @@ impl<T: Table> Fleet<T> {
                         continue;
                     };
                     if snapshot.leased_before {
-                        counted.once(call, Counter::Takeover);
+                        counted.once(budget, Counter::Takeover);
                     }
-                    return self.hold(call, &mut calls, lease, due, exchange).await;
+                    return self.hold(budget, &mut calls, lease, due, exchange).await;
                 }
             }
         }
@@ -324,8 +324,8 @@ impl<T: Table> Fleet<T> {
     /// Exchanges under `lease`, then publishes, or gives the lease back on every other path.
     async fn hold<F, Fut>(
         &self,
-        call: &Call,
-        calls: &mut Calls<'_>,
+        budget: &Budget,
+        calls: &mut TableCalls<'_>,
         lease: T::Lease,
         due: Option<AccessToken>,
         exchange: F,
@@ -343,37 +343,37 @@ impl<T: Table> Fleet<T> {
                 calls.take(1)?;
                 // `Ok(false)`: our lease lapsed and another container took over; the token is
                 // still good for this one.
-                let unpublished = self.table.publish(call, &lease, &token).await.err();
+                let unpublished = self.table.publish(budget, &lease, &token).await.err();
                 if unpublished.is_some() {
-                    self.release(call, calls, &lease).await;
+                    self.release(budget, calls, &lease).await;
                 }
                 Ok(Had { token, unpublished })
             }
             Err(error) => {
-                self.release(call, calls, &lease).await;
+                self.release(budget, calls, &lease).await;
                 Err(Miss::Upstream { error, due })
             }
         }
     }
 
     /// Best effort: a lease that cannot be given back lapses by itself within [`LEASE`].
-    async fn release(&self, call: &Call, calls: &mut Calls<'_>, lease: &T::Lease) {
+    async fn release(&self, budget: &Budget, calls: &mut TableCalls<'_>, lease: &T::Lease) {
         if calls.take(0).is_ok() {
-            let _ = self.table.release(call, lease).await;
+            let _ = self.table.release(budget, lease).await;
         }
     }
 }
 
 /// The request's DynamoDB calls for the token, counted and capped at [`MAX_TABLE_CALLS`].
-struct Calls<'a> {
-    call: &'a Call,
+struct TableCalls<'a> {
+    budget: &'a Budget,
     left: u32,
 }
 
-impl<'a> Calls<'a> {
-    fn new(call: &'a Call) -> Self {
+impl<'a> TableCalls<'a> {
+    fn new(budget: &'a Budget) -> Self {
         Self {
-            call,
+            budget,
             left: MAX_TABLE_CALLS,
         }
     }
@@ -384,8 +384,8 @@ impl<'a> Calls<'a> {
             return Err(Miss::GaveUp("calls"));
         }
         self.left -= 1;
-        self.call.count();
-        self.call
+        self.budget.count();
+        self.budget
             .record()
             .with(|tally| tally.token_table_calls += 1);
         Ok(())
@@ -406,13 +406,13 @@ enum Counter {
 struct Counted(u8);
 
 impl Counted {
-    fn once(&mut self, call: &Call, counter: Counter) {
+    fn once(&mut self, budget: &Budget, counter: Counter) {
         let bit = 1 << counter as u8;
         if self.0 & bit != 0 {
             return;
         }
         self.0 |= bit;
-        call.record().with(|tally| match counter {
+        budget.record().with(|tally| match counter {
             Counter::Hit => tally.shared_token_hits += 1,
             Counter::Miss => tally.shared_token_misses += 1,
             Counter::Wait => tally.shared_token_waits += 1,
@@ -551,7 +551,7 @@ mod tests {
             "fake"
         }
 
-        async fn read(&self, _: &Call) -> Result<Snapshot<u64>, TableError> {
+        async fn read(&self, _: &Budget) -> Result<Snapshot<u64>, TableError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             if self.fail_reads {
                 return Err(TableError::Timeout);
@@ -568,7 +568,7 @@ mod tests {
 
         async fn lease(
             &self,
-            _: &Call,
+            _: &Budget,
             basis: &u64,
             until: Instant,
             clear_token: bool,
@@ -594,7 +594,7 @@ mod tests {
 
         async fn publish(
             &self,
-            _: &Call,
+            _: &Budget,
             lease: &u64,
             token: &AccessToken,
         ) -> Result<bool, TableError> {
@@ -615,7 +615,7 @@ mod tests {
             Ok(true)
         }
 
-        async fn release(&self, _: &Call, lease: &u64) -> Result<(), TableError> {
+        async fn release(&self, _: &Budget, lease: &u64) -> Result<(), TableError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.releases.fetch_add(1, Ordering::SeqCst);
             let mut item = self.item();
@@ -627,8 +627,8 @@ mod tests {
         }
     }
 
-    fn call() -> Call {
-        Call::new(Duration::from_secs(5))
+    fn budget() -> Budget {
+        Budget::new(Duration::from_secs(5))
     }
 
     async fn fresh(value: &str) -> Result<AccessToken, UpstreamError> {
@@ -650,9 +650,9 @@ mod tests {
     #[tokio::test]
     async fn an_absent_item_is_leased_exchanged_and_published_in_three_calls() {
         let fleet = Fleet::new(FakeTable::default());
-        let call = call();
+        let budget = budget();
         let token = fleet
-            .token(&call, None, |_| fresh("new"))
+            .token(&budget, None, |_| fresh("new"))
             .await
             .unwrap()
             .token;
@@ -661,7 +661,7 @@ mod tests {
         assert_eq!(item.token.as_ref().map(AccessToken::bearer), Some("new"));
         assert!(item.lease.is_none());
         assert_eq!(fleet.table.calls.load(Ordering::SeqCst), 3);
-        let tally = call.tally();
+        let tally = budget.tally();
         assert_eq!((tally.token_table_calls, tally.upstream_calls), (3, 3));
         assert_eq!((tally.shared_token_misses, tally.shared_token_hits), (1, 0));
     }
@@ -670,11 +670,11 @@ mod tests {
     async fn a_valid_token_costs_one_read_and_no_exchange() {
         let fleet = Fleet::new(FakeTable::default());
         fleet.table.item().token = Some(token("t", Instant::now(), ms(10_000), ms(10_000)));
-        let call = call();
-        let token = fleet.token(&call, None, |_| never()).await.unwrap().token;
+        let budget = budget();
+        let token = fleet.token(&budget, None, |_| never()).await.unwrap().token;
         assert_eq!(token.bearer(), "t");
-        assert_eq!(call.tally().token_table_calls, 1);
-        assert_eq!(call.tally().shared_token_hits, 1);
+        assert_eq!(budget.tally().token_table_calls, 1);
+        assert_eq!(budget.tally().shared_token_hits, 1);
     }
 
     #[tokio::test]
@@ -686,7 +686,11 @@ mod tests {
             item.token = Some(token("due", now - ms(10), ms(1), ms(10_000)));
             item.lease = Some((99, now + ms(1500)));
         }
-        let token = fleet.token(&call(), None, |_| never()).await.unwrap().token;
+        let token = fleet
+            .token(&budget(), None, |_| never())
+            .await
+            .unwrap()
+            .token;
         assert_eq!(token.bearer(), "due");
         assert_eq!(token.freshness(Instant::now()), Freshness::Fresh);
         assert!(token.refresh_at() <= Instant::now() + RECHECK);
@@ -698,7 +702,7 @@ mod tests {
         let now = Instant::now();
         fleet.table.item().token = Some(token("due", now - ms(10), ms(1), ms(10_000)));
         let miss = fleet
-            .token(&call(), None, |_| unavailable())
+            .token(&budget(), None, |_| unavailable())
             .await
             .unwrap_err();
         assert!(matches!(
@@ -722,9 +726,9 @@ mod tests {
             attribute: "lease_until",
             problem: "out of range",
         });
-        let call = call();
+        let budget = budget();
         let token = fleet
-            .token(&call, None, |_| fresh("repaired"))
+            .token(&budget, None, |_| fresh("repaired"))
             .await
             .unwrap()
             .token;
@@ -735,7 +739,7 @@ mod tests {
             item.token.as_ref().map(AccessToken::bearer),
             Some("repaired")
         );
-        let tally = call.tally();
+        let tally = budget.tally();
         assert_eq!(
             (tally.shared_token_unusable, tally.shared_token_takeovers),
             (1, 1)
@@ -746,10 +750,10 @@ mod tests {
     async fn a_lapsed_lease_is_taken_over() {
         let fleet = Fleet::new(FakeTable::default());
         fleet.table.item().lease = Some((7, Instant::now() - ms(1)));
-        let call = call();
-        fleet.token(&call, None, |_| fresh("t")).await.unwrap();
-        assert_eq!(call.tally().shared_token_takeovers, 1);
-        assert_eq!(call.tally().shared_token_waits, 0);
+        let budget = budget();
+        fleet.token(&budget, None, |_| fresh("t")).await.unwrap();
+        assert_eq!(budget.tally().shared_token_takeovers, 1);
+        assert_eq!(budget.tally().shared_token_waits, 0);
     }
 
     #[tokio::test]
@@ -764,12 +768,12 @@ mod tests {
             item.lease = None;
             item.token = Some(token("published", Instant::now(), ms(10_000), ms(1)));
         });
-        let call = call();
+        let budget = budget();
         let started = Instant::now();
-        let token = fleet.token(&call, None, |_| never()).await.unwrap().token;
+        let token = fleet.token(&budget, None, |_| never()).await.unwrap().token;
         assert_eq!(token.bearer(), "published");
         assert!(started.elapsed() < ms(500), "{:?}", started.elapsed());
-        let tally = call.tally();
+        let tally = budget.tally();
         assert_eq!(
             (
                 tally.shared_token_waits,
@@ -798,37 +802,37 @@ mod tests {
             item.lease = None;
             item.token = Some(token("holders", Instant::now(), ms(10_000), ms(1)));
         });
-        let call = call();
+        let budget = budget();
         let started = Instant::now();
-        let token = fleet.token(&call, None, |_| never()).await.unwrap().token;
+        let token = fleet.token(&budget, None, |_| never()).await.unwrap().token;
         assert_eq!(token.bearer(), "holders");
         let waited = started.elapsed();
         assert!(waited >= ms(1500) && waited < ms(2100), "{waited:?}");
         let calls = fleet.table.calls.load(Ordering::SeqCst);
         assert!(calls <= MAX_TABLE_CALLS, "{calls}");
-        assert_eq!(call.tally().shared_token_waits, 1);
+        assert_eq!(budget.tally().shared_token_waits, 1);
     }
 
     #[tokio::test]
     async fn a_lease_that_outlasts_a_lease_ends_in_a_token_of_our_own_within_bounded_calls() {
         let fleet = Fleet::new(FakeTable::default());
         fleet.table.item().lease = Some((7, Instant::now() + Duration::from_secs(60)));
-        let call = call();
+        let budget = budget();
         let started = Instant::now();
-        let miss = fleet.token(&call, None, |_| never()).await.unwrap_err();
+        let miss = fleet.token(&budget, None, |_| never()).await.unwrap_err();
         let waited = started.elapsed();
         assert!(matches!(miss, Miss::GaveUp("patience")), "{miss:?}");
         assert!(waited >= LEASE && waited < LEASE + ms(300), "{waited:?}");
-        assert!(call.tally().token_table_calls <= MAX_TABLE_CALLS);
+        assert!(budget.tally().token_table_calls <= MAX_TABLE_CALLS);
     }
 
     #[tokio::test]
     async fn a_waiter_whose_holder_vanishes_takes_the_lapsed_lease_itself() {
         let fleet = Fleet::new(FakeTable::default());
         fleet.table.item().lease = Some((7, Instant::now() + ms(200)));
-        let call = call();
+        let budget = budget();
         let token = fleet
-            .token(&call, None, |_| fresh("ours"))
+            .token(&budget, None, |_| fresh("ours"))
             .await
             .unwrap()
             .token;
@@ -837,7 +841,7 @@ mod tests {
             fleet.table.item().token.as_ref().map(AccessToken::bearer),
             Some("ours")
         );
-        let tally = call.tally();
+        let tally = budget.tally();
         assert_eq!(
             (tally.shared_token_waits, tally.shared_token_takeovers),
             (1, 1)
@@ -850,7 +854,7 @@ mod tests {
             fail_publish: true,
             ..FakeTable::default()
         });
-        let had = fleet.token(&call(), None, |_| fresh("t")).await.unwrap();
+        let had = fleet.token(&budget(), None, |_| fresh("t")).await.unwrap();
         assert_eq!(had.token.bearer(), "t");
         assert!(
             matches!(had.unpublished, Some(TableError::Timeout)),
@@ -864,7 +868,7 @@ mod tests {
     async fn a_failed_exchange_gives_the_lease_back() {
         let fleet = Fleet::new(FakeTable::default());
         let miss = fleet
-            .token(&call(), None, |_| unavailable())
+            .token(&budget(), None, |_| unavailable())
             .await
             .unwrap_err();
         assert!(matches!(miss, Miss::Upstream { due: None, .. }));
@@ -877,7 +881,7 @@ mod tests {
             fail_reads: true,
             ..FakeTable::default()
         });
-        let miss = fleet.token(&call(), None, |_| never()).await.unwrap_err();
+        let miss = fleet.token(&budget(), None, |_| never()).await.unwrap_err();
         assert!(matches!(miss, Miss::Table(TableError::Timeout)));
     }
 
@@ -887,11 +891,11 @@ mod tests {
             always_contended: true,
             ..FakeTable::default()
         });
-        let call = call();
-        let miss = fleet.token(&call, None, |_| never()).await.unwrap_err();
+        let budget = budget();
+        let miss = fleet.token(&budget, None, |_| never()).await.unwrap_err();
         assert!(matches!(miss, Miss::GaveUp("calls")), "{miss:?}");
         let calls = fleet.table.calls.load(Ordering::SeqCst);
         assert!(calls <= MAX_TABLE_CALLS, "{calls}");
-        assert_eq!(call.tally().token_table_calls, calls);
+        assert_eq!(budget.tally().token_table_calls, calls);
     }
 }

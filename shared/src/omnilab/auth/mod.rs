@@ -34,7 +34,7 @@ use exchange::Exchange;
 use fleet::{Fleet, Had, Miss, Table, TableError, Urgency, WARN_EVERY};
 
 use super::transport::Transport;
-use super::{Call, UpstreamError};
+use super::{Budget, UpstreamError};
 use crate::every::Every;
 
 /// How long a failed exchange is answered again when OmniLab gave no `Retry-After`.
@@ -168,7 +168,7 @@ impl Authenticator {
     pub(crate) async fn token(
         &self,
         transport: &Transport,
-        call: &Call,
+        budget: &Budget,
     ) -> Result<AccessToken, UpstreamError> {
         let arrived = Instant::now();
         let in_hand = match self.cached(arrived) {
@@ -189,17 +189,17 @@ impl Authenticator {
             Cached::Refresh(in_hand) => in_hand,
         };
         let within;
-        let refresh_call = match in_hand {
+        let refresh_budget = match in_hand {
             Some(_) => {
-                within = call.within(REFRESH_BUDGET);
+                within = budget.within(REFRESH_BUDGET);
                 &within
             }
-            None => call,
+            None => budget,
         };
         // Boxed: getting a token (table, secret, exchange) nests futures deep enough to take
         // the handler's future past rustc's layout depth limit in callers that nest it
         // further. One allocation, only when a token is needed.
-        let outcome = Box::pin(self.obtain(transport, refresh_call)).await;
+        let outcome = Box::pin(self.obtain(transport, refresh_budget)).await;
         let now = Instant::now();
         let mut state = self.state();
         match outcome {
@@ -219,7 +219,7 @@ impl Authenticator {
                 let callers_own = matches!(
                     error,
                     UpstreamError::Timeout | UpstreamError::Credentials(CredentialsError::Timeout)
-                ) && call.spent();
+                ) && budget.spent();
                 if !callers_own && !table {
                     state.failed = Some((error.clone(), now + failure_memory(&error)));
                 }
@@ -267,8 +267,10 @@ impl Authenticator {
     /// The table failed this request (a read, a lease or a publish): counted, said once per
     /// interval naming the table, and left aside for [`TABLE_RETRY`], after which it is tried
     /// again. Meanwhile this container exchanges its own token, as it would without a table.
-    fn leave_table(&self, call: &Call, table: &str, error: &TableError) {
-        call.record().with(|tally| tally.token_table_failures += 1);
+    fn leave_table(&self, budget: &Budget, table: &str, error: &TableError) {
+        budget
+            .record()
+            .with(|tally| tally.token_table_failures += 1);
         let now = Instant::now();
         self.state().table_retry_at = Some(now + TABLE_RETRY);
         if self.table_failed.due(now) {
@@ -282,17 +284,17 @@ impl Authenticator {
     }
 
     /// A new token: the fleet's from the shared table when there is one, else our own.
-    async fn obtain(&self, transport: &Transport, call: &Call) -> Result<AccessToken, Failed> {
+    async fn obtain(&self, transport: &Transport, budget: &Budget) -> Result<AccessToken, Failed> {
         // A cold container that finds the fleet's token due refreshes it under the lease as a
         // warm one refreshes its own: within [`REFRESH_BUDGET`], the due token serving the
         // request whatever the exchange does.
-        let refreshing = call.within(REFRESH_BUDGET);
+        let refreshing = budget.within(REFRESH_BUDGET);
         let exchange = |urgency: Urgency| {
-            let call = match urgency {
+            let budget = match urgency {
                 Urgency::Due => &refreshing,
-                Urgency::Missing => call,
+                Urgency::Missing => budget,
             };
-            self.exchange.token(transport, call)
+            self.exchange.token(transport, budget)
         };
         let Some(fleet) = &self.fleet else {
             return Ok(exchange(Urgency::Missing).await?);
@@ -304,18 +306,20 @@ impl Authenticator {
         };
         if use_table {
             let asked = Instant::now();
-            match fleet.token(call, rejected.as_deref(), exchange).await {
+            match fleet.token(budget, rejected.as_deref(), exchange).await {
                 Ok(Had { token, unpublished }) => {
                     match unpublished {
                         // Throttled: the next holder's publish will likely land; leaving the
                         // table aside now would make every container exchange its own.
                         Some(TableError::Unavailable(failure)) if failure.throttled() => {
-                            call.record().with(|tally| tally.token_table_failures += 1);
+                            budget
+                                .record()
+                                .with(|tally| tally.token_table_failures += 1);
                             if self.table_failed.due(Instant::now()) {
                                 tracing::warn!(table = %fleet.table().name(), error = %failure, "the new token could not be published to the shared token table (throttled); the next holder's publish replaces it");
                             }
                         }
-                        Some(error) => self.leave_table(call, fleet.table().name(), &error),
+                        Some(error) => self.leave_table(budget, fleet.table().name(), &error),
                         None => {}
                     }
                     return Ok(token);
@@ -330,15 +334,15 @@ impl Authenticator {
                 // Our own deadline, not the table's: nothing to learn, no time to fall back.
                 Err(Miss::OutOfTime) => return Err(UpstreamError::Timeout.into()),
                 Err(Miss::Table(TableError::Timeout))
-                    if call.spent() && asked.elapsed() < SLOW_TABLE =>
+                    if budget.spent() && asked.elapsed() < SLOW_TABLE =>
                 {
                     return Err(UpstreamError::Timeout.into());
                 }
                 Err(Miss::Table(error)) => {
-                    self.leave_table(call, fleet.table().name(), &error);
+                    self.leave_table(budget, fleet.table().name(), &error);
                     // The table spent the time: OmniLab is not to blame, and nothing was
                     // learnt about it.
-                    if call.spent() {
+                    if budget.spent() {
                         return Err(Failed {
                             error: UpstreamError::Timeout,
                             usable: None,
@@ -355,7 +359,8 @@ impl Authenticator {
                 }
             }
         }
-        call.record()
+        budget
+            .record()
             .with(|tally| tally.shared_token_fallbacks += 1);
         Ok(exchange(Urgency::Missing).await?)
     }

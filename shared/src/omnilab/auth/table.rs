@@ -31,7 +31,7 @@ use tokio::sync::OnceCell;
 
 use super::fleet::{Flaw, LEASE, Snapshot, Table, TableError};
 use super::token::{AccessToken, MAX_LIFETIME};
-use crate::omnilab::Call;
+use crate::omnilab::Budget;
 use crate::omnilab::sdk::{AwsConfig, SdkFailure};
 
 /// The longest token believed: OmniLab's are well under a kilobyte; a huge one would be sent
@@ -165,7 +165,7 @@ impl Table for TokenTable {
         &self.name
     }
 
-    async fn read(&self, call: &Call) -> Result<Snapshot<Basis>, TableError> {
+    async fn read(&self, budget: &Budget) -> Result<Snapshot<Basis>, TableError> {
         let client = self.client().await;
         let (k, v) = self.key();
         let request = client
@@ -174,13 +174,13 @@ impl Table for TokenTable {
             .key(k, v)
             .consistent_read(true)
             .send();
-        let output = bounded(call.remaining(), request).await?;
+        let output = bounded(budget.remaining(), request).await?;
         Ok(snapshot(output.item(), now_ms(), Instant::now()))
     }
 
     async fn lease(
         &self,
-        call: &Call,
+        budget: &Budget,
         basis: &Basis,
         until: Instant,
         clear_token: bool,
@@ -207,7 +207,7 @@ impl Table for TokenTable {
                 .condition_expression(&condition)
                 .set_expression_attribute_names((!names.is_empty()).then_some(names))
                 .set_expression_attribute_values((!values.is_empty()).then_some(values));
-            bounded(call.remaining(), put.send()).await.map(drop)
+            bounded(budget.remaining(), put.send()).await.map(drop)
         } else {
             let mut update = "SET #lu = :until, #lo = :owner, #ttl = :ttl".to_owned();
             if clear_token {
@@ -228,7 +228,7 @@ impl Table for TokenTable {
                 .set_expression_attribute_names(Some(names_in(&[&update, &condition])))
                 .set_expression_attribute_values(Some(values))
                 .send();
-            bounded(call.remaining(), request).await.map(drop)
+            bounded(budget.remaining(), request).await.map(drop)
         };
         match request {
             Ok(()) => Ok(Some(Lease { until_ms })),
@@ -239,7 +239,7 @@ impl Table for TokenTable {
 
     async fn publish(
         &self,
-        call: &Call,
+        budget: &Budget,
         lease: &Lease,
         token: &AccessToken,
     ) -> Result<bool, TableError> {
@@ -259,14 +259,14 @@ impl Table for TokenTable {
             .set_expression_attribute_names(Some(names_in(&[HELD])))
             .set_expression_attribute_values(Some(self.held_by(lease)))
             .send();
-        match bounded(call.remaining(), request).await {
+        match bounded(budget.remaining(), request).await {
             Ok(_) => Ok(true),
             Err(TableError::ConditionFailed) => Ok(false),
             Err(error) => Err(error),
         }
     }
 
-    async fn release(&self, _call: &Call, lease: &Lease) -> Result<(), TableError> {
+    async fn release(&self, _call: &Budget, lease: &Lease) -> Result<(), TableError> {
         let client = self.client().await;
         let (k, v) = self.key();
         let request = client
