@@ -54,12 +54,7 @@ async fn wait_for(what: &str, limit: Duration, ready: impl Fn() -> bool) {
 
 /// Spawns `name` and waits until its runtime loop asks for work, so start-up is not timed.
 async fn start(name: &str, runtime: &RuntimeApi, env: &[(&str, String)]) -> Function {
-    let function = Function::spawn(name, runtime, env);
-    runtime
-        .wait_first_poll(Duration::from_secs(10))
-        .await
-        .unwrap_or_else(|| panic!("{name} never asked for work: {:#?}", function.logs()));
-    function
+    Function::spawn_ready(name, runtime, env).await
 }
 
 // ---------------------------------------------------------------------------------------------

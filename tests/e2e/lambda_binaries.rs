@@ -340,11 +340,7 @@ async fn a_claim_other_than_sub_is_warned_about_at_start() {
 
     // With `sub`, no such warning.
     let runtime = RuntimeApi::start().await;
-    let function = Function::spawn("list-bookings", &runtime, &function_env(&world));
-    runtime
-        .wait_first_poll(Duration::from_secs(10))
-        .await
-        .expect("it asks for work");
+    let function = Function::spawn_ready("list-bookings", &runtime, &function_env(&world)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let logs = function.logs();
     assert!(!logs.iter().any(is_claim_warning), "{logs:#?}");
@@ -354,11 +350,8 @@ async fn a_claim_other_than_sub_is_warned_about_at_start() {
     let mut env = function_env(&world);
     env.retain(|(key, _)| *key != "EXTERNAL_ID_CLAIM");
     env.push(("EXTERNAL_ID_CLAIM", "custom:external_id".into()));
-    let function = Function::spawn("list-bookings", &runtime, &env);
-    runtime
-        .wait_first_poll(Duration::from_secs(10))
-        .await
-        .expect("it starts despite the warning");
+    // It starts despite the warning.
+    let function = Function::spawn_ready("list-bookings", &runtime, &env).await;
     let until = std::time::Instant::now() + Duration::from_secs(2);
     while !function.logs().iter().any(is_claim_warning) {
         assert!(
@@ -498,11 +491,7 @@ async fn a_classic_container_runs_on_one_thread_and_a_concurrent_one_on_workers(
         if let Some(slots) = concurrency {
             env.push(("AWS_LAMBDA_MAX_CONCURRENCY", slots.into()));
         }
-        let function = Function::spawn("list-bookings", &runtime, &env);
-        runtime
-            .wait_first_poll(Duration::from_secs(10))
-            .await
-            .expect("the function polls");
+        let function = Function::spawn_ready("list-bookings", &runtime, &env).await;
         let response = runtime
             .invoke(
                 Event::new("GET", "/bookings")

@@ -161,11 +161,7 @@ struct Container {
 impl Container {
     async fn start(binary: &'static str, namespace: &'static str, env: &[(&str, String)]) -> Self {
         let runtime = RuntimeApi::start().await;
-        let function = Function::spawn(binary, &runtime, env);
-        runtime
-            .wait_first_poll(Duration::from_secs(10))
-            .await
-            .unwrap_or_else(|| panic!("{binary} never asked for work: {:#?}", function.logs()));
+        let function = Function::spawn_ready(binary, &runtime, env).await;
         Self {
             binary,
             namespace,

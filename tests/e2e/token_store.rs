@@ -31,10 +31,7 @@ impl Container {
     }
 
     async fn ready(&self) {
-        self.runtime
-            .wait_first_poll(Duration::from_secs(10))
-            .await
-            .unwrap_or_else(|| panic!("never asked for work: {:#?}", self.function.logs()));
+        self.function.ready(&self.runtime).await;
     }
 
     /// Sends one event and returns the status code the function answered.

@@ -403,6 +403,22 @@ impl Function {
         self.logs.lock().expect("not poisoned").clone()
     }
 
+    /// Waits until the function's runtime loop first asks `runtime` for work (so that start-up
+    /// is not timed with what follows); panics with its logs if it never does.
+    pub async fn ready(&self, runtime: &RuntimeApi) {
+        runtime
+            .wait_first_poll(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("never asked for work: {:#?}", self.logs()));
+    }
+
+    /// [`Function::spawn`], then [`Function::ready`].
+    pub async fn spawn_ready(name: &str, runtime: &RuntimeApi, env: &[(&str, String)]) -> Self {
+        let function = Self::spawn(name, runtime, env);
+        function.ready(runtime).await;
+        function
+    }
+
     /// CPU time the process has had so far, all its threads: the first field of each
     /// `/proc/<pid>/task/<tid>/schedstat`, in nanoseconds. What Lambda bills, in effect.
     pub fn cpu_time(&self) -> Option<Duration> {
