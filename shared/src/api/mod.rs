@@ -150,12 +150,12 @@ impl App {
 
     /// Serves one request of `route`: always an answer, never a panic or an `Err`.
     pub async fn handle(&self, route: Route, request: Request) -> Response<Body> {
-        self.answer(route, request).await.map(Reply::into_body)
+        self.reply(route, request).await.map(Reply::into_body)
     }
 
     /// [`App::handle`], with the body as it leaves for Lambda's response document: a list
     /// already escaped as a JSON string's contents (see [`Escaped`]). The runtime loop's way in.
-    pub async fn answer(&self, route: Route, request: Request) -> Response<Reply> {
+    pub async fn reply(&self, route: Route, request: Request) -> Response<Reply> {
         let ids = metrics::Ids {
             request: request
                 .lambda_context_ref()
@@ -165,10 +165,10 @@ impl App {
         // Every line this request logs carries API Gateway's request id (its access log's),
         // next to the Lambda request id the runtime's own span adds.
         let span = tracing::info_span!("request", apiRequestId = ids.api_request.unwrap_or("-"));
-        self.serve(route, &request, ids).instrument(span).await
+        self.respond(route, &request, ids).instrument(span).await
     }
 
-    async fn serve(
+    async fn respond(
         &self,
         route: Route,
         request: &Request,

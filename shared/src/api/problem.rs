@@ -273,8 +273,8 @@ pub const RETRY_AFTER_NOT_CONFIGURED: Duration = Duration::from_secs(300);
 /// job, and a hint past this says "later" more than it says when.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// How an error is answered, before any words are chosen.
-struct Answer {
+/// The outline of an error's answer: status, kind, field and wait, before any words are chosen.
+struct Outline {
     status: StatusCode,
     kind: &'static Kind,
     field: Option<&'static str>,
@@ -284,47 +284,47 @@ struct Answer {
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
-        self.answer().status
+        self.outline().status
     }
 
     /// The problem's `type` URI: the same in every language.
     pub fn kind(&self) -> &'static str {
-        self.answer().kind.uri
+        self.outline().kind.uri
     }
 
     /// How long the caller is asked to wait before trying again: set on every 503.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.answer().retry_after
+        self.outline().retry_after
     }
 
     /// Status, kind, field and wait, decided together in one match. Upstream details stay in
     /// our logs: the caller learns only which kind of failure it was.
-    fn answer(&self) -> Answer {
-        let answer = |status, kind, field| Answer {
+    fn outline(&self) -> Outline {
+        let outline = |status, kind, field| Outline {
             status,
             kind,
             field,
             retry_after: None,
         };
-        let unavailable = |kind, wait| Answer {
+        let unavailable = |kind, wait| Outline {
             status: StatusCode::SERVICE_UNAVAILABLE,
             kind,
             field: None,
             retry_after: Some(wait),
         };
         match self {
-            Self::Unreadable(_) => answer(StatusCode::BAD_REQUEST, &UNREADABLE, None),
+            Self::Unreadable(_) => outline(StatusCode::BAD_REQUEST, &UNREADABLE, None),
             // The field is the caller's own text: it is taken from the error in `problem`.
-            Self::InvalidParameter(_) => answer(StatusCode::BAD_REQUEST, &INVALID_PARAMETER, None),
-            Self::Unauthenticated(_) => answer(StatusCode::UNAUTHORIZED, &UNAUTHENTICATED, None),
+            Self::InvalidParameter(_) => outline(StatusCode::BAD_REQUEST, &INVALID_PARAMETER, None),
+            Self::Unauthenticated(_) => outline(StatusCode::UNAUTHORIZED, &UNAUTHENTICATED, None),
             Self::MethodNotAllowed(_) => {
-                answer(StatusCode::METHOD_NOT_ALLOWED, &METHOD_NOT_ALLOWED, None)
+                outline(StatusCode::METHOD_NOT_ALLOWED, &METHOD_NOT_ALLOWED, None)
             }
-            Self::NotFound => answer(StatusCode::NOT_FOUND, &NOT_FOUND, Some("booking")),
+            Self::NotFound => outline(StatusCode::NOT_FOUND, &NOT_FOUND, Some("booking")),
             Self::NotCancellable(_) => {
-                answer(StatusCode::CONFLICT, &NOT_CANCELLABLE, Some("booking"))
+                outline(StatusCode::CONFLICT, &NOT_CANCELLABLE, Some("booking"))
             }
-            Self::TooLarge => answer(StatusCode::BAD_GATEWAY, &TOO_LARGE, Some("page_size")),
+            Self::TooLarge => outline(StatusCode::BAD_GATEWAY, &TOO_LARGE, Some("page_size")),
             Self::Upstream(error) => match error {
                 UpstreamError::RateLimited { retry_after } => unavailable(
                     &UNAVAILABLE,
@@ -338,13 +338,13 @@ impl ApiError {
                     unavailable(&UNAVAILABLE, RETRY_AFTER)
                 }
                 UpstreamError::Timeout | UpstreamError::Credentials(CredentialsError::Timeout) => {
-                    answer(StatusCode::GATEWAY_TIMEOUT, &TIMEOUT, None)
+                    outline(StatusCode::GATEWAY_TIMEOUT, &TIMEOUT, None)
                 }
                 UpstreamError::Credentials(CredentialsError::Placeholder) => {
                     unavailable(&NOT_CONFIGURED, RETRY_AFTER_NOT_CONFIGURED)
                 }
                 UpstreamError::Credentials(CredentialsError::Malformed(_)) => {
-                    answer(StatusCode::INTERNAL_SERVER_ERROR, &MISCONFIGURED, None)
+                    outline(StatusCode::INTERNAL_SERVER_ERROR, &MISCONFIGURED, None)
                 }
                 UpstreamError::Status(_)
                 | UpstreamError::CancelRefused(_)
@@ -352,7 +352,7 @@ impl ApiError {
                 | UpstreamError::Malformed(_)
                 | UpstreamError::Unauthorized
                 | UpstreamError::CredentialsRejected => {
-                    answer(StatusCode::BAD_GATEWAY, &UPSTREAM_ERROR, None)
+                    outline(StatusCode::BAD_GATEWAY, &UPSTREAM_ERROR, None)
                 }
             },
         }
@@ -360,12 +360,12 @@ impl ApiError {
 
     /// What the caller is told, in `locale`: only `title` and `detail` change with it.
     pub fn problem(&self, locale: Locale) -> Problem {
-        let Answer {
+        let Outline {
             status,
             kind,
             field,
             ..
-        } = self.answer();
+        } = self.outline();
         let (detail, field) = match (self, kind.detail) {
             (Self::Unreadable(part), _) => (
                 format!("{part} {}", unreadable(*part).said_in(locale)),

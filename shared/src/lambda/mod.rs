@@ -69,10 +69,10 @@ pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
     let api = Arc::new(RuntimeApi::from_env(slots));
     let mut loops = tokio::task::JoinSet::new();
     for _ in 1..slots {
-        loops.spawn(api.clone().serve(app.clone(), route));
+        loops.spawn(api.clone().run_slot(app.clone(), route));
     }
     // The last slot's loop runs here, not as a task of its own: one slot is the usual case.
-    api.serve(app, route).await;
+    api.run_slot(app, route).await;
     Ok(())
 }
 

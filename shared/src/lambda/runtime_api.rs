@@ -105,7 +105,7 @@ impl RuntimeApi {
     }
 
     /// One slot's loop: forever, the next invocation answered by `app`.
-    pub(super) async fn serve(self: Arc<Self>, app: App, route: Route) {
+    pub(super) async fn run_slot(self: Arc<Self>, app: App, route: Route) {
         tracing::debug!(route = route.key(), "runtime loop polling");
         let mut wait = FIRST_WAIT;
         loop {
@@ -144,7 +144,7 @@ impl RuntimeApi {
         let answer = async {
             let request = request_of(&payload, context);
             drop(payload);
-            Envelope::of(app.answer(route, request).await)
+            Envelope::of(app.reply(route, request).await)
         };
         let answered =
             crate::telemetry::in_one_write(AssertUnwindSafe(answer).catch_unwind()).await;
