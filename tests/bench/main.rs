@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use bookings::config::UpstreamPolicy;
 use bookings_tests::dynamodb::TokenTable;
-use bookings_tests::runtime_api::{Function, RuntimeApi, binary};
+use bookings_tests::runtime_api::{Function, Launch, RuntimeApi, binary};
 use bookings_tests::tls::TlsWorld;
 use bookings_tests::{World, demo_start};
 use sandbox::SandboxData;
@@ -171,14 +171,10 @@ async fn cold_starts_of(
     let (mut to_next, mut first, mut start_cpu, mut first_cpu) = (vec![], vec![], vec![], vec![]);
     for _ in 0..runs {
         let runtime = RuntimeApi::start().await;
-        let function = Function::spawn_binary(
-            wrapper,
-            path,
-            "list-bookings",
-            &runtime,
-            &[("AWS_LAMBDA_LOG_FORMAT", "JSON")],
-            env,
-        );
+        let function = Launch::of("list-bookings")
+            .build_at(path)
+            .through(wrapper)
+            .under(&runtime, env);
         let polled = runtime
             .wait_first_poll(Duration::from_secs(10))
             .await
@@ -230,14 +226,10 @@ async fn warm_pages_of(
     runs: u32,
 ) -> (Vec<Duration>, Duration, f64, Function, RuntimeApi) {
     let runtime = RuntimeApi::start().await;
-    let function = Function::spawn_binary(
-        wrapper,
-        path,
-        "list-bookings",
-        &runtime,
-        &[("AWS_LAMBDA_LOG_FORMAT", "JSON")],
-        env,
-    );
+    let function = Launch::of("list-bookings")
+        .build_at(path)
+        .through(wrapper)
+        .under(&runtime, env);
     runtime.invoke(list_event("page_size=50")).await.response();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let before = cpu(&function);
@@ -831,13 +823,9 @@ async fn first_request_with_a_shared_token(
     let mut cpu_times = Vec::new();
     for _ in 0..runs {
         let runtime = RuntimeApi::start().await;
-        let function = Function::spawn_via(
-            wrapper,
-            "list-bookings",
-            &runtime,
-            &[("AWS_LAMBDA_LOG_FORMAT", "JSON")],
-            &env,
-        );
+        let function = Launch::of("list-bookings")
+            .through(wrapper)
+            .under(&runtime, &env);
         runtime
             .wait_first_poll(Duration::from_secs(10))
             .await

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bookings_tests::runtime_api::{Function, RuntimeApi};
+use bookings_tests::runtime_api::{Function, Launch, RuntimeApi};
 use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, function_env};
 use sandbox::booking_uuid;
 use sandbox::gateway::Event;
@@ -284,7 +284,7 @@ async fn cargo_lambda_emulator_and_invoke_run_both_functions() {
         .customer(DEMO_CUSTOMER)
         .json();
     let listing = tokio::spawn(invoke("list-bookings", list_event));
-    let lister = Function::spawn_at("list-bookings", &runtime_api("list-bookings"), &env);
+    let lister = Launch::of("list-bookings").at(&runtime_api("list-bookings"), &env);
     let listed = listing.await.expect("the invocation ends");
     assert_eq!(listed["statusCode"], 200, "{listed} {:#?}", lister.logs());
     assert_eq!(body_of(&listed)["total_count"], 5);
@@ -294,7 +294,7 @@ async fn cargo_lambda_emulator_and_invoke_run_both_functions() {
         .customer(DEMO_CUSTOMER)
         .json();
     let cancelling = tokio::spawn(invoke("cancel-booking", cancel_event));
-    let canceller = Function::spawn_at("cancel-booking", &runtime_api("cancel-booking"), &env);
+    let canceller = Launch::of("cancel-booking").at(&runtime_api("cancel-booking"), &env);
     let cancelled = cancelling.await.expect("the invocation ends");
     assert_eq!(
         cancelled["statusCode"],

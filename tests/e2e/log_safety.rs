@@ -8,7 +8,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bookings_tests::runtime_api::{Function, RuntimeApi, problem_body};
+use bookings_tests::runtime_api::{Function, Launch, RuntimeApi, problem_body};
 use bookings_tests::{DEMO_CUSTOMER, World, demo_start, secrets};
 use sandbox::gateway::Event;
 use sandbox::{Sandbox, SandboxData};
@@ -100,7 +100,7 @@ fn spawn(
         Verbosity::RustLogTrace => log_env.push(("RUST_LOG", "trace")),
         Verbosity::Default => {}
     }
-    Function::spawn_with_logs(name, runtime, &log_env, env)
+    Launch::of(name).logs(&log_env).under(runtime, env)
 }
 
 /// The request's own summary line (`"request"`, with its status), in either format.

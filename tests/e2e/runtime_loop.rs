@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use bookings_tests::runtime_api::{Function, RuntimeApi};
+use bookings_tests::runtime_api::{Function, Launch, RuntimeApi};
 use bookings_tests::{DEMO_CUSTOMER, World, function_env};
 use sandbox::gateway::Event;
 use serde_json::{Value, json};
@@ -155,8 +155,8 @@ async fn a_runtime_api_that_refuses_connections_costs_little_and_logs_little() {
         .to_string();
     let mut env = function_env(&world);
     env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".into()));
-    let concurrent = Function::spawn_at("list-bookings", &refusing, &env);
-    let classic = Function::spawn_at("list-bookings", &refusing, &function_env(&world));
+    let concurrent = Launch::of("list-bookings").at(&refusing, &env);
+    let classic = Launch::of("list-bookings").at(&refusing, &function_env(&world));
     tokio::time::sleep(Duration::from_secs(3)).await;
     for (mode, mut function) in [("4 slots", concurrent), ("one at a time", classic)] {
         assert!(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_sdk_dynamodb::types::AttributeValue;
 use bookings_tests::dynamodb::{self, TokenTable};
 use bookings_tests::faulty_dynamodb::{Fault, FaultyDynamoDb};
-use bookings_tests::runtime_api::{Function, RuntimeApi};
+use bookings_tests::runtime_api::{Function, Launch, RuntimeApi};
 use bookings_tests::{DEMO_CUSTOMER, World, secrets};
 use futures_util::future::join_all;
 use sandbox::gateway::Event;
@@ -386,12 +386,9 @@ async fn even_at_trace_no_log_line_holds_a_token_the_table_shared() {
     let mut fleet = Vec::new();
     for binary in ["list-bookings", "cancel-booking"] {
         let runtime = RuntimeApi::start().await;
-        let function = Function::spawn_with_logs(
-            binary,
-            &runtime,
-            &[("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("RUST_LOG", "trace")],
-            &env,
-        );
+        let function = Launch::of(binary)
+            .logs(&[("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("RUST_LOG", "trace")])
+            .under(&runtime, &env);
         fleet.push(Container { runtime, function });
     }
     join_all(fleet.iter().map(Container::ready)).await;

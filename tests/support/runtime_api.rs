@@ -274,54 +274,73 @@ pub struct Function {
     pub logs: Arc<Mutex<Vec<String>>>,
 }
 
+/// How a function process starts: which build of which binary, through which wrapper, with
+/// which log settings. [`Function::spawn`] is the usual case; this is for the others.
+pub struct Launch<'a> {
+    name: &'a str,
+    path: PathBuf,
+    wrapper: &'a [String],
+    log_env: &'a [(&'a str, &'a str)],
+}
+
+/// JSON logs at the default level, as the template deploys the functions.
+const DEPLOYED_LOGS: &[(&str, &str)] = &[("AWS_LAMBDA_LOG_FORMAT", "JSON")];
+
+impl<'a> Launch<'a> {
+    /// The build of `name` that [`binary`] finds, with the deployed log settings.
+    pub fn of(name: &'a str) -> Self {
+        Self {
+            name,
+            path: binary(name),
+            wrapper: &[],
+            log_env: DEPLOYED_LOGS,
+        }
+    }
+
+    /// The executable at `path` instead (another build of `name`).
+    pub fn build_at(mut self, path: &std::path::Path) -> Self {
+        self.path = path.to_owned();
+        self
+    }
+
+    /// Started through `wrapper`: a command that execs the binary it is given last, as
+    /// `scripts/cpu-share.sh 128` does (the pid stays the binary's).
+    pub fn through(mut self, wrapper: &'a [String]) -> Self {
+        self.wrapper = wrapper;
+        self
+    }
+
+    /// With its log variables exactly as `log_env` says: none of `AWS_LAMBDA_LOG_FORMAT`,
+    /// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` leaks in from the test's own environment (no format
+    /// variable at all is the text format).
+    pub fn logs(mut self, log_env: &'a [(&'a str, &'a str)]) -> Self {
+        self.log_env = log_env;
+        self
+    }
+
+    /// Polling `runtime`.
+    pub fn under(self, runtime: &RuntimeApi, env: &[(&str, String)]) -> Function {
+        self.at(&runtime.address, env)
+    }
+
+    /// Polling another implementation of the Runtime API at `runtime_api` (what Lambda puts in
+    /// `AWS_LAMBDA_RUNTIME_API`: a host and port, and there a path if that API needs one).
+    pub fn at(self, runtime_api: &str, env: &[(&str, String)]) -> Function {
+        Function::start(
+            self.wrapper,
+            &self.path,
+            self.name,
+            runtime_api,
+            self.log_env,
+            env,
+        )
+    }
+}
+
 impl Function {
     /// The function with JSON logs at the default level, as the template deploys it.
     pub fn spawn(name: &str, runtime: &RuntimeApi, env: &[(&str, String)]) -> Self {
-        Self::spawn_with_logs(name, runtime, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")], env)
-    }
-
-    /// The function with its log variables exactly as `log_env` says: none of
-    /// `AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` leaks in from the test's own
-    /// environment (no format variable at all is the text format).
-    pub fn spawn_with_logs(
-        name: &str,
-        runtime: &RuntimeApi,
-        log_env: &[(&str, &str)],
-        env: &[(&str, String)],
-    ) -> Self {
-        Self::spawn_via(&[], name, runtime, log_env, env)
-    }
-
-    /// Like [`Function::spawn_with_logs`], started through `wrapper`: a command that execs the
-    /// binary it is given last, as `scripts/cpu-share.sh 128` does (the pid stays the binary's).
-    pub fn spawn_via(
-        wrapper: &[String],
-        name: &str,
-        runtime: &RuntimeApi,
-        log_env: &[(&str, &str)],
-        env: &[(&str, String)],
-    ) -> Self {
-        Self::spawn_binary(wrapper, &binary(name), name, runtime, log_env, env)
-    }
-
-    /// Like [`Function::spawn_via`], of the executable at `path` (another build of `name`).
-    pub fn spawn_binary(
-        wrapper: &[String],
-        path: &std::path::Path,
-        name: &str,
-        runtime: &RuntimeApi,
-        log_env: &[(&str, &str)],
-        env: &[(&str, String)],
-    ) -> Self {
-        Self::start(wrapper, path, name, &runtime.address, log_env, env)
-    }
-
-    /// The debug or release build of `name` (as [`binary`] finds it), with JSON logs, under
-    /// another implementation of the Runtime API, at `runtime_api` (what Lambda puts in
-    /// `AWS_LAMBDA_RUNTIME_API`: a host and port, and there a path if that API needs one).
-    pub fn spawn_at(name: &str, runtime_api: &str, env: &[(&str, String)]) -> Self {
-        let log_env = [("AWS_LAMBDA_LOG_FORMAT", "JSON")];
-        Self::start(&[], &binary(name), name, runtime_api, &log_env, env)
+        Launch::of(name).under(runtime, env)
     }
 
     fn start(
