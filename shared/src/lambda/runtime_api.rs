@@ -66,7 +66,7 @@ struct Invocation {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum PollError {
+enum ApiError {
     #[error("the Runtime API could not be reached")]
     Unreachable,
     #[error("the Runtime API answered {0}")]
@@ -169,26 +169,17 @@ impl RuntimeApi {
         }
     }
 
-    async fn next(&self) -> Result<Invocation, PollError> {
+    async fn next(&self) -> Result<Invocation, ApiError> {
         let request = build_request()
             .method(Method::GET)
             .uri("/2018-06-01/runtime/invocation/next")
-            .body(Body::empty())
-            .map_err(|_| PollError::Unreachable)?;
-        let response = self
-            .client
-            .call(request)
-            .await
-            .map_err(|_| PollError::Unreachable)?;
-        if !response.status().is_success() {
-            return Err(PollError::Status(response.status()));
-        }
-        let (parts, body) = response.into_parts();
-        let context = context_of(&parts.headers, &self.config).ok_or(PollError::NoRequestId)?;
+            .body(Body::empty());
+        let (parts, body) = self.send(request).await?.into_parts();
+        let context = context_of(&parts.headers, &self.config).ok_or(ApiError::NoRequestId)?;
         let payload = body
             .collect()
             .await
-            .map_err(|_| PollError::CutOff)?
+            .map_err(|_| ApiError::CutOff)?
             .to_bytes();
         Ok(Invocation {
             id: context.request_id.clone(),
@@ -202,36 +193,34 @@ impl RuntimeApi {
         path: &str,
         body: Vec<u8>,
         error_type: Option<&'static str>,
-    ) -> Result<(), PostError> {
+    ) -> Result<(), ApiError> {
         let mut request = build_request().method(Method::POST).uri(path);
         if let Some(kind) = error_type {
             request = request.header("lambda-runtime-function-error-type", kind);
         }
-        let request = request
-            .body(Body::from(body))
-            .map_err(|_| PostError::Unreachable)?;
+        let response = self.send(request.body(Body::from(body))).await?;
+        // Read to the end, so that the connection goes back to the pool.
+        let _ = response.into_body().collect().await;
+        Ok(())
+    }
+
+    /// Sends one request to the Runtime API: its answer if it is a success, else why not.
+    async fn send(
+        &self,
+        request: Result<lambda_http::http::Request<Body>, lambda_http::http::Error>,
+    ) -> Result<lambda_http::http::Response<hyper::body::Incoming>, ApiError> {
+        let request = request.map_err(|_| ApiError::Unreachable)?;
         let response = self
             .client
             .call(request)
             .await
-            .map_err(|_| PostError::Unreachable)?;
-        let status = response.status();
-        // Read to the end, so that the connection goes back to the pool.
-        let _ = response.into_body().collect().await;
-        if status.is_success() {
-            Ok(())
+            .map_err(|_| ApiError::Unreachable)?;
+        if response.status().is_success() {
+            Ok(response)
         } else {
-            Err(PostError::Status(status))
+            Err(ApiError::Status(response.status()))
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-enum PostError {
-    #[error("the Runtime API could not be reached")]
-    Unreachable,
-    #[error("the Runtime API answered {0}")]
-    Status(StatusCode),
 }
 
 /// The invocation's context from the poll's headers, as lambda_runtime's `Context::new` reads
