@@ -756,18 +756,23 @@ mod tests {
         assert_eq!(budget.tally().shared_token_waits, 0);
     }
 
+    /// Another container, holding the lease, publishes `value` after `delay`.
+    fn publish_after(fleet: &Arc<Fleet<FakeTable>>, delay: Duration, value: &'static str) {
+        let publisher = fleet.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let mut item = publisher.table.item();
+            item.version += 1;
+            item.lease = None;
+            item.token = Some(token(value, Instant::now(), ms(10_000), ms(1)));
+        });
+    }
+
     #[tokio::test]
     async fn a_waiter_takes_the_token_the_holder_publishes() {
         let fleet = Arc::new(Fleet::new(FakeTable::default()));
         fleet.table.item().lease = Some((7, Instant::now() + ms(1500)));
-        let publisher = fleet.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(ms(60)).await;
-            let mut item = publisher.table.item();
-            item.version += 1;
-            item.lease = None;
-            item.token = Some(token("published", Instant::now(), ms(10_000), ms(1)));
-        });
+        publish_after(&fleet, ms(60), "published");
         let budget = budget();
         let started = Instant::now();
         let token = fleet.token(&budget, None, |_| never()).await.unwrap().token;
@@ -794,14 +799,7 @@ mod tests {
             first_lease_lost: true.into(),
             ..FakeTable::default()
         }));
-        let publisher = fleet.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(ms(1500)).await;
-            let mut item = publisher.table.item();
-            item.version += 1;
-            item.lease = None;
-            item.token = Some(token("holders", Instant::now(), ms(10_000), ms(1)));
-        });
+        publish_after(&fleet, ms(1500), "holders");
         let budget = budget();
         let started = Instant::now();
         let token = fleet.token(&budget, None, |_| never()).await.unwrap().token;
