@@ -16,6 +16,10 @@ What it checks, in every one of those files:
 - every path in code under the repository's own top-level directories (`scripts/…`, `tests/…`,
   `shared/…`, ...) exists, unless it is under a git-ignored directory (made at run time).
 
+And that docs/deploy.md's parameter table (the first table after its `### Parameters` heading)
+has one row per parameter of template.yaml, no other, each with the template's default (`–` for
+none, `empty` for "").
+
 And in the comments of the repository's own source files (Rust, shell, Python, TOML, YAML and
 JavaScript, as git lists them): every such path exists, and no comment cites an issue number
 (a tracker's number means nothing to a reader: a comment says the reason).
@@ -75,6 +79,7 @@ class Report:
     paths: int = 0
     sources: int = 0
     comment_paths: int = 0
+    parameters: int = 0
 
     def problem(self, where: str, line: int, what: str) -> None:
         self.problems.append(f"{where}:{line}: {what}")
@@ -384,6 +389,61 @@ def check_comments(root: Path, report: Report) -> None:
                     report.problem(where, number, f"`{found}` in a comment: no such file or directory in the repository")
 
 
+TEMPLATE_PARAMETER = re.compile(r"^  ([A-Za-z0-9]+):\s*$")
+TEMPLATE_DEFAULT = re.compile(r"^    Default:\s*(.*?)\s*$")
+
+
+def template_parameters(text: str) -> dict[str, str | None]:
+    """The Parameters of a CloudFormation template in YAML, name -> Default as written (quotes
+    dropped; None without one): the block's two-space keys, read line by line (no YAML library)."""
+    params: dict[str, str | None] = {}
+    name, inside = None, False
+    for line in text.splitlines():
+        if re.match(r"^\S", line):
+            inside, name = line.rstrip() == "Parameters:", None
+        elif inside and (m := TEMPLATE_PARAMETER.match(line)):
+            name = m.group(1)
+            params[name] = None
+        elif inside and name and (m := TEMPLATE_DEFAULT.match(line)):
+            params[name] = m.group(1).strip("\"'")
+    return params
+
+
+def check_parameters(root: Path, report: Report) -> None:
+    """docs/deploy.md's parameter table lists every parameter of template.yaml, with its default."""
+    template, deploy = root / "template.yaml", root / "docs/deploy.md"
+    if not template.exists() or not deploy.exists():
+        return
+    params = template_parameters(template.read_text())
+    where = "docs/deploy.md"
+    lines = deploy.read_text().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "### Parameters"), None)
+    if start is None:
+        report.problem(where, 1, "no `### Parameters` section for template.yaml's parameters")
+        return
+    rows: dict[str, tuple[int, str]] = {}
+    for number, line in enumerate(lines[start + 1:], start + 2):
+        if line.startswith("#"):
+            break
+        m = re.match(r"^\|\s*`([A-Za-z0-9]+)`\s*\|[^|]*\|([^|]*)\|", line)
+        if m:
+            rows[m.group(1)] = (number, m.group(2).strip())
+        elif rows and not line.startswith("|"):
+            break  # the end of the table
+    for name, default in params.items():
+        report.parameters += 1
+        if name not in rows:
+            report.problem(where, start + 1, f"parameter `{name}` of template.yaml is missing from the table")
+            continue
+        number, cell = rows[name]
+        want = "–" if default is None else "empty" if default == "" else f"`{default}`"
+        if cell != want:
+            report.problem(where, number, f"`{name}`: default {cell}, template.yaml says {want}")
+    for name, (number, _) in rows.items():
+        if name not in params:
+            report.problem(where, number, f"`{name}` is not a parameter of template.yaml")
+
+
 def check(root: Path, files: list[Path], ws: Workspace) -> Report:
     report = Report()
     docs = {f.resolve(): parse(f.resolve()) for f in files}
@@ -392,6 +452,7 @@ def check(root: Path, files: list[Path], ws: Workspace) -> Report:
         check_links(doc, docs, root, report)
         check_code(doc, ws, root, report)
     check_comments(root, report)
+    check_parameters(root, report)
     return report
 
 
@@ -451,7 +512,39 @@ SELF_TEST_EXPECTED = [
     ("docs/guide.md", 6, "../scripts/gone.sh"),
     ("scripts/tool.rs", 2, "issue number"),
     ("scripts/tool.rs", 3, "scripts/old.rs"),
+    ("docs/deploy.md", 3, "`Topic` of template.yaml is missing"),
+    ("docs/deploy.md", 8, "`Retention`: default `7`"),
+    ("docs/deploy.md", 9, "`Gone` is not a parameter"),
 ]
+
+SELF_TEST_TEMPLATE = """\
+Parameters:
+  Tenant:
+    Type: String
+  Retention:
+    Type: Number
+    Default: 30
+  Topic:
+    Type: String
+    Default: ""
+Resources:
+  Thing:
+    Type: AWS::SNS::Topic
+"""
+
+SELF_TEST_DEPLOY = """\
+# Deploy
+
+### Parameters
+
+| Parameter | Required | Default | Meaning |
+|---|---|---|---|
+| `Tenant` | yes | – | fine (`Topic` is missing: PLANTED) |
+| `Retention` | no | `7` | PLANTED: not the template's default |
+| `Gone` | no | empty | PLANTED: not a parameter |
+
+### Build
+"""
 
 SELF_TEST_SOURCE = """\
 // Reads scripts/run.sh (fine), see https://example.com/docs/x (a URL: fine).
@@ -477,6 +570,8 @@ def self_test() -> int:
         (root / "README.md").write_text(SELF_TEST_README)
         (root / "docs/guide.md").write_text(SELF_TEST_GUIDE)
         (root / "scripts/tool.rs").write_text(SELF_TEST_SOURCE)
+        (root / "template.yaml").write_text(SELF_TEST_TEMPLATE)
+        (root / "docs/deploy.md").write_text(SELF_TEST_DEPLOY)
         report = check(root, files_to_check(root), ws)
     failures = []
     for file, line, needle in SELF_TEST_EXPECTED:
@@ -492,7 +587,8 @@ def self_test() -> int:
         return 1
     print(f"check-docs self-test: caught all {len(SELF_TEST_EXPECTED)} planted problems "
           f"(broken links and anchors, a wrong --test, -p and --bin, a missing script, an issue "
-          f"number and a stale path in comments), no false alarm")
+          f"number and a stale path in comments, a template parameter missing from docs/deploy.md's table, "
+          f"a wrong default and a row of no parameter), no false alarm")
     return 0
 
 
@@ -507,7 +603,8 @@ def main(argv: list[str]) -> int:
     names = ", ".join(f.relative_to(ROOT).as_posix() for f in files)
     print(f"check-docs: {report.files} files ({names}): {report.links} relative links "
           f"({report.anchors} with an anchor), {report.commands} cargo commands, {report.paths} paths in code; "
-          f"{report.sources} source files' comments, {report.comment_paths} paths in them")
+          f"{report.sources} source files' comments, {report.comment_paths} paths in them; "
+          f"{report.parameters} template parameters in docs/deploy.md's table")
     def position(problem: str) -> tuple[str, int]:
         file, line, _ = problem.split(":", 2)
         return file, int(line)
@@ -518,7 +615,7 @@ def main(argv: list[str]) -> int:
         print(f"check-docs: {len(report.problems)} problems", file=sys.stderr)
         return 1
     print("check-docs: every link, anchor, cargo package and target, and path resolves; "
-          "no comment cites an issue number")
+          "no comment cites an issue number; every template parameter is in the table, with its default")
     return 0
 
 
