@@ -34,10 +34,16 @@ broken() { # rule, what, edit
     printf '  rejected by %-56s %s\n' "$rule" "$what"
 }
 
-broken only_the_role_the_bucket_and_the_provider 'a managed policy granting more' \
+broken only_the_role_the_buckets_and_the_provider 'a managed policy granting more' \
     's/\nOutputs:/\n  Extra:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "iam:*", Resource: "*"}]}\n\nOutputs:/'
-broken only_the_role_the_bucket_and_the_provider 'a second bucket' \
+broken only_the_role_the_buckets_and_the_provider 'a third bucket' \
     's/\nOutputs:/\n  OtherBucket:\n    Type: AWS::S3::Bucket\n\nOutputs:/'
+broken the_artifacts_bucket_logs_every_request 'no access logs on the artifacts bucket' \
+    's/      LoggingConfiguration:\n        DestinationBucketName: !Ref ArtifactsLogBucket\n        LogFilePrefix: artifacts\/\n//'
+broken the_artifacts_bucket_logs_every_request 'any S3 bucket may deliver logs into the log bucket' \
+    's/              ArnEquals:\n                aws:SourceArn: !GetAtt ArtifactsBucket.Arn\n//'
+broken the_artifacts_bucket_logs_every_request 'another service may write into the log bucket' \
+    's/Service: logging.s3.amazonaws.com/Service: [logging.s3.amazonaws.com, lambda.amazonaws.com]/'
 broken the_role_trusts_only_this_repository_environment 'any branch of the repository (StringLike on the sub)' \
     's/              StringEquals:\n(                token.actions.githubusercontent.com:aud: sts.amazonaws.com\n)(                token.actions.githubusercontent.com:sub: )!Sub "repo:\$\{GitHubOrg\}\/\$\{GitHubRepo\}:environment:\$\{StageName\}"/              StringEquals:\n$1              StringLike:\n$2"repo:*"/'
 broken the_role_trusts_only_this_repository_environment 'any ref of the repository, not the environment' \
@@ -64,6 +70,10 @@ broken the_artifacts_bucket_is_private_encrypted_and_versioned 'plain HTTP allow
     's/aws:SecureTransport: "false"/aws:SecureTransport: "true"/'
 broken the_artifacts_bucket_is_private_encrypted_and_versioned 'deleted with the stack' \
     's/(  ArtifactsBucket:\n    Type: AWS::S3::Bucket\n    DeletionPolicy: )Retain/${1}Delete/'
+broken the_artifacts_bucket_is_private_encrypted_and_versioned 'the access logs deleted with the stack' \
+    's/(  ArtifactsLogBucket:\n    Type: AWS::S3::Bucket\n    DeletionPolicy: )Retain/${1}Delete/'
+broken the_artifacts_bucket_is_private_encrypted_and_versioned 'the access logs over plain HTTP' \
+    's/(\$\{ArtifactsLogBucket.Arn\}\/\*"\n            Condition:\n              Bool:\n                aws:SecureTransport: )"false"/$1"true"/'
 
 for rule in $(sed -n 's/^rule \([a-z0-9_]*\) .*/\1/p' "$rules"); do
     [[ "$exercised" == *" $rule "* ]] || die "no broken copy of $src is rejected by $rule: add one"
