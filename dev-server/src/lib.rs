@@ -123,7 +123,7 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
         credentials: CredentialsSource::Static(credentials),
         external_id_claim: claim.clone(),
         token_table: None,
-        metrics_namespace: None,
+        metrics: None,
         upstream: UpstreamPolicy::default(),
         test_tls: test_tls.clone(),
     });

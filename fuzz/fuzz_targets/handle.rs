@@ -74,7 +74,7 @@ fn harness() -> &'static Harness {
             }),
             external_id_claim: "sub".into(),
             token_table: None,
-            metrics_namespace: None,
+            metrics: None,
             upstream: UpstreamPolicy {
                 attempt_timeout: Duration::from_secs(2),
                 base_backoff: Duration::from_millis(5),

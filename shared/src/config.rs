@@ -20,9 +20,9 @@ pub struct Config {
     /// The DynamoDB table through which the fleet shares one OmniLab token
     /// (`OMNILAB_TOKEN_TABLE`); `None`: each container exchanges its own.
     pub token_table: Option<String>,
-    /// The CloudWatch namespace of the EMF metrics written to the log (`METRICS_NAMESPACE`,
-    /// default `OmniLabBookings` in Lambda); `None`: no metrics (local runs, in-process tests).
-    pub metrics_namespace: Option<String>,
+    /// The EMF metrics written to the log: their namespace (`METRICS_NAMESPACE`, default
+    /// `OmniLabBookings` in Lambda) and version; `None`: no metrics (local runs, in-process tests).
+    pub metrics: Option<crate::metrics::Settings>,
     pub upstream: UpstreamPolicy,
     /// Feature `test-tls` only: a sandbox's root certificate and address
     /// (`TEST_ONLY_OMNILAB_ROOT_CA`, `TEST_ONLY_OMNILAB_RESOLVE`).
@@ -143,7 +143,12 @@ impl Config {
             credentials: CredentialsSource::SecretsManager { secret_id },
             external_id_claim,
             token_table,
-            metrics_namespace: Some(metrics_namespace),
+            metrics: Some(crate::metrics::Settings {
+                namespace: metrics_namespace,
+                version: crate::metrics::Settings::published_version(get(
+                    "AWS_LAMBDA_FUNCTION_VERSION",
+                )),
+            }),
             upstream,
             #[cfg(feature = "test-tls")]
             test_tls: test_tls(&get)?,
@@ -188,7 +193,9 @@ fn test_tls(get: &impl Fn(&str) -> Option<String>) -> Result<crate::omnilab::Tes
     })
 }
 
-fn api_base(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+/// OmniLab's base URL from `OMNILAB_API_HOST`, else `OMNILAB_TENANT` and `OMNILAB_ENVIRONMENT`,
+/// as `get` gives them: the functions' rule, and `check-credentials`' from its flags.
+pub(crate) fn api_base(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
     if let Some(host) = get("OMNILAB_API_HOST") {
         return parse_api_host(&host);
     }
@@ -347,7 +354,11 @@ mod tests {
     fn metrics_go_to_a_namespace_of_our_own() {
         let base = [("OMNILAB_API_HOST", "https://acme.example.com"), SECRET];
         assert_eq!(
-            config(&base).unwrap().metrics_namespace.as_deref(),
+            config(&base)
+                .unwrap()
+                .metrics
+                .map(|m| m.namespace)
+                .as_deref(),
             Some("OmniLabBookings")
         );
         let with = |namespace| {
@@ -358,7 +369,8 @@ mod tests {
         assert_eq!(
             with("Brand/Bookings-prod")
                 .unwrap()
-                .metrics_namespace
+                .metrics
+                .map(|m| m.namespace)
                 .as_deref(),
             Some("Brand/Bookings-prod")
         );

@@ -2,7 +2,8 @@
 //! the function's log that CloudWatch turns into metrics. No API call, no added latency.
 //!
 //! Three kinds of document, with dimensions from fixed sets only (never a customer or booking):
-//! - one per request, by `Route` and by `Route` and `StatusClass`;
+//! - one per request, by `Route` and by `Route` and `StatusClass`, and when a published version
+//!   serves it, by `Route`, `Version` and `StatusClass` too;
 //! - one per OmniLab endpoint the request called, by `Endpoint`;
 //! - one per endpoint and failure kind that occurred, by `Endpoint` and `Kind`.
 //!
@@ -17,6 +18,24 @@ use crate::omnilab::{Endpoint, FailureKind, Tally};
 
 /// The namespace when `METRICS_NAMESPACE` is not set.
 pub const DEFAULT_NAMESPACE: &str = "OmniLabBookings";
+
+/// Where the metrics go, and the version they are counted under.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The CloudWatch namespace (`METRICS_NAMESPACE`).
+    pub namespace: String,
+    /// The published function version serving (`AWS_LAMBDA_FUNCTION_VERSION`, digits only);
+    /// `None` for `$LATEST` or outside Lambda.
+    pub version: Option<String>,
+}
+
+impl Settings {
+    /// `AWS_LAMBDA_FUNCTION_VERSION` as a version the metrics are counted under: a published
+    /// version's number, never `$LATEST` (no deployment judges it) nor anything else.
+    pub fn published_version(value: Option<String>) -> Option<String> {
+        value.filter(|v| !v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit()))
+    }
+}
 
 /// The request ids a request's documents carry.
 #[derive(Clone, Copy, Debug, Default)]
@@ -37,6 +56,8 @@ pub struct Outcome<'a> {
     pub cold_start: bool,
     /// Whether the event could not be made into a request (answered 400 before any route ran).
     pub unreadable: bool,
+    /// The published version that served it ([`Settings::version`]).
+    pub version: Option<&'a str>,
     pub tally: &'a Tally,
 }
 
@@ -77,6 +98,22 @@ const REQUEST: &[Directive] = &[
         metrics: 16,
     },
 ];
+/// The same, for a published version: the answers' count and time by version as well, which is
+/// what a gradual deployment's rollback alarm judges. Why: an alarm over every version goes
+/// into ALARM during an OmniLab outage and rolls back the very fix that would help; one over the
+/// new version alone compares it with the rest. A version's metrics stop costing once it serves
+/// no more.
+const REQUEST_BY_VERSION: &[Directive] = &[
+    Directive {
+        dimension_sets: &[
+            &["Route"],
+            &["Route", "StatusClass"],
+            &["Route", "Version", "StatusClass"],
+        ],
+        metrics: 2,
+    },
+    REQUEST[1],
+];
 const ENDPOINT: &[Directive] = &[Directive {
     dimension_sets: &[&["Endpoint"]],
     metrics: 3,
@@ -100,11 +137,25 @@ pub fn documents<'a>(namespace: &'a str, outcome: &Outcome<'a>, ids: Ids<'a>) ->
     };
     let ms = outcome.duration.as_secs_f64() * 1000.0;
     use Figure::{Count, EachMilliseconds, Milliseconds};
+    let (directives, dimensions) = match outcome.version {
+        Some(version) => (
+            REQUEST_BY_VERSION,
+            vec![
+                ("Route", outcome.route),
+                ("Version", version),
+                ("StatusClass", class),
+            ],
+        ),
+        None => (
+            REQUEST,
+            vec![("Route", outcome.route), ("StatusClass", class)],
+        ),
+    };
     let mut documents = vec![Document {
         namespace,
         timestamp,
-        directives: REQUEST,
-        dimensions: vec![("Route", outcome.route), ("StatusClass", class)],
+        directives,
+        dimensions,
         metrics: vec![
             ("Requests", "Count", Count(1)),
             ("Duration", "Milliseconds", Milliseconds(ms)),
@@ -194,7 +245,7 @@ pub fn documents<'a>(namespace: &'a str, outcome: &Outcome<'a>, ids: Ids<'a>) ->
 }
 
 /// One `CloudWatchMetrics` entry: its dimension sets, over the next `metrics` metrics.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 struct Directive {
     dimension_sets: &'static [&'static [&'static str]],
     metrics: usize,
@@ -326,6 +377,7 @@ mod tests {
             duration: Duration::from_millis(2),
             cold_start: false,
             unreadable: false,
+            version: None,
             tally: &tally,
         };
         let docs: Vec<Value> = documents("Test", &outcome, Ids::default())
@@ -341,6 +393,59 @@ mod tests {
         assert_eq!(directives[0]["Metrics"].as_array().unwrap().len(), 2);
         assert_eq!(directives[1]["Dimensions"], json!([["Route"]]));
         assert!(docs[0].get("requestId").is_none());
+    }
+
+    /// A gradual deployment's rollback alarm judges the new version alone: its answers are
+    /// counted by version too, and `$LATEST` (never deployed gradually) is not.
+    #[test]
+    fn a_published_version_counts_its_answers_by_version_too() {
+        let tally = Tally::default();
+        let outcome = |version| Outcome {
+            route: "cancel-booking",
+            status: 502,
+            duration: Duration::from_millis(2),
+            cold_start: false,
+            unreadable: false,
+            version,
+            tally: &tally,
+        };
+        let doc = serde_json::to_value(&documents("Test", &outcome(Some("7")), Ids::default())[0])
+            .unwrap();
+        assert_eq!(doc["Version"], "7");
+        assert_eq!(doc["StatusClass"], "5xx");
+        let directives = doc["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        assert_eq!(
+            directives[0]["Dimensions"],
+            json!([
+                ["Route"],
+                ["Route", "StatusClass"],
+                ["Route", "Version", "StatusClass"]
+            ])
+        );
+        assert_eq!(directives[0]["Metrics"][0]["Name"], "Requests");
+        assert_eq!(directives[1]["Dimensions"], json!([["Route"]]));
+
+        let doc =
+            serde_json::to_value(&documents("Test", &outcome(None), Ids::default())[0]).unwrap();
+        assert!(doc.get("Version").is_none());
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Route"], ["Route", "StatusClass"]])
+        );
+        for (value, version) in [
+            (Some("12"), Some("12")),
+            (Some("$LATEST"), None),
+            (Some(""), None),
+            (Some("1 "), None),
+            (Some("12345678901"), None),
+            (None, None),
+        ] {
+            assert_eq!(
+                Settings::published_version(value.map(str::to_owned)).as_deref(),
+                version,
+                "{value:?}"
+            );
+        }
     }
 
     /// The lines CloudWatch reads, byte for byte: key order included, as the documents were
@@ -363,6 +468,7 @@ mod tests {
             duration: Duration::from_micros(15_250),
             cold_start: true,
             unreadable: false,
+            version: None,
             tally: &tally,
         };
         let ids = Ids {

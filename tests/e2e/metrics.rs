@@ -46,6 +46,8 @@ const CANCEL_NAMESPACE: &str = "OmniLabBookings-e2e/cancel";
 
 const ROUTES: [&str; 2] = ["list-bookings", "cancel-booking"];
 const STATUS_CLASSES: [&str; 3] = ["2xx", "4xx", "5xx"];
+/// The published version the cancel-booking container runs as.
+const CANCEL_VERSION: &str = "3";
 const ENDPOINTS: [&str; 3] = ["token", "fetchContactBookings", "cancelInteractionBooking"];
 const KINDS: [&str; 7] = [
     "timeout",
@@ -61,20 +63,37 @@ const TOKEN: &str = "token";
 const FETCH: &str = "fetchContactBookings";
 const CANCEL: &str = "cancelInteractionBooking";
 
-/// The three kinds of document, each with its dimension sets and its metrics (name, unit).
+/// The kinds of document, each with its dimension sets and its metrics (name, unit): a
+/// request's, the same served by a published version (counted by `Version` too, for the
+/// gradual deployment's rollback alarms), an upstream endpoint's and a failure kind's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Request,
+    PublishedRequest,
     Upstream,
     Failure,
 }
 
 impl Kind {
-    const ALL: [Self; 3] = [Self::Request, Self::Upstream, Self::Failure];
+    const ALL: [Self; 4] = [
+        Self::Request,
+        Self::PublishedRequest,
+        Self::Upstream,
+        Self::Failure,
+    ];
+
+    fn is_request(self) -> bool {
+        matches!(self, Self::Request | Self::PublishedRequest)
+    }
 
     fn dimension_sets(self) -> Value {
         match self {
             Self::Request => json!([["Route"], ["Route", "StatusClass"]]),
+            Self::PublishedRequest => json!([
+                ["Route"],
+                ["Route", "StatusClass"],
+                ["Route", "Version", "StatusClass"]
+            ]),
             Self::Upstream => json!([["Endpoint"]]),
             Self::Failure => json!([["Endpoint", "Kind"]]),
         }
@@ -88,7 +107,7 @@ impl Kind {
             metrics.iter().map(|(name, _)| *name).collect()
         };
         match self {
-            Self::Request => vec![
+            Self::Request | Self::PublishedRequest => vec![
                 (self.dimension_sets(), names(&self.metrics()[..2])),
                 (json!([["Route"]]), names(&self.metrics()[2..])),
             ],
@@ -98,7 +117,7 @@ impl Kind {
 
     fn metrics(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Self::Request => &[
+            Self::Request | Self::PublishedRequest => &[
                 ("Requests", "Count"),
                 ("Duration", "Milliseconds"),
                 ("UpstreamCalls", "Count"),
@@ -142,6 +161,7 @@ fn allowed_values(dimension: &str) -> &'static [&'static str] {
         "StatusClass" => &STATUS_CLASSES,
         "Endpoint" => &ENDPOINTS,
         "Kind" => &KINDS,
+        "Version" => &[CANCEL_VERSION],
         _ => &[],
     }
 }
@@ -211,7 +231,7 @@ impl Container {
         loop {
             let arrived = self.function.logs()[before..].iter().any(|line| {
                 serde_json::from_str::<Value>(line).is_ok_and(|doc| {
-                    doc["requestId"] == request_id && Kind::of(&doc) == Some(Kind::Request)
+                    doc["requestId"] == request_id && Kind::of(&doc).is_some_and(Kind::is_request)
                 })
             });
             if arrived {
@@ -257,8 +277,9 @@ impl Exchange {
 
     /// The request document (the contract checks there is exactly one).
     fn request(&self) -> &Value {
-        self.of_kind(Kind::Request)
-            .next()
+        self.docs
+            .iter()
+            .find(|d| Kind::of(d).is_some_and(Kind::is_request))
             .unwrap_or_else(|| panic!("{}: no request document", self.what))
     }
 
@@ -401,7 +422,10 @@ impl Checker {
             );
         }
         assert_eq!(
-            ex.of_kind(Kind::Request).count(),
+            ex.docs
+                .iter()
+                .filter(|d| Kind::of(d).is_some_and(Kind::is_request))
+                .count(),
             1,
             "{what}: exactly one request document: {:#?}",
             ex.docs
@@ -684,6 +708,8 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
         ],
     );
     assert_eq!(cold.request()["StatusClass"], "2xx");
+    // $LATEST, as a local run or `sam local`: never deployed gradually, not counted by version.
+    assert!(cold.request().get("Version").is_none(), "{:#?}", cold.docs);
     cold.assert_endpoints(&[TOKEN, FETCH]);
     cold.assert_upstream(TOKEN, 1.0, 0.0);
     cold.assert_upstream(FETCH, 1.0, 0.0);
@@ -743,6 +769,8 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
     // --- cancel-booking, a namespace of its own ------------------------------------------
     let mut env = function_env(&world);
     env.push(("METRICS_NAMESPACE", CANCEL_NAMESPACE.into()));
+    // Served by a published version, as through the `live` alias.
+    env.push(("AWS_LAMBDA_FUNCTION_VERSION", CANCEL_VERSION.into()));
     let mut cancel_fn = Container::start("cancel-booking", CANCEL_NAMESPACE, &env).await;
 
     // Another customer's booking: 404, nothing cancelled.
@@ -757,6 +785,7 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
     checker.check(&foreign);
     assert_eq!(foreign.request()["Route"], "cancel-booking");
     assert_eq!(foreign.request()["StatusClass"], "4xx");
+    assert_eq!(foreign.request()["Version"], CANCEL_VERSION);
     foreign.assert_counts(
         foreign.request(),
         &[

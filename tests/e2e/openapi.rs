@@ -273,7 +273,7 @@ async fn scenarios(route: Route) -> Vec<Observed> {
         },
         external_id_claim: "sub".into(),
         token_table: None,
-        metrics_namespace: None,
+        metrics: None,
         upstream: UpstreamPolicy::default(),
         test_tls: Default::default(),
     });

@@ -133,7 +133,7 @@ fn app_for(sandbox_addr: SocketAddr, secret_id: &str, upstream: UpstreamPolicy) 
         },
         external_id_claim: "sub".into(),
         token_table: None,
-        metrics_namespace: None,
+        metrics: None,
         upstream,
         test_tls: Default::default(),
     })

@@ -103,7 +103,7 @@ fn config(
     })
     .expect("the template's settings are valid");
     assert_eq!(config.api_base, format!("https://{TENANT_HOST}"));
-    config.metrics_namespace = None;
+    config.metrics = None;
     config.upstream = policy;
     config.test_tls = TestTls {
         root_certificate: Some(authority.root_der().to_vec()),

@@ -108,7 +108,7 @@ pub struct App {
 struct Inner {
     bookings: Bookings,
     external_id_claim: String,
-    metrics_namespace: Option<String>,
+    metrics: Option<metrics::Settings>,
     /// Whether no request has been served yet: the next one is the container's cold start.
     cold: AtomicBool,
     /// The time a request gets when Lambda gives no deadline (local runs).
@@ -129,7 +129,7 @@ impl App {
                 bookings: Bookings::new(OmniLab::new(config.omnilab())),
                 default_budget: config.upstream.default_budget,
                 external_id_claim: config.external_id_claim,
-                metrics_namespace: config.metrics_namespace,
+                metrics: config.metrics,
                 cold: AtomicBool::new(true),
             }),
         }
@@ -214,16 +214,17 @@ impl App {
             shared_token = tally.shared_token(),
             "request"
         );
-        if let Some(namespace) = &self.inner.metrics_namespace {
+        if let Some(settings) = &self.inner.metrics {
             let outcome = metrics::Outcome {
                 route: route.name(),
                 status: response.status().as_u16(),
                 duration,
                 cold_start,
                 unreadable,
+                version: settings.version.as_deref(),
                 tally: &tally,
             };
-            metrics::write(&metrics::documents(namespace, &outcome, ids));
+            metrics::write(&metrics::documents(&settings.namespace, &outcome, ids));
         }
         response
     }
