@@ -231,6 +231,12 @@ impl Sandbox {
         lock(&self.state.tokens).clear();
     }
 
+    /// The tokens issued since the last revocation: for a test to look for them where they
+    /// must never appear (a command's output, a log line).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.state.tokens).keys().cloned().collect()
+    }
+
     pub fn set_latency(&self, latency: Duration) {
         self.state
             .latency_ms

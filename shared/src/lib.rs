@@ -20,6 +20,8 @@
 //!   request and the response document it sends.
 //! - [`telemetry`]: the log lines' format, written once per invocation.
 //! - `every`: a warning at most once per interval.
+//! - [`check_credentials`]: the operator's command that tries candidate OmniLab credentials
+//!   before they go into the secret (`src/bin/check-credentials.rs` only calls it).
 
 // The module maps link to the private modules they describe: this crate's docs are read built
 // with `--document-private-items` (no one depends on it from outside), where those links resolve.
@@ -27,6 +29,7 @@
 
 pub mod api;
 pub mod booking_id;
+pub mod check_credentials;
 pub mod config;
 pub mod escaped;
 mod every;

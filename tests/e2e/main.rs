@@ -13,6 +13,8 @@
 //!   [`deadlines`], [`log_safety`], [`load`], [`metrics`] (EMF documents, alarms, dashboard),
 //!   [`runtime_loop`] (unreadable events, trace ids, a Runtime API that fails),
 //!   [`token_store`] (the fleet's token in DynamoDB Local, on good days and bad).
+//! - The operator's `check-credentials` command, as a process against the sandbox:
+//!   [`check_credentials`].
 //! - The harnesses and the deploy files: [`token_table_harness`] (DynamoDB Local itself),
 //!   [`template`] (samconfig.toml against template.yaml).
 //! - The compiled dev server's sign-in, API Gateway's JWT check with tokens of the tests' own:
@@ -21,6 +23,7 @@
 
 mod account_page;
 mod cancel_booking;
+mod check_credentials;
 mod deadlines;
 mod lambda_binaries;
 mod list_bookings;

@@ -2,7 +2,8 @@
 //!
 //! - [`auth`]: the client-credentials token: the credentials from Secrets Manager, the OAuth
 //!   exchange, the container's cache and the fleet's one token in DynamoDB
-//!   (`OMNILAB_TOKEN_TABLE`), each in a module of its own.
+//!   (`OMNILAB_TOKEN_TABLE`), each in a module of its own; and candidate credentials tried
+//!   once before they go into the secret ([`try_credentials`]).
 //! - [`budget`]: one request's budget: the time it has left, and the tally of what it spent
 //!   upstream.
 //! - [`sdk`]: the AWS SDK's configuration and its errors, safe to log.
@@ -26,7 +27,9 @@ mod settings;
 mod tally;
 mod transport;
 
-pub use auth::{Credentials, CredentialsError, CredentialsSource};
+pub use auth::{
+    Accepted, Credentials, CredentialsError, CredentialsSource, Shape, try_credentials,
+};
 pub use budget::Budget;
 #[cfg(feature = "stats")]
 pub use client::Stats;

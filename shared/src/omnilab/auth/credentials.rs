@@ -1,3 +1,12 @@
+//! OmniLab's client credentials: their one shape check, and the container's copy of them, read
+//! from Secrets Manager when a token exchange first needs them.
+//!
+//! The shape check ([`Credentials::from_secret_string`]) is the one the functions apply to the
+//! secret and the one `check-credentials` applies to a candidate before it goes into the
+//! secret, so a value the command accepts is a value the functions accept. What it reports
+//! names a field and what is wrong with it, never a value: the secret's text may be anywhere in
+//! a malformed one.
+
 use std::fmt;
 use std::sync::Arc;
 #[cfg(feature = "stats")]
@@ -5,14 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::omnilab::Budget;
 use crate::omnilab::sdk::{AwsConfig, SdkFailure};
 
-/// OmniLab's client credentials, as stored in the secret: `{"client_id", "client_secret", "audience"}`.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
+/// OmniLab's client credentials, as stored in the secret: `{"client_id", "client_secret", "audience"}`
+/// ([`Credentials::from_secret_string`]).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub client_id: String,
     pub client_secret: String,
@@ -48,10 +57,28 @@ pub enum CredentialsError {
     #[error(
         "the secret is not JSON of the shape {{\"client_id\", \"client_secret\", \"audience\"}} ({0})"
     )]
-    Malformed(&'static str),
+    Malformed(Shape),
     /// The secret the template creates, not filled in yet.
     #[error("the secret still holds the template's REPLACE_ME placeholders")]
     Placeholder,
+}
+
+/// What is wrong with a secret's shape, by field: never a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Shape {
+    #[error("not JSON")]
+    NotJson,
+    #[error("not a JSON object")]
+    NotAnObject,
+    /// A binary secret (`SecretBinary`): the functions read only `SecretString`.
+    #[error("a binary secret, not a string")]
+    Binary,
+    #[error("missing field {0}")]
+    Missing(&'static str),
+    #[error("field {0} is not a string")]
+    NotAString(&'static str),
+    #[error("empty field {0}")]
+    Empty(&'static str),
 }
 
 /// How long a failed read is answered again before the secret is read anew. A secret that is
@@ -200,8 +227,8 @@ impl CredentialStore {
             })?;
         let text = output
             .secret_string()
-            .ok_or(CredentialsError::Malformed("not a string secret"))?;
-        parse(text).inspect_err(|error| {
+            .ok_or(CredentialsError::Malformed(Shape::Binary))?;
+        Credentials::from_secret_string(text).inspect_err(|error| {
             if let CredentialsError::Placeholder = error {
                 // The secret's name is not secret, and it is what the operator needs.
                 tracing::error!(
@@ -216,32 +243,57 @@ impl CredentialStore {
 /// What the template's created secret holds until an operator fills it in.
 const PLACEHOLDER: &str = "REPLACE_ME";
 
-fn parse(text: &str) -> Result<Credentials, CredentialsError> {
-    // serde's message could quote the secret: keep only its category.
-    let credentials: Credentials = serde_json::from_str(text).map_err(|error| {
-        CredentialsError::Malformed(match error.classify() {
-            serde_json::error::Category::Data => "missing or mistyped field",
-            _ => "not JSON",
-        })
-    })?;
-    let blank = |s: &str| s.trim().is_empty();
-    let fields = [
-        &credentials.client_id,
-        &credentials.client_secret,
-        &credentials.audience,
-    ];
-    if fields.iter().any(|field| field.trim() == PLACEHOLDER) {
-        return Err(CredentialsError::Placeholder);
+impl Credentials {
+    /// The credentials in a secret's text, `{"client_id", "client_secret", "audience"}`, each a
+    /// string that is neither blank nor the template's placeholder. Other fields are ignored.
+    pub fn from_secret_string(text: &str) -> Result<Self, CredentialsError> {
+        // serde's messages could quote the secret: only the category of its error is kept.
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+            .map_err(|error| {
+                CredentialsError::Malformed(match error.classify() {
+                    serde_json::error::Category::Data => Shape::NotAnObject,
+                    _ => Shape::NotJson,
+                })
+            })?;
+        let field = |name: &'static str| match object.get(name) {
+            None => Err(CredentialsError::Malformed(Shape::Missing(name))),
+            Some(serde_json::Value::String(value)) => Ok(value.clone()),
+            Some(_) => Err(CredentialsError::Malformed(Shape::NotAString(name))),
+        };
+        let credentials = Self {
+            client_id: field(FIELDS[0])?,
+            client_secret: field(FIELDS[1])?,
+            audience: field(FIELDS[2])?,
+        };
+        let fields = [
+            &credentials.client_id,
+            &credentials.client_secret,
+            &credentials.audience,
+        ];
+        if fields.iter().any(|field| field.trim() == PLACEHOLDER) {
+            return Err(CredentialsError::Placeholder);
+        }
+        if let Some((name, _)) = FIELDS
+            .iter()
+            .zip(fields)
+            .find(|(_, field)| field.trim().is_empty())
+        {
+            return Err(CredentialsError::Malformed(Shape::Empty(name)));
+        }
+        Ok(credentials)
     }
-    if fields.iter().any(|field| blank(field)) {
-        return Err(CredentialsError::Malformed("empty field"));
-    }
-    Ok(credentials)
 }
+
+/// The secret's fields, in the order they are checked and named.
+const FIELDS: [&str; 3] = ["client_id", "client_secret", "audience"];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str) -> Result<Credentials, CredentialsError> {
+        Credentials::from_secret_string(text)
+    }
 
     #[test]
     fn parses_the_documented_shape() {
@@ -249,6 +301,8 @@ mod tests {
         assert_eq!(c.client_id, "id");
         assert_eq!(c.client_secret, "s3cr3t");
         assert!(!format!("{c:?}").contains("s3cr3t"));
+        let more = r#"{"client_id":"id","client_secret":"s","audience":"aud","note":1}"#;
+        assert!(parse(more).is_ok(), "other fields are ignored");
     }
 
     #[test]
@@ -261,12 +315,53 @@ mod tests {
     }
 
     #[test]
+    fn what_is_wrong_is_named_by_field() {
+        let cases = [
+            (
+                r#"{"client_id":"id","audience":"aud"}"#,
+                Shape::Missing("client_secret"),
+            ),
+            (
+                r#"{"client_id":"id","client_secret":12345678,"audience":"aud"}"#,
+                Shape::NotAString("client_secret"),
+            ),
+            (
+                r#"{"client_id":null,"client_secret":"s","audience":"aud"}"#,
+                Shape::NotAString("client_id"),
+            ),
+            (
+                r#"{"client_id":"id","client_secret":"s","audience":" "}"#,
+                Shape::Empty("audience"),
+            ),
+            (r#"["id","s3cr3t","aud"]"#, Shape::NotAnObject),
+            (r#""s3cr3t""#, Shape::NotAnObject),
+            ("s3cr3t", Shape::NotJson),
+            (
+                r#"{"client_id":"id","client_secret":"s3cr3t""#,
+                Shape::NotJson,
+            ),
+        ];
+        for (text, shape) in cases {
+            assert_eq!(
+                parse(text).map(|_| ()).map_err(|e| e.to_string()),
+                Err(CredentialsError::Malformed(shape).to_string()),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            Shape::Missing("client_secret").to_string(),
+            "missing field client_secret"
+        );
+    }
+
+    #[test]
     fn malformed_secrets_are_not_echoed() {
         for text in [
             r#"{"client_id":"id","client_secret":12345678,"audience":"aud"}"#,
             r#"{"client_id":"id","audience":"aud"}"#,
             "s3cr3t",
             r#"{"client_id":"id","client_secret":" ","audience":"aud"}"#,
+            r#"{"client_id":"id","client_secret":"s3cr3t","audience":""}"#,
         ] {
             let error = parse(text).unwrap_err().to_string();
             assert!(

@@ -14,6 +14,12 @@ use crate::omnilab::error::Malformed;
 use crate::omnilab::transport::{Retry, Transport};
 use crate::omnilab::{Budget, Endpoint, UpstreamError};
 
+/// A token OmniLab issued, and the lifetime it gave it (clamped, as every lifetime is).
+pub(crate) struct Issued {
+    pub(crate) token: AccessToken,
+    pub(crate) lifetime: Duration,
+}
+
 pub(crate) struct Exchange {
     token_url: String,
     credentials: CredentialStore,
@@ -82,7 +88,7 @@ impl Exchange {
         budget: &Budget,
     ) -> Result<AccessToken, UpstreamError> {
         let credentials = self.credentials.get(budget).await?;
-        match self.request(transport, budget, &credentials).await {
+        let issued = match self.request(transport, budget, &credentials).await {
             Err(UpstreamError::CredentialsRejected) => {
                 match self.credentials.reread(budget, &credentials).await? {
                     Some(reread) => {
@@ -98,7 +104,19 @@ impl Exchange {
                 }
             }
             outcome => outcome,
-        }
+        };
+        issued.map(|issued| issued.token)
+    }
+
+    /// One exchange for the credentials the source holds, and no second: OmniLab's refusal is
+    /// the answer, the source is not read again. What `check-credentials` asks of a candidate.
+    pub(crate) async fn once(
+        &self,
+        transport: &Transport,
+        budget: &Budget,
+    ) -> Result<Issued, UpstreamError> {
+        let credentials = self.credentials.get(budget).await?;
+        self.request(transport, budget, &credentials).await
     }
 
     /// One token exchange: a failure, whatever it is, counts in the request's tally.
@@ -107,7 +125,7 @@ impl Exchange {
         transport: &Transport,
         budget: &Budget,
         credentials: &Credentials,
-    ) -> Result<AccessToken, UpstreamError> {
+    ) -> Result<Issued, UpstreamError> {
         self.try_request(transport, budget, credentials)
             .await
             .inspect_err(|_| {
@@ -122,7 +140,7 @@ impl Exchange {
         transport: &Transport,
         budget: &Budget,
         credentials: &Credentials,
-    ) -> Result<AccessToken, UpstreamError> {
+    ) -> Result<Issued, UpstreamError> {
         let body = TokenRequest {
             client_id: &credentials.client_id,
             client_secret: &credentials.client_secret,
@@ -149,11 +167,10 @@ impl Exchange {
             budget.record().malformed(Endpoint::Token);
             return Err(UpstreamError::Malformed(Malformed::EmptyToken));
         }
-        Ok(AccessToken::issued(
-            token.access_token.into(),
-            Instant::now(),
-            token.expires_in,
-        ))
+        Ok(Issued {
+            token: AccessToken::issued(token.access_token.into(), Instant::now(), token.expires_in),
+            lifetime: token.expires_in,
+        })
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`token`]: a token and its two instants: when a refresh is due, when it expires.
 //! - [`fleet`]: the lease protocol that shares one token across containers, over a table trait.
 //! - [`table`]: that table in DynamoDB, with every attribute it reads checked.
+//! - [`trial`]: candidate credentials tried once, before they go into the secret.
 //!
 //! This module is the container's cache: which token a request gets, who refreshes it, what a
 //! failure is answered with, and when the fleet's table is left for a token of our own.
@@ -21,14 +22,16 @@ mod exchange;
 mod fleet;
 mod table;
 mod token;
+mod trial;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub(crate) use credentials::CredentialStore;
-pub use credentials::{Credentials, CredentialsError, CredentialsSource};
+pub use credentials::{Credentials, CredentialsError, CredentialsSource, Shape};
 pub(crate) use table::TokenTable;
 pub(crate) use token::AccessToken;
+pub use trial::{Accepted, try_credentials};
 
 use exchange::Exchange;
 use fleet::{Fleet, Had, Miss, Table, TableError, Urgency, WARN_EVERY};
