@@ -4,6 +4,9 @@
 # command with them, use scripts/with-emulators.sh instead.
 # - Python tools (moto, cfn-lint, the SAM CLI, cargo-lambda with its Zig) into ./.venv
 # - the workflow linters (zizmor, check-jsonschema, actionlint) into ./.venv-lint
+# - checkov into ./.venv-checkov
+# - (for the deploy job only: setup_deploy_tools, the SAM CLI alone into ./.venv)
+# Every Python tool comes from a hash lock (scripts/requirements*.txt; scripts/lock-requirements.sh).
 # - the Rust pieces: rustfmt, clippy, the aarch64 target that Lambda's arm64 needs
 # - cfn-guard (AWS CloudFormation Guard, pinned) into ./.venv/bin, for the template rules
 # - Debian's Chromium and chromedriver, for the account page's browser tests
@@ -20,22 +23,34 @@ fi
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$repo_root/.venv"
 
-# A venv at $1 with the pinned requirements of $2, installed only when they changed ($3 names
-# it in the one line this prints when it installs).
+# A venv at $1 with the hash lock $2, installed only when it changed ($3 names it in the one line
+# this prints when it installs). Every lock (scripts/requirements*.txt, made from the .in beside it
+# by scripts/lock-requirements.sh) pins every transitive dependency with its sha256: pip installs
+# exactly those files (--require-hashes), resolves nothing more (--no-deps) and builds nothing from
+# source (--only-binary :all:, so no build dependency comes in unhashed).
 install_venv() {
     local dir=$1 requirements=$2 what=$3
     local stamp="$dir/.requirements"
     if [ -x "$dir/bin/python" ] && cmp -s "$requirements" "$stamp"; then
         return
     fi
-    echo "setup: installing $what into ${dir#"$repo_root"/}"
+    echo "setup: installing $what into ${dir#"$repo_root"/} (hash-locked: ${requirements#"$repo_root"/})"
     python3 -m venv "$dir"
-    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps \
+        --only-binary :all: -r "$requirements"
     cp "$requirements" "$stamp"
 }
 
+# moto, cfn-lint, the SAM CLI and cargo-lambda with its Zig, for the tests and the build.
 setup_python_tools() {
     install_venv "$venv" "$repo_root/scripts/requirements.txt" "Python tools"
+}
+
+# Only the SAM CLI, into .venv, for the deploy job (it can mint the stage's OIDC token, so it gets
+# nothing it does not run): the same versions as requirements.txt, from its own hash lock.
+#   source scripts/setup.sh && setup_deploy_tools    # then .venv/bin/sam
+setup_deploy_tools() {
+    install_venv "$venv" "$repo_root/scripts/requirements-deploy.txt" "the SAM CLI (deploy)"
 }
 
 # The workflow linters (scripts/lint-workflows.sh) in a venv of their own, .venv-lint: check-jsonschema
@@ -43,6 +58,13 @@ setup_python_tools() {
 lint_venv="$repo_root/.venv-lint"
 setup_lint_tools() {
     install_venv "$lint_venv" "$repo_root/scripts/requirements-lint.txt" "the workflow linters"
+}
+
+# Checkov (scripts/check-checkov.sh) in a venv of its own, .venv-checkov: about a hundred packages,
+# click 8.5 among them, which neither the SAM CLI (click 8.1.8) nor the linters' pins should follow.
+checkov_venv="$repo_root/.venv-checkov"
+setup_checkov_tools() {
+    install_venv "$checkov_venv" "$repo_root/scripts/requirements-checkov.txt" "checkov"
 }
 
 setup_rust_tools() {
@@ -58,6 +80,11 @@ setup_arm64_target() {
 # AWS CloudFormation Guard, for the template rules (tests/template-rules/, scripts/check-template.sh).
 # Built from crates.io (about 3 minutes on 2 cores) into .venv/bin, which the scripts put on PATH,
 # only when the pinned version is not already what `cfn-guard` runs.
+# Locked and checksummed without a lock file of ours: `cargo install --locked --version X` takes
+# exactly version X of the crate, checks the .crate it downloads against the sha256 that crates.io's
+# index records for it (crates.io versions are immutable: never re-uploaded, only yanked), and
+# builds with the Cargo.lock published inside that crate, whose every dependency carries its own
+# checksum, verified the same way.
 cfn_guard_version=3.2.1
 setup_cfn_guard() {
     if [ "$(PATH="$venv/bin:$PATH" cfn-guard --version 2>/dev/null)" = "cfn-guard $cfn_guard_version" ]; then

@@ -53,9 +53,10 @@ if $quick; then
         exit 2
     fi
 else
-    stage "install what the tests use (Python tools, workflow linters, cfn-guard, Rust components, Chromium, DynamoDB Local, the sign-in's npm packages)"
+    stage "install what the tests use (Python tools, workflow linters, checkov, cfn-guard, Rust components, Chromium, DynamoDB Local, the sign-in's npm packages)"
     setup_python_tools
     setup_lint_tools
+    setup_checkov_tools
     setup_cfn_guard
     setup_rust_tools
     setup_arm64_target
@@ -72,6 +73,8 @@ if ! $quick; then
     # The shipping pieces first: they take seconds.
     stage "the GitHub Actions workflows: zizmor, the workflow schema, actionlint"
     scripts/lint-workflows.sh
+    stage "checkov on template.yaml and pipeline/bootstrap.yaml, offline: no failed check, every skip with its reason"
+    scripts/check-checkov.sh
     stage "the smoke test of a deployed stack, against a stand-in of API Gateway on 127.0.0.1"
     tests/smoke/test-smoke.sh
     stage "the monthly cost at list prices, from the template, and its copy in docs/deploy.md"
