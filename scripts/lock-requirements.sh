@@ -10,7 +10,9 @@
 # unhashed gets in. One universal resolution for CPython 3.11 and later (markers such as
 # `python_full_version >= '3.12'` pick the right pin on each; CI's ubuntu-24.04 has 3.12).
 #
-#   scripts/lock-requirements.sh            re-resolve every lock (newer transitive versions)
+#   scripts/lock-requirements.sh            after editing an .in: re-lock, keeping every pin already
+#                                           in a lock that still fits
+#   scripts/lock-requirements.sh --upgrade  take the newest version of every transitive dependency
 #
 # Needs PyPI. uv, pinned below, runs from a throwaway venv that is removed afterwards. Review the
 # diff of the locks before committing it.
@@ -22,7 +24,7 @@ trap 'rm -rf "$tools"' EXIT
 python3 -m venv "$tools/venv"
 "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "uv==$uv_version"
 uv=("$tools/venv/bin/uv" pip compile --quiet --universal --python-version 3.11 --generate-hashes
-    --no-strip-markers --custom-compile-command "scripts/lock-requirements.sh")
+    --no-strip-markers --custom-compile-command "scripts/lock-requirements.sh" "$@")
 
 "${uv[@]}" requirements.in -o requirements.txt
 # The deploy job's SAM CLI resolves within what requirements.txt holds (its pins, not its hashes,
