@@ -46,8 +46,10 @@ const CANCEL_NAMESPACE: &str = "OmniLabBookings-e2e/cancel";
 
 const ROUTES: [&str; 2] = ["list-bookings", "cancel-booking"];
 const STATUS_CLASSES: [&str; 3] = ["2xx", "4xx", "5xx"];
-/// The published version the cancel-booking container runs as.
+/// The published versions the cancel-booking container and the list-bookings container of the
+/// upstream faults run as (the first list-bookings container runs as `$LATEST`).
 const CANCEL_VERSION: &str = "3";
+const FAULTS_VERSION: &str = "5";
 const ENDPOINTS: [&str; 3] = ["token", "fetchContactBookings", "cancelInteractionBooking"];
 const KINDS: [&str; 7] = [
     "timeout",
@@ -161,7 +163,7 @@ fn allowed_values(dimension: &str) -> &'static [&'static str] {
         "StatusClass" => &STATUS_CLASSES,
         "Endpoint" => &ENDPOINTS,
         "Kind" => &KINDS,
-        "Version" => &[CANCEL_VERSION],
+        "Version" => &[CANCEL_VERSION, FAULTS_VERSION],
         _ => &[],
     }
 }
@@ -842,6 +844,7 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
     // --- list-bookings with short attempts: every other failure kind ---------------------
     let mut env = function_env(&world);
     env.push(("OMNILAB_TIMEOUT_MS", "1000".into()));
+    env.push(("AWS_LAMBDA_FUNCTION_VERSION", FAULTS_VERSION.into()));
     let mut faults_fn = Container::start("list-bookings", DEFAULT_NAMESPACE, &env).await;
 
     // The first token exchange answers 503 and is retried.
@@ -912,6 +915,7 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
         ex.assert_status(status);
         checker.check(&ex);
         assert_eq!(ex.request()["StatusClass"], "5xx");
+        assert_eq!(ex.request()["Version"], FAULTS_VERSION);
         ex.assert_counts(ex.request(), &[("Retries", 0.0), ("UpstreamCalls", 1.0)]);
         ex.assert_endpoints(&[FETCH]);
         ex.assert_upstream(FETCH, 1.0, 1.0);

@@ -442,16 +442,26 @@ broken each_function_deploys_gradually_behind_the_live_alias 'a hard-coded all-a
     's/        Type: !Ref DeploymentType\n/        Type: AllAtOnce\n/'
 broken each_function_deploys_gradually_behind_the_live_alias 'a canary by default (dev would wait minutes per deploy)' \
     's/(  DeploymentType:\n    Type: String\n    Default: )AllAtOnce/${1}Canary10Percent5Minutes/'
-broken each_function_deploys_gradually_behind_the_live_alias 'a rollback without the other function'"'"'s errors alarm' \
-    's/          - !Ref CancelBookingErrorsAlarm\n//'
-broken each_function_deploys_gradually_behind_the_live_alias 'no 5xx rollback trigger' \
-    's/          - !Ref FunctionServerErrorRateAlarm\n//'
-broken each_function_deploys_gradually_behind_the_live_alias 'the 5xx trigger counting 4xx answers' \
+broken each_function_deploys_gradually_behind_the_live_alias 'a rollback on the errors alarm of every version (an outage rolls the fix back)' \
+    's/          - !Ref ListBookingsCanaryAlarm\n/          - !Ref ListBookingsErrorsAlarm\n/'
+broken each_function_deploys_gradually_behind_the_live_alias 'a rollback on the other function'"'"'s canary' \
+    's/          - !Ref CancelBookingCanaryAlarm\n/          - !Ref ListBookingsCanaryAlarm\n/'
+broken each_function_deploys_gradually_behind_the_live_alias 'no rollback trigger on one function' \
+    's/        Alarms:\n          - !Ref CancelBookingCanaryAlarm\n//'
+broken each_function_deploys_gradually_behind_the_live_alias 'a canary judging a fixed version' \
+    's/                  Value: !GetAtt ListBookingsFunction.Version.Version\n                - Name: StatusClass\n                  Value: 5xx/                  Value: "1"\n                - Name: StatusClass\n                  Value: 5xx/'
+broken each_function_deploys_gradually_behind_the_live_alias 'a canary judging the other function'"'"'s version' \
+    's/(                - Name: ExecutedVersion\n                  Value: !GetAtt )CancelBookingFunction/${1}ListBookingsFunction/'
+broken each_function_deploys_gradually_behind_the_live_alias 'a canary counting the crashes of every version' \
+    's/                - Name: Resource\n                  Value: !Sub "\$\{ListBookingsFunction\}:live"\n                - Name: ExecutedVersion\n                  Value: !GetAtt ListBookingsFunction.Version.Version\n//'
+broken each_function_deploys_gradually_behind_the_live_alias 'a canary counting 4xx answers as the rest'"'"'s 5xx' \
     's/(                  Value: cancel-booking\n                - Name: StatusClass\n                  Value: )5xx/${1}4xx/'
+broken each_function_deploys_gradually_behind_the_live_alias 'the functions'"'"' 5xx rate counting 4xx answers' \
+    's/(    Properties:\n      AlarmName: !Sub "\$\{AWS::StackName\}-function-5xx-rate"[\s\S]*?                  Value: cancel-booking\n                - Name: StatusClass\n                  Value: )5xx/${1}4xx/'
 broken each_function_deploys_gradually_behind_the_live_alias 'gradual deploys switched off' \
     's/(        Type: !Ref DeploymentType\n)/$1        Enabled: false\n/'
 broken each_function_deploys_gradually_behind_the_live_alias 'a rollback on a hard-coded alarm name' \
-    's/          - !Ref CancelBookingErrorsAlarm\n/          - some-other-alarm\n/'
+    's/          - !Ref CancelBookingCanaryAlarm\n/          - some-other-alarm\n/'
 broken each_function_deploys_gradually_behind_the_live_alias 'a pre-traffic hook' \
     's/(        Type: !Ref DeploymentType\n)/$1        Hooks:\n          PreTraffic: !Ref Other\n/'
 broken the_alarm_email_topic_mails_only_the_given_address 'the topic created without an address' \
