@@ -45,9 +45,13 @@ broken the_artifacts_bucket_logs_every_request 'any S3 bucket may deliver logs i
 broken the_artifacts_bucket_logs_every_request 'another service may write into the log bucket' \
     's/Service: logging.s3.amazonaws.com/Service: [logging.s3.amazonaws.com, lambda.amazonaws.com]/'
 broken the_role_trusts_only_this_repository_environment 'any branch of the repository (StringLike on the sub)' \
-    's/              StringEquals:\n(                token.actions.githubusercontent.com:aud: sts.amazonaws.com\n)(                token.actions.githubusercontent.com:sub: )!Sub "repo:\$\{GitHubOrg\}\/\$\{GitHubRepo\}:environment:\$\{StageName\}"/              StringEquals:\n$1              StringLike:\n$2"repo:*"/'
+    's/              StringEquals:\n(                token.actions.githubusercontent.com:aud: sts.amazonaws.com\n)(                token.actions.githubusercontent.com:sub: )!Sub "repo:\$\{GitHubOrg\}\/\$\{GitHubRepo\}:environment:\$\{StageName\}:ref:refs\/heads\/main"/              StringEquals:\n$1              StringLike:\n$2"repo:*"/'
 broken the_role_trusts_only_this_repository_environment 'any ref of the repository, not the environment' \
-    's/:environment:\$\{StageName\}"/:ref:refs\/heads\/main"/'
+    's/:environment:\$\{StageName\}:ref:refs\/heads\/main"/:ref:refs\/heads\/main"/'
+broken the_role_trusts_only_this_repository_environment 'the environment from any branch (the default subject)' \
+    's/:environment:\$\{StageName\}:ref:refs\/heads\/main"/:environment:\$\{StageName\}"/'
+broken the_role_trusts_only_this_repository_environment 'the environment from any branch (a wildcard ref)' \
+    's/StringEquals:\n(                token.actions.githubusercontent.com:aud: sts.amazonaws.com\n)/StringEquals:\n$1              StringLike:\n/; s/(:environment:\$\{StageName\}:ref:refs\/heads\/)main"/$1*"/'
 broken the_role_trusts_only_this_repository_environment 'no audience condition' \
     's/                token.actions.githubusercontent.com:aud: sts.amazonaws.com\n//'
 broken the_role_trusts_only_this_repository_environment 'a fourth stage' \
