@@ -230,6 +230,83 @@ fn no_credentials_or_account_ids_in_the_deploy_files() {
     );
 }
 
+/// `scripts/sam-deploy.py`, which the pipeline and docs/deploy.md's one-off override use: the
+/// config env's own list first, then the overrides (SAM takes the last of two values for one
+/// name), then the other `sam deploy` options as given. A bare `--parameter-overrides` would
+/// replace the list, and a first uat deploy would lose `AlarmEmail`.
+#[test]
+fn a_one_off_override_keeps_the_config_envs_parameters() {
+    let dir = std::env::temp_dir().join(format!("sam-deploy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    // A `sam` that prints its arguments, one per line.
+    let sam = dir.join("sam");
+    std::fs::write(&sam, "#!/bin/sh\nprintf '%s\\n' \"$@\"\n").expect("the fake sam");
+    std::fs::set_permissions(&sam, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("the fake sam is executable");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let run = |args: &[&str]| {
+        std::process::Command::new("python3")
+            .arg(root.join("scripts/sam-deploy.py"))
+            .args(args)
+            .env("SAM", &sam)
+            .output()
+            .expect("python3 runs scripts/sam-deploy.py")
+    };
+
+    let out = run(&[
+        "uat",
+        "OmniLabSecretArn=arn:aws:secretsmanager:eu-west-1:111122223333:secret:omnilab/uat",
+        "--no-confirm-changeset",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let args: Vec<String> = String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let cfg = toml_file("samconfig.toml");
+    let listed: Vec<String> = table(&cfg, &["uat", "deploy", "parameters"])["parameter_overrides"]
+        .as_array()
+        .expect("uat's parameter_overrides is a list")
+        .iter()
+        .map(|item| item.as_str().expect("a string override").to_owned())
+        .collect();
+    let mut expected: Vec<String> = ["deploy", "--config-env", "uat", "--parameter-overrides"]
+        .map(str::to_owned)
+        .to_vec();
+    expected.extend(listed.iter().cloned());
+    expected.push(
+        "OmniLabSecretArn=arn:aws:secretsmanager:eu-west-1:111122223333:secret:omnilab/uat".into(),
+    );
+    expected.push("--no-confirm-changeset".into());
+    assert_eq!(args, expected);
+    assert!(
+        listed.iter().any(|item| item.starts_with("AlarmEmail=")),
+        "the uat list this keeps names AlarmEmail"
+    );
+    // The command it runs, on stderr, for the operator to see.
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("+ "));
+
+    for (args, says) in [
+        (
+            &["staging"][..],
+            "no parameter_overrides for the config env 'staging'",
+        ),
+        (&["uat", "AlarmEmail"][..], "not Name=value: AlarmEmail"),
+    ] {
+        let out = run(args);
+        assert!(!out.status.success(), "{args:?} must fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?} ran sam");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// The route scopes the template hands API Gateway, for each way a brand may set
 /// `ListBookingsScopes` / `CancelBookingScopes`: the one place here that evaluates intrinsics,
 /// because SAM forces each route's list into three slots of `!If`/`!Select` (template.yaml says
