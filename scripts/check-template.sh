@@ -6,13 +6,17 @@
 #                                                   all pass, none skipped)
 #   4. tests/template-rules/broken-copies.sh       (each rule rejects a copy broken on purpose)
 #      and the same two steps for pipeline/bootstrap.yaml (bootstrap.guard, bootstrap-broken-copies.sh)
+#      then the IAM simulation of tests/iam-simulation/ (the deploy role cannot give any role more
+#      than the permissions boundary; the functions and CodeDeploy keep what they need), and a
+#      copy of the bootstrap with the escalation open, which it must refuse
 #   5. sam build                                   (cargo-lambda, Zig, arm64)
 #   6. both .aws-sam/build/<Function>/bootstrap are 64-bit little-endian AArch64 ELF executables,
 #      built without the test-tls feature
 #
 # Tools come from the project venv (.venv: cfn-lint, aws-sam-cli, cargo-lambda + ziglang, and
-# cfn-guard in .venv/bin), so it must exist: scripts/test.sh sets it up, or
-#   source scripts/setup.sh && setup_python_tools && setup_cfn_guard
+# cfn-guard in .venv/bin; the simulator in tests/iam-simulation/node_modules), so it must exist:
+# scripts/test.sh sets it up, or
+#   source scripts/setup.sh && setup_python_tools && setup_cfn_guard && setup_iam_simulation
 # Needs the Rust target aarch64-unknown-linux-gnu (rustup target add aarch64-unknown-linux-gnu).
 # Works offline (crates already fetched), needs no AWS credentials and no Docker.
 #
@@ -107,6 +111,28 @@ else
   fi
   echo "bootstrap rules: $passed_rules passed, 0 failed, 0 skipped ($BOOT_RULES on pipeline/bootstrap.yaml)"
   tests/template-rules/bootstrap-broken-copies.sh || fail "the bootstrap rules do not reject every broken copy"
+
+  step "IAM simulation (tests/iam-simulation/)"
+  [[ -d tests/iam-simulation/node_modules/@cloud-copilot/iam-simulate ]] \
+    || fail "the IAM simulator is missing: source scripts/setup.sh && setup_iam_simulation"
+  for variant in "" --existing-secret; do
+    "$VENV/bin/python" tests/iam-simulation/policies.py $variant | node tests/iam-simulation/simulate.mjs >/dev/null \
+      || fail "the IAM simulation ${variant:+($variant) }refused a decision (run it alone: see tests/iam-simulation/simulate.mjs)"
+    echo "IAM simulation ${variant:-(the placeholder secret)}: every decision as expected"
+  done
+  # It can fail: the deploy policy of before the boundary (PutRolePolicy on any role of the stack).
+  broken=$(mktemp -d)
+  mkdir "$broken/pipeline"
+  cp template.yaml "$broken/"
+  perl -0pe 's/(                  - iam:DeleteRole\n)/$1                  - iam:PutRolePolicy\n/' pipeline/bootstrap.yaml >"$broken/pipeline/bootstrap.yaml"
+  ! cmp -s pipeline/bootstrap.yaml "$broken/pipeline/bootstrap.yaml" || fail "the escalation edit no longer changes pipeline/bootstrap.yaml: update it"
+  if out=$(DEPLOY_FILES_ROOT=$broken "$VENV/bin/python" tests/iam-simulation/policies.py | node tests/iam-simulation/simulate.mjs 2>&1); then
+    fail "the IAM simulation accepts a deploy role that can write any policy into a function's role"
+  fi
+  grep -q "^FAIL write \`\*:\*\` into a function's role that has no boundary" <<<"$out" \
+    || { printf '%s\n' "$out" >&2; fail "the IAM simulation refused the escalation for another reason"; }
+  rm -rf "$broken"
+  echo "IAM simulation: a deploy role open to the escalation is refused"
 fi
 
 if [[ "${SKIP_BUILD:-0}" == 1 ]]; then

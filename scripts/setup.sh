@@ -189,6 +189,11 @@ setup_oidc_provider() {
     npm_ci_pinned tests/oidc-provider oidc-provider
 }
 
+# The IAM policy simulator of the template checks (tests/iam-simulation/simulate.mjs).
+setup_iam_simulation() {
+    npm_ci_pinned tests/iam-simulation @cloud-copilot/iam-simulate
+}
+
 # The directory of the bundled DynamoDBLocal.jar: lib/dynamodb_local_<release date>/ (one per package version).
 dynamodb_local_jar_dir() {
     local dir

@@ -64,6 +64,7 @@ else
     setup_dynamodb_local
     setup_page_sign_in
     setup_oidc_provider
+    setup_iam_simulation
 fi
 export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 # A test run builds from scratch or nearly so: incremental state would only add ~1.5 GB to target/.

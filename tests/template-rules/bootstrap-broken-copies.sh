@@ -34,9 +34,9 @@ broken() { # rule, what, edit
     printf '  rejected by %-56s %s\n' "$rule" "$what"
 }
 
-broken only_the_role_the_buckets_and_the_provider 'a managed policy granting more' \
+broken only_the_role_the_boundary_the_buckets_and_the_provider 'a managed policy granting more' \
     's/\nOutputs:/\n  Extra:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "iam:*", Resource: "*"}]}\n\nOutputs:/'
-broken only_the_role_the_buckets_and_the_provider 'a third bucket' \
+broken only_the_role_the_boundary_the_buckets_and_the_provider 'a third bucket' \
     's/\nOutputs:/\n  OtherBucket:\n    Type: AWS::S3::Bucket\n\nOutputs:/'
 broken the_artifacts_bucket_logs_every_request 'no access logs on the artifacts bucket' \
     's/      LoggingConfiguration:\n        DestinationBucketName: !Ref ArtifactsLogBucket\n        LogFilePrefix: artifacts\/\n//'
@@ -66,6 +66,25 @@ broken roles_are_passed_only_to_lambda_and_codedeploy 'PassRole to any service' 
     's/                    iam:PassedToService: \[lambda.amazonaws.com, codedeploy.amazonaws.com\]\n/                    iam:PassedToService: [lambda.amazonaws.com, codedeploy.amazonaws.com, ec2.amazonaws.com]\n/'
 broken roles_are_passed_only_to_lambda_and_codedeploy 'PassRole on every role' \
     's/(                Action: iam:PassRole\n                Resource: )[^\n]*/$1"*"/'
+broken only_the_role_the_boundary_the_buckets_and_the_provider 'no boundary policy' \
+    's/  PermissionsBoundary:\n    Type: AWS::IAM::ManagedPolicy\n/  PermissionsBoundary:\n    Type: AWS::IAM::Group\n/'
+# The escalation: a function's role given `*:*` through PutRolePolicy, then code that uses it.
+broken roles_get_permissions_only_within_the_boundary 'PutRolePolicy on a role without the boundary' \
+    's/(                  - iam:DeleteRole\n)/$1                  - iam:PutRolePolicy\n/'
+broken roles_get_permissions_only_within_the_boundary 'CreateRole with any boundary or none' \
+    's/(                  - iam:UpdateAssumeRolePolicy\n                  - iam:PutRolePermissionsBoundary\n                Resource: [^\n]*\n)                Condition:\n                  StringEquals:\n                    iam:PermissionsBoundary: !Ref PermissionsBoundary\n/$1/'
+broken roles_get_permissions_only_within_the_boundary 'AttachRolePolicy without the boundary' \
+    's/(                Action: iam:AttachRolePolicy\n                Resource: [^\n]*\n                Condition:\n)                  StringEquals:\n                    iam:PermissionsBoundary: !Ref PermissionsBoundary\n/$1/'
+broken roles_get_permissions_only_within_the_boundary 'the boundary may be removed from a role' \
+    's/              - Sid: KeepTheBoundary\n                Effect: Deny\n                Action: iam:DeleteRolePermissionsBoundary\n                Resource: [^\n]*\n//'
+broken roles_get_permissions_only_within_the_boundary 'the boundary may be edited' \
+    's/(                  - iam:SetDefaultPolicyVersion\n                  - iam:TagPolicy\n                  - iam:UntagPolicy\n                Resource: )!Ref PermissionsBoundary/$1"arn:aws:iam::111122223333:policy\/other"/'
+broken the_boundary_allows_only_what_the_stack_uses 'iam:PassRole within the boundary' \
+    's/(            Action: \[lambda:GetAlias, lambda:UpdateAlias, )/${1}iam:PassRole, /'
+broken the_boundary_allows_only_what_the_stack_uses 'every table of the account' \
+    's/(            Action: \[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem\]\n            Resource: )[^\n]*/$1"*"/'
+broken the_boundary_allows_only_what_the_stack_uses 'a wildcard action' \
+    's/Action: \[logs:CreateLogGroup, logs:CreateLogStream, logs:PutLogEvents\]/Action: "logs:*"/'
 broken the_artifacts_bucket_is_private_encrypted_and_versioned 'versioning suspended' \
     's/        Status: Enabled\n      PublicAccessBlockConfiguration/        Status: Suspended\n      PublicAccessBlockConfiguration/'
 broken the_artifacts_bucket_is_private_encrypted_and_versioned 'public policies allowed' \

@@ -464,6 +464,23 @@ broken each_function_deploys_gradually_behind_the_live_alias 'a rollback on a ha
     's/          - !Ref CancelBookingCanaryAlarm\n/          - some-other-alarm\n/'
 broken each_function_deploys_gradually_behind_the_live_alias 'a pre-traffic hook' \
     's/(        Type: !Ref DeploymentType\n)/$1        Hooks:\n          PreTraffic: !Ref Other\n/'
+broken each_function_deploys_gradually_behind_the_live_alias 'CodeDeploy on the role SAM would make (no boundary)' \
+    's/        Role: !GetAtt CodeDeployRole.Arn\n//'
+broken each_function_deploys_gradually_behind_the_live_alias 'CodeDeploy on a role outside the stack' \
+    's/        Role: !GetAtt CodeDeployRole.Arn\n/        Role: arn:aws:iam::111122223333:role\/admin\n/'
+# --- the permissions boundary
+broken every_role_carries_the_permissions_boundary 'the functions'"'"' roles without the boundary' \
+    's/    PermissionsBoundary: !If \[HasPermissionsBoundary, !Ref PermissionsBoundaryArn, !Ref AWS::NoValue\]\n    # Caps/    # Caps/'
+broken every_role_carries_the_permissions_boundary 'one function'"'"'s role without the boundary' \
+    's/(      CodeUri: \.\n)/$1      PermissionsBoundary: !Ref AWS::NoValue\n/'
+broken every_role_carries_the_permissions_boundary 'CodeDeploy'"'"'s role without the boundary' \
+    's/(        - !Sub "arn:\$\{AWS::Partition\}:iam::aws:policy\/service-role\/AWSCodeDeployRoleForLambda"\n)      PermissionsBoundary: [^\n]*\n/$1/'
+broken every_role_carries_the_permissions_boundary 'CodeDeploy'"'"'s role with AdministratorAccess' \
+    's/(        - !Sub "arn:\$\{AWS::Partition\}:iam::aws:policy\/service-role\/AWSCodeDeployRoleForLambda"\n)/$1        - arn:aws:iam::aws:policy\/AdministratorAccess\n/'
+broken every_role_carries_the_permissions_boundary 'CodeDeploy'"'"'s role assumable by Lambda too' \
+    's/              Service: codedeploy.amazonaws.com\n/              Service: [codedeploy.amazonaws.com, lambda.amazonaws.com]\n/'
+broken every_role_carries_the_permissions_boundary 'the boundary on by default (a deploy by hand without the pipeline fails)' \
+    's/(  PermissionsBoundaryArn:\n    Type: String\n    Default: )""/$1"arn:aws:iam::111122223333:policy\/boundary"/'
 broken the_alarm_email_topic_mails_only_the_given_address 'the topic created without an address' \
     's/(  AlarmEmailTopic:\n    Type: AWS::SNS::Topic\n)    Condition: HasAlarmEmail\n/$1/'
 broken the_alarm_email_topic_mails_only_the_given_address 'a hard-coded address' \
