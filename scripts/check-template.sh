@@ -115,10 +115,10 @@ else
   step "IAM simulation (tests/iam-simulation/)"
   [[ -d tests/iam-simulation/node_modules/@cloud-copilot/iam-simulate ]] \
     || fail "the IAM simulator is missing: source scripts/setup.sh && setup_iam_simulation"
-  for variant in "" --existing-secret; do
+  for variant in "" "--existing-secret --custom-domain"; do
     "$VENV/bin/python" tests/iam-simulation/policies.py $variant | node tests/iam-simulation/simulate.mjs >/dev/null \
-      || fail "the IAM simulation ${variant:+($variant) }refused a decision (run it alone: see tests/iam-simulation/simulate.mjs)"
-    echo "IAM simulation ${variant:-(the placeholder secret)}: every decision as expected"
+      || fail "the IAM simulation ${variant:+($variant) }got a decision wrong (run it alone: see tests/iam-simulation/simulate.mjs)"
+    echo "IAM simulation ${variant:-(the placeholder secret, no custom domain)}: every decision as expected"
   done
   # It can fail: the deploy policy of before the boundary (PutRolePolicy on any role of the stack).
   broken=$(mktemp -d)

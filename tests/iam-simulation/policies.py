@@ -9,8 +9,9 @@ CloudFormation would give them (`<stack>-<LogicalId>-<suffix>`). Prints one JSON
     {"example": {...}, "deployRole": {...}, "boundary": {...}, "stackRoles": {LogicalId: {...}}}
 
 Run by scripts/check-template.sh with the venv's Python (cfn-lint's YAML reader, samtranslator):
-    .venv/bin/python tests/iam-simulation/policies.py [--existing-secret]
-(--existing-secret: the stage reads an existing secret under a customer-managed key.)
+    .venv/bin/python tests/iam-simulation/policies.py [--existing-secret] [--custom-domain]
+(--existing-secret: the stage reads an existing secret under a customer-managed key;
+--custom-domain: the stack has a custom domain whose records it writes into a hosted zone.)
 """
 
 import json
@@ -31,6 +32,9 @@ STACK = "omnilab-bookings-uat"
 BOOTSTRAP_STACK = "omnilab-bookings-pipeline-uat"
 EXISTING_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:omnilab/uat"
 SECRET_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+DOMAIN = "bookings-api.example-brand.com"
+HOSTED_ZONE = "Z0123456789EXAMPLE"
+CERTIFICATE = f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/{STACK}-permissions-boundary"
 
 
@@ -102,6 +106,10 @@ class Stack:
             return arns[kind]
         raise SystemExit(f"policies.py: no GetAtt {name}.{attribute}")
 
+    def created(self, resource):
+        """Whether the resource exists for these values (its Condition, if any, holds)."""
+        return "Condition" not in resource or self.condition(resource["Condition"])
+
     def condition(self, name):
         return self.value(self.template["Conditions"][name])
 
@@ -166,12 +174,14 @@ def load(rel):
 def main():
     existing_secret = "--existing-secret" in sys.argv[1:]
     secret = {"OmniLabSecretArn": EXISTING_SECRET} if existing_secret else {}
+    custom_domain = "--custom-domain" in sys.argv[1:]
+    domain = {"CustomDomainName": DOMAIN, "CustomDomainHostedZoneId": HOSTED_ZONE} if custom_domain else {}
     # samtranslator logs its feature toggles on stderr.
     logging.disable(logging.WARNING)
 
     bootstrap = Stack(load("pipeline/bootstrap.yaml"), BOOTSTRAP_STACK, {
         "GitHubOrg": "example-brand", "GitHubRepo": "omnilab-bookings", "StageName": "uat",
-        "ApplicationStackName": STACK, **secret,
+        "ApplicationStackName": STACK, **secret, **domain,
     })
     deploy_role = bootstrap.template["Resources"]["DeployRole"]["Properties"]
     boundary = bootstrap.template["Resources"]["PermissionsBoundary"]["Properties"]
@@ -190,7 +200,8 @@ def main():
         "OmniLabTenant": "example-brand", "OmniLabEnvironment": "uat",
         "JwtIssuer": "https://auth.example-brand.com/", "JwtAudience": "bookings-api",
         "AllowedOrigins": "https://uat.example-brand.com", "AlarmEmail": "oncall@example-brand.com",
-        "PermissionsBoundaryArn": BOUNDARY, **secret,
+        "PermissionsBoundaryArn": BOUNDARY, **secret, **domain,
+        **({"CustomDomainCertificateArn": CERTIFICATE} if custom_domain else {}),
         **({"OmniLabSecretKmsKeyArn": SECRET_KEY} if existing_secret else {}),
     })
     roles = {}
@@ -226,12 +237,22 @@ def main():
             "secret": EXISTING_SECRET if existing_secret else app.ref("OmniLabSecret"),
             "existingSecret": existing_secret,
             "secretKey": SECRET_KEY if existing_secret else None,
+            "customDomain": DOMAIN if custom_domain else None,
+            "hostedZone": HOSTED_ZONE if custom_domain else None,
             "table": app.get_att("OmniLabTokenTable", "Arn"),
             "artifactsBucket": bootstrap.get_att("ArtifactsBucket", "Arn"),
             "deployRole": bootstrap.get_att("DeployRole", "Arn"),
         },
         "deployRole": {"inlinePolicies": [{"name": p["PolicyName"], "policy": p["PolicyDocument"]}
-                                          for p in bootstrap.value(deploy_role["Policies"])]},
+                                          for p in bootstrap.value(deploy_role["Policies"])] + [
+            # Its policies of their own (AWS::IAM::RolePolicy), where their condition holds.
+            {"name": bootstrap.value(r["Properties"]["PolicyName"]),
+             "policy": bootstrap.value(r["Properties"]["PolicyDocument"])}
+            for r in bootstrap.template["Resources"].values()
+            if r["Type"] == "AWS::IAM::RolePolicy"
+            and r["Properties"]["RoleName"] == {"Ref": "DeployRole"}
+            and bootstrap.created(r)
+        ]},
         "boundary": bootstrap.value(boundary["PolicyDocument"]),
         "stackRoles": roles,
         "functions": functions,

@@ -10,7 +10,8 @@
 //
 //   .venv/bin/python tests/iam-simulation/policies.py | node tests/iam-simulation/simulate.mjs
 //
-// Run by scripts/check-template.sh (once with the placeholder secret, once with an existing one).
+// Run by scripts/check-template.sh: with the placeholder secret and no custom domain, and with an
+// existing secret and a custom domain.
 
 import { readFileSync } from 'node:fs'
 import { runSimulation } from '@cloud-copilot/iam-simulate'
@@ -133,6 +134,35 @@ cases.push(
   [asDeployed(codeDeployRole), 'lambda:InvokeFunction', `arn:aws:lambda:${region}:${account}:function:CodeDeployHook_x`, {}, 'Denied', 'invoke a hook function (there are none)'],
 )
 
+// The custom domain: the deploy role may make it only regional with TLS 1.2, then touch that one
+// name and, in its zone, only its A and AAAA records; without one, nothing of it. (Its API
+// mappings are not simulated: the simulator's service data knows /domainnames/{name}/apimappings
+// of API Gateway V2 as no resource type of apigateway:POST. bootstrap.guard checks their ARNs.)
+const domains = `arn:aws:apigateway:${region}::/domainnames`
+const tls12 = { 'apigateway:Request/SecurityPolicy': ['TLS_1_2'], 'apigateway:Request/EndpointType': ['REGIONAL'] }
+const domain = stage.example.customDomain
+if (domain) {
+  const zone = `arn:aws:route53:::hostedzone/${stage.example.hostedZone}`
+  const records = (names, types) => ({ 'route53:ChangeResourceRecordSetsNormalizedRecordNames': names, 'route53:ChangeResourceRecordSetsRecordTypes': types, 'route53:ChangeResourceRecordSetsActions': ['UPSERT'] })
+  cases.push(
+    [deployer, 'apigateway:POST', domains, tls12, 'Allowed', 'create the custom domain, regional with TLS 1.2'],
+    [deployer, 'apigateway:POST', domains, { ...tls12, 'apigateway:Request/SecurityPolicy': ['TLS_1_0'] }, 'Denied', 'create a domain that accepts TLS 1.0'],
+    [deployer, 'apigateway:POST', domains, { ...tls12, 'apigateway:Request/EndpointType': ['EDGE'] }, 'Denied', 'create an edge-optimized domain'],
+    [deployer, 'apigateway:GET', `${domains}/${domain}`, {}, 'Allowed', 'read the custom domain'],
+    [deployer, 'apigateway:PATCH', `${domains}/${domain}`, { 'apigateway:Request/SecurityPolicy': ['TLS_1_0'] }, 'Denied', 'lower the custom domain to TLS 1.0'],
+    [deployer, 'apigateway:PATCH', `${domains}/${domain}`, {}, 'Allowed', "change the custom domain's certificate"],
+    [deployer, 'apigateway:POST', domains, { 'apigateway:Request/EndpointType': ['REGIONAL'] }, 'Denied', 'create a domain without naming its TLS policy'],
+    [deployer, 'apigateway:DELETE', `${domains}/www.example-brand.com`, {}, 'Denied', "delete the brand's website domain"],
+    [deployer, 'route53:ChangeResourceRecordSets', zone, records([domain], ['A', 'AAAA']), 'Allowed', "write the custom domain's alias records"],
+    [deployer, 'route53:ChangeResourceRecordSets', zone, records(['www.example-brand.com'], ['A']), 'Denied', "repoint the brand's website"],
+    [deployer, 'route53:ChangeResourceRecordSets', zone, records([domain, 'example-brand.com'], ['A']), 'Denied', 'one own record and one of the website'],
+    [deployer, 'route53:ChangeResourceRecordSets', zone, records([domain], ['TXT']), 'Denied', 'a TXT record (certificate validation, mail policy)'],
+    [deployer, 'route53:ChangeResourceRecordSets', 'arn:aws:route53:::hostedzone/ZOTHERZONE', records([domain], ['A']), 'Denied', 'another hosted zone'],
+  )
+} else {
+  cases.push([deployer, 'apigateway:POST', domains, tls12, 'Denied', 'create a custom domain the stack has none of'])
+}
+
 function managed_arn(name) {
   return `arn:aws:iam::aws:policy/${name}`
 }
@@ -179,4 +209,5 @@ if (failed) {
   console.error(`iam-simulation: ${failed} of ${cases.length} decisions are wrong`)
   process.exit(1)
 }
-console.log(`iam-simulation: ${cases.length} decisions as expected (${stage.example.existingSecret ? 'an existing secret' : 'the placeholder secret'})`)
+const variant = [stage.example.existingSecret ? 'an existing secret' : 'the placeholder secret', ...(domain ? ['a custom domain'] : [])]
+console.log(`iam-simulation: ${cases.length} decisions as expected (${variant.join(', ')})`)

@@ -85,6 +85,22 @@ broken the_boundary_allows_only_what_the_stack_uses 'every table of the account'
     's/(            Action: \[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem\]\n            Resource: )[^\n]*/$1"*"/'
 broken the_boundary_allows_only_what_the_stack_uses 'a wildcard action' \
     's/Action: \[logs:CreateLogGroup, logs:CreateLogStream, logs:PutLogEvents\]/Action: "logs:*"/'
+broken the_custom_domain_permissions_are_that_domains_only 'a custom domain created with TLS 1.0' \
+    's/apigateway:Request\/SecurityPolicy: TLS_1_2/apigateway:Request\/SecurityPolicy: TLS_1_0/'
+broken the_custom_domain_permissions_are_that_domains_only 'every domain name of the region' \
+    's/(          - Sid: TheCustomDomain\n            Effect: Allow\n            Action: \[apigateway:GET, apigateway:DELETE\]\n            Resource: !Sub "[^"]*::\/domainnames\/)\$\{CustomDomainName\}"/$1*"/'
+broken the_custom_domain_permissions_are_that_domains_only 'the mappings of every domain name' \
+    's/(::\/domainnames\/)\$\{CustomDomainName\}(\/apimappings\/\*")/$1*$2/'
+broken the_custom_domain_permissions_are_that_domains_only 'any record of the zone' \
+    's/                route53:ChangeResourceRecordSetsNormalizedRecordNames: \[!Ref CustomDomainName\]\n//'
+broken the_custom_domain_permissions_are_that_domains_only 'domain permissions without a custom domain' \
+    's/(  CustomDomainDeployPolicy:\n    Type: AWS::IAM::RolePolicy\n    Condition: )HasCustomDomain/${1}CreateOidcProvider/'
+broken the_custom_domain_permissions_are_that_domains_only 'zone permissions without a hosted zone' \
+    's/(  CustomDomainRecordsDeployPolicy:\n    Type: AWS::IAM::RolePolicy\n    Condition: )HasCustomDomainRecords/${1}HasCustomDomain/'
+broken the_custom_domain_permissions_are_that_domains_only 'a third role policy' \
+    's/\nOutputs:/\n  MorePolicy:\n    Type: AWS::IAM::RolePolicy\n    Condition: HasCustomDomain\n    Properties:\n      RoleName: !Ref DeployRole\n      PolicyName: more\n      PolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "apigateway:GET", Resource: "arn:aws:apigateway:eu-west-1::\/x"}]}\n\nOutputs:/'
+broken the_custom_domain_permissions_are_that_domains_only 'another service in a custom-domain statement' \
+    's/Action: \[route53:GetHostedZone, route53:ListResourceRecordSets\]/Action: [route53:GetHostedZone, route53:ListResourceRecordSets, iam:PassRole]/'
 broken the_artifacts_bucket_is_private_encrypted_and_versioned 'versioning suspended' \
     's/        Status: Enabled\n      PublicAccessBlockConfiguration/        Status: Suspended\n      PublicAccessBlockConfiguration/'
 broken the_artifacts_bucket_is_private_encrypted_and_versioned 'public policies allowed' \

@@ -76,7 +76,7 @@ broken shared_function_settings_live_in_globals 'policies in Globals' \
 
 # --- routes and authorizer
 broken both_routes_are_wired_to_the_right_binary 'a REST API (Api) event' 's/          Type: HttpApi\n/          Type: Api\n/'
-broken both_routes_are_wired_to_the_right_binary 'an event on another API' 's/ApiId: !Ref HttpApi/ApiId: !Ref OtherApi/'
+broken both_routes_are_wired_to_the_right_binary 'an event on another API' 's/            ApiId: !Ref HttpApi/            ApiId: !Ref OtherApi/'
 broken both_routes_are_wired_to_the_right_binary 'a route without the JWT authorizer' \
     's/(              Authorizer: )JwtAuthorizer\n/$1NONE\n/'
 broken both_routes_are_wired_to_the_right_binary 'a route with an authorizer of its own' \
@@ -468,6 +468,21 @@ broken each_function_deploys_gradually_behind_the_live_alias 'CodeDeploy on the 
     's/        Role: !GetAtt CodeDeployRole.Arn\n//'
 broken each_function_deploys_gradually_behind_the_live_alias 'CodeDeploy on a role outside the stack' \
     's/        Role: !GetAtt CodeDeployRole.Arn\n/        Role: arn:aws:iam::111122223333:role\/admin\n/'
+# --- the custom domain
+broken the_custom_domain_is_optional_and_tls_1_2 'TLS 1.0 allowed on the custom domain' \
+    's/SecurityPolicy: TLS_1_2/SecurityPolicy: TLS_1_0/'
+broken the_custom_domain_is_optional_and_tls_1_2 'the custom domain created without its parameter' \
+    's/(  CustomDomain:\n    Type: AWS::ApiGatewayV2::DomainName\n)    Condition: HasCustomDomain\n/$1/'
+broken the_custom_domain_is_optional_and_tls_1_2 'a custom domain on by default' \
+    's/(  CustomDomainName:\n    Type: String\n    Default: )""/$1"bookings-api.example-brand.com"/'
+broken the_custom_domain_is_optional_and_tls_1_2 'an edge-optimized domain' \
+    's/EndpointType: REGIONAL/EndpointType: EDGE/'
+broken the_custom_domain_is_optional_and_tls_1_2 'the API mapped under a path only' \
+    's/(      ApiId: !Ref HttpApi\n)(      Stage: !Ref HttpApi.Stage\n)/$1$2      ApiMappingKey: v1\n/'
+broken the_custom_domain_is_optional_and_tls_1_2 'a record pointing somewhere else' \
+    's/(          Type: AAAA\n          AliasTarget:\n            DNSName: )!GetAtt CustomDomain.RegionalDomainName/${1}elsewhere.example.com/'
+broken the_custom_domain_is_optional_and_tls_1_2 'records written into the zone without one given' \
+    's/(  CustomDomainRecords:\n    Type: AWS::Route53::RecordSetGroup\n    Condition: )HasCustomDomainRecords/${1}HasCustomDomain/'
 # --- the permissions boundary
 broken every_role_carries_the_permissions_boundary 'the functions'"'"' roles without the boundary' \
     's/    PermissionsBoundary: !If \[HasPermissionsBoundary, !Ref PermissionsBoundaryArn, !Ref AWS::NoValue\]\n    # Caps/    # Caps/'
