@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test, the way CI does (.ci/run calls this). Installs what it needs first.
 #
-#   scripts/test.sh            everything: installs, lints, every test, the release binaries,
-#                              a minute of fuzzing, the SAM template checks and arm64 build
-#   scripts/test.sh --quick    the edit-test loop: the docs check, fmt, clippy and every unit
-#                              and end-to-end test, with no installs (run the whole command once
-#                              first), no release build, no fuzzing, no template checks
+#   scripts/test.sh            everything
+#   scripts/test.sh --quick    the edit-test loop
 #
+# What each stage runs, what --quick leaves out, and how long a clean run takes: docs/testing.md.
 # Each stage prints how long it took, and the run ends with all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
