@@ -6,7 +6,6 @@
 //! Local).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -14,9 +13,8 @@ use bookings::config::UpstreamPolicy;
 use bookings_tests::dynamodb::TokenTable;
 use bookings_tests::runtime_api::{Function, Launch, RuntimeApi, binary};
 use bookings_tests::tls::TlsWorld;
-use bookings_tests::{World, demo_start};
+use bookings_tests::{DEMO_CUSTOMER, World, cancel_event, demo_start, function_env, list_event};
 use sandbox::SandboxData;
-use sandbox::gateway::Event;
 use sandbox::tls::{Presented, Protocols};
 use sandbox::wire::{TokenAnswer, TokenRequest};
 use serde_json::Value;
@@ -33,11 +31,9 @@ struct Row {
 /// The function's settings against `world`, logging at INFO as the template deploys it (each
 /// request's log line is part of what Lambda bills).
 fn env_for(world: &World) -> Vec<(&'static str, String)> {
-    vec![
-        ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
-        ("OMNILAB_SECRET_ID", world.secret_id.clone()),
-        ("AWS_LAMBDA_LOG_LEVEL", "info".into()),
-    ]
+    let mut env = function_env(world);
+    env.push(("AWS_LAMBDA_LOG_LEVEL", "info".into()));
+    env
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -54,11 +50,9 @@ async fn new_world(bookings: u32) -> World {
     World::with(data, UpstreamPolicy::default()).await
 }
 
-fn list_event(query: &str) -> Value {
-    Event::new("GET", "/bookings")
-        .query(query)
-        .customer(CONTACT)
-        .json()
+/// The benchmark customer's `GET /bookings?{query}`.
+fn page(query: &str) -> Value {
+    list_event(CONTACT).query(query).json()
 }
 
 /// Time the sandbox itself takes to answer one page, seen from a client on the same machine:
@@ -175,14 +169,11 @@ async fn cold_starts_of(
             .build_at(path)
             .through(wrapper)
             .under(&runtime, env);
-        let polled = runtime
-            .wait_first_poll(Duration::from_secs(10))
-            .await
-            .expect("the function polls");
+        let polled = function.ready(&runtime).await;
         to_next.push(polled - function.started);
         let at_poll = cpu(&function);
         let started = Instant::now();
-        let response = runtime.invoke(list_event("page_size=50")).await.response();
+        let response = runtime.invoke(page("page_size=50")).await.response();
         assert_eq!(response["statusCode"], 200, "{response}");
         first.push(started.elapsed());
         // Back at its next long poll: whatever the invocation started has run.
@@ -230,14 +221,14 @@ async fn warm_pages_of(
         .build_at(path)
         .through(wrapper)
         .under(&runtime, env);
-    runtime.invoke(list_event("page_size=50")).await.response();
+    runtime.invoke(page("page_size=50")).await.response();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let before = cpu(&function);
     let writes_before = function.write_calls().unwrap_or(0);
     let mut warm = Vec::new();
     for _ in 0..runs {
         let started = Instant::now();
-        let response = runtime.invoke(list_event("page_size=50")).await.response();
+        let response = runtime.invoke(page("page_size=50")).await.response();
         warm.push(started.elapsed());
         assert_eq!(response["statusCode"], 200);
     }
@@ -255,6 +246,15 @@ async fn warm_pages_of(
         function,
         runtime,
     )
+}
+
+/// The function's peak resident memory (kB) once `runtime` has handed it `count` more
+/// `GET /bookings?{query}`.
+async fn peak_rss_after(function: &Function, runtime: &RuntimeApi, count: u32, query: &str) -> u64 {
+    for _ in 0..count {
+        runtime.invoke(page(query)).await.response();
+    }
+    function.peak_rss_kb().unwrap_or(0)
 }
 
 /// Lambda's list price for arm64 duration (us-east-1, first tier): USD per GB-second.
@@ -427,33 +427,24 @@ async fn main() {
         target: "measured (what Lambda bills)",
         ok: true,
     });
+    let mib = |kb: u64| format!("{:.1} MB", kb as f64 / 1024.0);
     let after_300 = function.peak_rss_kb().unwrap_or(0);
-    for _ in 0..2700 {
-        runtime.invoke(list_event("page_size=50")).await.response();
-    }
-    let after_3000 = function.peak_rss_kb().unwrap_or(0);
+    let after_3000 = peak_rss_after(&function, &runtime, 2_700, "page_size=50").await;
     rows.push(Row {
         figure: "peak resident memory (VmHWM) after 300 / 3,000 requests".into(),
-        measured: format!(
-            "{:.1} MB / {:.1} MB",
-            after_300 as f64 / 1024.0,
-            after_3000 as f64 / 1024.0
-        ),
+        measured: format!("{} / {}", mib(after_300), mib(after_3000)),
         target: "<= 20 MB, flat",
         ok: after_300 <= 20 * 1024 && after_3000 <= after_300 + 1024,
     });
     // Every invocation has its own trace id (as in Lambda): lambda_runtime's `set_var` of each
     // kept about 165 bytes. The rest are refusals, which cost no upstream call: what grows, if
     // anything, is the runtime loop's.
-    for _ in 3_000..100_000 {
-        runtime.invoke(list_event("page_size=0")).await.response();
-    }
-    let after_100k = function.peak_rss_kb().unwrap_or(0);
+    let after_100k = peak_rss_after(&function, &runtime, 97_000, "page_size=0").await;
     rows.push(Row {
         figure: "peak resident memory (VmHWM) after 100,000 invocations, each with its own trace id (the last 97,000 refusals)".into(),
         measured: format!(
-            "{:.1} MB ({:+} kB since 3,000)",
-            after_100k as f64 / 1024.0,
+            "{} ({:+} kB since 3,000)",
+            mib(after_100k),
             after_100k as i64 - after_3000 as i64
         ),
         target: "flat: <= 3,000's + 0.5 MB",
@@ -465,14 +456,14 @@ async fn main() {
     let world = new_world(1000).await;
     let runtime = RuntimeApi::start().await;
     let _function = Function::spawn("list-bookings", &runtime, &env_for(&world));
-    runtime.invoke(list_event("page_size=100")).await.response();
+    runtime.invoke(page("page_size=100")).await.response();
     world.sandbox.set_latency(Duration::from_millis(100));
     let started = Instant::now();
-    runtime.invoke(list_event("page_size=100")).await.response();
+    runtime.invoke(page("page_size=100")).await.response();
     let one_page = started.elapsed();
     let fetches = world.sandbox.counters().fetches;
     let started = Instant::now();
-    let all = runtime.invoke(list_event("all=true")).await.response();
+    let all = runtime.invoke(page("all=true")).await.response();
     let all_pages = started.elapsed();
     let body: Value = serde_json::from_str(all["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["bookings"].as_array().unwrap().len(), 1000);
@@ -492,22 +483,16 @@ async fn main() {
     });
 
     // 64 concurrent requests on a cold cache, 8 runtime loops.
-    let world = Arc::new(world_for_concurrency().await);
-    let runtime = Arc::new(RuntimeApi::start().await);
+    let world = world_for_concurrency().await;
+    let runtime = RuntimeApi::start().await;
     let mut env = env_for(&world);
     env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "8".into()));
-    env.push(("AWS_LAMBDA_LOG_LEVEL", "info".into()));
     let function = Function::spawn("list-bookings", &runtime, &env);
-    let calls: Vec<_> = (0..64)
-        .map(|_| {
-            let runtime = runtime.clone();
-            tokio::spawn(async move {
-                runtime.invoke(list_event("page_size=50")).await.response()["statusCode"].clone()
-            })
-        })
-        .collect();
-    for call in calls {
-        assert_eq!(call.await.unwrap(), 200);
+    for response in runtime
+        .invoke_all((0..64).map(|_| page("page_size=50")))
+        .await
+    {
+        assert_eq!(response["statusCode"], 200);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let upstream_calls: u64 = function
@@ -816,7 +801,7 @@ async fn first_request_with_a_shared_token(
         // The first container of the fleet exchanges and publishes.
         let runtime = RuntimeApi::start().await;
         let _function = Function::spawn("list-bookings", &runtime, &env);
-        runtime.invoke(list_event("page_size=50")).await.response();
+        runtime.invoke(page("page_size=50")).await.response();
     }
     let mut first = Vec::new();
     let mut calls = Vec::new();
@@ -826,13 +811,10 @@ async fn first_request_with_a_shared_token(
         let function = Launch::of("list-bookings")
             .through(wrapper)
             .under(&runtime, &env);
-        runtime
-            .wait_first_poll(Duration::from_secs(10))
-            .await
-            .expect("the function polls");
+        function.ready(&runtime).await;
         let at_poll = cpu(&function);
         let started = Instant::now();
-        let response = runtime.invoke(list_event("page_size=50")).await.response();
+        let response = runtime.invoke(page("page_size=50")).await.response();
         first.push(started.elapsed());
         assert_eq!(response["statusCode"], 200, "{response}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -899,23 +881,15 @@ async fn cold_fleet_exchanges(count: usize, shared: bool) -> u64 {
         let function = Function::spawn(name, &runtime, &env);
         fleet.push((runtime, function));
     }
-    for (runtime, _) in &fleet {
-        runtime
-            .wait_first_poll(Duration::from_secs(10))
-            .await
-            .expect("the function polls");
+    for (runtime, function) in &fleet {
+        function.ready(runtime).await;
     }
     let events: Vec<Value> = (0..count)
         .map(|i| {
             if i.is_multiple_of(2) {
-                list_event("page_size=50")
+                page("page_size=50")
             } else {
-                Event::new(
-                    "POST",
-                    &format!("/bookings/{}/cancel", sandbox::booking_uuid(1)),
-                )
-                .customer(bookings_tests::DEMO_CUSTOMER)
-                .json()
+                cancel_event(DEMO_CUSTOMER, &sandbox::booking_uuid(1)).json()
             }
         })
         .collect();

@@ -13,30 +13,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bookings_tests::runtime_api::{Function, RuntimeApi, problem_body};
-use bookings_tests::{DEMO_CUSTOMER, World, function_env, secrets};
-use sandbox::gateway::Event;
+use bookings_tests::{
+    DEMO_CUSTOMER, World, cancel_event, function_env, list_event, secrets, set_env,
+};
 use sandbox::{BookingStatus, Endpoint, Fault, Sandbox, booking_uuid};
 use serde_json::{Value, json};
 
 const TIMEOUT_TYPE: &str = "tag:omnilab-bookings,2026:upstream-timeout";
 const NOT_CONFIGURED_TYPE: &str = "tag:omnilab-bookings,2026:not-configured";
 
-/// Sets `key` in `env`, replacing what `function_env` put there.
-fn set(env: &mut Vec<(&'static str, String)>, key: &'static str, value: String) {
-    env.retain(|(k, _)| *k != key);
-    env.push((key, value));
+/// The demo customer's `GET /bookings`.
+fn list() -> Value {
+    list_event(DEMO_CUSTOMER).json()
 }
 
-fn list_event() -> Value {
-    Event::new("GET", "/bookings")
-        .customer(DEMO_CUSTOMER)
-        .json()
-}
-
-fn cancel_event(booking: &str) -> Value {
-    Event::new("POST", &format!("/bookings/{booking}/cancel"))
-        .customer(DEMO_CUSTOMER)
-        .json()
+/// The demo customer's cancel of `booking`.
+fn cancel(booking: &str) -> Value {
+    cancel_event(DEMO_CUSTOMER, booking).json()
 }
 
 fn status_of(response: &Value) -> u16 {
@@ -50,11 +43,6 @@ async fn wait_for(what: &str, limit: Duration, ready: impl Fn() -> bool) {
         assert!(Instant::now() < until, "{what}: not within {limit:?}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-/// Spawns `name` and waits until its runtime loop asks for work, so start-up is not timed.
-async fn start(name: &str, runtime: &RuntimeApi, env: &[(&str, String)]) -> Function {
-    Function::spawn_ready(name, runtime, env).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -135,12 +123,12 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_token_exchange() {
     env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".into()));
     // One attempt may take 9 s: A's slow exchange succeeds; nothing but B's deadline ends B's wait.
     env.push(("OMNILAB_TIMEOUT_MS", "9000".into()));
-    let function = start("list-bookings", &runtime, &env).await;
+    let function = Function::spawn_ready("list-bookings", &runtime, &env).await;
 
     // A is inside its exchange once the sandbox holds its token request.
     let race = race(
         &runtime,
-        list_event,
+        list,
         "A's token request",
         || world.sandbox.counters().token_requests >= 1,
         Duration::from_millis(100),
@@ -161,7 +149,7 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_token_exchange() {
     );
     assert_eq!(world.sandbox.counters().token_exchanges, 1);
     // The process serves on, on A's token.
-    let after = runtime.invoke(list_event()).await.response();
+    let after = runtime.invoke(list()).await.response();
     assert_eq!(status_of(&after), 200, "{after}");
     assert_eq!(world.sandbox.counters().token_requests, 1);
     drop(function);
@@ -180,11 +168,11 @@ async fn a_single_request_with_a_hanging_token_endpoint_answers_504_by_its_deadl
     let runtime = RuntimeApi::start().await;
     let mut env = function_env(&world);
     env.push(("OMNILAB_TIMEOUT_MS", "8000".into()));
-    let _function = start("list-bookings", &runtime, &env).await;
+    let _function = Function::spawn_ready("list-bookings", &runtime, &env).await;
 
     let sent = Instant::now();
     let response = runtime
-        .invoke_with_deadline(list_event(), SHORT_DEADLINE)
+        .invoke_with_deadline(list(), SHORT_DEADLINE)
         .await
         .response();
     let took = sent.elapsed();
@@ -218,13 +206,13 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_secret_read() {
     let runtime = Arc::new(RuntimeApi::start().await);
     let mut env = function_env(&world);
     env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".into()));
-    set(&mut env, "OMNILAB_SECRET_ID", "omnilab/slow".into());
+    set_env(&mut env, "OMNILAB_SECRET_ID", "omnilab/slow");
     env.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint));
-    let _function = start("list-bookings", &runtime, &env).await;
+    let _function = Function::spawn_ready("list-bookings", &runtime, &env).await;
 
     let race = race(
         &runtime,
-        list_event,
+        list,
         "A's secret read",
         || reads.load(Ordering::SeqCst) >= 1,
         Duration::from_millis(100),
@@ -254,13 +242,13 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_cancel_of_the_same
     let mut env = function_env(&world);
     env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".into()));
     env.push(("OMNILAB_TIMEOUT_MS", "9000".into()));
-    let _function = start("cancel-booking", &runtime, &env).await;
+    let _function = Function::spawn_ready("cancel-booking", &runtime, &env).await;
     let mine = booking_uuid(1);
 
     // A has found its booking (one page) and is sending the cancel, which the sandbox holds.
     let race = race(
         &runtime,
-        || cancel_event(&mine),
+        || cancel(&mine),
         "A's ownership check",
         || world.sandbox.counters().fetches >= 1,
         Duration::from_millis(300),
@@ -299,19 +287,12 @@ async fn concurrent_cold_requests_share_one_failed_token_exchange() {
     for _ in 0..40 {
         world.sandbox.inject(Endpoint::Token, Fault::Status(503));
     }
-    let runtime = Arc::new(RuntimeApi::start().await);
+    let runtime = RuntimeApi::start().await;
     let mut env = function_env(&world);
     env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "10".into()));
-    let _function = start("list-bookings", &runtime, &env).await;
+    let _function = Function::spawn_ready("list-bookings", &runtime, &env).await;
 
-    let invocations: Vec<_> = (0..10)
-        .map(|_| {
-            let runtime = runtime.clone();
-            tokio::spawn(async move { runtime.invoke(list_event()).await.response() })
-        })
-        .collect();
-    for invocation in invocations {
-        let response = invocation.await.expect("the invocation's task");
+    for response in runtime.invoke_all((0..10).map(|_| list())).await {
         problem_body(&response, 500..=599);
     }
     let counters = world.sandbox.counters();
@@ -326,7 +307,7 @@ async fn concurrent_cold_requests_share_one_failed_token_exchange() {
     // The failure is remembered for a second only: once OmniLab is back, so are we.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     world.sandbox.clear_faults();
-    let response = runtime.invoke(list_event()).await.response();
+    let response = runtime.invoke(list()).await.response();
     assert_eq!(status_of(&response), 200, "{response}");
     assert_eq!(world.sandbox.counters().token_exchanges, 1);
 }
@@ -361,12 +342,12 @@ async fn the_placeholder_secret_is_a_503_until_filled_in_without_a_restart() {
     let arn = secrets::create_raw(&name, PLACEHOLDER).await;
     let runtime = RuntimeApi::start().await;
     let mut env = function_env(&world);
-    set(&mut env, "OMNILAB_SECRET_ID", arn.clone());
-    let mut function = start("list-bookings", &runtime, &env).await;
+    set_env(&mut env, "OMNILAB_SECRET_ID", arn.clone());
+    let mut function = Function::spawn_ready("list-bookings", &runtime, &env).await;
 
     // The first request reads the secret: the placeholder.
     let first_sent = Instant::now();
-    let response = runtime.invoke(list_event()).await.response();
+    let response = runtime.invoke(list()).await.response();
     let body = problem_body(&response, 503..=503);
     assert_eq!(body["type"], NOT_CONFIGURED_TYPE, "{body}");
     assert_eq!(
@@ -391,7 +372,7 @@ async fn the_placeholder_secret_is_a_503_until_filled_in_without_a_restart() {
     let mut answers = Vec::new();
     loop {
         let sent = Instant::now();
-        let response = runtime.invoke(list_event()).await.response();
+        let response = runtime.invoke(list()).await.response();
         let took = sent.elapsed();
         let at = sent.duration_since(first_sent);
         let status = status_of(&response);
@@ -426,13 +407,28 @@ async fn the_placeholder_secret_is_a_503_until_filled_in_without_a_restart() {
         "the same process, not a restart"
     );
     assert_eq!(world.sandbox.counters().token_exchanges, 1);
-    let again = runtime.invoke(list_event()).await.response();
+    let again = runtime.invoke(list()).await.response();
     assert_eq!(status_of(&again), 200, "{again}");
     assert_eq!(
         world.sandbox.counters().token_exchanges,
         1,
         "warm from now on"
     );
+}
+
+/// A request with a 2 s deadline, then a patient one (10 s) right behind it: the first runs out
+/// of its own time (504), the second is served (200).
+async fn a_short_request_times_out_and_a_patient_one_is_served(runtime: &RuntimeApi) {
+    let short = runtime
+        .invoke_with_deadline(list(), SHORT_DEADLINE)
+        .await
+        .response();
+    assert_eq!(status_of(&short), 504, "{short}");
+    let patient = runtime
+        .invoke_with_deadline(list(), Duration::from_secs(10))
+        .await
+        .response();
+    assert_eq!(status_of(&patient), 200, "{patient}");
 }
 
 /// A request that runs out of its own time tells us nothing about OmniLab: the patient
@@ -444,17 +440,8 @@ async fn a_short_deadlines_timeout_is_not_shared_with_a_patient_request() {
         .sandbox
         .inject(Endpoint::Token, Fault::Slow(Duration::from_millis(1800)));
     let runtime = RuntimeApi::start().await;
-    let _function = start("list-bookings", &runtime, &function_env(&world)).await;
-    let short = runtime
-        .invoke_with_deadline(list_event(), SHORT_DEADLINE)
-        .await
-        .response();
-    assert_eq!(status_of(&short), 504, "{short}");
-    let patient = runtime
-        .invoke_with_deadline(list_event(), Duration::from_secs(10))
-        .await
-        .response();
-    assert_eq!(status_of(&patient), 200, "{patient}");
+    let _function = Function::spawn_ready("list-bookings", &runtime, &function_env(&world)).await;
+    a_short_request_times_out_and_a_patient_one_is_served(&runtime).await;
     assert_eq!(
         world.sandbox.counters().token_requests,
         2,
@@ -468,19 +455,10 @@ async fn a_short_deadlines_secret_timeout_is_not_shared_with_a_patient_request()
     let (endpoint, reads) = slow_secrets_manager(Duration::from_millis(1800)).await;
     let runtime = RuntimeApi::start().await;
     let mut env = function_env(&world);
-    set(&mut env, "OMNILAB_SECRET_ID", "omnilab/slow".into());
+    set_env(&mut env, "OMNILAB_SECRET_ID", "omnilab/slow");
     env.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint));
-    let _function = start("list-bookings", &runtime, &env).await;
-    let short = runtime
-        .invoke_with_deadline(list_event(), SHORT_DEADLINE)
-        .await
-        .response();
-    assert_eq!(status_of(&short), 504, "{short}");
-    let patient = runtime
-        .invoke_with_deadline(list_event(), Duration::from_secs(10))
-        .await
-        .response();
-    assert_eq!(status_of(&patient), 200, "{patient}");
+    let _function = Function::spawn_ready("list-bookings", &runtime, &env).await;
+    a_short_request_times_out_and_a_patient_one_is_served(&runtime).await;
     assert_eq!(
         reads.load(Ordering::SeqCst),
         2,
@@ -500,7 +478,7 @@ async fn a_slow_cancel() -> (World, Arc<RuntimeApi>, Function) {
     let runtime = Arc::new(RuntimeApi::start().await);
     let mut env = function_env(&world);
     env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".into()));
-    let function = start("cancel-booking", &runtime, &env).await;
+    let function = Function::spawn_ready("cancel-booking", &runtime, &env).await;
     (world, runtime, function)
 }
 
@@ -512,7 +490,7 @@ async fn a_shared_cancel_is_not_cut_short_by_the_first_callers_deadline() {
     let mine = booking_uuid(1);
     let a = {
         let runtime = runtime.clone();
-        let event = cancel_event(&mine);
+        let event = cancel(&mine);
         tokio::spawn(async move {
             let sent = Instant::now();
             let response = runtime
@@ -529,7 +507,7 @@ async fn a_shared_cancel_is_not_cut_short_by_the_first_callers_deadline() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let b = runtime
-        .invoke_with_deadline(cancel_event(&mine), Duration::from_secs(10))
+        .invoke_with_deadline(cancel(&mine), Duration::from_secs(10))
         .await
         .response();
 
@@ -551,13 +529,13 @@ async fn a_caller_that_gave_up_does_not_leave_the_next_one_its_timeout() {
     let (world, runtime, _function) = a_slow_cancel().await;
     let mine = booking_uuid(1);
     let a = runtime
-        .invoke_with_deadline(cancel_event(&mine), SHORT_DEADLINE)
+        .invoke_with_deadline(cancel(&mine), SHORT_DEADLINE)
         .await
         .response();
     assert_eq!(status_of(&a), 504, "{a}");
 
     let b = runtime
-        .invoke_with_deadline(cancel_event(&mine), Duration::from_secs(10))
+        .invoke_with_deadline(cancel(&mine), Duration::from_secs(10))
         .await
         .response();
 

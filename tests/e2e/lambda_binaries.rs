@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use bookings_tests::runtime_api::{Function, Launch, RuntimeApi};
-use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, function_env};
+use bookings_tests::{
+    DEMO_CUSTOMER, OTHER_CUSTOMER, World, cancel_event, function_env, list_event, set_env,
+};
 use sandbox::booking_uuid;
 use sandbox::gateway::Event;
 use serde_json::Value;
@@ -27,11 +29,8 @@ async fn list_bookings_serves_api_gateway_events_through_the_runtime_loop() {
     let runtime = RuntimeApi::start().await;
     let function = Function::spawn("list-bookings", &runtime, &function_env(&world));
 
-    let event = Event::new("GET", "/bookings")
-        .query("booking_status=CONFIRMED&language=fr")
-        .customer(DEMO_CUSTOMER)
-        .json();
-    let response = runtime.invoke(event).await.response();
+    let event = list_event(DEMO_CUSTOMER).query("booking_status=CONFIRMED&language=fr");
+    let response = runtime.invoke(event.json()).await.response();
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["headers"]["content-type"], "application/json");
     let body = body_of(&response);
@@ -43,21 +42,14 @@ async fn list_bookings_serves_api_gateway_events_through_the_runtime_loop() {
 
     // The same warm process serves on, with no new secret read or token exchange.
     for _ in 0..5 {
-        let event = Event::new("GET", "/bookings")
-            .query("page_size=1")
-            .customer(OTHER_CUSTOMER)
-            .json();
-        assert_eq!(runtime.invoke(event).await.response()["statusCode"], 200);
+        let event = list_event(OTHER_CUSTOMER).query("page_size=1");
+        assert_eq!(
+            runtime.invoke(event.json()).await.response()["statusCode"],
+            200
+        );
     }
-    let invalid = runtime
-        .invoke(
-            Event::new("GET", "/bookings")
-                .query("page_size=0")
-                .customer(DEMO_CUSTOMER)
-                .json(),
-        )
-        .await
-        .response();
+    let invalid = list_event(DEMO_CUSTOMER).query("page_size=0");
+    let invalid = runtime.invoke(invalid.json()).await.response();
     assert_eq!(invalid["statusCode"], 400);
     assert_eq!(
         invalid["headers"]["content-type"],
@@ -107,27 +99,14 @@ async fn cancel_booking_cancels_only_the_callers_own_booking() {
     let runtime = RuntimeApi::start().await;
     let _function = Function::spawn("cancel-booking", &runtime, &function_env(&world));
 
+    let cancel = |booking: &str| runtime.invoke(cancel_event(DEMO_CUSTOMER, booking).json());
     let theirs = booking_uuid(13);
-    let refused = runtime
-        .invoke(
-            Event::new("POST", &format!("/bookings/{theirs}/cancel"))
-                .customer(DEMO_CUSTOMER)
-                .json(),
-        )
-        .await
-        .response();
+    let refused = cancel(&theirs).await.response();
     assert_eq!(refused["statusCode"], 404, "{refused}");
     assert_eq!(world.sandbox.cancel_calls(&theirs), 0);
 
     let mine = booking_uuid(1);
-    let done = runtime
-        .invoke(
-            Event::new("POST", &format!("/bookings/{mine}/cancel"))
-                .customer(DEMO_CUSTOMER)
-                .json(),
-        )
-        .await
-        .response();
+    let done = cancel(&mine).await.response();
     assert_eq!(done["statusCode"], 200, "{done}");
     assert_eq!(body_of(&done)["booking_status"], "CANCELLED");
     assert_eq!(world.sandbox.cancel_calls(&mine), 1);
@@ -136,24 +115,14 @@ async fn cancel_booking_cancels_only_the_callers_own_booking() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_concurrency_shares_one_token_across_concurrent_invocations() {
     let world = World::demo().await;
-    let runtime = std::sync::Arc::new(RuntimeApi::start().await);
+    let runtime = RuntimeApi::start().await;
     let mut env = function_env(&world);
     env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "8".into()));
     let _function = Function::spawn("list-bookings", &runtime, &env);
 
-    let invocations: Vec<_> = (0..32)
-        .map(|_| {
-            let runtime = runtime.clone();
-            tokio::spawn(async move {
-                let event = Event::new("GET", "/bookings")
-                    .customer(DEMO_CUSTOMER)
-                    .json();
-                runtime.invoke(event).await.response()["statusCode"].clone()
-            })
-        })
-        .collect();
-    for invocation in invocations {
-        assert_eq!(invocation.await.unwrap(), 200);
+    let events = (0..32).map(|_| list_event(DEMO_CUSTOMER).json());
+    for response in runtime.invoke_all(events).await {
+        assert_eq!(response["statusCode"], 200, "{response}");
     }
     assert_eq!(world.sandbox.counters().token_exchanges, 1);
     assert_eq!(world.sandbox.counters().fetches, 32);
@@ -279,21 +248,18 @@ async fn cargo_lambda_emulator_and_invoke_run_both_functions() {
     };
     let env = function_env(&world);
 
-    let list_event = Event::new("GET", "/bookings")
-        .query("public_keys=winter-festival")
-        .customer(DEMO_CUSTOMER)
-        .json();
-    let listing = tokio::spawn(invoke("list-bookings", list_event));
+    let festival = list_event(DEMO_CUSTOMER).query("public_keys=winter-festival");
+    let listing = tokio::spawn(invoke("list-bookings", festival.json()));
     let lister = Launch::of("list-bookings").at(&runtime_api("list-bookings"), &env);
     let listed = listing.await.expect("the invocation ends");
     assert_eq!(listed["statusCode"], 200, "{listed} {:#?}", lister.logs());
     assert_eq!(body_of(&listed)["total_count"], 5);
 
     let mine = booking_uuid(2);
-    let cancel_event = Event::new("POST", &format!("/bookings/{mine}/cancel"))
-        .customer(DEMO_CUSTOMER)
-        .json();
-    let cancelling = tokio::spawn(invoke("cancel-booking", cancel_event));
+    let cancelling = tokio::spawn(invoke(
+        "cancel-booking",
+        cancel_event(DEMO_CUSTOMER, &mine).json(),
+    ));
     let canceller = Launch::of("cancel-booking").at(&runtime_api("cancel-booking"), &env);
     let cancelled = cancelling.await.expect("the invocation ends");
     assert_eq!(
@@ -348,8 +314,7 @@ async fn a_claim_other_than_sub_is_warned_about_at_start() {
 
     let runtime = RuntimeApi::start().await;
     let mut env = function_env(&world);
-    env.retain(|(key, _)| *key != "EXTERNAL_ID_CLAIM");
-    env.push(("EXTERNAL_ID_CLAIM", "custom:external_id".into()));
+    set_env(&mut env, "EXTERNAL_ID_CLAIM", "custom:external_id");
     // It starts despite the warning.
     let function = Function::spawn_ready("list-bookings", &runtime, &env).await;
     let until = std::time::Instant::now() + Duration::from_secs(2);
@@ -373,11 +338,8 @@ async fn a_claim_other_than_sub_is_warned_about_at_start() {
     );
 
     // The customer is whoever that claim names, whatever `sub` says.
-    let event = Event::new("GET", "/bookings")
-        .customer(OTHER_CUSTOMER)
-        .claim("custom:external_id", DEMO_CUSTOMER)
-        .json();
-    let response = runtime.invoke(event).await.response();
+    let event = list_event(OTHER_CUSTOMER).claim("custom:external_id", DEMO_CUSTOMER);
+    let response = runtime.invoke(event.json()).await.response();
     assert_eq!(response["statusCode"], 200, "{response}");
     let asked: Vec<String> = world
         .sandbox
@@ -389,11 +351,7 @@ async fn a_claim_other_than_sub_is_warned_about_at_start() {
         .collect();
     assert_eq!(asked, [DEMO_CUSTOMER], "{asked:?}");
     let without = runtime
-        .invoke(
-            Event::new("GET", "/bookings")
-                .customer(DEMO_CUSTOMER)
-                .json(),
-        )
+        .invoke(list_event(DEMO_CUSTOMER).json())
         .await
         .response();
     assert_eq!(
@@ -434,22 +392,13 @@ async fn a_claim_with_stray_whitespace_or_control_characters_is_a_401_with_no_up
         format!("{DEMO_CUSTOMER}\u{200B}"),
         format!("\u{202E}{DEMO_CUSTOMER}"),
     ] {
-        let response = runtime
-            .invoke(Event::new("GET", "/bookings").customer(&claim).json())
-            .await
-            .response();
+        let response = runtime.invoke(list_event(&claim).json()).await.response();
         unauthenticated(&response);
     }
     let mine = booking_uuid(1);
     for claim in [spaced, "demo\u{0}x".to_owned()] {
-        let response = cancel_runtime
-            .invoke(
-                Event::new("POST", &format!("/bookings/{mine}/cancel"))
-                    .customer(&claim)
-                    .json(),
-            )
-            .await
-            .response();
+        let event = cancel_event(&claim, &mine).json();
+        let response = cancel_runtime.invoke(event).await.response();
         unauthenticated(&response);
     }
     let counters = world.sandbox.counters();
@@ -460,11 +409,7 @@ async fn a_claim_with_stray_whitespace_or_control_characters_is_a_401_with_no_up
 
     // The same event with the claim as stored reaches OmniLab: the refusals were the claim's.
     let response = runtime
-        .invoke(
-            Event::new("GET", "/bookings")
-                .customer(DEMO_CUSTOMER)
-                .json(),
-        )
+        .invoke(list_event(DEMO_CUSTOMER).json())
         .await
         .response();
     assert_eq!(response["statusCode"], 200, "{response}");
@@ -493,11 +438,7 @@ async fn a_classic_container_runs_on_one_thread_and_a_concurrent_one_on_workers(
         }
         let function = Function::spawn_ready("list-bookings", &runtime, &env).await;
         let response = runtime
-            .invoke(
-                Event::new("GET", "/bookings")
-                    .customer(DEMO_CUSTOMER)
-                    .json(),
-            )
+            .invoke(list_event(DEMO_CUSTOMER).json())
             .await
             .response();
         assert_eq!(response["statusCode"], 200, "{concurrency:?}: {response}");

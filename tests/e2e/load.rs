@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bookings_tests::runtime_api::{Function, RuntimeApi};
-use bookings_tests::{World, secrets};
-use sandbox::gateway::Event;
+use bookings_tests::{DEMO_CUSTOMER, World, function_env, list_event, secrets};
 use sandbox::{ClientCredentials, Fault, Sandbox};
 use serde_json::Value;
 
@@ -103,16 +102,10 @@ async fn two_thousand_requests_through_faults_each_get_their_contract_status() {
         Scenario::from_contact(contact).and_then(|s| s.fault(attempt))
     });
     let runtime = Arc::new(RuntimeApi::start().await);
-    let function = Function::spawn(
-        "list-bookings",
-        &runtime,
-        &[
-            ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
-            ("OMNILAB_SECRET_ID", world.secret_id.clone()),
-            ("OMNILAB_TIMEOUT_MS", "800".into()),
-            ("AWS_LAMBDA_MAX_CONCURRENCY", "16".into()),
-        ],
-    );
+    let mut env = function_env(&world);
+    env.push(("OMNILAB_TIMEOUT_MS", "800".into()));
+    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "16".into()));
+    let function = Function::spawn("list-bookings", &runtime, &env);
     let pid = function.child.id();
 
     const REQUESTS: usize = 2_000;
@@ -127,10 +120,7 @@ async fn two_thousand_requests_through_faults_each_get_their_contract_status() {
                 let runtime = runtime.clone();
                 tokio::spawn(async move {
                     let contact = format!("load-{}-{n}", n % SCENARIOS.len());
-                    let event = Event::new("GET", "/bookings")
-                        .query("page_size=10")
-                        .customer(&contact)
-                        .json();
+                    let event = list_event(&contact).query("page_size=10").json();
                     let status = runtime.invoke(event).await.response()["statusCode"]
                         .as_u64()
                         .unwrap_or(0) as u16;
@@ -206,15 +196,9 @@ async fn two_thousand_requests_through_faults_each_get_their_contract_status() {
 async fn a_credential_rotation_mid_load_loses_no_request() {
     let world = World::demo().await;
     let runtime = Arc::new(RuntimeApi::start().await);
-    let _function = Function::spawn(
-        "list-bookings",
-        &runtime,
-        &[
-            ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
-            ("OMNILAB_SECRET_ID", world.secret_id.clone()),
-            ("AWS_LAMBDA_MAX_CONCURRENCY", "8".into()),
-        ],
-    );
+    let mut env = function_env(&world);
+    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "8".into()));
+    let _function = Function::spawn("list-bookings", &runtime, &env);
     let rotated = ClientCredentials {
         client_secret: "rotated-mid-load".into(),
         ..Sandbox::default_credentials()
@@ -227,10 +211,7 @@ async fn a_credential_rotation_mid_load_loses_no_request() {
             let (runtime, statuses, stop) = (runtime.clone(), statuses.clone(), stop.clone());
             tokio::spawn(async move {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let event = Event::new("GET", "/bookings")
-                        .query("page_size=5")
-                        .customer(bookings_tests::DEMO_CUSTOMER)
-                        .json();
+                    let event = list_event(DEMO_CUSTOMER).query("page_size=5").json();
                     let status = runtime.invoke(event).await.response()["statusCode"]
                         .as_u64()
                         .unwrap_or(0);

@@ -9,8 +9,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bookings_tests::runtime_api::{Function, Launch, RuntimeApi, problem_body};
-use bookings_tests::{DEMO_CUSTOMER, World, demo_start, secrets};
-use sandbox::gateway::Event;
+use bookings_tests::{
+    DEMO_CUSTOMER, World, demo_start, function_env, function_env_at, list_event, secrets,
+};
 use sandbox::{Sandbox, SandboxData};
 use serde_json::{Value, json};
 
@@ -146,6 +147,20 @@ async fn logs_with_request_lines(function: &Function, status: u16, count: usize)
     }
 }
 
+/// One test a case, each `name: verbosity, format;` running `check(verbosity, format)`: the
+/// checks below are the same whatever the log settings, and each setting is a test of its own.
+macro_rules! cases {
+    ($check:ident { $($(#[$doc:meta])* $name:ident: $verbosity:ident, $format:ident;)* }) => {
+        $(
+            $(#[$doc])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $check(Verbosity::$verbosity, Format::$format).await;
+            }
+        )*
+    };
+}
+
 // ---------------------------------------------------------------------------------------------
 // 1. Secrets Manager answers with something the SDK cannot parse.
 
@@ -233,26 +248,17 @@ async fn unparsable_secret_does_not_leak(verbosity: Verbosity, format: Format) {
         .await
         .expect("the sandbox binds a loopback port");
     let runtime = RuntimeApi::start().await;
-    let function = spawn(
-        "list-bookings",
-        &runtime,
-        format,
-        verbosity,
-        &[
-            ("OMNILAB_API_HOST", format!("http://{sandbox_addr}")),
-            ("OMNILAB_SECRET_ID", "omnilab/leak-canary".into()),
-            ("EXTERNAL_ID_CLAIM", "sub".into()),
-            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint),
-            ("AWS_REGION", "eu-west-1".into()),
-            ("AWS_ACCESS_KEY_ID", "AKIDLEAKCANARY".into()),
-            ("AWS_SECRET_ACCESS_KEY", AWS_SECRET_KEY.into()),
-            ("AWS_SESSION_TOKEN", AWS_SESSION_TOKEN.into()),
-        ],
-    );
+    let mut env = function_env_at(sandbox_addr, "omnilab/leak-canary");
+    env.extend([
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint),
+        ("AWS_REGION", "eu-west-1".into()),
+        ("AWS_ACCESS_KEY_ID", "AKIDLEAKCANARY".into()),
+        ("AWS_SECRET_ACCESS_KEY", AWS_SECRET_KEY.into()),
+        ("AWS_SESSION_TOKEN", AWS_SESSION_TOKEN.into()),
+    ]);
+    let function = spawn("list-bookings", &runtime, format, verbosity, &env);
 
-    let event = Event::new("GET", "/bookings")
-        .customer(DEMO_CUSTOMER)
-        .json();
+    let event = list_event(DEMO_CUSTOMER).json();
     let response = runtime.invoke(event).await.response();
     let status = problem_status(&response, 500..=599);
     assert!(
@@ -280,32 +286,15 @@ async fn unparsable_secret_does_not_leak(verbosity: Verbosity, format: Format) {
     assert_absent(&logs, "the AWS session token", AWS_SESSION_TOKEN);
 }
 
-/// Not only a debugging session: the failure itself is logged at ERROR, so this one matters at
-/// the level every function runs at.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unparsable_secret_does_not_leak_at_default_level_json() {
-    unparsable_secret_does_not_leak(Verbosity::Default, Format::Json).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unparsable_secret_does_not_leak_at_lambda_trace_json() {
-    unparsable_secret_does_not_leak(Verbosity::LambdaTrace, Format::Json).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unparsable_secret_does_not_leak_at_lambda_trace_text() {
-    unparsable_secret_does_not_leak(Verbosity::LambdaTrace, Format::Text).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unparsable_secret_does_not_leak_at_rust_log_trace_json() {
-    unparsable_secret_does_not_leak(Verbosity::RustLogTrace, Format::Json).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unparsable_secret_does_not_leak_at_rust_log_trace_text() {
-    unparsable_secret_does_not_leak(Verbosity::RustLogTrace, Format::Text).await;
-}
+cases!(unparsable_secret_does_not_leak {
+    /// Not only a debugging session: the failure itself is logged at ERROR, so this one matters at
+    /// the level every function runs at.
+    unparsable_secret_does_not_leak_at_default_level_json: Default, Json;
+    unparsable_secret_does_not_leak_at_lambda_trace_json: LambdaTrace, Json;
+    unparsable_secret_does_not_leak_at_lambda_trace_text: LambdaTrace, Text;
+    unparsable_secret_does_not_leak_at_rust_log_trace_json: RustLogTrace, Json;
+    unparsable_secret_does_not_leak_at_rust_log_trace_text: RustLogTrace, Text;
+});
 
 // ---------------------------------------------------------------------------------------------
 // 2. A normal request at TRACE: the caller's JWT and cookies, OmniLab's token and the client
@@ -314,21 +303,11 @@ async fn unparsable_secret_does_not_leak_at_rust_log_trace_text() {
 async fn caller_credentials_and_tokens_do_not_leak(verbosity: Verbosity, format: Format) {
     let world = World::demo().await;
     let runtime = RuntimeApi::start().await;
-    let function = spawn(
-        "list-bookings",
-        &runtime,
-        format,
-        verbosity,
-        &[
-            ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
-            ("OMNILAB_SECRET_ID", world.secret_id.clone()),
-            ("EXTERNAL_ID_CLAIM", "sub".into()),
-        ],
-    );
+    let env = function_env(&world);
+    let function = spawn("list-bookings", &runtime, format, verbosity, &env);
 
-    let event = Event::new("GET", "/bookings")
+    let event = list_event(DEMO_CUSTOMER)
         .query("page_size=5")
-        .customer(DEMO_CUSTOMER)
         .header("authorization", &format!("Bearer {JWT}"))
         .header(
             "cookie",
@@ -378,25 +357,12 @@ async fn caller_credentials_and_tokens_do_not_leak(verbosity: Verbosity, format:
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn caller_credentials_and_tokens_do_not_leak_at_lambda_trace_json() {
-    caller_credentials_and_tokens_do_not_leak(Verbosity::LambdaTrace, Format::Json).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn caller_credentials_and_tokens_do_not_leak_at_lambda_trace_text() {
-    caller_credentials_and_tokens_do_not_leak(Verbosity::LambdaTrace, Format::Text).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn caller_credentials_and_tokens_do_not_leak_at_rust_log_trace_json() {
-    caller_credentials_and_tokens_do_not_leak(Verbosity::RustLogTrace, Format::Json).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn caller_credentials_and_tokens_do_not_leak_at_rust_log_trace_text() {
-    caller_credentials_and_tokens_do_not_leak(Verbosity::RustLogTrace, Format::Text).await;
-}
+cases!(caller_credentials_and_tokens_do_not_leak {
+    caller_credentials_and_tokens_do_not_leak_at_lambda_trace_json: LambdaTrace, Json;
+    caller_credentials_and_tokens_do_not_leak_at_lambda_trace_text: LambdaTrace, Text;
+    caller_credentials_and_tokens_do_not_leak_at_rust_log_trace_json: RustLogTrace, Json;
+    caller_credentials_and_tokens_do_not_leak_at_rust_log_trace_text: RustLogTrace, Text;
+});
 
 // ---------------------------------------------------------------------------------------------
 // 3. Log forging: a query parameter name with a newline and a fake log line in it.
@@ -408,9 +374,8 @@ const FORGED: &str = "INFO forged line";
 /// `y\rINFO forged cr`): percent-encoded in `rawQueryString`, which lambda_http decodes, and
 /// raw in `queryStringParameters`, as API Gateway would also deliver it.
 fn forging_event(name: &str, encoded: &str) -> Value {
-    Event::new("GET", "/bookings")
+    list_event(DEMO_CUSTOMER)
         .query(&format!("{encoded}=1"))
-        .customer(DEMO_CUSTOMER)
         .query_string_parameters(json!({ name: "1" }))
         .json()
 }
@@ -418,17 +383,8 @@ fn forging_event(name: &str, encoded: &str) -> Value {
 async fn forged_query_names_stay_on_one_line(verbosity: Verbosity, format: Format) {
     let world = World::demo().await;
     let runtime = RuntimeApi::start().await;
-    let function = spawn(
-        "list-bookings",
-        &runtime,
-        format,
-        verbosity,
-        &[
-            ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
-            ("OMNILAB_SECRET_ID", world.secret_id.clone()),
-            ("EXTERNAL_ID_CLAIM", "sub".into()),
-        ],
-    );
+    let env = function_env(&world);
+    let function = spawn("list-bookings", &runtime, format, verbosity, &env);
 
     let newline = runtime
         .invoke(forging_event(
@@ -484,22 +440,9 @@ async fn forged_query_names_stay_on_one_line(verbosity: Verbosity, format: Forma
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_query_names_stay_on_one_line_in_text() {
-    forged_query_names_stay_on_one_line(Verbosity::Default, Format::Text).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_query_names_stay_on_one_line_in_text_at_trace() {
-    forged_query_names_stay_on_one_line(Verbosity::LambdaTrace, Format::Text).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_query_names_leave_every_json_line_parseable() {
-    forged_query_names_stay_on_one_line(Verbosity::Default, Format::Json).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_query_names_leave_every_json_line_parseable_at_trace() {
-    forged_query_names_stay_on_one_line(Verbosity::LambdaTrace, Format::Json).await;
-}
+cases!(forged_query_names_stay_on_one_line {
+    forged_query_names_stay_on_one_line_in_text: Default, Text;
+    forged_query_names_stay_on_one_line_in_text_at_trace: LambdaTrace, Text;
+    forged_query_names_leave_every_json_line_parseable: Default, Json;
+    forged_query_names_leave_every_json_line_parseable_at_trace: LambdaTrace, Json;
+});

@@ -30,7 +30,9 @@ use bookings_tests::template_metrics::{
     Dimensions, Namespace, Source, TemplateMetric, dashboard_metrics, mismatches, read_template,
     template_metrics,
 };
-use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, function_env};
+use bookings_tests::{
+    DEMO_CUSTOMER, OTHER_CUSTOMER, World, cancel_event, function_env, list_event,
+};
 use sandbox::gateway::Event;
 use sandbox::{Endpoint, Fault, booking_uuid};
 use serde_json::{Value, json};
@@ -405,10 +407,27 @@ struct Checker {
 }
 
 impl Checker {
+    /// Sends `event` to `container` under an API Gateway request id of its own, asserts the
+    /// answer's `status` and checks what the function wrote for it; returns the exchange for
+    /// the scenario's own assertions.
+    async fn exchange(
+        &mut self,
+        container: &mut Container,
+        what: &str,
+        event: Event,
+        status: u16,
+    ) -> Exchange {
+        self.exchanges += 1;
+        let api_request_id = format!("apigw-{:04}-Zq3xT", self.exchanges);
+        let exchange = container.send(what, event, &api_request_id).await;
+        exchange.assert_status(status);
+        self.check(&exchange);
+        exchange
+    }
+
     #[track_caller]
     fn check(&mut self, ex: &Exchange) {
         let what = &ex.what;
-        self.exchanges += 1;
         self.documents += ex.docs.len();
         // Metric lines are plain JSON objects, never inside a tracing line (not even escaped).
         for line in &ex.lines {
@@ -642,13 +661,11 @@ impl Checker {
 // The scenarios, and the template read against what they emitted.
 
 fn list(query: &str) -> Event {
-    Event::new("GET", "/bookings")
-        .query(query)
-        .customer(DEMO_CUSTOMER)
+    list_event(DEMO_CUSTOMER).query(query)
 }
 
 fn cancel(booking: &str) -> Event {
-    Event::new("POST", &format!("/bookings/{booking}/cancel")).customer(DEMO_CUSTOMER)
+    cancel_event(DEMO_CUSTOMER, booking)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -685,17 +702,15 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
         exchanges: 0,
         documents: 0,
     };
-    let mut api_ids = (1..).map(|n| format!("apigw-{n:04}-Zq3xT"));
-    let mut api_id = move || api_ids.next().expect("endless");
 
     // --- list-bookings, the namespace by default -----------------------------------------
     let env = function_env(&world);
     let mut list_fn = Container::start("list-bookings", DEFAULT_NAMESPACE, &env).await;
 
     // A cold start with a token exchange.
-    let cold = list_fn.send("cold list", list(""), &api_id()).await;
-    cold.assert_status(200);
-    checker.check(&cold);
+    let cold = checker
+        .exchange(&mut list_fn, "cold list", list(""), 200)
+        .await;
     cold.assert_counts(
         cold.request(),
         &[
@@ -718,9 +733,9 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
     cold.assert_failures(&[]);
 
     // The same container again: warm, on the cached secret and token.
-    let warm = list_fn.send("warm list", list(""), &api_id()).await;
-    warm.assert_status(200);
-    checker.check(&warm);
+    let warm = checker
+        .exchange(&mut list_fn, "warm list", list(""), 200)
+        .await;
     warm.assert_counts(
         warm.request(),
         &[
@@ -736,11 +751,9 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
     warm.assert_failures(&[]);
 
     // A bad query parameter: refused before anything goes upstream.
-    let bad = list_fn
-        .send("400 list", list("page_size=lots"), &api_id())
+    let bad = checker
+        .exchange(&mut list_fn, "400 list", list("page_size=lots"), 400)
         .await;
-    bad.assert_status(400);
-    checker.check(&bad);
     assert_eq!(bad.docs.len(), 1, "one document only: {:#?}", bad.docs);
     assert_eq!(bad.request()["StatusClass"], "4xx");
     bad.assert_counts(
@@ -752,9 +765,9 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
     for _ in 0..3 {
         world.sandbox.inject(Endpoint::Fetch, Fault::Status(500));
     }
-    let failed = list_fn.send("502 list", list(""), &api_id()).await;
-    failed.assert_status(502);
-    checker.check(&failed);
+    let failed = checker
+        .exchange(&mut list_fn, "502 list", list(""), 502)
+        .await;
     assert_eq!(failed.request()["StatusClass"], "5xx");
     failed.assert_counts(
         failed.request(),
@@ -776,15 +789,14 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
     let mut cancel_fn = Container::start("cancel-booking", CANCEL_NAMESPACE, &env).await;
 
     // Another customer's booking: 404, nothing cancelled.
-    let foreign = cancel_fn
-        .send(
+    let foreign = checker
+        .exchange(
+            &mut cancel_fn,
             "404 cancel of another's booking",
             cancel(&theirs[0]),
-            &api_id(),
+            404,
         )
         .await;
-    foreign.assert_status(404);
-    checker.check(&foreign);
     assert_eq!(foreign.request()["Route"], "cancel-booking");
     assert_eq!(foreign.request()["StatusClass"], "4xx");
     assert_eq!(foreign.request()["Version"], CANCEL_VERSION);
@@ -801,11 +813,14 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
     foreign.assert_failures(&[]);
 
     // A booking that does not exist: the same 404.
-    let missing = cancel_fn
-        .send("404 cancel of no booking", cancel(unknown), &api_id())
+    let missing = checker
+        .exchange(
+            &mut cancel_fn,
+            "404 cancel of no booking",
+            cancel(unknown),
+            404,
+        )
         .await;
-    missing.assert_status(404);
-    checker.check(&missing);
     assert_eq!(missing.request()["StatusClass"], "4xx");
     missing.assert_counts(
         missing.request(),
@@ -815,11 +830,9 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
     assert_eq!(world.sandbox.counters().cancels, 0);
 
     // A cancel of the caller's own booking.
-    let done = cancel_fn
-        .send("200 cancel", cancel(&booking_uuid(1)), &api_id())
+    let done = checker
+        .exchange(&mut cancel_fn, "200 cancel", cancel(&booking_uuid(1)), 200)
         .await;
-    done.assert_status(200);
-    checker.check(&done);
     assert_eq!(done.request()["StatusClass"], "2xx");
     done.assert_counts(done.request(), &[("Cancellations", 1.0), ("Retries", 0.0)]);
     done.assert_endpoints(&[FETCH, CANCEL]);
@@ -828,11 +841,9 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
 
     // OmniLab's cancel answers 500: never repeated, a 502.
     world.sandbox.inject(Endpoint::Cancel, Fault::Status(500));
-    let refused = cancel_fn
-        .send("502 cancel", cancel(&booking_uuid(2)), &api_id())
+    let refused = checker
+        .exchange(&mut cancel_fn, "502 cancel", cancel(&booking_uuid(2)), 502)
         .await;
-    refused.assert_status(502);
-    checker.check(&refused);
     assert_eq!(refused.request()["StatusClass"], "5xx");
     refused.assert_counts(
         refused.request(),
@@ -849,11 +860,9 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
 
     // The first token exchange answers 503 and is retried.
     world.sandbox.inject(Endpoint::Token, Fault::Status(503));
-    let token = faults_fn
-        .send("token 503 then 200", list(""), &api_id())
+    let token = checker
+        .exchange(&mut faults_fn, "token 503 then 200", list(""), 200)
         .await;
-    token.assert_status(200);
-    checker.check(&token);
     token.assert_counts(
         token.request(),
         &[
@@ -876,20 +885,16 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
         ("fetch dropped then 200", Fault::Drop, "transport"),
     ] {
         world.sandbox.inject(Endpoint::Fetch, fault);
-        let ex = faults_fn.send(what, list(""), &api_id()).await;
-        ex.assert_status(200);
-        checker.check(&ex);
+        let ex = checker.exchange(&mut faults_fn, what, list(""), 200).await;
         ex.assert_counts(ex.request(), &[("Retries", 1.0), ("UpstreamCalls", 2.0)]);
         ex.assert_endpoints(&[FETCH]);
         ex.assert_upstream(FETCH, 2.0, 1.0);
         ex.assert_failures(&[(FETCH, kind, 1.0)]);
     }
     world.sandbox.inject(Endpoint::Fetch, Fault::Unauthorized);
-    let refreshed = faults_fn
-        .send("fetch 401, a new token, 200", list(""), &api_id())
+    let refreshed = checker
+        .exchange(&mut faults_fn, "fetch 401, a new token, 200", list(""), 200)
         .await;
-    refreshed.assert_status(200);
-    checker.check(&refreshed);
     refreshed.assert_counts(
         refreshed.request(),
         &[("TokenExchanges", 1.0), ("TokenExchangeFailures", 0.0)],
@@ -911,9 +916,9 @@ async fn the_binaries_metrics_follow_the_specification_the_contract_and_the_temp
         ),
     ] {
         world.sandbox.inject(Endpoint::Fetch, fault);
-        let ex = faults_fn.send(what, list(""), &api_id()).await;
-        ex.assert_status(status);
-        checker.check(&ex);
+        let ex = checker
+            .exchange(&mut faults_fn, what, list(""), status)
+            .await;
         assert_eq!(ex.request()["StatusClass"], "5xx");
         assert_eq!(ex.request()["Version"], FAULTS_VERSION);
         ex.assert_counts(ex.request(), &[("Retries", 0.0), ("UpstreamCalls", 1.0)]);

@@ -6,8 +6,7 @@
 use std::time::Duration;
 
 use bookings_tests::runtime_api::{Function, Launch, RuntimeApi};
-use bookings_tests::{DEMO_CUSTOMER, World, function_env};
-use sandbox::gateway::Event;
+use bookings_tests::{DEMO_CUSTOMER, World, function_env, list_event};
 use serde_json::{Value, json};
 
 const UNREADABLE: &str = "tag:omnilab-bookings,2026:unreadable-request";
@@ -33,18 +32,11 @@ async fn a_request_lambda_http_could_not_read_is_a_400_problem_and_the_function_
     let runtime = RuntimeApi::start().await;
     let function = Function::spawn("list-bookings", &runtime, &function_env(&world));
 
+    let query = |query: &str| list_event(DEMO_CUSTOMER).query(query);
     let unreadable = [
-        Event::new("GET", "/bookings")
-            .query(r#"booking_status="CONFIRMED""#)
-            .customer(DEMO_CUSTOMER)
-            .json(),
-        Event::new("GET", "/bookings")
-            .query("language=<fr>")
-            .customer(DEMO_CUSTOMER)
-            .json(),
-        Event::new("GET", "/bookings")
-            .query("page_size=1 0")
-            .customer(DEMO_CUSTOMER)
+        query(r#"booking_status="CONFIRMED""#).json(),
+        query("language=<fr>").json(),
+        query("page_size=1 0")
             .header("accept-language", "fr")
             .json(),
         // Not an HTTP API event at all.
@@ -72,10 +64,8 @@ async fn a_request_lambda_http_could_not_read_is_a_400_problem_and_the_function_
 
     // A scheme header that is no scheme: lambda_http built an absolute URI from it; nothing
     // here reads it.
-    let odd_scheme = Event::new("GET", "/bookings")
-        .query("page_size=2")
+    let odd_scheme = query("page_size=2")
         .header("x-forwarded-proto", "ht tp")
-        .customer(DEMO_CUSTOMER)
         .json();
     let response = runtime.invoke(odd_scheme).await.response();
     assert_eq!(response["statusCode"], 200, "{response}");
@@ -118,12 +108,7 @@ async fn memory_stays_flat_though_every_invocation_has_a_new_trace_id() {
     let runtime = RuntimeApi::start().await;
     let function = Function::spawn("list-bookings", &runtime, &function_env(&world));
     // A refusal costs no upstream call: the loop and the runtime crates are what is measured.
-    let refused = || {
-        Event::new("GET", "/bookings")
-            .query("page_size=0")
-            .customer(DEMO_CUSTOMER)
-            .json()
-    };
+    let refused = || list_event(DEMO_CUSTOMER).query("page_size=0").json();
     for _ in 0..2_000 {
         runtime.invoke(refused()).await.response();
     }
@@ -188,12 +173,7 @@ async fn a_dropped_answer_does_not_end_the_process() {
     let world = World::demo().await;
     let runtime = RuntimeApi::start().await;
     let mut function = Function::spawn("list-bookings", &runtime, &function_env(&world));
-    let list = || {
-        Event::new("GET", "/bookings")
-            .query("page_size=1")
-            .customer(DEMO_CUSTOMER)
-            .json()
-    };
+    let list = || list_event(DEMO_CUSTOMER).query("page_size=1").json();
     assert_eq!(runtime.invoke(list()).await.response()["statusCode"], 200);
 
     runtime.drop_responses(1);

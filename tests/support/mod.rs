@@ -78,22 +78,14 @@ impl World {
 
     /// `GET /bookings?{query}` as `customer`.
     pub async fn list(&self, customer: &str, query: &str) -> Answer {
-        self.send(
-            Route::ListBookings,
-            Event::new("GET", "/bookings")
-                .query(query)
-                .customer(customer),
-        )
-        .await
+        self.send(Route::ListBookings, list_event(customer).query(query))
+            .await
     }
 
     /// `POST /bookings/{booking}/cancel` as `customer`.
     pub async fn cancel(&self, customer: &str, booking: &str) -> Answer {
-        self.send(
-            Route::CancelBooking,
-            Event::new("POST", &format!("/bookings/{booking}/cancel")).customer(customer),
-        )
-        .await
+        self.send(Route::CancelBooking, cancel_event(customer, booking))
+            .await
     }
 
     /// Any event of `route`, for a test that sets what the two above do not (headers...).
@@ -114,14 +106,37 @@ pub fn request(event: Event) -> Request {
     bookings::lambda::request_of(&payload, Context::default())
 }
 
+/// `GET /bookings` as `customer`, as API Gateway passes it on after its JWT check: add a
+/// query, headers or cookies, then make it `.json()` for a binary or `.request()` for the app.
+pub fn list_event(customer: &str) -> Event {
+    Event::new("GET", "/bookings").customer(customer)
+}
+
+/// `POST /bookings/{booking}/cancel` as `customer`, like [`list_event`].
+pub fn cancel_event(customer: &str, booking: &str) -> Event {
+    Event::new("POST", &format!("/bookings/{booking}/cancel")).customer(customer)
+}
+
 /// The settings the template gives both functions, against this world's sandbox and secret:
 /// the environment of a compiled binary under the Runtime API.
 pub fn function_env(world: &World) -> Vec<(&'static str, String)> {
+    function_env_at(world.sandbox_addr, &world.secret_id)
+}
+
+/// [`function_env`] against the sandbox at `sandbox_addr` and the secret `secret_id`, for a
+/// test that makes its own sandbox or secret rather than a [`World`].
+pub fn function_env_at(sandbox_addr: SocketAddr, secret_id: &str) -> Vec<(&'static str, String)> {
     vec![
-        ("OMNILAB_API_HOST", format!("http://{}", world.sandbox_addr)),
-        ("OMNILAB_SECRET_ID", world.secret_id.clone()),
+        ("OMNILAB_API_HOST", format!("http://{sandbox_addr}")),
+        ("OMNILAB_SECRET_ID", secret_id.to_owned()),
         ("EXTERNAL_ID_CLAIM", "sub".into()),
     ]
+}
+
+/// Sets `key` in a function's environment, replacing the value [`function_env`] gave it.
+pub fn set_env(env: &mut Vec<(&'static str, String)>, key: &'static str, value: impl Into<String>) {
+    env.retain(|(set, _)| *set != key);
+    env.push((key, value.into()));
 }
 
 /// The app as the Lambda binaries configure it, against the sandbox at `sandbox_addr`.

@@ -100,6 +100,15 @@ impl RuntimeApi {
             .await
     }
 
+    /// Hands every event in at once, as that many concurrent callers would, and returns the
+    /// function's answers in the events' order.
+    pub async fn invoke_all(&self, events: impl IntoIterator<Item = Value>) -> Vec<Value> {
+        let answers = events
+            .into_iter()
+            .map(|event| async { self.invoke(event).await.response() });
+        futures_util::future::join_all(answers).await
+    }
+
     /// Like [`RuntimeApi::invoke`], with `Lambda-Runtime-Deadline-Ms` set to now + `deadline`
     /// (measured when the event is queued, as Lambda measures it from the invoke).
     pub async fn invoke_with_deadline(&self, event: Value, deadline: Duration) -> Outcome {
@@ -423,12 +432,13 @@ impl Function {
     }
 
     /// Waits until the function's runtime loop first asks `runtime` for work (so that start-up
-    /// is not timed with what follows); panics with its logs if it never does.
-    pub async fn ready(&self, runtime: &RuntimeApi) {
+    /// is not timed with what follows) and returns when it did; panics with its logs if it
+    /// never does.
+    pub async fn ready(&self, runtime: &RuntimeApi) -> Instant {
         runtime
             .wait_first_poll(Duration::from_secs(10))
             .await
-            .unwrap_or_else(|| panic!("never asked for work: {:#?}", self.logs()));
+            .unwrap_or_else(|| panic!("never asked for work: {:#?}", self.logs()))
     }
 
     /// [`Function::spawn`], then [`Function::ready`].
