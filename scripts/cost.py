@@ -66,7 +66,7 @@ ASSUME = {
     "preflights_per_request": 1.0,
     "answer_bytes": 36_000,  # a page of bookings (docs/performance.md's benchmark answer)
     "large_answer_share": 0.001,  # answers of all=true at the cap, up to the 6 MB a Lambda can return
-    "large_answer_bytes": 6_291_456 - 16 * 1024,  # MAX_BODY_BYTES in shared/src/view.rs
+    "large_answer_bytes": 6_291_456 - 16 * 1024,  # MAX_BODY_BYTES in shared/src/view/json.rs
 }
 BEGIN, END = "<!-- cost.py:begin -->", "<!-- cost.py:end -->"
 
