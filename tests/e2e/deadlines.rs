@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bookings_tests::runtime_api::{Function, RuntimeApi, problem_body};
-use bookings_tests::{
-    DEMO_CUSTOMER, World, cancel_event, function_env, list_event, secrets, set_env,
-};
+use bookings_tests::{DEMO_CUSTOMER, World, cancel_event, list_event, secrets};
 use sandbox::{BookingStatus, Endpoint, Fault, Sandbox, booking_uuid};
 use serde_json::{Value, json};
 
@@ -118,12 +116,16 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_token_exchange() {
             .sandbox
             .inject(Endpoint::Token, Fault::Slow(Duration::from_secs(8)));
     }
-    let runtime = Arc::new(RuntimeApi::start().await);
-    let mut env = function_env(&world);
-    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".into()));
     // One attempt may take 9 s: A's slow exchange succeeds; nothing but B's deadline ends B's wait.
-    env.push(("OMNILAB_TIMEOUT_MS", "9000".into()));
-    let function = Function::spawn_ready("list-bookings", &runtime, &env).await;
+    let (runtime, function) = world
+        .deploy(
+            "list-bookings",
+            &[
+                ("AWS_LAMBDA_MAX_CONCURRENCY", "4"),
+                ("OMNILAB_TIMEOUT_MS", "9000"),
+            ],
+        )
+        .await;
 
     // A is inside its exchange once the sandbox holds its token request.
     let race = race(
@@ -165,10 +167,9 @@ async fn a_single_request_with_a_hanging_token_endpoint_answers_504_by_its_deadl
             .sandbox
             .inject(Endpoint::Token, Fault::Slow(Duration::from_secs(8)));
     }
-    let runtime = RuntimeApi::start().await;
-    let mut env = function_env(&world);
-    env.push(("OMNILAB_TIMEOUT_MS", "8000".into()));
-    let _function = Function::spawn_ready("list-bookings", &runtime, &env).await;
+    let (runtime, _function) = world
+        .deploy("list-bookings", &[("OMNILAB_TIMEOUT_MS", "8000")])
+        .await;
 
     let sent = Instant::now();
     let response = runtime
@@ -203,12 +204,16 @@ async fn slow_secrets_manager(first_delay: Duration) -> (String, Arc<AtomicUsize
 async fn a_short_deadline_does_not_wait_out_a_longer_requests_secret_read() {
     let world = World::demo().await;
     let (endpoint, reads) = slow_secrets_manager(Duration::from_secs(7)).await;
-    let runtime = Arc::new(RuntimeApi::start().await);
-    let mut env = function_env(&world);
-    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".into()));
-    set_env(&mut env, "OMNILAB_SECRET_ID", "omnilab/slow");
-    env.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint));
-    let _function = Function::spawn_ready("list-bookings", &runtime, &env).await;
+    let (runtime, _function) = world
+        .deploy(
+            "list-bookings",
+            &[
+                ("AWS_LAMBDA_MAX_CONCURRENCY", "4"),
+                ("OMNILAB_SECRET_ID", "omnilab/slow"),
+                ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint),
+            ],
+        )
+        .await;
 
     let race = race(
         &runtime,
@@ -238,11 +243,15 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_cancel_of_the_same
     world
         .sandbox
         .inject(Endpoint::Cancel, Fault::Slow(Duration::from_secs(7)));
-    let runtime = Arc::new(RuntimeApi::start().await);
-    let mut env = function_env(&world);
-    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".into()));
-    env.push(("OMNILAB_TIMEOUT_MS", "9000".into()));
-    let _function = Function::spawn_ready("cancel-booking", &runtime, &env).await;
+    let (runtime, _function) = world
+        .deploy(
+            "cancel-booking",
+            &[
+                ("AWS_LAMBDA_MAX_CONCURRENCY", "4"),
+                ("OMNILAB_TIMEOUT_MS", "9000"),
+            ],
+        )
+        .await;
     let mine = booking_uuid(1);
 
     // A has found its booking (one page) and is sending the cancel, which the sandbox holds.
@@ -287,10 +296,9 @@ async fn concurrent_cold_requests_share_one_failed_token_exchange() {
     for _ in 0..40 {
         world.sandbox.inject(Endpoint::Token, Fault::Status(503));
     }
-    let runtime = RuntimeApi::start().await;
-    let mut env = function_env(&world);
-    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "10".into()));
-    let _function = Function::spawn_ready("list-bookings", &runtime, &env).await;
+    let (runtime, _function) = world
+        .deploy("list-bookings", &[("AWS_LAMBDA_MAX_CONCURRENCY", "10")])
+        .await;
 
     for response in runtime.invoke_all((0..10).map(|_| list())).await {
         problem_body(&response, 500..=599);
@@ -340,10 +348,9 @@ async fn the_placeholder_secret_is_a_503_until_filled_in_without_a_restart() {
             .unwrap_or_default()
     );
     let arn = secrets::create_raw(&name, PLACEHOLDER).await;
-    let runtime = RuntimeApi::start().await;
-    let mut env = function_env(&world);
-    set_env(&mut env, "OMNILAB_SECRET_ID", arn.clone());
-    let mut function = Function::spawn_ready("list-bookings", &runtime, &env).await;
+    let (runtime, mut function) = world
+        .deploy("list-bookings", &[("OMNILAB_SECRET_ID", &arn)])
+        .await;
 
     // The first request reads the secret: the placeholder.
     let first_sent = Instant::now();
@@ -439,8 +446,7 @@ async fn a_short_deadlines_timeout_is_not_shared_with_a_patient_request() {
     world
         .sandbox
         .inject(Endpoint::Token, Fault::Slow(Duration::from_millis(1800)));
-    let runtime = RuntimeApi::start().await;
-    let _function = Function::spawn_ready("list-bookings", &runtime, &function_env(&world)).await;
+    let (runtime, _function) = world.deploy("list-bookings", &[]).await;
     a_short_request_times_out_and_a_patient_one_is_served(&runtime).await;
     assert_eq!(
         world.sandbox.counters().token_requests,
@@ -453,11 +459,15 @@ async fn a_short_deadlines_timeout_is_not_shared_with_a_patient_request() {
 async fn a_short_deadlines_secret_timeout_is_not_shared_with_a_patient_request() {
     let world = World::demo().await;
     let (endpoint, reads) = slow_secrets_manager(Duration::from_millis(1800)).await;
-    let runtime = RuntimeApi::start().await;
-    let mut env = function_env(&world);
-    set_env(&mut env, "OMNILAB_SECRET_ID", "omnilab/slow");
-    env.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint));
-    let _function = Function::spawn_ready("list-bookings", &runtime, &env).await;
+    let (runtime, _function) = world
+        .deploy(
+            "list-bookings",
+            &[
+                ("OMNILAB_SECRET_ID", "omnilab/slow"),
+                ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint),
+            ],
+        )
+        .await;
     a_short_request_times_out_and_a_patient_one_is_served(&runtime).await;
     assert_eq!(
         reads.load(Ordering::SeqCst),
@@ -475,10 +485,9 @@ async fn a_slow_cancel() -> (World, Arc<RuntimeApi>, Function) {
     world
         .sandbox
         .inject(Endpoint::Cancel, Fault::Slow(Duration::from_secs(3)));
-    let runtime = Arc::new(RuntimeApi::start().await);
-    let mut env = function_env(&world);
-    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".into()));
-    let function = Function::spawn_ready("cancel-booking", &runtime, &env).await;
+    let (runtime, function) = world
+        .deploy("cancel-booking", &[("AWS_LAMBDA_MAX_CONCURRENCY", "4")])
+        .await;
     (world, runtime, function)
 }
 

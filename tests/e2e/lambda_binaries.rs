@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bookings_tests::runtime_api::{Function, Launch, RuntimeApi};
 use bookings_tests::{
-    DEMO_CUSTOMER, OTHER_CUSTOMER, World, cancel_event, function_env, list_event, set_env,
+    DEMO_CUSTOMER, OTHER_CUSTOMER, World, cancel_event, function_env, list_event,
 };
 use sandbox::booking_uuid;
 use sandbox::gateway::Event;
@@ -26,8 +26,7 @@ fn request_lines(logs: &[String]) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_bookings_serves_api_gateway_events_through_the_runtime_loop() {
     let world = World::demo().await;
-    let runtime = RuntimeApi::start().await;
-    let function = Function::spawn("list-bookings", &runtime, &function_env(&world));
+    let (runtime, function) = world.deploy("list-bookings", &[]).await;
 
     let event = list_event(DEMO_CUSTOMER).query("booking_status=CONFIRMED&language=fr");
     let response = runtime.invoke(event.json()).await.response();
@@ -96,8 +95,7 @@ async fn list_bookings_serves_api_gateway_events_through_the_runtime_loop() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_booking_cancels_only_the_callers_own_booking() {
     let world = World::demo().await;
-    let runtime = RuntimeApi::start().await;
-    let _function = Function::spawn("cancel-booking", &runtime, &function_env(&world));
+    let (runtime, _function) = world.deploy("cancel-booking", &[]).await;
 
     let cancel = |booking: &str| runtime.invoke(cancel_event(DEMO_CUSTOMER, booking).json());
     let theirs = booking_uuid(13);
@@ -115,10 +113,9 @@ async fn cancel_booking_cancels_only_the_callers_own_booking() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_concurrency_shares_one_token_across_concurrent_invocations() {
     let world = World::demo().await;
-    let runtime = RuntimeApi::start().await;
-    let mut env = function_env(&world);
-    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "8".into()));
-    let _function = Function::spawn("list-bookings", &runtime, &env);
+    let (runtime, _function) = world
+        .deploy("list-bookings", &[("AWS_LAMBDA_MAX_CONCURRENCY", "8")])
+        .await;
 
     let events = (0..32).map(|_| list_event(DEMO_CUSTOMER).json());
     for response in runtime.invoke_all(events).await {
@@ -305,18 +302,19 @@ async fn a_claim_other_than_sub_is_warned_about_at_start() {
     };
 
     // With `sub`, no such warning.
-    let runtime = RuntimeApi::start().await;
-    let function = Function::spawn_ready("list-bookings", &runtime, &function_env(&world)).await;
+    let (_runtime, function) = world.deploy("list-bookings", &[]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let logs = function.logs();
     assert!(!logs.iter().any(is_claim_warning), "{logs:#?}");
     drop(function);
 
-    let runtime = RuntimeApi::start().await;
-    let mut env = function_env(&world);
-    set_env(&mut env, "EXTERNAL_ID_CLAIM", "custom:external_id");
     // It starts despite the warning.
-    let function = Function::spawn_ready("list-bookings", &runtime, &env).await;
+    let (runtime, function) = world
+        .deploy(
+            "list-bookings",
+            &[("EXTERNAL_ID_CLAIM", "custom:external_id")],
+        )
+        .await;
     let until = std::time::Instant::now() + Duration::from_secs(2);
     while !function.logs().iter().any(is_claim_warning) {
         assert!(
@@ -365,10 +363,8 @@ async fn a_claim_other_than_sub_is_warned_about_at_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_with_stray_whitespace_or_control_characters_is_a_401_with_no_upstream_call() {
     let world = World::demo().await;
-    let runtime = RuntimeApi::start().await;
-    let _list = Function::spawn("list-bookings", &runtime, &function_env(&world));
-    let cancel_runtime = RuntimeApi::start().await;
-    let _cancel = Function::spawn("cancel-booking", &cancel_runtime, &function_env(&world));
+    let (runtime, _list) = world.deploy("list-bookings", &[]).await;
+    let (cancel_runtime, _cancel) = world.deploy("cancel-booking", &[]).await;
 
     let unauthenticated = |response: &Value| {
         assert_eq!(response["statusCode"], 401, "{response}");
@@ -431,12 +427,11 @@ async fn a_classic_container_runs_on_one_thread_and_a_concurrent_one_on_workers(
     let world = World::demo().await;
     let mut counts = Vec::new();
     for concurrency in [None, Some("4")] {
-        let runtime = RuntimeApi::start().await;
-        let mut env = function_env(&world);
-        if let Some(slots) = concurrency {
-            env.push(("AWS_LAMBDA_MAX_CONCURRENCY", slots.into()));
-        }
-        let function = Function::spawn_ready("list-bookings", &runtime, &env).await;
+        let settings: Vec<_> = concurrency
+            .map(|slots| ("AWS_LAMBDA_MAX_CONCURRENCY", slots))
+            .into_iter()
+            .collect();
+        let (runtime, function) = world.deploy("list-bookings", &settings).await;
         let response = runtime
             .invoke(list_event(DEMO_CUSTOMER).json())
             .await

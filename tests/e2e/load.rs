@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bookings_tests::runtime_api::{Function, RuntimeApi};
-use bookings_tests::{DEMO_CUSTOMER, World, function_env, list_event, secrets};
+use bookings_tests::runtime_api::Function;
+use bookings_tests::{DEMO_CUSTOMER, World, list_event, secrets};
 use sandbox::{ClientCredentials, Fault, Sandbox};
 use serde_json::Value;
 
@@ -101,11 +101,15 @@ async fn two_thousand_requests_through_faults_each_get_their_contract_status() {
     world.sandbox.set_fault_plan(|contact, attempt| {
         Scenario::from_contact(contact).and_then(|s| s.fault(attempt))
     });
-    let runtime = Arc::new(RuntimeApi::start().await);
-    let mut env = function_env(&world);
-    env.push(("OMNILAB_TIMEOUT_MS", "800".into()));
-    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "16".into()));
-    let function = Function::spawn("list-bookings", &runtime, &env);
+    let (runtime, function) = world
+        .deploy(
+            "list-bookings",
+            &[
+                ("OMNILAB_TIMEOUT_MS", "800"),
+                ("AWS_LAMBDA_MAX_CONCURRENCY", "16"),
+            ],
+        )
+        .await;
     let pid = function.child.id();
 
     const REQUESTS: usize = 2_000;
@@ -195,10 +199,9 @@ async fn two_thousand_requests_through_faults_each_get_their_contract_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credential_rotation_mid_load_loses_no_request() {
     let world = World::demo().await;
-    let runtime = Arc::new(RuntimeApi::start().await);
-    let mut env = function_env(&world);
-    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "8".into()));
-    let _function = Function::spawn("list-bookings", &runtime, &env);
+    let (runtime, _function) = world
+        .deploy("list-bookings", &[("AWS_LAMBDA_MAX_CONCURRENCY", "8")])
+        .await;
     let rotated = ClientCredentials {
         client_secret: "rotated-mid-load".into(),
         ..Sandbox::default_credentials()

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use bookings_tests::runtime_api::{Function, Launch, RuntimeApi};
+use bookings_tests::runtime_api::{Function, Launch};
 use bookings_tests::{DEMO_CUSTOMER, World, function_env, list_event};
 use serde_json::{Value, json};
 
@@ -29,8 +29,7 @@ fn json_lines(function: &Function) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_lambda_http_could_not_read_is_a_400_problem_and_the_function_serves_on() {
     let world = World::demo().await;
-    let runtime = RuntimeApi::start().await;
-    let function = Function::spawn("list-bookings", &runtime, &function_env(&world));
+    let (runtime, function) = world.deploy("list-bookings", &[]).await;
 
     let query = |query: &str| list_event(DEMO_CUSTOMER).query(query);
     let unreadable = [
@@ -105,8 +104,7 @@ async fn a_request_lambda_http_could_not_read_is_a_400_problem_and_the_function_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_stays_flat_though_every_invocation_has_a_new_trace_id() {
     let world = World::demo().await;
-    let runtime = RuntimeApi::start().await;
-    let function = Function::spawn("list-bookings", &runtime, &function_env(&world));
+    let (runtime, function) = world.deploy("list-bookings", &[]).await;
     // A refusal costs no upstream call: the loop and the runtime crates are what is measured.
     let refused = || list_event(DEMO_CUSTOMER).query("page_size=0").json();
     for _ in 0..2_000 {
@@ -171,8 +169,7 @@ async fn a_runtime_api_that_refuses_connections_costs_little_and_logs_little() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_answer_does_not_end_the_process() {
     let world = World::demo().await;
-    let runtime = RuntimeApi::start().await;
-    let mut function = Function::spawn("list-bookings", &runtime, &function_env(&world));
+    let (runtime, mut function) = world.deploy("list-bookings", &[]).await;
     let list = || list_event(DEMO_CUSTOMER).query("page_size=1").json();
     assert_eq!(runtime.invoke(list()).await.response()["statusCode"], 200);
 

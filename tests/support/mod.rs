@@ -22,6 +22,7 @@ pub mod template_metrics;
 pub mod tls;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bookings::config::UpstreamPolicy;
@@ -30,6 +31,7 @@ use bookings::{App, Config, Route};
 use jiff::Timestamp;
 use lambda_http::lambda_runtime::Context;
 use lambda_http::{Body, Request, Response};
+use runtime_api::{Function, RuntimeApi};
 use sandbox::gateway::Event;
 use sandbox::{ClientCredentials, Sandbox, SandboxData};
 use serde_json::Value;
@@ -91,6 +93,23 @@ impl World {
     /// Any event of `route`, for a test that sets what the two above do not (headers...).
     pub async fn send(&self, route: Route, event: Event) -> Answer {
         Answer::from(self.app.handle(route, request(event)).await)
+    }
+
+    /// The compiled binary `name` as Lambda runs it, under a Runtime API of its own, with the
+    /// template's settings against this world ([`function_env`]) and `settings` over them; once
+    /// it has asked for work, so that its start-up is not timed with what a test does next.
+    pub async fn deploy(
+        &self,
+        name: &str,
+        settings: &[(&'static str, &str)],
+    ) -> (Arc<RuntimeApi>, Function) {
+        let mut env = function_env(self);
+        for (key, value) in settings {
+            set_env(&mut env, key, *value);
+        }
+        let runtime = Arc::new(RuntimeApi::start().await);
+        let function = Function::spawn_ready(name, &runtime, &env).await;
+        (runtime, function)
     }
 
     /// Rotates the OmniLab credentials: the sandbox accepts only the new ones from now on.
