@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bookings_tests::runtime_api::{Function, RuntimeApi, problem_body};
-use bookings_tests::{DEMO_CUSTOMER, World, cancel_event, list_event, secrets};
+use bookings_tests::{
+    DEMO_CUSTOMER, World, attempt_timeout_ms, cancel_event, list_event, max_concurrency, secrets,
+};
 use sandbox::{BookingStatus, Endpoint, Fault, Sandbox, booking_uuid};
 use serde_json::{Value, json};
 
@@ -49,6 +51,10 @@ async fn wait_for(what: &str, limit: Duration, ready: impl Fn() -> bool) {
 /// The acceptance bound: a request with a 2 s deadline answers within this of being sent.
 const SHORT_DEADLINE: Duration = Duration::from_secs(2);
 const SHORT_ANSWER_BOUND: Duration = Duration::from_millis(2500);
+
+/// Four requests at a time, each attempt allowed 9 s: a slow step of A's succeeds, and only
+/// B's own deadline can end B's wait for it.
+const RACING: [(&str, &str); 2] = [max_concurrency("4"), attempt_timeout_ms("9000")];
 
 /// A patient request A (10 s deadline) and a short one B (2 s), one after the other.
 struct Race {
@@ -117,15 +123,7 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_token_exchange() {
             .inject(Endpoint::Token, Fault::Slow(Duration::from_secs(8)));
     }
     // One attempt may take 9 s: A's slow exchange succeeds; nothing but B's deadline ends B's wait.
-    let (runtime, function) = world
-        .deploy(
-            "list-bookings",
-            &[
-                ("AWS_LAMBDA_MAX_CONCURRENCY", "4"),
-                ("OMNILAB_TIMEOUT_MS", "9000"),
-            ],
-        )
-        .await;
+    let (runtime, function) = world.deploy("list-bookings", &RACING).await;
 
     // A is inside its exchange once the sandbox holds its token request.
     let race = race(
@@ -168,7 +166,7 @@ async fn a_single_request_with_a_hanging_token_endpoint_answers_504_by_its_deadl
             .inject(Endpoint::Token, Fault::Slow(Duration::from_secs(8)));
     }
     let (runtime, _function) = world
-        .deploy("list-bookings", &[("OMNILAB_TIMEOUT_MS", "8000")])
+        .deploy("list-bookings", &[attempt_timeout_ms("8000")])
         .await;
 
     let sent = Instant::now();
@@ -208,7 +206,7 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_secret_read() {
         .deploy(
             "list-bookings",
             &[
-                ("AWS_LAMBDA_MAX_CONCURRENCY", "4"),
+                max_concurrency("4"),
                 ("OMNILAB_SECRET_ID", "omnilab/slow"),
                 ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint),
             ],
@@ -243,15 +241,7 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_cancel_of_the_same
     world
         .sandbox
         .inject(Endpoint::Cancel, Fault::Slow(Duration::from_secs(7)));
-    let (runtime, _function) = world
-        .deploy(
-            "cancel-booking",
-            &[
-                ("AWS_LAMBDA_MAX_CONCURRENCY", "4"),
-                ("OMNILAB_TIMEOUT_MS", "9000"),
-            ],
-        )
-        .await;
+    let (runtime, _function) = world.deploy("cancel-booking", &RACING).await;
     let mine = booking_uuid(1);
 
     // A has found its booking (one page) and is sending the cancel, which the sandbox holds.
@@ -297,7 +287,7 @@ async fn concurrent_cold_requests_share_one_failed_token_exchange() {
         world.sandbox.inject(Endpoint::Token, Fault::Status(503));
     }
     let (runtime, _function) = world
-        .deploy("list-bookings", &[("AWS_LAMBDA_MAX_CONCURRENCY", "10")])
+        .deploy("list-bookings", &[max_concurrency("10")])
         .await;
 
     for response in runtime.invoke_all((0..10).map(|_| list())).await {
@@ -486,7 +476,7 @@ async fn a_slow_cancel() -> (World, Arc<RuntimeApi>, Function) {
         .sandbox
         .inject(Endpoint::Cancel, Fault::Slow(Duration::from_secs(3)));
     let (runtime, function) = world
-        .deploy("cancel-booking", &[("AWS_LAMBDA_MAX_CONCURRENCY", "4")])
+        .deploy("cancel-booking", &[max_concurrency("4")])
         .await;
     (world, runtime, function)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bookings_tests::runtime_api::{Function, Launch, RuntimeApi};
 use bookings_tests::{
-    DEMO_CUSTOMER, OTHER_CUSTOMER, World, cancel_event, function_env, list_event,
+    DEMO_CUSTOMER, OTHER_CUSTOMER, World, cancel_event, function_env, list_event, max_concurrency,
 };
 use sandbox::booking_uuid;
 use sandbox::gateway::Event;
@@ -113,9 +113,7 @@ async fn cancel_booking_cancels_only_the_callers_own_booking() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_concurrency_shares_one_token_across_concurrent_invocations() {
     let world = World::demo().await;
-    let (runtime, _function) = world
-        .deploy("list-bookings", &[("AWS_LAMBDA_MAX_CONCURRENCY", "8")])
-        .await;
+    let (runtime, _function) = world.deploy("list-bookings", &[max_concurrency("8")]).await;
 
     let events = (0..32).map(|_| list_event(DEMO_CUSTOMER).json());
     for response in runtime.invoke_all(events).await {
@@ -427,10 +425,7 @@ async fn a_classic_container_runs_on_one_thread_and_a_concurrent_one_on_workers(
     let world = World::demo().await;
     let mut counts = Vec::new();
     for concurrency in [None, Some("4")] {
-        let settings: Vec<_> = concurrency
-            .map(|slots| ("AWS_LAMBDA_MAX_CONCURRENCY", slots))
-            .into_iter()
-            .collect();
+        let settings: Vec<_> = concurrency.map(max_concurrency).into_iter().collect();
         let (runtime, function) = world.deploy("list-bookings", &settings).await;
         let response = runtime
             .invoke(list_event(DEMO_CUSTOMER).json())

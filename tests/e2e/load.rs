@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bookings_tests::runtime_api::Function;
-use bookings_tests::{DEMO_CUSTOMER, World, list_event, secrets};
+use bookings_tests::{
+    DEMO_CUSTOMER, World, attempt_timeout_ms, list_event, max_concurrency, secrets,
+};
 use sandbox::{ClientCredentials, Fault, Sandbox};
 use serde_json::Value;
 
@@ -104,10 +106,7 @@ async fn two_thousand_requests_through_faults_each_get_their_contract_status() {
     let (runtime, function) = world
         .deploy(
             "list-bookings",
-            &[
-                ("OMNILAB_TIMEOUT_MS", "800"),
-                ("AWS_LAMBDA_MAX_CONCURRENCY", "16"),
-            ],
+            &[attempt_timeout_ms("800"), max_concurrency("16")],
         )
         .await;
     let pid = function.child.id();
@@ -199,9 +198,7 @@ async fn two_thousand_requests_through_faults_each_get_their_contract_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credential_rotation_mid_load_loses_no_request() {
     let world = World::demo().await;
-    let (runtime, _function) = world
-        .deploy("list-bookings", &[("AWS_LAMBDA_MAX_CONCURRENCY", "8")])
-        .await;
+    let (runtime, _function) = world.deploy("list-bookings", &[max_concurrency("8")]).await;
     let rotated = ClientCredentials {
         client_secret: "rotated-mid-load".into(),
         ..Sandbox::default_credentials()

@@ -152,6 +152,17 @@ pub fn function_env_at(sandbox_addr: SocketAddr, secret_id: &str) -> Vec<(&'stat
     ]
 }
 
+/// The setting of managed concurrency, as Lambda gives it: the container serves up to `slots`
+/// invocations at once (unset, one at a time). For [`World::deploy`].
+pub const fn max_concurrency(slots: &str) -> (&'static str, &str) {
+    ("AWS_LAMBDA_MAX_CONCURRENCY", slots)
+}
+
+/// The longest one upstream attempt may take, in milliseconds. For [`World::deploy`].
+pub const fn attempt_timeout_ms(ms: &str) -> (&'static str, &str) {
+    ("OMNILAB_TIMEOUT_MS", ms)
+}
+
 /// Sets `key` in a function's environment, replacing the value [`function_env`] gave it.
 pub fn set_env(env: &mut Vec<(&'static str, String)>, key: &'static str, value: impl Into<String>) {
     env.retain(|(set, _)| *set != key);
