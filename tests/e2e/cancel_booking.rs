@@ -1,10 +1,28 @@
 //! `POST /bookings/{booking}/cancel`: "Offer Cancel" from the reference page, safely.
 
 use bookings::config::UpstreamPolicy;
-use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start};
-use sandbox::gateway::Event;
+use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, cancel_event, demo_start};
 use sandbox::{BookingStatus, Endpoint, Fault, SandboxData, booking_uuid};
 use serde_json::json;
+
+/// The last booking `GET /bookings?{page}` shows `contact`.
+async fn last_booking_on(world: &World, contact: &str, page: &str) -> String {
+    let shown = world.list(contact, page).await;
+    shown
+        .booking_ids()
+        .pop()
+        .unwrap_or_else(|| panic!("a booking on {page}: {}", shown.raw))
+}
+
+/// `contact` cancels `booking`, which succeeds with one cancel at OmniLab; returns how many
+/// pages the ownership check fetched to find it.
+async fn pages_fetched_to_cancel(world: &World, contact: &str, booking: &str) -> u64 {
+    let before = world.sandbox.counters().fetches;
+    let answer = world.cancel(contact, booking).await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    assert_eq!(world.sandbox.cancel_calls(booking), 1);
+    world.sandbox.counters().fetches - before
+}
 
 #[tokio::test]
 async fn a_customer_cancels_their_booking_and_it_leaves_the_confirmed_list() {
@@ -67,16 +85,9 @@ async fn an_id_that_is_not_a_uuid_is_refused_before_anything_goes_upstream() {
 #[tokio::test]
 async fn identity_never_comes_from_the_query() {
     let world = World::demo().await;
-    let request = Event::new("POST", &format!("/bookings/{}/cancel", booking_uuid(13)))
-        .query(&format!("external_id={OTHER_CUSTOMER}"))
-        .customer(DEMO_CUSTOMER)
-        .request();
-    let answer = bookings_tests::Answer::from(
-        world
-            .app
-            .handle(bookings::Route::CancelBooking, request)
-            .await,
-    );
+    let event = cancel_event(DEMO_CUSTOMER, &booking_uuid(13))
+        .query(&format!("external_id={OTHER_CUSTOMER}"));
+    let answer = world.send(bookings::Route::CancelBooking, event).await;
     answer.assert_problem(400, Some("external_id"));
     assert_eq!(world.sandbox.counters(), Default::default());
 }
@@ -105,21 +116,12 @@ async fn an_already_cancelled_booking_is_fine_and_not_cancelled_again() {
 async fn ownership_is_checked_across_every_page() {
     let data = SandboxData::demo(demo_start()).with_many("many-bookings", 250, demo_start());
     let world = World::with(data, UpstreamPolicy::default()).await;
-    let last = world
-        .list("many-bookings", "page_size=100&page_number=3")
-        .await
-        .booking_ids()
-        .pop()
-        .unwrap();
-    let before = world.sandbox.counters().fetches;
-    let answer = world.cancel("many-bookings", &last).await;
-    assert_eq!(answer.status, 200, "{}", answer.raw);
+    let last = last_booking_on(&world, "many-bookings", "page_size=100&page_number=3").await;
     assert_eq!(
-        world.sandbox.counters().fetches - before,
+        pages_fetched_to_cancel(&world, "many-bookings", &last).await,
         3,
         "three pages of 100 to find it"
     );
-    assert_eq!(world.sandbox.cancel_calls(&last), 1);
 
     // Someone else's booking is still refused after a full scan.
     let other = world.cancel("many-bookings", &booking_uuid(1)).await;
@@ -162,13 +164,8 @@ async fn the_ownership_scan_stops_at_the_page_that_holds_the_booking() {
         .await
         .booking_ids()[0]
         .clone();
-    let before = world.sandbox.counters().fetches;
     assert_eq!(
-        world.cancel("many-bookings", &on_page_two).await.status,
-        200
-    );
-    assert_eq!(
-        world.sandbox.counters().fetches - before,
+        pages_fetched_to_cancel(&world, "many-bookings", &on_page_two).await,
         2,
         "pages 1 and 2 of 5, and not one page more"
     );
@@ -179,21 +176,12 @@ async fn a_booking_on_the_last_page_is_found_when_omnilab_serves_fifty_a_page() 
     let data = SandboxData::demo(demo_start()).with_many("many-bookings", 420, demo_start());
     let world = World::with(data, UpstreamPolicy::default()).await;
     world.sandbox.set_max_page_size(50);
-    let last = world
-        .list("many-bookings", "page_size=50&page_number=9")
-        .await
-        .booking_ids()
-        .pop()
-        .unwrap();
-    let before = world.sandbox.counters().fetches;
-    let answer = world.cancel("many-bookings", &last).await;
-    assert_eq!(answer.status, 200, "{}", answer.raw);
+    let last = last_booking_on(&world, "many-bookings", "page_size=50&page_number=9").await;
     assert_eq!(
-        world.sandbox.counters().fetches - before,
+        pages_fetched_to_cancel(&world, "many-bookings", &last).await,
         9,
         "420 bookings at 50 a page"
     );
-    assert_eq!(world.sandbox.cancel_calls(&last), 1);
 }
 
 // ---- OmniLab's 4xx to a cancel is not our 5xx ----
@@ -255,13 +243,7 @@ async fn a_cancel_finds_a_booking_pushed_past_the_planned_pages() {
     let data = SandboxData::demo(demo_start()).with_many(GROWING, 150, demo_start());
     let world = World::with(data, UpstreamPolicy::default()).await;
     // The last of 150 in slot order: page 2 at 100 a page, as planned from page 1's count.
-    let last = world
-        .list(GROWING, "page_size=100&page_number=2")
-        .await
-        .booking_ids()
-        .last()
-        .cloned()
-        .expect("a booking on page 2");
+    let last = last_booking_on(&world, GROWING, "page_size=100&page_number=2").await;
     // Right after page 1 is served, 60 bookings with earlier slots arrive: the last one moves
     // to page 3, which the scan did not plan.
     world.sandbox.after_page_served(1, |data| {

@@ -1,7 +1,8 @@
 //! `GET /bookings`, as the reference page's account-page flow uses it.
 
+use bookings::Route;
 use bookings::config::UpstreamPolicy;
-use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start};
+use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start, list_event};
 use sandbox::gateway::Event;
 use sandbox::{BookingStatus, CRAFT_ACTIVITY_ID, SHARED_ACTIVITY_ID, SandboxData, booking_uuid};
 use serde_json::{Value, json};
@@ -350,16 +351,9 @@ async fn bad_input_is_a_problem_naming_the_field_and_nothing_goes_upstream() {
 #[tokio::test]
 async fn without_a_signed_in_customer_the_answer_is_401() {
     let world = World::demo().await;
-    let request = Event::new("GET", "/bookings").request();
-    let response = world
-        .app
-        .handle(bookings::Route::ListBookings, request)
-        .await;
-    assert_eq!(
-        response.headers().get("www-authenticate").unwrap(),
-        "Bearer"
-    );
-    let answer = bookings_tests::Answer::from(response);
+    let anonymous = Event::new("GET", "/bookings");
+    let answer = world.send(Route::ListBookings, anonymous).await;
+    assert_eq!(answer.header("www-authenticate"), Some("Bearer"));
     answer.assert_problem(401, None);
     assert_eq!(world.sandbox.counters(), Default::default());
 }
@@ -367,29 +361,16 @@ async fn without_a_signed_in_customer_the_answer_is_401() {
 #[tokio::test]
 async fn a_wrong_method_is_refused() {
     let world = World::demo().await;
-    let request = Event::new("DELETE", "/bookings")
-        .customer(DEMO_CUSTOMER)
-        .request();
-    let answer = bookings_tests::Answer::from(
-        world
-            .app
-            .handle(bookings::Route::ListBookings, request)
-            .await,
-    );
+    let delete = Event::new("DELETE", "/bookings").customer(DEMO_CUSTOMER);
+    let answer = world.send(Route::ListBookings, delete).await;
     answer.assert_problem(405, None);
 }
 
 #[tokio::test]
 async fn answers_are_never_cached_by_shared_caches() {
     let world = World::demo().await;
-    let request = Event::new("GET", "/bookings")
-        .customer(DEMO_CUSTOMER)
-        .request();
-    let response = world
-        .app
-        .handle(bookings::Route::ListBookings, request)
-        .await;
-    assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
+    let answer = world.list(DEMO_CUSTOMER, "").await;
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
 }
 
 #[tokio::test]
@@ -627,16 +608,12 @@ async fn a_french_page_gets_its_errors_in_french_with_the_same_type_and_field() 
 
     // What a browser set to French sends.
     let french_event = |query: &str| {
-        Event::new("GET", "/bookings")
+        list_event(DEMO_CUSTOMER)
             .query(query)
-            .customer(DEMO_CUSTOMER)
             .header("accept-language", "fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7")
     };
     let french = world
-        .send(
-            bookings::Route::ListBookings,
-            french_event("page_size=1000"),
-        )
+        .send(Route::ListBookings, french_event("page_size=1000"))
         .await;
     french.assert_problem(400, Some("page_size"));
     assert_eq!(french.header("content-language"), Some("fr"));
@@ -658,9 +635,7 @@ async fn a_french_page_gets_its_errors_in_french_with_the_same_type_and_field() 
             sandbox::Fault::RateLimited { retry_after: None },
         );
     }
-    let busy = world
-        .send(bookings::Route::ListBookings, french_event(""))
-        .await;
+    let busy = world.send(Route::ListBookings, french_event("")).await;
     busy.assert_problem(503, None);
     assert_eq!(
         busy.body["title"],
@@ -674,10 +649,9 @@ async fn a_french_page_gets_its_errors_in_french_with_the_same_type_and_field() 
     // A language we do not write: English, said so.
     let german = world
         .send(
-            bookings::Route::ListBookings,
-            Event::new("GET", "/bookings")
+            Route::ListBookings,
+            list_event(DEMO_CUSTOMER)
                 .query("all=yes")
-                .customer(DEMO_CUSTOMER)
                 .header("accept-language", "de-DE,de;q=0.9"),
         )
         .await;

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bookings::Route;
 use bookings_tests::captured::CapturedLogs;
-use bookings_tests::{DEMO_CUSTOMER, World, demo_start, quick_policy, secrets};
-use sandbox::gateway::Event;
+use bookings_tests::{DEMO_CUSTOMER, World, demo_start, handle, list_event, quick_policy, secrets};
 use sandbox::{ClientCredentials, Endpoint, Fault, Sandbox, SandboxData, booking_uuid};
 
 #[tokio::test]
@@ -284,10 +284,7 @@ async fn a_failed_cancel_is_not_repeated() {
 async fn a_missing_secret_is_a_clear_failure_not_a_crash() {
     let world = World::demo().await;
     let list = |app: bookings::App| async move {
-        let request = Event::new("GET", "/bookings")
-            .customer(DEMO_CUSTOMER)
-            .request();
-        bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await)
+        handle(&app, Route::ListBookings, list_event(DEMO_CUSTOMER)).await
     };
     list(world.app_with_secret("omnilab/does-not-exist"))
         .await
@@ -441,12 +438,7 @@ async fn the_templates_placeholder_secret_is_a_503_until_it_is_filled_in() {
     )
     .await;
     let app = world.app_with_secret(&placeholder);
-    let list = || async {
-        let request = Event::new("GET", "/bookings")
-            .customer(DEMO_CUSTOMER)
-            .request();
-        bookings_tests::Answer::from(app.handle(bookings::Route::ListBookings, request).await)
-    };
+    let list = || handle(&app, Route::ListBookings, list_event(DEMO_CUSTOMER));
     let answer = list().await;
     answer.assert_problem(503, None);
     assert_eq!(

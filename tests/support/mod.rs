@@ -92,7 +92,7 @@ impl World {
 
     /// Any event of `route`, for a test that sets what the two above do not (headers...).
     pub async fn send(&self, route: Route, event: Event) -> Answer {
-        Answer::from(self.app.handle(route, request(event)).await)
+        handle(&self.app, route, event).await
     }
 
     /// The compiled binary `name` as Lambda runs it, under a Runtime API of its own, with the
@@ -116,6 +116,11 @@ impl World {
     pub fn rotate_upstream(&self, credentials: &ClientCredentials) {
         self.sandbox.set_credentials(credentials.clone());
     }
+}
+
+/// `event` of `route` handled by `app`, read: for an app other than a world's own.
+pub async fn handle(app: &App, route: Route, event: Event) -> Answer {
+    Answer::from(app.handle(route, request(event)).await)
 }
 
 /// The request the runtime loop makes of `event` (`bookings::lambda::request_of`), with no
