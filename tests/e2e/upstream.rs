@@ -6,8 +6,16 @@ use std::time::{Duration, Instant};
 
 use bookings::Route;
 use bookings_tests::captured::CapturedLogs;
-use bookings_tests::{DEMO_CUSTOMER, World, demo_start, handle, list_event, quick_policy, secrets};
-use sandbox::{ClientCredentials, Endpoint, Fault, Sandbox, SandboxData, booking_uuid};
+use bookings_tests::{DEMO_CUSTOMER, World, handle, list_event, secrets};
+use sandbox::{ClientCredentials, Endpoint, Fault, Sandbox, booking_uuid};
+
+/// The demo customer's list is a `status` problem, and the next one is served again: no
+/// failure upstream stops the function.
+async fn fails_then_serves(world: &World, status: u16) {
+    let answer = world.list(DEMO_CUSTOMER, "").await;
+    answer.assert_problem(status, None);
+    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+}
 
 #[tokio::test]
 async fn warm_requests_reuse_one_secret_read_and_one_token() {
@@ -125,7 +133,7 @@ async fn credentials_rejected_for_good_are_a_502_without_a_loop() {
 
 #[tokio::test]
 async fn a_500_then_success_is_retried_for_reads() {
-    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    let world = World::quick().await;
     world.sandbox.inject(Endpoint::Fetch, Fault::Status(500));
     world.sandbox.inject(Endpoint::Fetch, Fault::Status(503));
     let answer = world.list(DEMO_CUSTOMER, "").await;
@@ -139,20 +147,16 @@ async fn a_500_then_success_is_retried_for_reads() {
 
 #[tokio::test]
 async fn persistent_500s_are_a_502_and_the_function_keeps_serving() {
-    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    let world = World::quick().await;
     for _ in 0..3 {
         world.sandbox.inject(Endpoint::Fetch, Fault::Status(500));
     }
-    world
-        .list(DEMO_CUSTOMER, "")
-        .await
-        .assert_problem(502, None);
-    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+    fails_then_serves(&world, 502).await;
 }
 
 #[tokio::test]
 async fn persistent_429_is_a_503() {
-    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    let world = World::quick().await;
     for _ in 0..3 {
         world
             .sandbox
@@ -170,7 +174,7 @@ async fn persistent_429_is_a_503() {
 
 #[tokio::test]
 async fn retry_after_is_honoured_only_when_it_fits_the_deadline() {
-    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    let world = World::quick().await;
     world.sandbox.inject(
         Endpoint::Fetch,
         Fault::RateLimited {
@@ -214,7 +218,7 @@ async fn retry_after_is_honoured_only_when_it_fits_the_deadline() {
 
 #[tokio::test]
 async fn a_slow_upstream_is_a_504_within_the_deadline() {
-    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    let world = World::quick().await;
     assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
     world
         .sandbox
@@ -234,18 +238,14 @@ async fn a_slow_upstream_is_a_504_within_the_deadline() {
 
 #[tokio::test]
 async fn malformed_json_is_a_502() {
-    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    let world = World::quick().await;
     world.sandbox.inject(Endpoint::Fetch, Fault::Malformed);
-    world
-        .list(DEMO_CUSTOMER, "")
-        .await
-        .assert_problem(502, None);
-    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+    fails_then_serves(&world, 502).await;
 }
 
 #[tokio::test]
 async fn a_dropped_connection_is_retried_then_a_502_and_serving_goes_on() {
-    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    let world = World::quick().await;
     world.sandbox.inject(Endpoint::Fetch, Fault::Drop);
     assert_eq!(
         world.list(DEMO_CUSTOMER, "").await.status,
@@ -255,16 +255,12 @@ async fn a_dropped_connection_is_retried_then_a_502_and_serving_goes_on() {
     for _ in 0..3 {
         world.sandbox.inject(Endpoint::Fetch, Fault::Drop);
     }
-    world
-        .list(DEMO_CUSTOMER, "")
-        .await
-        .assert_problem(502, None);
-    assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
+    fails_then_serves(&world, 502).await;
 }
 
 #[tokio::test]
 async fn a_failed_cancel_is_not_repeated() {
-    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    let world = World::quick().await;
     let id = booking_uuid(1);
     world.sandbox.inject(Endpoint::Cancel, Fault::Status(500));
     world
@@ -302,7 +298,7 @@ async fn a_missing_secret_is_a_clear_failure_not_a_crash() {
 async fn no_secret_token_or_upstream_body_in_any_answer_or_log_line() {
     let (captured, _guard) = CapturedLogs::start();
 
-    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    let world = World::quick().await;
     let mut answers = Vec::new();
     answers.push(world.list(DEMO_CUSTOMER, "").await);
     world.sandbox.revoke_tokens();
@@ -355,7 +351,7 @@ async fn no_secret_token_or_upstream_body_in_any_answer_or_log_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_concurrent_requests_during_a_token_outage_share_one_failed_exchange() {
-    let world = Arc::new(World::with(SandboxData::demo(demo_start()), quick_policy()).await);
+    let world = Arc::new(World::quick().await);
     for _ in 0..40 {
         world.sandbox.inject(Endpoint::Token, Fault::Status(503));
     }
@@ -381,7 +377,7 @@ async fn ten_concurrent_requests_during_a_token_outage_share_one_failed_exchange
 
 #[tokio::test]
 async fn a_rate_limited_token_endpoint_is_left_alone_for_its_retry_after() {
-    let world = World::with(SandboxData::demo(demo_start()), quick_policy()).await;
+    let world = World::quick().await;
     for _ in 0..3 {
         world.sandbox.inject(
             Endpoint::Token,

@@ -57,6 +57,12 @@ impl World {
         Self::with(SandboxData::demo(demo_start()), UpstreamPolicy::default()).await
     }
 
+    /// The demo world with [`quick_policy`]: short attempts and backoff, so that a test of
+    /// OmniLab failing takes well under a second.
+    pub async fn quick() -> Self {
+        Self::with(SandboxData::demo(demo_start()), quick_policy()).await
+    }
+
     pub async fn with(data: SandboxData, policy: UpstreamPolicy) -> Self {
         let sandbox = Sandbox::new(data);
         let sandbox_addr = sandbox
