@@ -622,14 +622,7 @@ async fn the_demo_sign_in_judges_its_own_tokens_and_refuses_a_forged_one() {
     );
 
     // The demo issuer's documents are real ones.
-    let discovery: Value = http
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = json_at(&http, &server.url("/.well-known/openid-configuration")).await;
     assert_eq!(discovery["issuer"], json!(server.base));
 
     // A token brought along is judged as sent: one signed by a stranger's key is refused.
@@ -660,15 +653,7 @@ async fn the_page_is_told_how_to_sign_in_as_configured() {
         ],
     )
     .await;
-    let settings: Value = api
-        .http
-        .get(api.server.url("/sign-in.json"))
-        .send()
-        .await
-        .expect("GET /sign-in.json")
-        .json()
-        .await
-        .expect("JSON");
+    let settings = json_at(&api.http, &api.server.url("/sign-in.json")).await;
     assert_eq!(
         settings,
         json!({
@@ -774,6 +759,16 @@ async fn send(mut request: reqwest::RequestBuilder, authorization: Option<&str>)
     Reply::read(request.send().await.expect("a request to the dev server")).await
 }
 
+/// The JSON document at `url`.
+async fn json_at(http: &reqwest::Client, url: &str) -> Value {
+    let answer = http.get(url).send().await;
+    let answer = answer.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    answer
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
+
 /// An answer, read.
 #[derive(Debug)]
 struct Reply {
@@ -785,13 +780,8 @@ struct Reply {
 
 impl Reply {
     async fn read(response: reqwest::Response) -> Self {
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
+        let headers = response.headers();
+        let header = |name: &str| Some(headers.get(name)?.to_str().ok()?.to_owned());
         Self {
             status: response.status().as_u16(),
             www_authenticate: header("www-authenticate"),
