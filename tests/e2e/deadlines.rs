@@ -56,6 +56,29 @@ const SHORT_ANSWER_BOUND: Duration = Duration::from_millis(2500);
 /// B's own deadline can end B's wait for it.
 const RACING: [(&str, &str); 2] = [max_concurrency("4"), attempt_timeout_ms("9000")];
 
+/// The deadline of a request with time to spare.
+const PATIENT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Sends `event` with `deadline`: its answer, and how long that took from being sent.
+async fn timed(runtime: &RuntimeApi, event: Value, deadline: Duration) -> (Value, Duration) {
+    let sent = Instant::now();
+    let response = runtime
+        .invoke_with_deadline(event, deadline)
+        .await
+        .response();
+    (response, sent.elapsed())
+}
+
+/// [`timed`] in a task of its own, for a test that goes on while that request waits.
+fn timed_in_background(
+    runtime: &Arc<RuntimeApi>,
+    event: Value,
+    deadline: Duration,
+) -> tokio::task::JoinHandle<(Value, Duration)> {
+    let runtime = runtime.clone();
+    tokio::spawn(async move { timed(&runtime, event, deadline).await })
+}
+
 /// A patient request A (10 s deadline) and a short one B (2 s), one after the other.
 struct Race {
     /// A's answer and how long it took, once A is done.
@@ -73,32 +96,23 @@ async fn race(
     a_is_inside: impl Fn() -> bool,
     settle: Duration,
 ) -> Race {
-    let a = {
-        let runtime = runtime.clone();
-        let event = event();
-        tokio::spawn(async move {
-            let sent = Instant::now();
-            let response = runtime
-                .invoke_with_deadline(event, Duration::from_secs(10))
-                .await
-                .response();
-            (response, sent.elapsed())
-        })
-    };
+    let a = timed_in_background(runtime, event(), PATIENT_DEADLINE);
     wait_for(step, Duration::from_secs(5), a_is_inside).await;
     tokio::time::sleep(settle).await;
 
-    let sent = Instant::now();
-    let b = runtime
-        .invoke_with_deadline(event(), SHORT_DEADLINE)
-        .await
-        .response();
-    let b_took = sent.elapsed();
+    let (b, b_took) = timed(runtime, event(), SHORT_DEADLINE).await;
     eprintln!("B answered {} after {b_took:?}", status_of(&b));
     Race { a, b, b_took }
 }
 
 impl Race {
+    /// Waits for A, which had time for its slow `step`: a 200. Returns how long A took.
+    async fn a_is_served(self, step: &str) -> Duration {
+        let (a, took) = self.a.await.expect("A's task");
+        assert_eq!(status_of(&a), 200, "A had time for its slow {step}: {a}");
+        took
+    }
+
     /// B answered the timeout problem at its own deadline rather than waiting out A's `step`.
     fn assert_b_gave_up_at_its_deadline(&self, step: &str) {
         let body = problem_body(&self.b, 504..=504);
@@ -141,8 +155,7 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_token_exchange() {
         "B waited for A's exchange rather than starting its own"
     );
 
-    let (a, a_took) = race.a.await.expect("A's task");
-    assert_eq!(status_of(&a), 200, "A had time for its slow exchange: {a}");
+    let a_took = race.a_is_served("exchange").await;
     assert!(
         a_took >= Duration::from_secs(7),
         "A really was held up by the slow token endpoint ({a_took:?}), so B's wait was real"
@@ -169,12 +182,7 @@ async fn a_single_request_with_a_hanging_token_endpoint_answers_504_by_its_deadl
         .deploy("list-bookings", &[attempt_timeout_ms("8000")])
         .await;
 
-    let sent = Instant::now();
-    let response = runtime
-        .invoke_with_deadline(list(), SHORT_DEADLINE)
-        .await
-        .response();
-    let took = sent.elapsed();
+    let (response, took) = timed(&runtime, list(), SHORT_DEADLINE).await;
     eprintln!("answered {} after {took:?}", status_of(&response));
     let body = problem_body(&response, 504..=504);
     assert_eq!(body["type"], TIMEOUT_TYPE, "{body}");
@@ -228,8 +236,7 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_secret_read() {
         "B started no read of its own"
     );
 
-    let (a, _) = race.a.await.expect("A's task");
-    assert_eq!(status_of(&a), 200, "A had time for its slow read: {a}");
+    race.a_is_served("read").await;
     assert_eq!(reads.load(Ordering::SeqCst), 1, "one read per container");
 }
 
@@ -265,8 +272,7 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_cancel_of_the_same
         "B checked ownership itself, then waited for A's cancel"
     );
 
-    let (a, _) = race.a.await.expect("A's task");
-    assert_eq!(status_of(&a), 200, "A had time for its slow cancel: {a}");
+    race.a_is_served("cancel").await;
     assert_eq!(
         world.sandbox.cancel_calls(&mine),
         1,
@@ -422,7 +428,7 @@ async fn a_short_request_times_out_and_a_patient_one_is_served(runtime: &Runtime
         .response();
     assert_eq!(status_of(&short), 504, "{short}");
     let patient = runtime
-        .invoke_with_deadline(list(), Duration::from_secs(10))
+        .invoke_with_deadline(list(), PATIENT_DEADLINE)
         .await
         .response();
     assert_eq!(status_of(&patient), 200, "{patient}");
@@ -487,18 +493,7 @@ async fn a_slow_cancel() -> (World, Arc<RuntimeApi>, Function) {
 async fn a_shared_cancel_is_not_cut_short_by_the_first_callers_deadline() {
     let (world, runtime, _function) = a_slow_cancel().await;
     let mine = booking_uuid(1);
-    let a = {
-        let runtime = runtime.clone();
-        let event = cancel(&mine);
-        tokio::spawn(async move {
-            let sent = Instant::now();
-            let response = runtime
-                .invoke_with_deadline(event, SHORT_DEADLINE)
-                .await
-                .response();
-            (response, sent.elapsed())
-        })
-    };
+    let a = timed_in_background(&runtime, cancel(&mine), SHORT_DEADLINE);
     wait_for("A's ownership check", Duration::from_secs(5), || {
         world.sandbox.counters().fetches >= 1
     })
@@ -506,7 +501,7 @@ async fn a_shared_cancel_is_not_cut_short_by_the_first_callers_deadline() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let b = runtime
-        .invoke_with_deadline(cancel(&mine), Duration::from_secs(10))
+        .invoke_with_deadline(cancel(&mine), PATIENT_DEADLINE)
         .await
         .response();
 
@@ -534,7 +529,7 @@ async fn a_caller_that_gave_up_does_not_leave_the_next_one_its_timeout() {
     assert_eq!(status_of(&a), 504, "{a}");
 
     let b = runtime
-        .invoke_with_deadline(cancel(&mine), Duration::from_secs(10))
+        .invoke_with_deadline(cancel(&mine), PATIENT_DEADLINE)
         .await
         .response();
 
