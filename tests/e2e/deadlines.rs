@@ -125,17 +125,21 @@ impl Race {
     }
 }
 
+/// The demo world, where OmniLab's `endpoint` takes `delay` to answer its next `times` requests.
+async fn slow_at(endpoint: Endpoint, delay: Duration, times: usize) -> World {
+    let world = World::demo().await;
+    for _ in 0..times {
+        world.sandbox.inject(endpoint, Fault::Slow(delay));
+    }
+    world
+}
+
 /// Request A (10 s deadline) is in the middle of a token exchange that takes 8 s; request B
 /// (2 s deadline) needs the same token and waits for that exchange, as single flight says, but
 /// only until its own deadline: a 504 within about 2 s, not after A's 8 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_deadline_does_not_wait_out_a_longer_requests_token_exchange() {
-    let world = World::demo().await;
-    for _ in 0..4 {
-        world
-            .sandbox
-            .inject(Endpoint::Token, Fault::Slow(Duration::from_secs(8)));
-    }
+    let world = slow_at(Endpoint::Token, Duration::from_secs(8), 4).await;
     // One attempt may take 9 s: A's slow exchange succeeds; nothing but B's deadline ends B's wait.
     let (runtime, function) = world.deploy("list-bookings", &RACING).await;
 
@@ -172,12 +176,7 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_token_exchange() {
 /// allowed 8 s: the deadline, not the attempt timeout, ends it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_request_with_a_hanging_token_endpoint_answers_504_by_its_deadline() {
-    let world = World::demo().await;
-    for _ in 0..4 {
-        world
-            .sandbox
-            .inject(Endpoint::Token, Fault::Slow(Duration::from_secs(8)));
-    }
+    let world = slow_at(Endpoint::Token, Duration::from_secs(8), 4).await;
     let (runtime, _function) = world
         .deploy("list-bookings", &[attempt_timeout_ms("8000")])
         .await;
@@ -204,22 +203,24 @@ async fn slow_secrets_manager(first_delay: Duration) -> (String, Arc<AtomicUsize
     secrets::fake_secrets_manager(body.to_string(), first_delay).await
 }
 
+/// The settings that have a function read its secret from [`slow_secrets_manager`] at
+/// `endpoint`.
+fn the_slow_secret_at(endpoint: &str) -> [(&'static str, &str); 2] {
+    [
+        ("OMNILAB_SECRET_ID", "omnilab/slow"),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint),
+    ]
+}
+
 /// The same for the secret: A's read takes 7 s; B, cold too, waits for that read (one read per
 /// container) but answers 504 at its own deadline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_deadline_does_not_wait_out_a_longer_requests_secret_read() {
     let world = World::demo().await;
     let (endpoint, reads) = slow_secrets_manager(Duration::from_secs(7)).await;
-    let (runtime, _function) = world
-        .deploy(
-            "list-bookings",
-            &[
-                max_concurrency("4"),
-                ("OMNILAB_SECRET_ID", "omnilab/slow"),
-                ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint),
-            ],
-        )
-        .await;
+    let mut settings = the_slow_secret_at(&endpoint).to_vec();
+    settings.push(max_concurrency("4"));
+    let (runtime, _function) = world.deploy("list-bookings", &settings).await;
 
     let race = race(
         &runtime,
@@ -244,10 +245,7 @@ async fn a_short_deadline_does_not_wait_out_a_longer_requests_secret_read() {
 /// shares A's cancel in flight (no second upstream cancel), and answers 504 at its deadline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_deadline_does_not_wait_out_a_longer_requests_cancel_of_the_same_booking() {
-    let world = World::demo().await;
-    world
-        .sandbox
-        .inject(Endpoint::Cancel, Fault::Slow(Duration::from_secs(7)));
+    let world = slow_at(Endpoint::Cancel, Duration::from_secs(7), 1).await;
     let (runtime, _function) = world.deploy("cancel-booking", &RACING).await;
     let mine = booking_uuid(1);
 
@@ -438,10 +436,7 @@ async fn a_short_request_times_out_and_a_patient_one_is_served(runtime: &Runtime
 /// request right behind it must still be served, not handed the first one's timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_deadlines_timeout_is_not_shared_with_a_patient_request() {
-    let world = World::demo().await;
-    world
-        .sandbox
-        .inject(Endpoint::Token, Fault::Slow(Duration::from_millis(1800)));
+    let world = slow_at(Endpoint::Token, Duration::from_millis(1800), 1).await;
     let (runtime, _function) = world.deploy("list-bookings", &[]).await;
     a_short_request_times_out_and_a_patient_one_is_served(&runtime).await;
     assert_eq!(
@@ -455,15 +450,8 @@ async fn a_short_deadlines_timeout_is_not_shared_with_a_patient_request() {
 async fn a_short_deadlines_secret_timeout_is_not_shared_with_a_patient_request() {
     let world = World::demo().await;
     let (endpoint, reads) = slow_secrets_manager(Duration::from_millis(1800)).await;
-    let (runtime, _function) = world
-        .deploy(
-            "list-bookings",
-            &[
-                ("OMNILAB_SECRET_ID", "omnilab/slow"),
-                ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint),
-            ],
-        )
-        .await;
+    let settings = the_slow_secret_at(&endpoint);
+    let (runtime, _function) = world.deploy("list-bookings", &settings).await;
     a_short_request_times_out_and_a_patient_one_is_served(&runtime).await;
     assert_eq!(
         reads.load(Ordering::SeqCst),
@@ -477,10 +465,7 @@ async fn a_short_deadlines_secret_timeout_is_not_shared_with_a_patient_request()
 
 /// The cancel-booking binary with managed concurrency, OmniLab taking 3 s to cancel.
 async fn a_slow_cancel() -> (World, Arc<RuntimeApi>, Function) {
-    let world = World::demo().await;
-    world
-        .sandbox
-        .inject(Endpoint::Cancel, Fault::Slow(Duration::from_secs(3)));
+    let world = slow_at(Endpoint::Cancel, Duration::from_secs(3), 1).await;
     let (runtime, function) = world
         .deploy("cancel-booking", &[max_concurrency("4")])
         .await;
