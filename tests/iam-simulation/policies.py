@@ -85,10 +85,10 @@ class Stack:
             return self.value(props["LogGroupName"])
         if kind == "AWS::IAM::OIDCProvider":
             return f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+        if kind == "AWS::SNS::Topic":
+            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}"
         if kind in ("AWS::IAM::Role", "AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Lambda::Function",
-                    "AWS::CloudWatch::Alarm", "AWS::SNS::Topic"):
-            if kind == "AWS::SNS::Topic":
-                return f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}"
+                    "AWS::CloudWatch::Alarm"):
             return physical
         raise SystemExit(f"policies.py: no Ref for {kind} {name}")
 

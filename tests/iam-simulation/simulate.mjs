@@ -22,6 +22,7 @@ const { account, region, stack, boundary } = stage.example
 const ADMIN = 'arn:aws:iam::aws:policy/AdministratorAccess'
 
 const role = (name) => `arn:aws:iam::${account}:role/${name}`
+const managedArn = (name) => `arn:aws:iam::aws:policy/${name}`
 const stackRole = (logicalId) => stage.stackRoles[logicalId].arn
 const functionArn = (logicalId) => stage.functions[logicalId].arn
 const logStream = (logicalId) =>
@@ -73,7 +74,7 @@ const cases = [
   [deployer, 'iam:CreateRole', role(`${stack}-Admin`), {}, 'Denied', 'create a role of the stack without a boundary'],
   [deployer, 'iam:CreateRole', role(`${stack}-Admin`), theirs, 'Denied', 'create a role of the stack bounded by AdministratorAccess'],
   [deployer, 'iam:AttachRolePolicy', stackRole(listRole), { ...ours, 'iam:PolicyARN': ADMIN }, 'Denied', 'attach AdministratorAccess to a bounded role'],
-  [deployer, 'iam:AttachRolePolicy', stackRole(listRole), { 'iam:PolicyARN': managed_arn('service-role/AWSLambdaBasicExecutionRole') }, 'Denied', 'attach a policy to a role without the boundary'],
+  [deployer, 'iam:AttachRolePolicy', stackRole(listRole), { 'iam:PolicyARN': managedArn('service-role/AWSLambdaBasicExecutionRole') }, 'Denied', 'attach a policy to a role without the boundary'],
   [deployer, 'iam:UpdateAssumeRolePolicy', stackRole(listRole), {}, 'Denied', "let anyone assume a role without the boundary"],
   [deployer, 'iam:DeleteRolePermissionsBoundary', stackRole(listRole), ours, 'Denied', "remove a role's boundary"],
   [deployer, 'iam:PutRolePermissionsBoundary', stackRole(listRole), theirs, 'Denied', "swap a role's boundary for AdministratorAccess"],
@@ -86,10 +87,10 @@ const cases = [
   // What a deploy still does: create, change and clean up the stack's roles, with the boundary.
   [deployer, 'iam:CreateRole', stackRole(listRole), ours, 'Allowed', "create a function's role with the boundary"],
   [deployer, 'iam:PutRolePolicy', stackRole(listRole), ours, 'Allowed', "write a function's policy on its bounded role"],
-  [deployer, 'iam:AttachRolePolicy', stackRole(listRole), { ...ours, 'iam:PolicyARN': managed_arn('service-role/AWSLambdaBasicExecutionRole') }, 'Allowed', 'attach the logging policy SAM attaches'],
-  [deployer, 'iam:AttachRolePolicy', stackRole(codeDeployRole), { ...ours, 'iam:PolicyARN': managed_arn('service-role/AWSCodeDeployRoleForLambda') }, 'Allowed', "attach CodeDeploy's policy"],
+  [deployer, 'iam:AttachRolePolicy', stackRole(listRole), { ...ours, 'iam:PolicyARN': managedArn('service-role/AWSLambdaBasicExecutionRole') }, 'Allowed', 'attach the logging policy SAM attaches'],
+  [deployer, 'iam:AttachRolePolicy', stackRole(codeDeployRole), { ...ours, 'iam:PolicyARN': managedArn('service-role/AWSCodeDeployRoleForLambda') }, 'Allowed', "attach CodeDeploy's policy"],
   [deployer, 'iam:PutRolePermissionsBoundary', stackRole(listRole), ours, 'Allowed', 'put the boundary on a role made before there was one'],
-  [deployer, 'iam:DetachRolePolicy', role(`${stack}-CodeDeployServiceRole-OLD123`), { 'iam:PolicyARN': managed_arn('service-role/AWSCodeDeployRoleForLambda') }, 'Allowed', "clean up SAM's old CodeDeploy role"],
+  [deployer, 'iam:DetachRolePolicy', role(`${stack}-CodeDeployServiceRole-OLD123`), { 'iam:PolicyARN': managedArn('service-role/AWSCodeDeployRoleForLambda') }, 'Allowed', "clean up SAM's old CodeDeploy role"],
   [deployer, 'iam:DeleteRole', role(`${stack}-CodeDeployServiceRole-OLD123`), {}, 'Allowed', "delete SAM's old CodeDeploy role"],
   [deployer, 'iam:PassRole', stackRole(listRole), { 'iam:PassedToService': 'lambda.amazonaws.com' }, 'Allowed', "pass a function its role"],
   [deployer, 'iam:PassRole', stackRole(codeDeployRole), { 'iam:PassedToService': 'codedeploy.amazonaws.com' }, 'Allowed', 'pass CodeDeploy its role'],
@@ -161,10 +162,6 @@ if (domain) {
   )
 } else {
   cases.push([deployer, 'apigateway:POST', domains, tls12, 'Denied', 'create a custom domain the stack has none of'])
-}
-
-function managed_arn(name) {
-  return `arn:aws:iam::aws:policy/${name}`
 }
 
 // KMS asks the key's own policy first: the default key policy, which lets the account's IAM
