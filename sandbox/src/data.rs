@@ -74,22 +74,25 @@ impl SandboxData {
     /// both, a slot without duration, a title only in French, WAITLIST and CANCELLED bookings,
     /// and enough bookings for several pages.
     pub fn demo(start: Timestamp) -> Self {
-        let winter = Campaign {
-            public_key: "winter-festival".into(),
-            name: "interactions/0f8d6f4e-3b2a-4c1d-9e8f-7a6b5c4d3e2f".into(),
-            timezone: "Europe/London".into(),
+        // Two campaigns of one brand, both in English and French.
+        let campaign = |public_key: &str, name: &str, timezone: &str| Campaign {
+            public_key: public_key.into(),
+            name: name.into(),
+            timezone: timezone.into(),
             languages: vec!["en".into(), "fr".into()],
             group_key: "example-brand".into(),
             group_name: "Example Brand".into(),
         };
-        let spring = Campaign {
-            public_key: "spring-fair".into(),
-            name: "interactions/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d".into(),
-            timezone: "America/New_York".into(),
-            languages: vec!["en".into(), "fr".into()],
-            group_key: "example-brand".into(),
-            group_name: "Example Brand".into(),
-        };
+        let winter = campaign(
+            "winter-festival",
+            "interactions/0f8d6f4e-3b2a-4c1d-9e8f-7a6b5c4d3e2f",
+            "Europe/London",
+        );
+        let spring = campaign(
+            "spring-fair",
+            "interactions/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+            "America/New_York",
+        );
         let santa = Localized::new(&[
             ("en", "Santa Photo Experience"),
             ("fr", "Photo avec le Père Noël"),
