@@ -683,22 +683,19 @@ mod tests {
             refused(json!({"alg": "RS256"})),
             Some(Denied::Invalid(Invalid::NoKid))
         );
-        assert_eq!(
-            signed_by("a.b").err(),
-            Some(Denied::Invalid(Invalid::Segments))
-        );
-        assert_eq!(
-            signed_by("not-a-jwt").err(),
-            Some(Denied::Invalid(Invalid::Segments))
-        );
-        assert_eq!(
-            signed_by("%%%.e30.c2ln").err(),
-            Some(Denied::Invalid(Invalid::Malformed))
-        );
-        assert_eq!(
-            signed_by("bm90IGpzb24.e30.c2ln").err(),
-            Some(Denied::Invalid(Invalid::Malformed))
-        );
+        // Not three segments, or a header that is not base64url JSON.
+        for (token, invalid) in [
+            ("a.b", Invalid::Segments),
+            ("not-a-jwt", Invalid::Segments),
+            ("%%%.e30.c2ln", Invalid::Malformed),
+            ("bm90IGpzb24.e30.c2ln", Invalid::Malformed),
+        ] {
+            assert_eq!(
+                signed_by(token).err(),
+                Some(Denied::Invalid(invalid)),
+                "{token}"
+            );
+        }
     }
 
     #[test]
