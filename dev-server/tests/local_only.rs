@@ -36,16 +36,31 @@ struct Answer {
     body: String,
 }
 
+impl Answer {
+    /// Asserts the status, showing the whole answer when it is another.
+    #[track_caller]
+    fn assert_status(&self, status: u16) {
+        assert_eq!(self.status, status, "{}\n{}", self.head, self.body);
+    }
+}
+
 impl DevServer {
+    /// As a developer starts it: plain HTTP to the embedded sandbox, no allowed origins.
     fn start() -> Self {
-        Self::start_with(&[])
+        Self::launch(&[], &[])
     }
 
-    fn start_with(args: &[&str]) -> Self {
-        Self::start_in(args, &[])
+    /// With `--tls`: the embedded sandbox over HTTPS under a tenant host.
+    fn with_tls() -> Self {
+        Self::launch(&["--tls"], &[])
     }
 
-    fn start_in(args: &[&str], env: &[(&str, &str)]) -> Self {
+    /// With `site` in `ALLOWED_ORIGINS`: a brand's site that may call it across origins.
+    fn allowing_origin(site: &str) -> Self {
+        Self::launch(&[], &[("ALLOWED_ORIGINS", site)])
+    }
+
+    fn launch(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_dev-server"))
             .args(args)
             .envs(env.iter().copied())
@@ -111,6 +126,11 @@ impl DevServer {
         send_to(self.port, method, path, headers, body)
     }
 
+    /// `GET path` with exactly these headers, like [`DevServer::send`].
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        self.send("GET", path, headers, "")
+    }
+
     /// Our own `host:port` as the given loopback name.
     fn authority(&self, host: &str) -> String {
         format!("{host}:{}", self.port)
@@ -123,11 +143,9 @@ impl DevServer {
     /// The demo customer's confirmed bookings, asked the legitimate way.
     fn confirmed(&self) -> Answer {
         let host = self.authority("127.0.0.1");
-        self.send(
-            "GET",
+        self.get(
             "/bookings?booking_status=CONFIRMED&all=true",
             &[("Host", &host)],
-            "",
         )
     }
 
@@ -232,10 +250,10 @@ fn a_foreign_host_is_misdirected_on_every_route() {
     }
     // Nor without a port, nor with no Host at all.
     assert_misdirected(
-        &server.send("GET", "/bookings", &[("Host", "evil.example")], ""),
+        &server.get("/bookings", &[("Host", "evil.example")]),
         "Host: evil.example",
     );
-    assert_misdirected(&server.send("GET", "/bookings", &[], ""), "no Host");
+    assert_misdirected(&server.get("/bookings", &[]), "no Host");
 }
 
 #[test]
@@ -249,7 +267,7 @@ fn a_loopback_host_with_another_port_is_misdirected() {
         format!("[::1]:{other}"),
     ] {
         assert_misdirected(
-            &server.send("GET", "/bookings", &[("Host", &host)], ""),
+            &server.get("/bookings", &[("Host", &host)]),
             &format!("Host: {host}"),
         );
     }
@@ -260,30 +278,28 @@ fn loopback_hosts_with_our_port_are_served() {
     let server = DevServer::start();
     for name in ["localhost", "127.0.0.1", "127.0.0.2", "[::1]"] {
         let host = server.authority(name);
-        let page = server.send("GET", "/", &[("Host", &host)], "");
+        let page = server.get("/", &[("Host", &host)]);
         assert_eq!(page.status, 200, "GET / as {host}: {}", page.head);
         assert!(
             page.body.contains("<html"),
             "GET / as {host}: {}",
             page.body
         );
-        let list = server.send("GET", "/bookings", &[("Host", &host)], "");
+        let list = server.get("/bookings", &[("Host", &host)]);
         assert_eq!(list.status, 200, "GET /bookings as {host}: {}", list.head);
         assert!(list.body.contains(BOOKING), "{}", list.body);
     }
     // A link from another site to the page still opens it: reads are not origin-checked.
     let host = server.authority("localhost");
-    let followed = server.send(
-        "GET",
+    let followed = server.get(
         "/",
         &[
             ("Host", &host),
             ("Origin", "https://evil.example"),
             ("Sec-Fetch-Site", "cross-site"),
         ],
-        "",
     );
-    assert_eq!(followed.status, 200, "{}", followed.head);
+    followed.assert_status(200);
 }
 
 #[test]
@@ -315,7 +331,7 @@ fn a_cross_site_cancel_is_refused_and_cancels_nothing() {
     }
 
     let still = server.confirmed();
-    assert_eq!(still.status, 200, "{}", still.head);
+    still.assert_status(200);
     assert!(
         still.body.contains(BOOKING),
         "a refused cancel cancelled the booking: {}",
@@ -329,10 +345,10 @@ fn a_cross_site_cancel_is_refused_and_cancels_nothing() {
         ("Origin", &origin),
         ("Sec-Fetch-Site", "same-origin"),
     ]);
-    assert_eq!(done.status, 200, "{}\n{}", done.head, done.body);
+    done.assert_status(200);
     assert!(done.body.contains("CANCELLED"), "{}", done.body);
     let after = server.confirmed();
-    assert_eq!(after.status, 200, "{}", after.head);
+    after.assert_status(200);
     assert!(!after.body.contains(BOOKING), "{}", after.body);
 }
 
@@ -341,7 +357,7 @@ fn a_cross_site_cancel_is_refused_and_cancels_nothing() {
 #[test]
 fn the_brands_site_in_allowed_origins_calls_across_origins_and_no_other_does() {
     const SITE: &str = "http://localhost:5173";
-    let server = DevServer::start_in(&[], &[("ALLOWED_ORIGINS", SITE)]);
+    let server = DevServer::allowing_origin(SITE);
     let host = server.authority("127.0.0.1");
     let cancel = format!("/bookings/{BOOKING}/cancel");
     let preflight = |origin: &str| {
@@ -358,7 +374,7 @@ fn the_brands_site_in_allowed_origins_calls_across_origins_and_no_other_does() {
         )
     };
     let answered = preflight(SITE);
-    assert_eq!(answered.status, 204, "{}", answered.head);
+    answered.assert_status(204);
     let head = answered.head.to_lowercase();
     for line in [
         "access-control-allow-origin: http://localhost:5173",
@@ -386,7 +402,7 @@ fn the_brands_site_in_allowed_origins_calls_across_origins_and_no_other_does() {
         ("Origin", "http://localhost:5174"),
         ("Sec-Fetch-Site", "same-site"),
     ]);
-    assert_eq!(other.status, 403, "{}", other.head);
+    other.assert_status(403);
     assert!(server.confirmed().body.contains(BOOKING));
     let done = server.cancel(&[
         ("Host", &host),
@@ -394,7 +410,7 @@ fn the_brands_site_in_allowed_origins_calls_across_origins_and_no_other_does() {
         ("Sec-Fetch-Site", "same-site"),
         ("Accept-Language", "fr"),
     ]);
-    assert_eq!(done.status, 200, "{}\n{}", done.head, done.body);
+    done.assert_status(200);
     let head = done.head.to_lowercase();
     assert!(
         head.contains("access-control-allow-origin: http://localhost:5173"),
@@ -409,13 +425,8 @@ fn the_brands_site_in_allowed_origins_calls_across_origins_and_no_other_does() {
     assert!(!server.confirmed().body.contains(BOOKING));
 
     // Loopback-only stands whatever the origin: a rebound name is still misdirected.
-    let rebound = server.send(
-        "POST",
-        &cancel,
-        &[("Host", "evil.example"), ("Origin", SITE)],
-        "",
-    );
-    assert_eq!(rebound.status, 421, "{}", rebound.head);
+    let rebound = server.cancel(&[("Host", "evil.example"), ("Origin", SITE)]);
+    rebound.assert_status(421);
 }
 
 #[test]
@@ -423,7 +434,7 @@ fn a_cancel_without_origin_is_allowed_like_curl() {
     let server = DevServer::start();
     let host = server.authority("localhost");
     let done = server.cancel(&[("Host", &host)]);
-    assert_eq!(done.status, 200, "{}\n{}", done.head, done.body);
+    done.assert_status(200);
     assert!(!server.confirmed().body.contains(BOOKING));
 }
 
@@ -449,7 +460,7 @@ fn refused_requests_never_reach_the_sandbox_faults() {
         &[("Host", &host), ("Origin", "https://evil.example"), json],
         fault,
     );
-    assert_eq!(cross_site.status, 403, "{}", cross_site.head);
+    cross_site.assert_status(403);
     let list = server.confirmed();
     assert_eq!(
         list.status, 200,
@@ -465,7 +476,7 @@ fn refused_requests_never_reach_the_sandbox_faults() {
         &[("Host", &host), ("Origin", &origin), json],
         fault,
     );
-    assert_eq!(injected.status, 204, "{}", injected.head);
+    injected.assert_status(204);
     assert_eq!(server.confirmed().status, 502);
 }
 
@@ -491,13 +502,13 @@ fn the_embedded_sandbox_answers_only_its_own_loopback_authority() {
         &[("Host", &format!("127.0.0.1:{sandbox}"))],
         "",
     );
-    assert_eq!(own.status, 401, "{}", own.head);
+    own.assert_status(401);
     assert_eq!(server.confirmed().status, 200);
 }
 
 #[test]
 fn with_tls_the_product_reaches_its_sandbox_over_https_under_a_tenant_host() {
-    let server = DevServer::start_with(&["--tls"]);
+    let server = DevServer::with_tls();
     assert!(
         server.upstream.starts_with(
             "upstream: the OmniLab sandbox at https://demo.api.omnilab-dev.21-digital.com "
@@ -506,11 +517,11 @@ fn with_tls_the_product_reaches_its_sandbox_over_https_under_a_tenant_host() {
         server.upstream
     );
     let listed = server.confirmed();
-    assert_eq!(listed.status, 200, "{}", listed.body);
+    listed.assert_status(200);
     assert!(listed.body.contains("\"bookings\":[{"), "{}", listed.body);
     let host = server.authority("127.0.0.1");
     let cancelled = server.cancel(&[("Host", &host)]);
-    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    cancelled.assert_status(200);
     assert!(cancelled.body.contains("CANCELLED"), "{}", cancelled.body);
     // The sandbox's port speaks TLS only: plain HTTP gets no HTTP answer.
     let mut stream = TcpStream::connect(("127.0.0.1", server.sandbox_port)).expect("connect");
