@@ -2,15 +2,21 @@
 
 use bookings::Route;
 use bookings::config::UpstreamPolicy;
-use bookings_tests::{DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start, list_event};
+use bookings_tests::{Answer, DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start, list_event};
 use sandbox::gateway::Event;
 use sandbox::{BookingStatus, CRAFT_ACTIVITY_ID, SHARED_ACTIVITY_ID, SandboxData, booking_uuid};
 use serde_json::{Value, json};
 
+/// A fresh demo world, and the demo customer's `GET /bookings?{query}` in it.
+async fn demo_customer_lists(query: &str) -> (World, Answer) {
+    let world = World::demo().await;
+    let answer = world.list(DEMO_CUSTOMER, query).await;
+    (world, answer)
+}
+
 #[tokio::test]
 async fn the_account_page_lists_confirmed_bookings_grouped_in_local_time() {
-    let world = World::demo().await;
-    let answer = world.list(DEMO_CUSTOMER, "booking_status=CONFIRMED").await;
+    let (_, answer) = demo_customer_lists("booking_status=CONFIRMED").await;
     assert_eq!(answer.status, 200, "{}", answer.raw);
     assert_eq!(answer.content_type, "application/json");
     let body = &answer.body;
@@ -80,11 +86,8 @@ async fn the_account_page_lists_confirmed_bookings_grouped_in_local_time() {
 
 #[tokio::test]
 async fn a_title_that_arrives_as_a_language_map_is_resolved() {
-    let world = World::demo().await;
     // The egg hunt has only French text: OmniLab sends {"fr":"Chasse aux œufs"} for English.
-    let english = world
-        .list(DEMO_CUSTOMER, "public_keys=spring-fair&language=en")
-        .await;
+    let (world, english) = demo_customer_lists("public_keys=spring-fair&language=en").await;
     assert_eq!(english.status, 200, "{}", english.raw);
     let titles: Vec<&Value> = english.body["bookings"]
         .as_array()
@@ -124,10 +127,7 @@ async fn a_title_that_arrives_as_a_language_map_is_resolved() {
 
 #[tokio::test]
 async fn a_slot_without_duration_has_no_end_and_no_made_up_duration() {
-    let world = World::demo().await;
-    let answer = world
-        .list(DEMO_CUSTOMER, "public_keys=spring-fair&page_size=1")
-        .await;
+    let (_, answer) = demo_customer_lists("public_keys=spring-fair&page_size=1").await;
     let booking = &answer.body["bookings"][0];
     assert_eq!(booking["booking"], booking_uuid(4));
     assert!(
@@ -144,8 +144,7 @@ async fn a_slot_without_duration_has_no_end_and_no_made_up_duration() {
 
 #[tokio::test]
 async fn the_same_activity_id_in_two_campaigns_is_two_groups() {
-    let world = World::demo().await;
-    let answer = world.list(DEMO_CUSTOMER, "").await;
+    let (_, answer) = demo_customer_lists("").await;
     let shared: Vec<&str> = answer.body["groups"]
         .as_array()
         .unwrap()
@@ -158,8 +157,7 @@ async fn the_same_activity_id_in_two_campaigns_is_two_groups() {
 
 #[tokio::test]
 async fn pages_follow_total_count() {
-    let world = World::demo().await;
-    let page2 = world.list(DEMO_CUSTOMER, "page_size=5&page_number=2").await;
+    let (world, page2) = demo_customer_lists("page_size=5&page_number=2").await;
     assert_eq!(page2.status, 200, "{}", page2.raw);
     assert_eq!(page2.body["page_number"], 2);
     assert_eq!(page2.body["page_size"], 5);
@@ -214,15 +212,12 @@ async fn all_pages_are_fetched_concurrently_and_merged_in_order() {
 
 #[tokio::test]
 async fn filters_reach_omnilab_as_it_documents_them() {
-    let world = World::demo().await;
-    let answer = world
-        .list(
-            DEMO_CUSTOMER,
-            "public_keys=winter-festival&booking_status=CONFIRMED,WAITLIST&booking_status=CANCELLED\
-             &slot_date_range.from=2024-12-10T13%3A00%3A00%2B01%3A00&slot_date_range.to=2024-12-31T00%3A00%3A00Z\
-             &language=fr&page_size=20&page_number=1",
-        )
-        .await;
+    let (world, answer) = demo_customer_lists(
+        "public_keys=winter-festival&booking_status=CONFIRMED,WAITLIST&booking_status=CANCELLED\
+         &slot_date_range.from=2024-12-10T13%3A00%3A00%2B01%3A00&slot_date_range.to=2024-12-31T00%3A00%3A00Z\
+         &language=fr&page_size=20&page_number=1",
+    )
+    .await;
     assert_eq!(answer.status, 200, "{}", answer.raw);
     let received = world.sandbox.received();
     let query = &received.last().unwrap().query;
@@ -368,16 +363,14 @@ async fn a_wrong_method_is_refused() {
 
 #[tokio::test]
 async fn answers_are_never_cached_by_shared_caches() {
-    let world = World::demo().await;
-    let answer = world.list(DEMO_CUSTOMER, "").await;
+    let (_, answer) = demo_customer_lists("").await;
     assert_eq!(answer.header("cache-control"), Some("no-store"));
 }
 
 #[tokio::test]
 async fn all_true_with_a_page_size_is_refused_before_any_upstream_call() {
-    let world = World::demo().await;
     // Paging everything one booking at a time would cost OmniLab a call per booking.
-    let answer = world.list(DEMO_CUSTOMER, "all=true&page_size=1").await;
+    let (world, answer) = demo_customer_lists("all=true&page_size=1").await;
     answer.assert_problem(400, Some("page_size"));
     assert_eq!(world.sandbox.counters().fetches, 0);
     assert_eq!(world.sandbox.counters().token_exchanges, 0);
@@ -524,7 +517,7 @@ fn cancelled_after_page_one(world: &World, booking: &str) {
     });
 }
 
-fn assert_each_booking_once(answer: &bookings_tests::Answer) {
+fn assert_each_booking_once(answer: &Answer) {
     let ids = answer.booking_ids();
     let distinct: std::collections::HashSet<&String> = ids.iter().collect();
     assert_eq!(ids.len(), distinct.len(), "a booking is shown twice");
@@ -596,8 +589,7 @@ async fn a_steady_list_is_paged_once() {
 
 #[tokio::test]
 async fn a_french_page_gets_its_errors_in_french_with_the_same_type_and_field() {
-    let world = World::demo().await;
-    let english = world.list(DEMO_CUSTOMER, "page_size=1000").await;
+    let (world, english) = demo_customer_lists("page_size=1000").await;
     english.assert_problem(400, Some("page_size"));
     assert_eq!(english.header("content-language"), Some("en"));
     assert_eq!(english.body["title"], "Invalid request parameter");

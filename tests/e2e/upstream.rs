@@ -17,6 +17,13 @@ async fn fails_then_serves(world: &World, status: u16) {
     assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
 }
 
+/// Asserts how many lists OmniLab has served so far (a failure injected in a list's place is
+/// not one), and why that many.
+#[track_caller]
+fn assert_fetched(world: &World, fetches: u64, why: &str) {
+    assert_eq!(world.sandbox.counters().fetches, fetches, "{why}");
+}
+
 #[tokio::test]
 async fn warm_requests_reuse_one_secret_read_and_one_token() {
     let world = World::demo().await;
@@ -26,7 +33,7 @@ async fn warm_requests_reuse_one_secret_read_and_one_token() {
     assert_eq!(world.app.stats().secret_reads, 1);
     assert_eq!(world.app.stats().token_exchanges, 1);
     assert_eq!(world.sandbox.counters().token_exchanges, 1);
-    assert_eq!(world.sandbox.counters().fetches, 25);
+    assert_fetched(&world, 25, "one a request");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,11 +60,7 @@ async fn a_401_discards_the_token_and_retries_once() {
     let answer = world.list(DEMO_CUSTOMER, "").await;
     assert_eq!(answer.status, 200, "{}", answer.raw);
     assert_eq!(world.sandbox.counters().token_exchanges, 2);
-    assert_eq!(
-        world.sandbox.counters().fetches,
-        3,
-        "the refused call, then its one retry"
-    );
+    assert_fetched(&world, 3, "the refused call, then its one retry");
     assert_eq!(
         world.app.stats().secret_reads,
         1,
@@ -86,11 +89,7 @@ async fn an_expiring_token_is_refreshed_before_it_lapses() {
     tokio::time::sleep(Duration::from_millis(950)).await;
     assert_eq!(world.list(DEMO_CUSTOMER, "").await.status, 200);
     assert_eq!(world.sandbox.counters().token_exchanges, 2);
-    assert_eq!(
-        world.sandbox.counters().fetches,
-        2,
-        "no request was sent with the lapsing token"
-    );
+    assert_fetched(&world, 2, "no request was sent with the lapsing token");
 }
 
 #[tokio::test]
@@ -113,13 +112,20 @@ async fn rotated_credentials_are_read_again_once() {
     assert_eq!(world.app.stats().secret_reads, 2, "and kept again");
 }
 
-#[tokio::test]
-async fn credentials_rejected_for_good_are_a_502_without_a_loop() {
+/// The demo world once OmniLab accepts only a client secret that Secrets Manager does not hold:
+/// the stored credentials are rejected for good.
+async fn omnilab_rejecting_the_stored_secret() -> World {
     let world = World::demo().await;
     world.rotate_upstream(&ClientCredentials {
         client_secret: "only-omnilab-knows".into(),
         ..Sandbox::default_credentials()
     });
+    world
+}
+
+#[tokio::test]
+async fn credentials_rejected_for_good_are_a_502_without_a_loop() {
+    let world = omnilab_rejecting_the_stored_secret().await;
     let answer = world.list(DEMO_CUSTOMER, "").await;
     answer.assert_problem(502, None);
     assert_eq!(
@@ -128,7 +134,7 @@ async fn credentials_rejected_for_good_are_a_502_without_a_loop() {
         "the re-read secret was unchanged: no second try"
     );
     assert_eq!(world.app.stats().secret_reads, 2);
-    assert_eq!(world.sandbox.counters().fetches, 0);
+    assert_fetched(&world, 0, "no token, so no list");
 }
 
 #[tokio::test]
@@ -138,11 +144,7 @@ async fn a_500_then_success_is_retried_for_reads() {
     world.sandbox.inject(Endpoint::Fetch, Fault::Status(503));
     let answer = world.list(DEMO_CUSTOMER, "").await;
     assert_eq!(answer.status, 200, "{}", answer.raw);
-    assert_eq!(
-        world.sandbox.counters().fetches,
-        1,
-        "two injected failures, then the real fetch"
-    );
+    assert_fetched(&world, 1, "two injected failures, then the real fetch");
 }
 
 #[tokio::test]
@@ -464,11 +466,7 @@ async fn the_templates_placeholder_secret_is_a_503_until_it_is_filled_in() {
 
 #[tokio::test]
 async fn rejected_credentials_are_not_retried_on_every_request() {
-    let world = World::demo().await;
-    world.rotate_upstream(&ClientCredentials {
-        client_secret: "only-omnilab-knows".into(),
-        ..Sandbox::default_credentials()
-    });
+    let world = omnilab_rejecting_the_stored_secret().await;
     for _ in 0..10 {
         world
             .list(DEMO_CUSTOMER, "")
