@@ -13,7 +13,7 @@ use bookings::{App, Config};
 use sandbox::tls::{Authority, Presented, Protocols, Tls, TlsSandbox};
 use sandbox::{Sandbox, SandboxData};
 
-use crate::{World, secrets};
+use crate::{World, function_env, secrets};
 
 /// The tenant and environment the HTTPS tests configure, as the template does.
 pub const TENANT: &str = "acme";
@@ -67,11 +67,12 @@ impl TlsWorld {
     /// The environment of a compiled binary (built with `test-tls`, as the test builds are)
     /// that reaches this sandbox: the template's settings plus the two test-only variables.
     pub fn function_env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = function_env(&self.world);
+        // The tenant and environment name the host, as in a deployed stack: no URL over them.
+        env.retain(|(key, _)| *key != "OMNILAB_API_HOST");
+        env.extend([
             ("OMNILAB_TENANT", TENANT.into()),
             ("OMNILAB_ENVIRONMENT", ENVIRONMENT.into()),
-            ("OMNILAB_SECRET_ID", self.world.secret_id.clone()),
-            ("EXTERNAL_ID_CLAIM", "sub".into()),
             (
                 "TEST_ONLY_OMNILAB_ROOT_CA",
                 pem_file(self.authority.root_pem()).display().to_string(),
@@ -80,7 +81,8 @@ impl TlsWorld {
                 "TEST_ONLY_OMNILAB_RESOLVE",
                 format!("{TENANT_HOST}={}", self.served.addr),
             ),
-        ]
+        ]);
+        env
     }
 }
 
