@@ -22,6 +22,10 @@ use serde_json::{Value, json};
 const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
 const FORBIDDEN: &str = r#"{"message":"Forbidden"}"#;
 
+/// The claim a brand's identity provider writes each customer's OmniLab external id in, for
+/// the tests that configure one instead of `sub`.
+const EXTERNAL_ID_CLAIM: &str = "omnilab_external_id";
+
 // ------------------------------------------------------------------------------------------------
 // A good token, and where the authorizer finds it
 // ------------------------------------------------------------------------------------------------
@@ -434,13 +438,8 @@ async fn what_is_not_a_jwt_is_401_never_a_panic_nor_a_call_upstream() {
 
 #[tokio::test]
 async fn the_external_id_comes_from_the_configured_claim_as_a_string() {
-    let api = SignedApi::start(
-        "external-id-claim",
-        &[("EXTERNAL_ID_CLAIM", "omnilab_external_id")],
-    )
-    .await;
-    let mut claims = api.issuer.claims("idp-user-1");
-    claims["omnilab_external_id"] = json!(DEMO_CUSTOMER);
+    let api = SignedApi::reading_the_external_id_claim("external-id-claim").await;
+    let mut claims = api.claims_of_the_demo_customer_as("idp-user-1");
     let answer = api.list(Some(&api.token(&claims))).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.bookings(), 10, "the claim named, not sub");
@@ -467,7 +466,7 @@ async fn the_external_id_comes_from_the_configured_claim_as_a_string() {
     );
 
     // An array claim reaches the handler as API Gateway writes it, "[a]": an id of nobody's.
-    claims["omnilab_external_id"] = json!([DEMO_CUSTOMER]);
+    claims[EXTERNAL_ID_CLAIM] = json!([DEMO_CUSTOMER]);
     let array = api.list(Some(&api.token(&claims))).await;
     assert_eq!(array.status, 200, "{array:?}");
     assert_eq!(array.bookings(), 0, "\"[{DEMO_CUSTOMER}]\" has no bookings");
@@ -511,14 +510,9 @@ async fn a_customer_cancels_their_own_booking_and_not_anothers() {
 
 #[tokio::test]
 async fn a_scoped_route_needs_one_of_its_scopes_in_scope_or_scp() {
-    let api = SignedApi::start(
-        "scopes",
-        &[
-            ("LIST_SCOPES", "bookings/read,bookings/admin"),
-            ("CANCEL_SCOPES", "bookings/cancel"),
-        ],
-    )
-    .await;
+    let api =
+        SignedApi::with_route_scopes("scopes", "bookings/read,bookings/admin", "bookings/cancel")
+            .await;
     let claims = api.issuer.claims(DEMO_CUSTOMER);
     let booking = sandbox::booking_uuid(1);
 
@@ -559,13 +553,8 @@ async fn a_scoped_route_needs_one_of_its_scopes_in_scope_or_scp() {
 
 #[tokio::test]
 async fn no_token_claim_or_key_reaches_the_logs() {
-    let api = SignedApi::start(
-        "log-safety",
-        &[("EXTERNAL_ID_CLAIM", "omnilab_external_id")],
-    )
-    .await;
-    let mut claims = api.issuer.claims("idp-user-secret-sub");
-    claims["omnilab_external_id"] = json!(DEMO_CUSTOMER);
+    let api = SignedApi::reading_the_external_id_claim("log-safety").await;
+    let claims = api.claims_of_the_demo_customer_as("idp-user-secret-sub");
     let good = api.token(&claims);
     let bad = flip_signature_bit(&good);
     let forged = TestIssuer::unpublished_key("forged").sign(&claims).unwrap();
@@ -715,6 +704,24 @@ impl SignedApi {
             server,
             http,
         }
+    }
+
+    /// [`SignedApi::start`] with scopes on the routes, as the template's `ListBookingsScopes` and
+    /// `CancelBookingScopes` set them: each comma-separated, one of them needed.
+    async fn with_route_scopes(name: &str, list: &str, cancel: &str) -> Self {
+        Self::start(name, &[("LIST_SCOPES", list), ("CANCEL_SCOPES", cancel)]).await
+    }
+
+    /// [`SignedApi::start`] with the external id read from [`EXTERNAL_ID_CLAIM`], not `sub`.
+    async fn reading_the_external_id_claim(name: &str) -> Self {
+        Self::start(name, &[("EXTERNAL_ID_CLAIM", EXTERNAL_ID_CLAIM)]).await
+    }
+
+    /// The claims of the identity provider's user `sub`, whose external id is the demo customer.
+    fn claims_of_the_demo_customer_as(&self, sub: &str) -> Value {
+        let mut claims = self.issuer.claims(sub);
+        claims[EXTERNAL_ID_CLAIM] = json!(DEMO_CUSTOMER);
+        claims
     }
 
     fn token(&self, claims: &Value) -> String {
