@@ -127,16 +127,21 @@ impl Config {
             }
         };
         let mut upstream = UpstreamPolicy::default();
-        if let Some(ms) = get("OMNILAB_TIMEOUT_MS") {
-            upstream.attempt_timeout = ms
-                .parse::<u64>()
-                .ok()
-                .filter(|ms| (100..=29_000).contains(ms))
-                .map(Duration::from_millis)
-                .ok_or(ConfigError::Invalid {
-                    var: "OMNILAB_TIMEOUT_MS",
-                    reason: "must be milliseconds between 100 and 29000",
-                })?;
+        if let Some(timeout) = millis(
+            &get,
+            "OMNILAB_TIMEOUT_MS",
+            100..=29_000,
+            "must be milliseconds between 100 and 29000",
+        )? {
+            upstream.attempt_timeout = timeout;
+        }
+        if let Some(age) = millis(
+            &get,
+            "OMNILAB_CREDENTIALS_MAX_AGE_MS",
+            1_000..=86_400_000,
+            "must be milliseconds between 1000 and 86400000",
+        )? {
+            upstream.credentials_max_age = age;
         }
         Ok(Self {
             api_base,
@@ -154,6 +159,24 @@ impl Config {
             test_tls: test_tls(&get)?,
         })
     }
+}
+
+/// An optional duration in whole milliseconds within `range`.
+fn millis(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+    reason: &'static str,
+) -> Result<Option<Duration>, ConfigError> {
+    get(var)
+        .map(|ms| {
+            ms.parse::<u64>()
+                .ok()
+                .filter(|ms| range.contains(ms))
+                .map(Duration::from_millis)
+                .ok_or(ConfigError::Invalid { var, reason })
+        })
+        .transpose()
 }
 
 /// Feature `test-tls`: what lets a test process reach a sandbox over HTTPS under OmniLab's host
@@ -477,6 +500,31 @@ mod tests {
                 ..
             })
         ));
+        for age in ["999", "86400001", "15m"] {
+            assert!(matches!(
+                config(&[
+                    ("OMNILAB_API_HOST", "https://a.example"),
+                    SECRET,
+                    ("OMNILAB_CREDENTIALS_MAX_AGE_MS", age)
+                ]),
+                Err(ConfigError::Invalid {
+                    var: "OMNILAB_CREDENTIALS_MAX_AGE_MS",
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn credentials_are_checked_against_the_secret_every_quarter_hour_unless_told() {
+        let host = ("OMNILAB_API_HOST", "https://a.example");
+        let default = config(&[host, SECRET]).unwrap();
+        assert_eq!(
+            default.upstream.credentials_max_age,
+            Duration::from_secs(900)
+        );
+        let told = config(&[host, SECRET, ("OMNILAB_CREDENTIALS_MAX_AGE_MS", "60000")]).unwrap();
+        assert_eq!(told.upstream.credentials_max_age, Duration::from_secs(60));
     }
 
     #[test]

@@ -95,7 +95,7 @@ const REQUEST: &[Directive] = &[
     },
     Directive {
         dimension_sets: &[&["Route"]],
-        metrics: 16,
+        metrics: 17,
     },
 ];
 /// The same, for a published version: the answers' count and time by version as well, which is
@@ -190,6 +190,11 @@ pub fn documents<'a>(namespace: &'a str, outcome: &Outcome<'a>, ids: Ids<'a>) ->
                 "SharedTokenUnusable",
                 "Count",
                 Count(tally.shared_token_unusable),
+            ),
+            (
+                "SharedTokenOtherClient",
+                "Count",
+                Count(tally.shared_token_other_client),
             ),
             ("TokenTableCalls", "Count", Count(tally.token_table_calls)),
             (
@@ -496,6 +501,7 @@ mod tests {
             "SharedTokenWaits",
             "SharedTokenTakeovers",
             "SharedTokenUnusable",
+            "SharedTokenOtherClient",
             "TokenTableCalls",
             "TokenTableFailures",
             "ColdStart",
@@ -507,7 +513,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let values = [3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]
+        let values = [3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]
             .iter()
             .zip(counts)
             .map(|(value, name)| format!(r#""{name}":{value}"#))

@@ -14,7 +14,7 @@ use bookings_tests::runtime_api::{Function, Launch, RuntimeApi};
 use bookings_tests::{DEMO_CUSTOMER, World, secrets};
 use futures_util::future::join_all;
 use sandbox::gateway::Event;
-use sandbox::{Endpoint, Fault as OmniLabFault, Sandbox, booking_uuid};
+use sandbox::{ClientCredentials, Endpoint, Fault as OmniLabFault, Sandbox, booking_uuid};
 use serde_json::Value;
 
 /// One Lambda container: a process of `binary` polling a Runtime API of its own.
@@ -985,15 +985,20 @@ async fn a_token_usable_when_the_request_arrived_serves_it_whatever_the_refresh_
 
 // ---- The table slow or refusing at refresh time: bounded, counted, named, healed ----
 
-/// The `TokenTableFailures` each EMF request document of `container` counted, in order.
-fn table_failures(container: &Container) -> Vec<u64> {
+/// What each EMF request document of `container` counted in `metric`, in order.
+fn counted(container: &Container, metric: &str) -> Vec<u64> {
     container
         .logs()
         .iter()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line.get("_aws").is_some() && line.get("TokenTableFailures").is_some())
-        .filter_map(|document| document["TokenTableFailures"].as_u64())
+        .filter(|line| line.get("_aws").is_some() && line.get(metric).is_some())
+        .filter_map(|document| document[metric].as_u64())
         .collect()
+}
+
+/// The `TokenTableFailures` each EMF request document of `container` counted, in order.
+fn table_failures(container: &Container) -> Vec<u64> {
+    counted(container, "TokenTableFailures")
 }
 
 fn warnings(container: &Container, containing: &str) -> usize {
@@ -1143,4 +1148,145 @@ async fn an_item_near_dynamodbs_size_limit_is_replaced() {
     let before = exchanges(&world.sandbox);
     assert_eq!(later.invoke(list()).await, 200);
     assert_eq!(exchanges(&world.sandbox), before, "the fleet shares again");
+}
+
+// ---- The secret switched to another OmniLab client ----
+
+/// Another OmniLab client than the sandbox's default: what an operator switches the secret to.
+fn another_client() -> ClientCredentials {
+    ClientCredentials {
+        client_id: "another-client".into(),
+        client_secret: "another-secret".into(),
+        audience: "https://sandbox.omnilab.test".into(),
+    }
+}
+
+/// The credentials are checked against the secret after a second, the shortest setting.
+const CHECKED_EVERY: Duration = Duration::from_millis(1000);
+
+fn checked_every_second(env: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+    with(
+        env,
+        "OMNILAB_CREDENTIALS_MAX_AGE_MS",
+        CHECKED_EVERY.as_millis().to_string(),
+    )
+}
+
+fn text_of<'a>(item: &'a HashMap<String, AttributeValue>, attribute: &str) -> &'a str {
+    item[attribute].as_s().expect("a string attribute")
+}
+
+/// The operator puts another client's credentials into the secret; OmniLab issues tokens to
+/// it, and the old client's tokens stay valid until they expire, as OmniLab's do. Before, the
+/// fleet kept the old client's token for its whole life (up to a day): the item is keyed by
+/// the secret's name, not by what it holds. Now every token records its client, each container
+/// reads the secret again after OMNILAB_CREDENTIALS_MAX_AGE_MS, and the first to see the switch
+/// replaces the item: one exchange for the fleet, counted as SharedTokenOtherClient.
+#[tokio::test]
+async fn a_secret_switched_to_another_client_is_followed_by_the_fleet_within_its_max_age() {
+    let (world, table) = world_and_table().await;
+    let env = checked_every_second(fleet_env(&world, &table.name));
+    let fleet = fleet(2, &env).await;
+    assert_eq!(all_at_once(&fleet).await, vec![200, 200]);
+    assert_eq!(exchanges(&world.sandbox), 1);
+    let before = the_item(&table).await;
+    let old_client = text_of(&before, "client").to_owned();
+    assert_eq!(old_client.len(), 16, "16 hex digits: {old_client}");
+    assert!(
+        !old_client.contains("sandbox"),
+        "never the client id itself"
+    );
+
+    secrets::put(&world.secret_id, &another_client()).await;
+    world.rotate_upstream(&another_client());
+    tokio::time::sleep(CHECKED_EVERY + Duration::from_millis(200)).await;
+    for (i, container) in fleet.iter().enumerate() {
+        assert_eq!(container.invoke(event_for(i)).await, 200);
+    }
+
+    assert_eq!(
+        exchanges(&world.sandbox),
+        2,
+        "one exchange for the whole fleet"
+    );
+    let after = the_item(&table).await;
+    assert_ne!(text_of(&after, "client"), old_client);
+    assert_ne!(text_of(&after, "token"), text_of(&before, "token"));
+    let replaced: u64 = fleet
+        .iter()
+        .flat_map(|c| counted(c, "SharedTokenOtherClient"))
+        .sum();
+    assert_eq!(
+        replaced, 1,
+        "counted once, by the container that replaced it"
+    );
+    for container in &fleet {
+        assert_eq!(warnings(container, "client"), 0, "a switch is not a fault");
+    }
+}
+
+/// Without the table, the same check: after its max age a container reads the secret again,
+/// keeps its token if the client is the same (no exchange), and exchanges one for the new
+/// client if not. Before, the old client's token served until it expired.
+#[tokio::test]
+async fn without_the_table_a_container_follows_a_switched_secret_within_its_max_age() {
+    let world = World::demo().await;
+    let container = Container::start(
+        "list-bookings",
+        &checked_every_second(bookings_tests::function_env(&world)),
+    )
+    .await;
+    container.ready().await;
+    assert_eq!(container.invoke(list()).await, 200);
+    let wait = CHECKED_EVERY + Duration::from_millis(200);
+
+    tokio::time::sleep(wait).await;
+    assert_eq!(container.invoke(list()).await, 200);
+    assert_eq!(
+        exchanges(&world.sandbox),
+        1,
+        "the same client: the token is kept"
+    );
+    assert_eq!(
+        counted(&container, "SecretReads"),
+        [1, 1],
+        "and the secret was read again"
+    );
+
+    secrets::put(&world.secret_id, &another_client()).await;
+    world.rotate_upstream(&another_client());
+    tokio::time::sleep(wait).await;
+    assert_eq!(container.invoke(list()).await, 200);
+    assert_eq!(container.invoke(list()).await, 200);
+    assert_eq!(
+        exchanges(&world.sandbox),
+        2,
+        "one exchange for the new client"
+    );
+    let noticed = container
+        .logs()
+        .iter()
+        .filter(|line| line.contains("names another OmniLab client"))
+        .count();
+    assert_eq!(noticed, 1);
+}
+
+/// An item written by the version before this one names no client: it is used as it is (a
+/// deploy does not cost the fleet a token), and the next publish records the client.
+#[tokio::test]
+async fn an_item_that_names_no_client_is_used_as_it_is() {
+    let (world, table) = world_and_table().await;
+    let env = fleet_env(&world, &table.name);
+    let first = fleet(1, &env).await;
+    assert_eq!(all_at_once(&first).await, vec![200]);
+    let mut item = the_item(&table).await;
+    item.remove("client")
+        .expect("this version records the client");
+    table.put_raw(item).await;
+
+    let later = fleet(1, &env).await;
+    assert_eq!(all_at_once(&later).await, vec![200]);
+    assert_eq!(exchanges(&world.sandbox), 1, "no exchange");
+    assert_eq!(counted(&later[0], "SharedTokenHits"), [1]);
+    assert_eq!(counted(&later[0], "SharedTokenOtherClient"), [0]);
 }

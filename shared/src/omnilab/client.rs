@@ -58,6 +58,7 @@ impl OmniLab {
                 ),
                 _ => None,
             };
+        let credentials_max_age = settings.policy.credentials_max_age;
         let transport = Transport::new(settings.policy);
         #[cfg(feature = "test-tls")]
         let transport = transport.with_test_tls(settings.test_tls);
@@ -65,7 +66,12 @@ impl OmniLab {
             fetch_url: reqwest::Url::parse(&format!("{base}/v1/interactions:fetchContactBookings"))
                 .ok(),
             cancel_url: format!("{base}/v1/interactions:cancelInteractionBooking"),
-            auth: Authenticator::new(base, CredentialStore::new(settings.credentials, aws), table),
+            auth: Authenticator::new(
+                base,
+                CredentialStore::new(settings.credentials, aws),
+                table,
+                credentials_max_age,
+            ),
             transport,
         }
     }

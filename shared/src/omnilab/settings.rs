@@ -29,7 +29,7 @@ pub struct TestTls {
     pub resolve: Option<(String, std::net::SocketAddr)>,
 }
 
-/// How patiently we talk to OmniLab.
+/// How patiently we talk to OmniLab, and how long what it gave us goes unchecked.
 #[derive(Clone, Debug)]
 pub struct UpstreamPolicy {
     /// The longest one upstream attempt may take.
@@ -42,6 +42,10 @@ pub struct UpstreamPolicy {
     pub default_budget: Duration,
     /// How many result pages `all=true` fetches at the same time.
     pub page_concurrency: usize,
+    /// How long a container keeps its credentials, and the token issued for them, before it
+    /// reads the secret again to see whether it now names another client
+    /// (`OMNILAB_CREDENTIALS_MAX_AGE_MS`).
+    pub credentials_max_age: Duration,
 }
 
 impl Default for UpstreamPolicy {
@@ -52,6 +56,7 @@ impl Default for UpstreamPolicy {
             base_backoff: Duration::from_millis(100),
             default_budget: Duration::from_secs(25),
             page_concurrency: 10,
+            credentials_max_age: Duration::from_secs(15 * 60),
         }
     }
 }

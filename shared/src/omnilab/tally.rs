@@ -144,6 +144,9 @@ pub struct Tally {
     pub shared_token_takeovers: u32,
     /// Requests that found an item they could not use (wrong types, sizes or times).
     pub shared_token_unusable: u32,
+    /// Requests that found the shared token issued to another OmniLab client than the secret
+    /// names (the secret was switched to another client) and replaced it.
+    pub shared_token_other_client: u32,
     /// DynamoDB calls made for the shared token (also counted in `upstream_calls`).
     pub token_table_calls: u32,
     /// Requests the shared table failed (a read, lease or publish refused, throttled or too

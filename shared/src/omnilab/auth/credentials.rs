@@ -28,6 +28,18 @@ pub struct Credentials {
     pub audience: String,
 }
 
+impl Credentials {
+    /// Which client these credentials are, for a token to record ([`ClientFingerprint`]).
+    pub(crate) fn fingerprint(&self) -> ClientFingerprint {
+        // A separator no id or audience contains, so that no two pairs hash the same text.
+        let text = [self.client_id.as_bytes(), b"\0", self.audience.as_bytes()].concat();
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &text);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest.as_ref()[..8]);
+        ClientFingerprint(u64::from_be_bytes(first))
+    }
+}
+
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
@@ -35,6 +47,30 @@ impl fmt::Debug for Credentials {
             .field("client_secret", &"<redacted>")
             .field("audience", &self.audience)
             .finish()
+    }
+}
+
+/// Which OmniLab client a token was issued to: the first 8 bytes of a SHA-256 of the client id
+/// and the audience, written as 16 hex digits in the shared table.
+///
+/// Why not the client id itself: the table needs to tell clients apart, not to name them. Why
+/// not the secret too: a rotated secret of the same client keeps that client's tokens valid, and
+/// containers holding the old and the new secret must agree that they share one token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ClientFingerprint(u64);
+
+impl ClientFingerprint {
+    /// 16 lower-case hex digits, as the table holds it.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        let well_formed =
+            text.len() == 16 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        well_formed
+            .then(|| u64::from_str_radix(text, 16).ok().map(Self))
+            .flatten()
+    }
+
+    pub(crate) fn to_hex(self) -> String {
+        format!("{:016x}", self.0)
     }
 }
 
@@ -104,6 +140,8 @@ pub(crate) struct CredentialStore {
 #[derive(Default)]
 struct State {
     current: Option<Arc<Credentials>>,
+    /// When `current` was read from the source.
+    read_at: Option<Instant>,
     /// The last read's failure, answered to every request until the instant it holds.
     failed: Option<(CredentialsError, Instant)>,
     /// When OmniLab's refusal of the credentials last made us read the secret again. The first
@@ -155,6 +193,39 @@ impl CredentialStore {
         self.read_into(&mut state, budget).await
     }
 
+    /// The credentials and when they were read from the source: read again first unless that
+    /// was less than `unless_within` ago. For a container with reason to think the secret
+    /// changed (the shared token names another client, or its credentials are old): a failure
+    /// to read it leaves the credentials in hand as they were, for the caller to keep using.
+    pub(crate) async fn refresh(
+        &self,
+        budget: &Budget,
+        unless_within: Duration,
+    ) -> Result<(Arc<Credentials>, Instant), CredentialsError> {
+        let mut state = self.state.lock().await;
+        if let (Some(current), Some(at)) = (&state.current, state.read_at)
+            && at.elapsed() < unless_within
+        {
+            return Ok((current.clone(), at));
+        }
+        if state.current.is_none() {
+            let credentials = self.read_into(&mut state, budget).await?;
+            return Ok((credentials, state.read_at.unwrap_or_else(Instant::now)));
+        }
+        let fresh = Arc::new(self.read(budget).await?);
+        let now = Instant::now();
+        state.current = Some(fresh.clone());
+        state.read_at = Some(now);
+        Ok((fresh, now))
+    }
+
+    /// The credentials in hand and when they were read, without reading them if there are
+    /// none.
+    pub(crate) async fn known(&self) -> Option<(Arc<Credentials>, Instant)> {
+        let state = self.state.lock().await;
+        state.current.clone().zip(state.read_at)
+    }
+
     /// `rejected` did not work: read the source again (the secret may have been rotated),
     /// unless a concurrent request already did, or the secret was read a moment ago. `None`
     /// means there is nothing newer to try.
@@ -189,6 +260,7 @@ impl CredentialStore {
         match &outcome {
             Ok(credentials) => {
                 state.current = Some(credentials.clone());
+                state.read_at = Some(now);
                 state.failed = None;
             }
             // The read is bounded by the request's own time: its timeout says nothing about
@@ -303,6 +375,35 @@ mod tests {
         assert!(!format!("{c:?}").contains("s3cr3t"));
         let more = r#"{"client_id":"id","client_secret":"s","audience":"aud","note":1}"#;
         assert!(parse(more).is_ok(), "other fields are ignored");
+    }
+
+    #[test]
+    fn a_fingerprint_tells_clients_apart_and_ignores_the_secret() {
+        let c = |id: &str, secret: &str, audience: &str| Credentials {
+            client_id: id.into(),
+            client_secret: secret.into(),
+            audience: audience.into(),
+        };
+        let one = c("id", "s3cr3t", "aud").fingerprint();
+        assert_eq!(one, c("id", "rotated", "aud").fingerprint());
+        assert_ne!(one, c("other", "s3cr3t", "aud").fingerprint());
+        assert_ne!(one, c("id", "s3cr3t", "other").fingerprint());
+        assert_ne!(
+            c("a", "s", "bc").fingerprint(),
+            c("ab", "s", "c").fingerprint()
+        );
+        let hex = one.to_hex();
+        assert_eq!(hex.len(), 16);
+        assert_eq!(ClientFingerprint::parse(&hex), Some(one));
+        for bad in [
+            "",
+            "0123456789ABCDEF",
+            "0123456789abcde",
+            "0123456789abcdef0",
+            "+123456789abcdef",
+        ] {
+            assert_eq!(ClientFingerprint::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::credentials::{CredentialStore, Credentials};
+use super::credentials::{ClientFingerprint, CredentialStore, Credentials, CredentialsError};
 use super::token::{AccessToken, MAX_LIFETIME};
 use crate::omnilab::error::Malformed;
 use crate::omnilab::transport::{Retry, Transport};
@@ -108,6 +108,24 @@ impl Exchange {
         issued.map(|issued| issued.token)
     }
 
+    /// The client the credentials in hand name and when they were read; `None` before they
+    /// were needed.
+    pub(crate) async fn known_client(&self) -> Option<(ClientFingerprint, Instant)> {
+        let (credentials, read_at) = self.credentials.known().await?;
+        Some((credentials.fingerprint(), read_at))
+    }
+
+    /// The client the secret names, read again unless it was less than `unless_within` ago
+    /// ([`CredentialStore::refresh`]), and when it was read.
+    pub(crate) async fn reread_client(
+        &self,
+        budget: &Budget,
+        unless_within: Duration,
+    ) -> Result<(ClientFingerprint, Instant), CredentialsError> {
+        let (credentials, read_at) = self.credentials.refresh(budget, unless_within).await?;
+        Ok((credentials.fingerprint(), read_at))
+    }
+
     /// One exchange for the credentials the source holds, and no second: OmniLab's refusal is
     /// the answer, the source is not read again. What `check-credentials` asks of a candidate.
     pub(crate) async fn once(
@@ -168,7 +186,12 @@ impl Exchange {
             return Err(UpstreamError::Malformed(Malformed::EmptyToken));
         }
         Ok(Issued {
-            token: AccessToken::issued(token.access_token.into(), Instant::now(), token.expires_in),
+            token: AccessToken::issued(
+                token.access_token.into(),
+                credentials.fingerprint(),
+                Instant::now(),
+                token.expires_in,
+            ),
             lifetime: token.expires_in,
         })
     }

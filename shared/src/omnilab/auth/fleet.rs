@@ -30,6 +30,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use super::credentials::ClientFingerprint;
 use super::token::{AccessToken, Freshness};
 use crate::every::Every;
 use crate::omnilab::sdk::SdkFailure;
@@ -166,6 +167,15 @@ pub(crate) fn decide(
     }
 }
 
+/// The OmniLab client this container's secret names, as far as it knows.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ours {
+    pub(crate) client: ClientFingerprint,
+    /// Read from the secret a moment ago: a shared token of another client is then another
+    /// client's, to be replaced, rather than a sign that these credentials are stale.
+    pub(crate) just_read: bool,
+}
+
 /// How much an exchange under the lease matters to the request that makes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Urgency {
@@ -204,6 +214,9 @@ pub(crate) enum Miss {
     /// Another container's exchange outlasted our patience, or the calls ran out: use a token
     /// of our own this once.
     GaveUp(&'static str),
+    /// The table's token was issued to another client than our credentials name, and they
+    /// were not read a moment ago: read the secret again and ask again.
+    OtherClient,
     /// Our own exchange under the lease failed. `due` is the table's token, still usable.
     Upstream {
         error: UpstreamError,
@@ -216,6 +229,7 @@ pub(crate) struct Fleet<T> {
     table: T,
     unusable: Every,
     impatient: Every,
+    other_client: Every,
 }
 
 impl<T: Table> Fleet<T> {
@@ -224,6 +238,7 @@ impl<T: Table> Fleet<T> {
             table,
             unusable: Every::new(WARN_EVERY),
             impatient: Every::new(WARN_EVERY),
+            other_client: Every::new(WARN_EVERY),
         }
     }
 
@@ -232,11 +247,14 @@ impl<T: Table> Fleet<T> {
     }
 
     /// The fleet's token: the table's, or one `exchange` makes under the lease and publishes.
-    /// `exchange` is told whether a due token still serves meanwhile ([`Urgency`]).
+    /// `exchange` is told whether a due token still serves meanwhile ([`Urgency`]). A token
+    /// issued to another client than `ours` counts as absent (`None`: not known, the table's
+    /// token is taken on trust).
     pub(crate) async fn token<F, Fut>(
         &self,
         budget: &Budget,
         rejected: Option<&str>,
+        ours: Option<Ours>,
         exchange: F,
     ) -> Result<Had, Miss>
     where
@@ -262,7 +280,21 @@ impl<T: Table> Fleet<T> {
                     tracing::warn!(table = %self.table.name(), %flaw, "the shared token item is unusable; it counts as absent and will be replaced");
                 }
             }
-            let step = decide(snapshot.token.as_ref(), snapshot.lease_until, rejected, now);
+            let mut token = snapshot.token;
+            if let (Some(found), Some(ours)) = (&token, ours)
+                && found.of_another_client(ours.client)
+            {
+                if !ours.just_read {
+                    return Err(Miss::OtherClient);
+                }
+                counted.once(budget, Counter::OtherClient);
+                // Not a fault: an operator switched the secret to another client.
+                if self.other_client.due(now) {
+                    tracing::info!(table = %self.table.name(), "the shared token was issued to another OmniLab client than the secret names; it is replaced");
+                }
+                token = None;
+            }
+            let step = decide(token.as_ref(), snapshot.lease_until, rejected, now);
             match step {
                 Step::Use(token) => {
                     counted.once(budget, Counter::Hit);
@@ -399,6 +431,7 @@ enum Counter {
     Wait,
     Takeover,
     Unusable,
+    OtherClient,
 }
 
 /// Each counter at most once per request, however often the loop goes round.
@@ -418,6 +451,7 @@ impl Counted {
             Counter::Wait => tally.shared_token_waits += 1,
             Counter::Takeover => tally.shared_token_takeovers += 1,
             Counter::Unusable => tally.shared_token_unusable += 1,
+            Counter::OtherClient => tally.shared_token_other_client += 1,
         });
     }
 }
@@ -435,7 +469,7 @@ mod tests {
 
     /// A token fresh for `fresh`, then due for `due`.
     fn token(value: &str, now: Instant, fresh: Duration, due: Duration) -> AccessToken {
-        AccessToken::new(value.into(), now + fresh, now + fresh + due)
+        AccessToken::new(value.into(), None, now + fresh, now + fresh + due)
     }
 
     // ---- decide: one test per transition, no table at all ----
@@ -541,6 +575,11 @@ mod tests {
         fn item(&self) -> std::sync::MutexGuard<'_, Item> {
             self.item.lock().unwrap()
         }
+
+        /// The token the item holds now.
+        fn published(&self) -> Option<String> {
+            self.item().token.as_ref().map(|t| t.bearer().to_owned())
+        }
     }
 
     impl Table for FakeTable {
@@ -634,6 +673,7 @@ mod tests {
     async fn fresh(value: &str) -> Result<AccessToken, UpstreamError> {
         Ok(AccessToken::new(
             value.into(),
+            None,
             Instant::now() + Duration::from_secs(60),
             Instant::now() + Duration::from_secs(70),
         ))
@@ -641,6 +681,15 @@ mod tests {
 
     async fn unavailable() -> Result<AccessToken, UpstreamError> {
         Err(UpstreamError::Status(503))
+    }
+
+    /// The token the fleet hands a container that never exchanges one of its own.
+    async fn the_tables_token<T: Table>(fleet: &Fleet<T>, budget: &Budget) -> AccessToken {
+        fleet
+            .token(budget, None, None, |_| never())
+            .await
+            .unwrap()
+            .token
     }
 
     async fn never() -> Result<AccessToken, UpstreamError> {
@@ -652,7 +701,7 @@ mod tests {
         let fleet = Fleet::new(FakeTable::default());
         let budget = budget();
         let token = fleet
-            .token(&budget, None, |_| fresh("new"))
+            .token(&budget, None, None, |_| fresh("new"))
             .await
             .unwrap()
             .token;
@@ -671,7 +720,7 @@ mod tests {
         let fleet = Fleet::new(FakeTable::default());
         fleet.table.item().token = Some(token("t", Instant::now(), ms(10_000), ms(10_000)));
         let budget = budget();
-        let token = fleet.token(&budget, None, |_| never()).await.unwrap().token;
+        let token = the_tables_token(&fleet, &budget).await;
         assert_eq!(token.bearer(), "t");
         assert_eq!(budget.tally().token_table_calls, 1);
         assert_eq!(budget.tally().shared_token_hits, 1);
@@ -686,11 +735,7 @@ mod tests {
             item.token = Some(token("due", now - ms(10), ms(1), ms(10_000)));
             item.lease = Some((99, now + ms(1500)));
         }
-        let token = fleet
-            .token(&budget(), None, |_| never())
-            .await
-            .unwrap()
-            .token;
+        let token = the_tables_token(&fleet, &budget()).await;
         assert_eq!(token.bearer(), "due");
         assert_eq!(token.freshness(Instant::now()), Freshness::Fresh);
         assert!(token.refresh_at() <= Instant::now() + RECHECK);
@@ -702,7 +747,7 @@ mod tests {
         let now = Instant::now();
         fleet.table.item().token = Some(token("due", now - ms(10), ms(1), ms(10_000)));
         let miss = fleet
-            .token(&budget(), None, |_| unavailable())
+            .token(&budget(), None, None, |_| unavailable())
             .await
             .unwrap_err();
         assert!(matches!(
@@ -728,7 +773,7 @@ mod tests {
         });
         let budget = budget();
         let token = fleet
-            .token(&budget, None, |_| fresh("repaired"))
+            .token(&budget, None, None, |_| fresh("repaired"))
             .await
             .unwrap()
             .token;
@@ -746,12 +791,99 @@ mod tests {
         );
     }
 
+    fn client(hex: &str) -> ClientFingerprint {
+        ClientFingerprint::parse(hex).unwrap()
+    }
+
+    fn ours(hex: &str, just_read: bool) -> Ours {
+        Ours {
+            client: client(hex),
+            just_read,
+        }
+    }
+
+    /// A fresh token in the table, issued to the client `hex`.
+    fn issued_to(fleet: &Fleet<FakeTable>, hex: &str) {
+        let now = Instant::now();
+        fleet.table.item().token = Some(AccessToken::new(
+            "theirs".into(),
+            Some(client(hex)),
+            now + ms(10_000),
+            now + ms(20_000),
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_token_of_another_client_is_replaced_once_the_secret_was_just_read() {
+        let fleet = Fleet::new(FakeTable::default());
+        issued_to(&fleet, "00000000000000aa");
+        let ours = ours("00000000000000bb", true);
+        let budget = budget();
+        let had = fleet
+            .token(&budget, None, Some(ours), |_| fresh("ours"))
+            .await
+            .unwrap();
+        let tally = budget.tally();
+        let replaced = (
+            had.token.bearer(),
+            fleet.table.published(),
+            tally.shared_token_other_client,
+        );
+        assert_eq!(replaced, ("ours", Some("ours".to_owned()), 1));
+        assert_eq!(
+            tally.shared_token_hits, 0,
+            "another client's token is no hit"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_of_another_client_sends_stale_credentials_back_to_the_secret() {
+        let fleet = Fleet::new(FakeTable::default());
+        issued_to(&fleet, "00000000000000aa");
+        let stale = ours("00000000000000bb", false);
+        let miss = fleet
+            .token(&budget(), None, Some(stale), |_| never())
+            .await
+            .unwrap_err();
+        assert!(matches!(miss, Miss::OtherClient), "{miss:?}");
+        assert_eq!(
+            fleet.table.calls.load(Ordering::SeqCst),
+            1,
+            "one read, no lease"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_of_our_client_or_of_no_recorded_client_is_used() {
+        for recorded in [Some("00000000000000bb"), None] {
+            let fleet = Fleet::new(FakeTable::default());
+            let now = Instant::now();
+            fleet.table.item().token = Some(AccessToken::new(
+                "shared".into(),
+                recorded.map(client),
+                now + ms(10_000),
+                now + ms(20_000),
+            ));
+            let ours = ours("00000000000000bb", true);
+            let budget = budget();
+            let had = fleet
+                .token(&budget, None, Some(ours), |_| never())
+                .await
+                .unwrap();
+            assert_eq!(had.token.bearer(), "shared", "{recorded:?}");
+            assert_eq!(budget.tally().shared_token_other_client, 0);
+        }
+    }
+
     #[tokio::test]
     async fn a_lapsed_lease_is_taken_over() {
         let fleet = Fleet::new(FakeTable::default());
         fleet.table.item().lease = Some((7, Instant::now() - ms(1)));
         let budget = budget();
-        fleet.token(&budget, None, |_| fresh("t")).await.unwrap();
+        fleet
+            .token(&budget, None, None, |_| fresh("t"))
+            .await
+            .unwrap();
         assert_eq!(budget.tally().shared_token_takeovers, 1);
         assert_eq!(budget.tally().shared_token_waits, 0);
     }
@@ -775,7 +907,7 @@ mod tests {
         publish_after(&fleet, ms(60), "published");
         let budget = budget();
         let started = Instant::now();
-        let token = fleet.token(&budget, None, |_| never()).await.unwrap().token;
+        let token = the_tables_token(&fleet, &budget).await;
         assert_eq!(token.bearer(), "published");
         assert!(started.elapsed() < ms(500), "{:?}", started.elapsed());
         let tally = budget.tally();
@@ -802,7 +934,7 @@ mod tests {
         publish_after(&fleet, ms(1500), "holders");
         let budget = budget();
         let started = Instant::now();
-        let token = fleet.token(&budget, None, |_| never()).await.unwrap().token;
+        let token = the_tables_token(&fleet, &budget).await;
         assert_eq!(token.bearer(), "holders");
         let waited = started.elapsed();
         assert!(waited >= ms(1500) && waited < ms(2100), "{waited:?}");
@@ -817,7 +949,10 @@ mod tests {
         fleet.table.item().lease = Some((7, Instant::now() + Duration::from_secs(60)));
         let budget = budget();
         let started = Instant::now();
-        let miss = fleet.token(&budget, None, |_| never()).await.unwrap_err();
+        let miss = fleet
+            .token(&budget, None, None, |_| never())
+            .await
+            .unwrap_err();
         let waited = started.elapsed();
         assert!(matches!(miss, Miss::GaveUp("patience")), "{miss:?}");
         assert!(waited >= LEASE && waited < LEASE + ms(300), "{waited:?}");
@@ -830,15 +965,12 @@ mod tests {
         fleet.table.item().lease = Some((7, Instant::now() + ms(200)));
         let budget = budget();
         let token = fleet
-            .token(&budget, None, |_| fresh("ours"))
+            .token(&budget, None, None, |_| fresh("ours"))
             .await
             .unwrap()
             .token;
         assert_eq!(token.bearer(), "ours");
-        assert_eq!(
-            fleet.table.item().token.as_ref().map(AccessToken::bearer),
-            Some("ours")
-        );
+        assert_eq!(fleet.table.published().as_deref(), Some("ours"));
         let tally = budget.tally();
         assert_eq!(
             (tally.shared_token_waits, tally.shared_token_takeovers),
@@ -852,7 +984,10 @@ mod tests {
             fail_publish: true,
             ..FakeTable::default()
         });
-        let had = fleet.token(&budget(), None, |_| fresh("t")).await.unwrap();
+        let had = fleet
+            .token(&budget(), None, None, |_| fresh("t"))
+            .await
+            .unwrap();
         assert_eq!(had.token.bearer(), "t");
         assert!(
             matches!(had.unpublished, Some(TableError::Timeout)),
@@ -866,7 +1001,7 @@ mod tests {
     async fn a_failed_exchange_gives_the_lease_back() {
         let fleet = Fleet::new(FakeTable::default());
         let miss = fleet
-            .token(&budget(), None, |_| unavailable())
+            .token(&budget(), None, None, |_| unavailable())
             .await
             .unwrap_err();
         assert!(matches!(miss, Miss::Upstream { due: None, .. }));
@@ -879,7 +1014,10 @@ mod tests {
             fail_reads: true,
             ..FakeTable::default()
         });
-        let miss = fleet.token(&budget(), None, |_| never()).await.unwrap_err();
+        let miss = fleet
+            .token(&budget(), None, None, |_| never())
+            .await
+            .unwrap_err();
         assert!(matches!(miss, Miss::Table(TableError::Timeout)));
     }
 
@@ -890,7 +1028,10 @@ mod tests {
             ..FakeTable::default()
         });
         let budget = budget();
-        let miss = fleet.token(&budget, None, |_| never()).await.unwrap_err();
+        let miss = fleet
+            .token(&budget, None, None, |_| never())
+            .await
+            .unwrap_err();
         assert!(matches!(miss, Miss::GaveUp("calls")), "{miss:?}");
         let calls = fleet.table.calls.load(Ordering::SeqCst);
         assert!(calls <= MAX_TABLE_CALLS, "{calls}");

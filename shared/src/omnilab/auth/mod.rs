@@ -34,7 +34,7 @@ pub(crate) use token::AccessToken;
 pub use trial::{Accepted, try_credentials};
 
 use exchange::Exchange;
-use fleet::{Fleet, Had, Miss, Table, TableError, Urgency, WARN_EVERY};
+use fleet::{Fleet, Had, Miss, Ours, Table, TableError, Urgency, WARN_EVERY};
 
 use super::transport::Transport;
 use super::{Budget, UpstreamError};
@@ -61,6 +61,9 @@ pub(crate) struct Authenticator {
     exchange: Exchange,
     /// The fleet's shared token, when `OMNILAB_TOKEN_TABLE` names a table.
     fleet: Option<Fleet<TokenTable>>,
+    /// How long a token serves before the secret is read again to see whether it still names
+    /// the client the token was issued to.
+    credentials_max_age: Duration,
     state: Mutex<State>,
     // Held across a refresh: requests with no usable token wait for the one in flight instead
     // of starting their own, and take its outcome, failure included.
@@ -69,11 +72,16 @@ pub(crate) struct Authenticator {
     unrefreshed: Every,
     /// And the table, once per interval whatever failed in it.
     table_failed: Every,
+    /// And a secret that could not be read to check the credentials.
+    unchecked: Every,
 }
 
 #[derive(Default)]
 struct State {
     current: Option<AccessToken>,
+    /// From then on, `current` serves only after the secret was read again and still names
+    /// the client it was issued to.
+    check_at: Option<Instant>,
     /// The last refresh's failure, until the instant it holds: answered to requests with no
     /// usable token, and no refresh is tried before it, so an outage costs OmniLab a few calls
     /// per container rather than a few per request.
@@ -90,6 +98,8 @@ struct State {
 /// What the cache can answer without a refresh.
 enum Cached {
     Settled(Result<AccessToken, UpstreamError>),
+    /// A fresh token whose client is to be checked against the secret first.
+    Check(AccessToken),
     /// A refresh is wanted; the token, if any, still serves meanwhile.
     Refresh(Option<AccessToken>),
 }
@@ -118,14 +128,17 @@ impl Authenticator {
         exchange_base: &str,
         credentials: CredentialStore,
         table: Option<TokenTable>,
+        credentials_max_age: Duration,
     ) -> Self {
         Self {
             exchange: Exchange::new(exchange_base, credentials),
             fleet: table.map(Fleet::new),
+            credentials_max_age,
             state: Mutex::new(State::default()),
             flight: tokio::sync::Mutex::new(()),
             unrefreshed: Every::new(WARN_EVERY),
             table_failed: Every::new(WARN_EVERY),
+            unchecked: Every::new(WARN_EVERY),
         }
     }
 
@@ -157,14 +170,18 @@ impl Authenticator {
     fn cached(&self, now: Instant) -> Cached {
         let state = self.state();
         let usable = state.current.clone().filter(|t| t.usable(now));
+        let failing = state.failed.as_ref().filter(|(_, until)| now < *until);
         if let Some(token) = usable.as_ref().filter(|t| now < t.refresh_at()) {
-            return Cached::Settled(Ok(token.clone()));
+            // While refreshes fail, a check that found another client would only start one more.
+            let checked = state.check_at.is_none_or(|at| now < at);
+            return match checked || failing.is_some() {
+                true => Cached::Settled(Ok(token.clone())),
+                false => Cached::Check(token.clone()),
+            };
         }
-        match &state.failed {
-            Some((error, until)) if now < *until => {
-                Cached::Settled(usable.ok_or_else(|| error.clone()))
-            }
-            _ => Cached::Refresh(usable),
+        match failing {
+            Some((error, _)) => Cached::Settled(usable.ok_or_else(|| error.clone())),
+            None => Cached::Refresh(usable),
         }
     }
 
@@ -177,6 +194,7 @@ impl Authenticator {
         let in_hand = match self.cached(arrived) {
             Cached::Settled(answer) => return answer,
             Cached::Refresh(in_hand) => in_hand,
+            Cached::Check(token) => Some(token),
         };
         let _flight = match &in_hand {
             // A refresh is under way: the token in hand serves meanwhile.
@@ -190,6 +208,17 @@ impl Authenticator {
         let in_hand = match self.cached(Instant::now()) {
             Cached::Settled(answer) => return answer,
             Cached::Refresh(in_hand) => in_hand,
+            Cached::Check(token) => {
+                // Boxed, as `obtain` below is, and only when a check is due.
+                match Box::pin(self.check(&token, &budget.within(REFRESH_BUDGET))).await {
+                    Some(next) => {
+                        self.state().check_at = Some(next);
+                        return Ok(token);
+                    }
+                    // Issued to the client the secret named before: replaced like a due token.
+                    None => Some(token),
+                }
+            }
         };
         let within;
         let refresh_budget = match in_hand {
@@ -208,6 +237,7 @@ impl Authenticator {
         match outcome {
             Ok(fresh) => {
                 state.current = Some(fresh.clone());
+                state.check_at = Some(now + self.credentials_max_age);
                 state.failed = None;
                 state.rejected = None;
                 Ok(fresh)
@@ -236,12 +266,55 @@ impl Authenticator {
                             tracing::warn!(%error, "the access token could not be refreshed; the current one serves until it expires");
                         }
                         state.current = Some(token.clone());
+                        state.check_at.get_or_insert(now + self.credentials_max_age);
                         Ok(token)
                     }
                     None => Err(error),
                 }
             }
         }
+    }
+
+    /// Reads the secret again to see whether `token` was issued to the client it names. `Some`:
+    /// it was, or the secret could not tell; the instant of the next check. `None`: the secret
+    /// now names another client.
+    async fn check(&self, token: &AccessToken, budget: &Budget) -> Option<Instant> {
+        // Paced by `check_at` already: the secret is read whenever a check is due.
+        match self.exchange.reread_client(budget, Duration::ZERO).await {
+            Ok((ours, _)) if token.of_another_client(ours) => {
+                tracing::info!(
+                    "the secret names another OmniLab client than the current token's; it is replaced"
+                );
+                None
+            }
+            Ok(_) => Some(Instant::now() + self.credentials_max_age),
+            Err(error) => {
+                if self.unchecked.due(Instant::now()) {
+                    tracing::warn!(%error, "the secret could not be read to check the credentials; the current token serves meanwhile");
+                }
+                Some(Instant::now() + credentials::REREAD_INTERVAL)
+            }
+        }
+    }
+
+    /// The client the credentials in hand name. `None` before this container needed them: a
+    /// cold container takes the table's token on trust rather than read the secret for it, and
+    /// checks it against the secret after [`Authenticator::credentials_max_age`] as every token.
+    /// With `reread`, the secret is read again first (`None`: it could not be).
+    async fn ours(&self, budget: &Budget, reread: bool) -> Option<Ours> {
+        let (client, read_at) = match reread {
+            // Many requests may find the same item: one read per interval is enough for all.
+            true => self
+                .exchange
+                .reread_client(budget, credentials::REREAD_INTERVAL)
+                .await
+                .ok()?,
+            false => self.exchange.known_client().await?,
+        };
+        Some(Ours {
+            client,
+            just_read: read_at.elapsed() < credentials::REREAD_INTERVAL,
+        })
     }
 
     /// OmniLab answered 401 to `rejected`: forget it, unless a newer token already replaced it.
@@ -309,7 +382,20 @@ impl Authenticator {
         };
         if use_table {
             let asked = Instant::now();
-            match fleet.token(budget, rejected.as_deref(), exchange).await {
+            let ours = self.ours(budget, false).await;
+            let mut outcome = fleet
+                .token(budget, rejected.as_deref(), ours, exchange)
+                .await;
+            if let Err(Miss::OtherClient) = outcome {
+                // The secret may have been switched since our credentials were read. If it
+                // cannot be read now, the table's token is taken on trust (`None`) rather than
+                // replaced with a token of a client that may be the old one.
+                let ours = self.ours(budget, true).await;
+                outcome = fleet
+                    .token(budget, rejected.as_deref(), ours, exchange)
+                    .await;
+            }
+            match outcome {
                 Ok(Had { token, unpublished }) => {
                     match unpublished {
                         // Throttled: the next holder's publish will likely land; leaving the
@@ -353,6 +439,8 @@ impl Authenticator {
                         });
                     }
                 }
+                // Only after a fresh read of the secret, and none happened: as a give-up.
+                Err(Miss::OtherClient) => {}
                 // The fleet warned, once per interval.
                 Err(Miss::GaveUp(why)) => {
                     tracing::debug!(

@@ -5,6 +5,7 @@
 //! |---------------|------|----------------------------------------------------------------|
 //! | `pk`          | S    | `<OmniLab base URL> <secret id>`: neither is secret             |
 //! | `token`       | S    | the access token (never the client id or secret)               |
+//! | `client`      | S    | 16 hex digits: which OmniLab client the token was issued to    |
 //! | `refresh_at`  | N    | epoch ms from which a refresh is due                            |
 //! | `expires_at`  | N    | epoch ms from which no container sends it                       |
 //! | `ttl`         | N    | epoch s, for DynamoDB's TTL to remove lapsed tokens and leases |
@@ -29,6 +30,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use tokio::sync::OnceCell;
 
+use super::credentials::ClientFingerprint;
 use super::fleet::{Flaw, LEASE, Snapshot, Table, TableError};
 use super::token::{AccessToken, MAX_LIFETIME};
 use crate::omnilab::Budget;
@@ -60,14 +62,16 @@ const TOKEN: usize = 0;
 const REFRESH_AT: usize = 1;
 const EXPIRES_AT: usize = 2;
 const LEASE_UNTIL: usize = 3;
-const ATTRIBUTES: [&str; 5] = [
+const CLIENT: usize = 5;
+const ATTRIBUTES: [&str; 6] = [
     "token",
     "refresh_at",
     "expires_at",
     "lease_until",
     "lease_owner",
+    "client",
 ];
-const PLACEHOLDERS: [&str; 5] = ["#tk", "#ra", "#ea", "#lu", "#lo"];
+const PLACEHOLDERS: [&str; 6] = ["#tk", "#ra", "#ea", "#lu", "#lo", "#cl"];
 /// The condition of a publish or a release: the item still names this container's lease.
 const HELD: &str = "#lo = :owner AND #lu = :until";
 
@@ -75,9 +79,9 @@ const HELD: &str = "#lo = :owner AND #lu = :until";
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Basis {
     Absent,
-    Present(Box<[Seen; 5]>),
+    Present(Box<[Seen; 6]>),
     /// Present, and too large to add a lease to: a lease replaces it whole.
-    Oversized(Box<[Seen; 5]>),
+    Oversized(Box<[Seen; 6]>),
 }
 
 /// One attribute as it was read.
@@ -211,7 +215,7 @@ impl Table for TokenTable {
         } else {
             let mut update = "SET #lu = :until, #lo = :owner, #ttl = :ttl".to_owned();
             if clear_token {
-                update.push_str(" REMOVE #tk, #ra, #ea");
+                update.push_str(" REMOVE #tk, #ra, #ea, #cl");
             }
             let mut values = HashMap::from([
                 (":until".to_owned(), n(until_ms)),
@@ -254,7 +258,12 @@ impl Table for TokenTable {
             .item("token", AttributeValue::S(token.bearer().to_owned()))
             .item("refresh_at", n(epoch_ms_of(token.refresh_at(), now, at)))
             .item("expires_at", n(expires_at))
-            .item("ttl", n((expires_at + millis(TOKEN_TTL_MARGIN)) / 1000))
+            .item("ttl", n((expires_at + millis(TOKEN_TTL_MARGIN)) / 1000));
+        let request = match token.client() {
+            Some(client) => request.item(ATTRIBUTES[CLIENT], AttributeValue::S(client.to_hex())),
+            None => request,
+        };
+        let request = request
             .condition_expression(HELD)
             .set_expression_attribute_names(Some(names_in(&[HELD])))
             .set_expression_attribute_values(Some(self.held_by(lease)))
@@ -318,11 +327,12 @@ pub(crate) fn snapshot(
     }
     let mut flaw = None;
     let token = match token_of(item, now_ms) {
-        Ok(token) => token.map(|(text, refresh_at, expires_at)| {
+        Ok(token) => token.map(|stored| {
             AccessToken::new(
-                text.into(),
-                instant_at(refresh_at, now_ms, now),
-                instant_at(expires_at, now_ms, now),
+                stored.text.into(),
+                stored.client,
+                instant_at(stored.refresh_at, now_ms, now),
+                instant_at(stored.expires_at, now_ms, now),
             )
         }),
         Err(found) => {
@@ -366,11 +376,21 @@ fn item_bytes(item: &HashMap<String, AttributeValue>) -> usize {
         .sum()
 }
 
-/// The token with its refresh and expiry times, checked. `Ok(None)`: no token at all.
+/// A token as the item holds it, checked: its times in epoch milliseconds.
+struct Stored<'a> {
+    text: &'a str,
+    /// `None`: written by a version of this code that did not record the client.
+    client: Option<ClientFingerprint>,
+    refresh_at: u64,
+    expires_at: u64,
+}
+
+/// The token with its client and its refresh and expiry times, checked. `Ok(None)`: no token
+/// at all.
 fn token_of(
     item: &HashMap<String, AttributeValue>,
     now_ms: u64,
-) -> Result<Option<(&str, u64, u64)>, Flaw> {
+) -> Result<Option<Stored<'_>>, Flaw> {
     let latest = now_ms.saturating_add(millis(MAX_LIFETIME + CLOCK_SKEW));
     let time = |index: usize| {
         item.get(ATTRIBUTES[index])
@@ -401,7 +421,19 @@ fn token_of(
     if expires_at < refresh_at {
         return Err(flaw_of(EXPIRES_AT, "before refresh_at"));
     }
-    Ok(Some((text, refresh_at, expires_at)))
+    let client = item
+        .get(ATTRIBUTES[CLIENT])
+        .map(|value| {
+            let text = value.as_s().map_err(|_| flaw_of(CLIENT, "not a string"))?;
+            ClientFingerprint::parse(text).ok_or(flaw_of(CLIENT, "not 16 hex digits"))
+        })
+        .transpose()?;
+    Ok(Some(Stored {
+        text,
+        client,
+        refresh_at,
+        expires_at,
+    }))
 }
 
 /// The lease's end, checked: never longer than the longest lease this code takes.
@@ -575,6 +607,20 @@ mod tests {
         assert_eq!(token.refresh_at(), at + Duration::from_secs(2));
         assert_eq!(token.expires_at(), at + Duration::from_secs(3));
         assert_eq!(read.lease_until, Some(at + Duration::from_millis(500)));
+        assert_eq!(
+            token.client(),
+            None,
+            "an item of an older version names no client"
+        );
+        let named = check(&[
+            ("token", s("abc")),
+            ("refresh_at", n(NOW + 2_000)),
+            ("client", s("0123456789abcdef")),
+        ]);
+        assert_eq!(
+            named.token.and_then(|t| t.client()).map(|c| c.to_hex()),
+            Some("0123456789abcdef".to_owned())
+        );
     }
 
     #[test]
@@ -675,6 +721,24 @@ mod tests {
                 "expires_at",
                 "before refresh_at",
             ),
+            (
+                vec![
+                    ("token", s("abc")),
+                    ("refresh_at", future.clone()),
+                    ("client", n(42)),
+                ],
+                "client",
+                "not a string",
+            ),
+            (
+                vec![
+                    ("token", s("abc")),
+                    ("refresh_at", future.clone()),
+                    ("client", s("client-id-in-clear")),
+                ],
+                "client",
+                "not 16 hex digits",
+            ),
         ];
         for (pairs, attribute, problem) in cases {
             let read = check(&pairs);
@@ -728,7 +792,8 @@ mod tests {
         assert_eq!(
             condition,
             "attribute_exists(pk) AND #tk = :seen0 AND #ra = :seen1 AND attribute_not_exists(#ea) \
-             AND attribute_type(#lu, :type3) AND attribute_not_exists(#lo)"
+             AND attribute_type(#lu, :type3) AND attribute_not_exists(#lo) \
+             AND attribute_not_exists(#cl)"
         );
         assert_eq!(values[":seen0"], n(42));
         assert_eq!(values[":seen1"], AttributeValue::N("1e30".into()));

@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::credentials::ClientFingerprint;
+
 /// The longest token lifetime we believe. Beyond it, a typo upstream (or a hostile answer, or
 /// an item in the shared table) would pin one token for years.
 pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -23,6 +25,8 @@ pub(crate) struct AccessToken {
     expires_at: Instant,
     /// Whether this container's own exchange issued it, rather than the shared table.
     issued_here: bool,
+    /// The client it was issued to; `None`: a shared item that does not say.
+    client: Option<ClientFingerprint>,
 }
 
 /// Where a token stands at one instant.
@@ -35,8 +39,14 @@ pub(crate) enum Freshness {
 }
 
 impl AccessToken {
-    /// A token OmniLab issued at `obtained` to live `lifetime` (clamped to [`MAX_LIFETIME`]).
-    pub(crate) fn issued(value: Arc<str>, obtained: Instant, lifetime: Duration) -> Self {
+    /// A token OmniLab issued to `client` at `obtained` to live `lifetime` (clamped to
+    /// [`MAX_LIFETIME`]).
+    pub(crate) fn issued(
+        value: Arc<str>,
+        client: ClientFingerprint,
+        obtained: Instant,
+        lifetime: Duration,
+    ) -> Self {
         let lifetime = lifetime.min(MAX_LIFETIME);
         let margin = (lifetime / 20).min(MAX_EXPIRY_MARGIN);
         Self {
@@ -44,17 +54,24 @@ impl AccessToken {
             refresh_at: obtained + lifetime * 4 / 5,
             expires_at: obtained + (lifetime - margin),
             issued_here: true,
+            client: Some(client),
         }
     }
 
-    /// A token whose times were decided elsewhere (the shared table). `refresh_at` is brought
-    /// within `expires_at`.
-    pub(crate) fn new(value: Arc<str>, refresh_at: Instant, expires_at: Instant) -> Self {
+    /// A token whose times and client were decided elsewhere (the shared table). `refresh_at`
+    /// is brought within `expires_at`.
+    pub(crate) fn new(
+        value: Arc<str>,
+        client: Option<ClientFingerprint>,
+        refresh_at: Instant,
+        expires_at: Instant,
+    ) -> Self {
         Self {
             value,
             refresh_at: refresh_at.min(expires_at),
             expires_at,
             issued_here: false,
+            client,
         }
     }
 
@@ -66,6 +83,15 @@ impl AccessToken {
     /// credentials, where refusing the table's copy may only mean it was revoked since.
     pub(crate) fn issued_here(&self) -> bool {
         self.issued_here
+    }
+
+    pub(crate) fn client(&self) -> Option<ClientFingerprint> {
+        self.client
+    }
+
+    /// Whether it is known to have been issued to another client than `ours`.
+    pub(crate) fn of_another_client(&self, ours: ClientFingerprint) -> bool {
+        self.client.is_some_and(|client| client != ours)
     }
 
     pub(crate) fn refresh_at(&self) -> Instant {
@@ -113,7 +139,12 @@ mod tests {
     }
 
     fn token(obtained: Instant, lifetime: Duration) -> AccessToken {
-        AccessToken::issued("t".into(), obtained, lifetime)
+        AccessToken::issued(
+            "t".into(),
+            ClientFingerprint::parse("0123456789abcdef").unwrap(),
+            obtained,
+            lifetime,
+        )
     }
 
     #[test]
@@ -160,7 +191,7 @@ mod tests {
     #[test]
     fn times_from_elsewhere_keep_refresh_within_expiry() {
         let now = Instant::now();
-        let token = AccessToken::new("t".into(), now + secs(10), now + secs(5));
+        let token = AccessToken::new("t".into(), None, now + secs(10), now + secs(5));
         assert_eq!(token.refresh_at(), now + secs(5));
     }
 }
