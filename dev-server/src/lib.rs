@@ -38,7 +38,7 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::{any, get, post};
-use bookings::config::{UpstreamPolicy, parse_api_host};
+use bookings::config::parse_api_host;
 use bookings::omnilab::{Credentials, CredentialsSource, TestTls};
 use bookings::{App, Config, Route};
 use sandbox::gateway::Event;
@@ -118,15 +118,10 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
             )
         }
     };
-    let app = App::new(Config {
-        api_base: api_base.clone(),
-        credentials: CredentialsSource::Static(credentials),
-        external_id_claim: claim.clone(),
-        token_table: None,
-        metrics: None,
-        upstream: UpstreamPolicy::default(),
-        test_tls: test_tls.clone(),
-    });
+    let mut config = Config::local(api_base.clone(), CredentialsSource::Static(credentials));
+    config.external_id_claim = claim.clone();
+    config.omnilab.test_tls = test_tls.clone();
+    let app = App::new(config);
     let cors = cors::Cors::from_template(&std::env::var("ALLOWED_ORIGINS").unwrap_or_default())?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     // The port we really got (PORT=0 picks one): the only one `local_only` lets a request name.

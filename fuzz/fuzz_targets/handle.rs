@@ -72,22 +72,19 @@ fn harness() -> &'static Harness {
             .block_on(sandbox.serve("127.0.0.1:0".parse().expect("an address")))
             .expect("the sandbox binds a loopback port");
         let credentials = Sandbox::default_credentials();
-        let config = Config {
-            api_base: format!("http://{addr}"),
-            credentials: CredentialsSource::Static(Credentials {
+        let mut config = Config::local(
+            format!("http://{addr}"),
+            CredentialsSource::Static(Credentials {
                 client_id: credentials.client_id,
                 client_secret: credentials.client_secret,
                 audience: credentials.audience,
             }),
-            external_id_claim: "sub".into(),
-            token_table: None,
-            metrics: None,
-            upstream: UpstreamPolicy {
-                attempt_timeout: Duration::from_secs(2),
-                base_backoff: Duration::from_millis(5),
-                default_budget: Duration::from_secs(5),
-                ..UpstreamPolicy::default()
-            },
+        );
+        config.omnilab.policy = UpstreamPolicy {
+            attempt_timeout: Duration::from_secs(2),
+            base_backoff: Duration::from_millis(5),
+            default_budget: Duration::from_secs(5),
+            ..UpstreamPolicy::default()
         };
         let app = {
             let _entered = runtime.enter();

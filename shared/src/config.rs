@@ -9,25 +9,16 @@ use std::time::Duration;
 pub use crate::omnilab::UpstreamPolicy;
 use crate::omnilab::{CredentialsSource, Settings};
 
-/// Everything the functions need to run.
+/// Everything the functions need to run, one part per subsystem.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// OmniLab's base URL, without a trailing slash (`https://<tenant>.api.omnilab-<env>.21-digital.com`).
-    pub api_base: String,
-    pub credentials: CredentialsSource,
+    /// Where OmniLab is, where its credentials are, how patiently to talk to it.
+    pub omnilab: Settings,
     /// The JWT claim that holds the customer's external ID.
     pub external_id_claim: String,
-    /// The DynamoDB table through which the fleet shares one OmniLab token
-    /// (`OMNILAB_TOKEN_TABLE`); `None`: each container exchanges its own.
-    pub token_table: Option<String>,
     /// The EMF metrics written to the log: their namespace (`METRICS_NAMESPACE`, default
     /// `OmniLabBookings` in Lambda) and version; `None`: no metrics (local runs, in-process tests).
     pub metrics: Option<crate::metrics::Settings>,
-    pub upstream: UpstreamPolicy,
-    /// Feature `test-tls` only: a sandbox's root certificate and address
-    /// (`TEST_ONLY_OMNILAB_ROOT_CA`, `TEST_ONLY_OMNILAB_RESOLVE`).
-    #[cfg(feature = "test-tls")]
-    pub test_tls: crate::omnilab::TestTls,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,15 +62,14 @@ impl Environment {
 pub const DEFAULT_EXTERNAL_ID_CLAIM: &str = "sub";
 
 impl Config {
-    /// What the OmniLab client is built from.
-    pub fn omnilab(&self) -> Settings {
-        Settings {
-            api_base: self.api_base.clone(),
-            credentials: self.credentials.clone(),
-            token_table: self.token_table.clone(),
-            policy: self.upstream.clone(),
-            #[cfg(feature = "test-tls")]
-            test_tls: self.test_tls.clone(),
+    /// OmniLab at `api_base` with `credentials`, and every other setting at the default a
+    /// deployed function has when its variable is unset, but no metrics: for a local run or an
+    /// in-process test, which change what they need afterwards.
+    pub fn local(api_base: String, credentials: CredentialsSource) -> Self {
+        Self {
+            omnilab: Settings::new(api_base, credentials),
+            external_id_claim: DEFAULT_EXTERNAL_ID_CLAIM.to_owned(),
+            metrics: None,
         }
     }
 
@@ -126,14 +116,22 @@ impl Config {
                 });
             }
         };
-        let mut upstream = UpstreamPolicy::default();
+        let mut config = Self::local(api_base, CredentialsSource::SecretsManager { secret_id });
+        config.external_id_claim = external_id_claim;
+        config.omnilab.token_table = token_table;
+        config.metrics = Some(crate::metrics::Settings {
+            namespace: metrics_namespace,
+            version: crate::metrics::Settings::published_version(get(
+                "AWS_LAMBDA_FUNCTION_VERSION",
+            )),
+        });
         if let Some(timeout) = millis(
             &get,
             "OMNILAB_TIMEOUT_MS",
             100..=29_000,
             "must be milliseconds between 100 and 29000",
         )? {
-            upstream.attempt_timeout = timeout;
+            config.omnilab.policy.attempt_timeout = timeout;
         }
         if let Some(age) = millis(
             &get,
@@ -141,23 +139,13 @@ impl Config {
             1_000..=86_400_000,
             "must be milliseconds between 1000 and 86400000",
         )? {
-            upstream.credentials_max_age = age;
+            config.omnilab.credentials_max_age = age;
         }
-        Ok(Self {
-            api_base,
-            credentials: CredentialsSource::SecretsManager { secret_id },
-            external_id_claim,
-            token_table,
-            metrics: Some(crate::metrics::Settings {
-                namespace: metrics_namespace,
-                version: crate::metrics::Settings::published_version(get(
-                    "AWS_LAMBDA_FUNCTION_VERSION",
-                )),
-            }),
-            upstream,
-            #[cfg(feature = "test-tls")]
-            test_tls: test_tls(&get)?,
-        })
+        #[cfg(feature = "test-tls")]
+        {
+            config.omnilab.test_tls = test_tls(&get)?;
+        }
+        Ok(config)
     }
 }
 
@@ -329,19 +317,19 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            c.api_base,
+            c.omnilab.api_base,
             "https://example-brand.api.omnilab-uat.21-digital.com"
         );
         assert_eq!(c.external_id_claim, "sub");
         assert!(
-            matches!(c.credentials, CredentialsSource::SecretsManager { ref secret_id } if secret_id == "omnilab/uat")
+            matches!(c.omnilab.credentials, CredentialsSource::SecretsManager { ref secret_id } if secret_id == "omnilab/uat")
         );
     }
 
     #[test]
     fn the_token_table_is_optional_and_must_be_a_table_name() {
         let base = [("OMNILAB_API_HOST", "https://acme.example.com"), SECRET];
-        assert_eq!(config(&base).unwrap().token_table, None);
+        assert_eq!(config(&base).unwrap().omnilab.token_table, None);
         let with = |name| {
             let mut vars = base.to_vec();
             vars.push(("OMNILAB_TOKEN_TABLE", name));
@@ -350,6 +338,7 @@ mod tests {
         assert_eq!(
             with("bookings-prod-OmniLabTokenTable-1A2B3C")
                 .unwrap()
+                .omnilab
                 .token_table
                 .as_deref(),
             Some("bookings-prod-OmniLabTokenTable-1A2B3C")
@@ -419,7 +408,7 @@ mod tests {
             SECRET,
         ])
         .unwrap();
-        assert_eq!(c.api_base, "https://acme.example.com");
+        assert_eq!(c.omnilab.api_base, "https://acme.example.com");
         assert_eq!(c.external_id_claim, "custom:external_id");
     }
 
@@ -520,11 +509,11 @@ mod tests {
         let host = ("OMNILAB_API_HOST", "https://a.example");
         let default = config(&[host, SECRET]).unwrap();
         assert_eq!(
-            default.upstream.credentials_max_age,
+            default.omnilab.credentials_max_age,
             Duration::from_secs(900)
         );
         let told = config(&[host, SECRET, ("OMNILAB_CREDENTIALS_MAX_AGE_MS", "60000")]).unwrap();
-        assert_eq!(told.upstream.credentials_max_age, Duration::from_secs(60));
+        assert_eq!(told.omnilab.credentials_max_age, Duration::from_secs(60));
     }
 
     #[test]
@@ -551,7 +540,7 @@ mod tests {
         };
         let set = resolve("acme.api.omnilab-dev.21-digital.com=127.0.0.1:8443").unwrap();
         assert_eq!(
-            set.test_tls.resolve,
+            set.omnilab.test_tls.resolve,
             Some((
                 "acme.api.omnilab-dev.21-digital.com".to_owned(),
                 "127.0.0.1:8443".parse().unwrap()
@@ -575,6 +564,13 @@ mod tests {
                 ..
             }
         ));
-        assert!(config(&base).unwrap().test_tls.root_certificate.is_none());
+        assert!(
+            config(&base)
+                .unwrap()
+                .omnilab
+                .test_tls
+                .root_certificate
+                .is_none()
+        );
     }
 }

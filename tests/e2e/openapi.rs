@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bookings::config::UpstreamPolicy;
-use bookings::omnilab::CredentialsSource;
-use bookings::{App, Config, Route};
+use bookings::{App, Route};
 use bookings_tests::{
     Answer, DEMO_CUSTOMER, OTHER_CUSTOMER, World, demo_start, quick_policy, secrets,
 };
@@ -266,17 +265,7 @@ async fn scenarios(route: Route) -> Vec<Observed> {
     let world = World::with(data_with_an_oversized_page(), quick_policy()).await;
     let malformed = world.app_with_secret(&secret_holding("malformed", "{}").await);
     let placeholders = world.app_with_secret(&secret_holding("placeholders", PLACEHOLDERS).await);
-    let patient = App::new(Config {
-        api_base: format!("http://{}", world.sandbox_addr),
-        credentials: CredentialsSource::SecretsManager {
-            secret_id: world.secret_id.clone(),
-        },
-        external_id_claim: "sub".into(),
-        token_table: None,
-        metrics: None,
-        upstream: UpstreamPolicy::default(),
-        test_tls: Default::default(),
-    });
+    let patient = world.app_with_policy(UpstreamPolicy::default());
     let me = Some(DEMO_CUSTOMER);
     let stray_space = format!(" {DEMO_CUSTOMER}");
     let control = format!("{DEMO_CUSTOMER}\u{1b}[2J");

@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bookings::config::UpstreamPolicy;
-use bookings::omnilab::CredentialsSource;
 use bookings::{App, Config, Route};
 use jiff::Timestamp;
 use lambda_http::lambda_runtime::Context;
@@ -82,6 +81,11 @@ impl World {
     /// Another app on the same sandbox, reading its credentials from `secret_id`.
     pub fn app_with_secret(&self, secret_id: &str) -> App {
         app_for(self.sandbox_addr, secret_id, quick_policy())
+    }
+
+    /// Another app on the same sandbox and secret, talking to OmniLab with `policy`.
+    pub fn app_with_policy(&self, policy: UpstreamPolicy) -> App {
+        app_for(self.sandbox_addr, &self.secret_id, policy)
     }
 
     /// `GET /bookings?{query}` as `customer`.
@@ -180,19 +184,19 @@ pub fn set_env(env: &mut Vec<(&'static str, String)>, key: &'static str, value: 
     env.push((key, value.into()));
 }
 
-/// The app as the Lambda binaries configure it, against the sandbox at `sandbox_addr`.
-fn app_for(sandbox_addr: SocketAddr, secret_id: &str, upstream: UpstreamPolicy) -> App {
-    App::new(Config {
-        api_base: format!("http://{sandbox_addr}"),
-        credentials: CredentialsSource::SecretsManager {
-            secret_id: secret_id.to_owned(),
-        },
-        external_id_claim: "sub".into(),
-        token_table: None,
-        metrics: None,
-        upstream,
-        test_tls: Default::default(),
+/// The app as the Lambda binaries configure it from [`function_env_at`], against the sandbox
+/// at `sandbox_addr`, with `policy` and without metrics (an in-process test reads none).
+fn app_for(sandbox_addr: SocketAddr, secret_id: &str, policy: UpstreamPolicy) -> App {
+    let env = function_env_at(sandbox_addr, secret_id);
+    let mut config = Config::from_lookup(|var| {
+        env.iter()
+            .find(|(name, _)| *name == var)
+            .map(|(_, value)| value.clone())
     })
+    .expect("the template's settings are valid");
+    config.omnilab.policy = policy;
+    config.metrics = None;
+    App::new(config)
 }
 
 /// A short upstream policy, so timeout tests take well under a second.

@@ -104,10 +104,10 @@ fn config(
         .map(str::to_owned)
     })
     .expect("the template's settings are valid");
-    assert_eq!(config.api_base, format!("https://{TENANT_HOST}"));
+    assert_eq!(config.omnilab.api_base, format!("https://{TENANT_HOST}"));
     config.metrics = None;
-    config.upstream = policy;
-    config.test_tls = TestTls {
+    config.omnilab.policy = policy;
+    config.omnilab.test_tls = TestTls {
         root_certificate: Some(authority.root_der().to_vec()),
         resolve: Some((TENANT_HOST.to_owned(), served.addr)),
     };

@@ -126,8 +126,8 @@ impl App {
         }
         Self {
             inner: Arc::new(Inner {
-                bookings: Bookings::new(OmniLab::new(config.omnilab())),
-                default_budget: config.upstream.default_budget,
+                default_budget: config.omnilab.policy.default_budget,
+                bookings: Bookings::new(OmniLab::new(config.omnilab)),
                 external_id_claim: config.external_id_claim,
                 metrics: config.metrics,
                 cold: AtomicBool::new(true),

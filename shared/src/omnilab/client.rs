@@ -58,7 +58,6 @@ impl OmniLab {
                 ),
                 _ => None,
             };
-        let credentials_max_age = settings.policy.credentials_max_age;
         let transport = Transport::new(settings.policy);
         #[cfg(feature = "test-tls")]
         let transport = transport.with_test_tls(settings.test_tls);
@@ -70,7 +69,7 @@ impl OmniLab {
                 base,
                 CredentialStore::new(settings.credentials, aws),
                 table,
-                credentials_max_age,
+                settings.credentials_max_age,
             ),
             transport,
         }

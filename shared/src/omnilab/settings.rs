@@ -5,17 +5,40 @@ use std::time::Duration;
 
 use super::CredentialsSource;
 
+/// The default of [`Settings::credentials_max_age`].
+pub const CREDENTIALS_MAX_AGE: Duration = Duration::from_secs(15 * 60);
+
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// OmniLab's base URL, without a trailing slash (`https://<tenant>.api.omnilab-<env>.21-digital.com`).
     pub api_base: String,
     pub credentials: CredentialsSource,
+    /// How long a container keeps its credentials, and the token issued for them, before it
+    /// reads the secret again to see whether it now names another client
+    /// (`OMNILAB_CREDENTIALS_MAX_AGE_MS`).
+    pub credentials_max_age: Duration,
     /// The DynamoDB table through which the fleet shares one token (`OMNILAB_TOKEN_TABLE`).
     /// Used only with Secrets Manager credentials; without it, each container has its own.
     pub token_table: Option<String>,
     pub policy: UpstreamPolicy,
     #[cfg(feature = "test-tls")]
     pub test_tls: TestTls,
+}
+
+impl Settings {
+    /// OmniLab at `api_base` with `credentials`, everything else as a deployed function has it
+    /// unless told otherwise: no shared table, the default policy.
+    pub fn new(api_base: String, credentials: CredentialsSource) -> Self {
+        Self {
+            api_base,
+            credentials,
+            credentials_max_age: CREDENTIALS_MAX_AGE,
+            token_table: None,
+            policy: UpstreamPolicy::default(),
+            #[cfg(feature = "test-tls")]
+            test_tls: TestTls::default(),
+        }
+    }
 }
 
 /// How the tests, the benchmark and the dev server reach a sandbox over HTTPS under OmniLab's
@@ -29,7 +52,7 @@ pub struct TestTls {
     pub resolve: Option<(String, std::net::SocketAddr)>,
 }
 
-/// How patiently we talk to OmniLab, and how long what it gave us goes unchecked.
+/// How patiently we talk to OmniLab.
 #[derive(Clone, Debug)]
 pub struct UpstreamPolicy {
     /// The longest one upstream attempt may take.
@@ -42,10 +65,6 @@ pub struct UpstreamPolicy {
     pub default_budget: Duration,
     /// How many result pages `all=true` fetches at the same time.
     pub page_concurrency: usize,
-    /// How long a container keeps its credentials, and the token issued for them, before it
-    /// reads the secret again to see whether it now names another client
-    /// (`OMNILAB_CREDENTIALS_MAX_AGE_MS`).
-    pub credentials_max_age: Duration,
 }
 
 impl Default for UpstreamPolicy {
@@ -56,7 +75,6 @@ impl Default for UpstreamPolicy {
             base_backoff: Duration::from_millis(100),
             default_budget: Duration::from_secs(25),
             page_concurrency: 10,
-            credentials_max_age: Duration::from_secs(15 * 60),
         }
     }
 }
