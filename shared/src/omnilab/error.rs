@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use super::CredentialsError;
+use super::sdk::SdkFailure;
 
 /// What went wrong upstream. Deliberately carries no upstream body and no URL: those may hold
 /// personal data or tokens, and these errors end up in logs.
@@ -29,6 +29,40 @@ pub enum UpstreamError {
     CredentialsRejected,
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+}
+
+/// Why the OmniLab credentials could not be had from their source (Secrets Manager).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("Secrets Manager could not be read ({0})")]
+    Unavailable(SdkFailure),
+    #[error("Secrets Manager did not answer in time")]
+    Timeout,
+    #[error(
+        "the secret is not JSON of the shape {{\"client_id\", \"client_secret\", \"audience\"}} ({0})"
+    )]
+    Malformed(Shape),
+    /// The secret the template creates, not filled in yet.
+    #[error("the secret still holds the template's REPLACE_ME placeholders")]
+    Placeholder,
+}
+
+/// What is wrong with a secret's shape, by field: never a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Shape {
+    #[error("not JSON")]
+    NotJson,
+    #[error("not a JSON object")]
+    NotAnObject,
+    /// A binary secret (`SecretBinary`): the functions read only `SecretString`.
+    #[error("a binary secret, not a string")]
+    Binary,
+    #[error("missing field {0}")]
+    Missing(&'static str),
+    #[error("field {0} is not a string")]
+    NotAString(&'static str),
+    #[error("empty field {0}")]
+    Empty(&'static str),
 }
 
 /// How an exchange with OmniLab broke before a whole answer arrived.

@@ -9,7 +9,8 @@
 //! - [`sdk`]: the AWS SDK's configuration and its errors, safe to log.
 //! - [`transport`]: deadlines, retries and bounded bodies for every upstream call.
 //! - [`client`]: the two Booking API endpoints, typed.
-//! - [`error`]: what went wrong upstream, with no URL or body in it.
+//! - [`error`]: what went wrong upstream (OmniLab, or the credentials' source), with no URL,
+//!   body or secret in it.
 //! - [`tally`]: what one request cost upstream, for its metrics.
 //! - [`request`]: what a fetch asks for, in OmniLab's terms; [`settings`]: what the client is
 //!   built from.
@@ -27,14 +28,14 @@ mod settings;
 mod tally;
 mod transport;
 
-pub use auth::{
-    Accepted, Credentials, CredentialsError, CredentialsSource, Shape, try_credentials,
-};
+pub use auth::{Accepted, Credentials, CredentialsSource, try_credentials};
 pub use budget::Budget;
 #[cfg(feature = "stats")]
 pub use client::Stats;
 pub use client::{FetchedPage, OmniLab};
-pub use error::{JsonError, Malformed, TlsFailure, TransportError, UpstreamError};
+pub use error::{
+    CredentialsError, JsonError, Malformed, Shape, TlsFailure, TransportError, UpstreamError,
+};
 pub use request::{BookingFilter, ExternalId, Language, PageRequest, Scope};
 pub use sdk::{SdkFailure, aws_roots_pem, mozilla_roots_pem};
 #[cfg(feature = "test-tls")]

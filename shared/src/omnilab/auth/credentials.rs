@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::omnilab::Budget;
+use crate::omnilab::error::{CredentialsError, Shape};
 use crate::omnilab::sdk::{AwsConfig, SdkFailure};
 
 /// OmniLab's client credentials, as stored in the secret: `{"client_id", "client_secret", "audience"}`
@@ -82,39 +83,6 @@ pub enum CredentialsSource {
     },
     /// Fixed credentials, for local runs against the sandbox.
     Static(Credentials),
-}
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum CredentialsError {
-    #[error("Secrets Manager could not be read ({0})")]
-    Unavailable(SdkFailure),
-    #[error("Secrets Manager did not answer in time")]
-    Timeout,
-    #[error(
-        "the secret is not JSON of the shape {{\"client_id\", \"client_secret\", \"audience\"}} ({0})"
-    )]
-    Malformed(Shape),
-    /// The secret the template creates, not filled in yet.
-    #[error("the secret still holds the template's REPLACE_ME placeholders")]
-    Placeholder,
-}
-
-/// What is wrong with a secret's shape, by field: never a value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Shape {
-    #[error("not JSON")]
-    NotJson,
-    #[error("not a JSON object")]
-    NotAnObject,
-    /// A binary secret (`SecretBinary`): the functions read only `SecretString`.
-    #[error("a binary secret, not a string")]
-    Binary,
-    #[error("missing field {0}")]
-    Missing(&'static str),
-    #[error("field {0} is not a string")]
-    NotAString(&'static str),
-    #[error("empty field {0}")]
-    Empty(&'static str),
 }
 
 /// How long a failed read is answered again before the secret is read anew. A secret that is

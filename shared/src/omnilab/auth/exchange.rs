@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::credentials::{ClientFingerprint, CredentialStore, Credentials, CredentialsError};
+use super::credentials::{ClientFingerprint, CredentialStore, Credentials};
 use super::token::{AccessToken, MAX_LIFETIME};
+use crate::omnilab::error::CredentialsError;
 use crate::omnilab::error::Malformed;
 use crate::omnilab::transport::{Retry, Transport};
 use crate::omnilab::{Budget, Endpoint, UpstreamError};

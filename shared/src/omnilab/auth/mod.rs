@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub(crate) use credentials::CredentialStore;
-pub use credentials::{Credentials, CredentialsError, CredentialsSource, Shape};
+pub use credentials::{Credentials, CredentialsSource};
 pub(crate) use table::TokenTable;
 pub(crate) use token::AccessToken;
 pub use trial::{Accepted, try_credentials};
@@ -37,7 +37,7 @@ use exchange::Exchange;
 use fleet::{Fleet, Had, Miss, Ours, Table, TableError, Urgency, WARN_EVERY};
 
 use super::transport::Transport;
-use super::{Budget, UpstreamError};
+use super::{Budget, CredentialsError, UpstreamError};
 use crate::every::Every;
 
 /// How long a failed exchange is answered again when OmniLab gave no `Retry-After`.
