@@ -1,5 +1,5 @@
 //! What building each trust store costs in a fresh process, the cold-start work of
-//! `omnilab/sdk.rs` and `omnilab/transport.rs`: the compiled-in Mozilla roots as anchors
+//! `aws.rs` and `omnilab/transport.rs`: the compiled-in Mozilla roots as anchors
 //! (OmniLab's client), the same roots through the PEM form the AWS SDK's trust store takes, the
 //! five of Amazon Trust Services that the SDK now trusts (each connector it builds parses them),
 //! and the system store the SDK would otherwise read. `cargo run --release -p bookings --example
@@ -23,14 +23,14 @@ fn main() {
         roots.add_parsable_certificates(certificates.iter().cloned());
         roots.len()
     });
-    let (pem, encode) = timed(bookings::omnilab::mozilla_roots_pem);
+    let (pem, encode) = timed(bookings::aws::mozilla_roots_pem);
     let (decoded, decode) = timed(|| {
         CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
             .map(|c| c.len())
     });
     let (aws, aws_round_trip) = timed(|| {
-        let pem = bookings::omnilab::aws_roots_pem();
+        let pem = bookings::aws::aws_roots_pem();
         CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
             .map(|c| c.len())

@@ -7,7 +7,10 @@
 //! - [`config`]: settings read from the environment, checked once at start-up.
 //! - [`identity`]: the signed-in customer, taken from the JWT authorizer's claims.
 //! - [`query`] and [`booking_id`]: the caller's input, validated before anything goes upstream.
-//! - [`omnilab`]: credentials from Secrets Manager, the cached access token, the typed client.
+//! - [`omnilab`]: OmniLab's Booking API and its token: the credentials from Secrets Manager,
+//!   the cached access token and the fleet's shared one in DynamoDB, the typed client.
+//! - [`aws`]: the AWS SDK's one configuration for every AWS client we build, its TLS roots,
+//!   and its errors reduced to what is safe to log.
 //! - [`model`]: OmniLab's booking as it arrives on the wire, its strings borrowed from it;
 //!   [`rfc3339`], its instants read and written.
 //! - [`view`]: what we answer: localized strings resolved, local times, grouping, rendered
@@ -28,6 +31,7 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 pub mod api;
+pub mod aws;
 pub mod booking_id;
 pub mod check_credentials;
 pub mod config;

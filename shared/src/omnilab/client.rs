@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Authenticator, CredentialStore, TokenTable};
 use super::request::{BookingFilter, ExternalId, PageRequest};
-use super::sdk::AwsConfig;
 use super::transport::{Answer, Retry, Transport};
 use super::{
     Budget, CredentialsSource, Endpoint, Settings, TransportError, UpstreamError, UpstreamPolicy,
 };
+use crate::aws::AwsConfig;
 use crate::booking_id::BookingId;
 use crate::model::BookingPage;
 

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use super::sdk::SdkFailure;
+use crate::aws::SdkFailure;
 
 /// What went wrong upstream. Deliberately carries no upstream body and no URL: those may hold
 /// personal data or tokens, and these errors end up in logs.

@@ -1,4 +1,6 @@
-//! Everything that talks to OmniLab, server to server.
+//! OmniLab's Booking API, server to server, and what calling it needs: the client
+//! credentials (read from Secrets Manager) and the access token (shared through DynamoDB).
+//! The AWS SDK itself, its configuration and its errors, is [`crate::aws`]'s.
 //!
 //! - [`auth`]: the client-credentials token: the credentials from Secrets Manager, the OAuth
 //!   exchange, the container's cache and the fleet's one token in DynamoDB
@@ -6,7 +8,6 @@
 //!   once before they go into the secret ([`try_credentials`]).
 //! - [`budget`]: one request's budget: the time it has left, and the tally of what it spent
 //!   upstream.
-//! - [`sdk`]: the AWS SDK's configuration and its errors, safe to log.
 //! - [`transport`]: deadlines, retries and bounded bodies for every upstream call.
 //! - [`client`]: the two Booking API endpoints, typed.
 //! - [`error`]: what went wrong upstream (OmniLab, or the credentials' source), with no URL,
@@ -23,7 +24,6 @@ mod budget;
 mod client;
 mod error;
 mod request;
-mod sdk;
 mod settings;
 mod tally;
 mod transport;
@@ -37,7 +37,6 @@ pub use error::{
     CredentialsError, JsonError, Malformed, Shape, TlsFailure, TransportError, UpstreamError,
 };
 pub use request::{BookingFilter, ExternalId, Language, PageRequest, Scope};
-pub use sdk::{SdkFailure, aws_roots_pem, mozilla_roots_pem};
 #[cfg(feature = "test-tls")]
 pub use settings::TestTls;
 pub use settings::{Settings, UpstreamPolicy};

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, OnceCell};
 
+use crate::aws::{AwsConfig, SdkFailure};
 use crate::omnilab::Budget;
 use crate::omnilab::error::{CredentialsError, Shape};
-use crate::omnilab::sdk::{AwsConfig, SdkFailure};
 
 /// OmniLab's client credentials, as stored in the secret: `{"client_id", "client_secret", "audience"}`
 /// ([`Credentials::from_secret_string`]).

@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 
 use super::credentials::ClientFingerprint;
 use super::token::{AccessToken, Freshness};
+use crate::aws::SdkFailure;
 use crate::every::Every;
-use crate::omnilab::sdk::SdkFailure;
 use crate::omnilab::{Budget, UpstreamError};
 
 /// How long a lease lasts: well beyond one healthy token exchange (tens to hundreds of

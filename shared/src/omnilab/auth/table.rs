@@ -33,8 +33,8 @@ use tokio::sync::OnceCell;
 use super::credentials::ClientFingerprint;
 use super::fleet::{Flaw, LEASE, Snapshot, Table, TableError};
 use super::token::{AccessToken, MAX_LIFETIME};
+use crate::aws::{AwsConfig, SdkFailure};
 use crate::omnilab::Budget;
-use crate::omnilab::sdk::{AwsConfig, SdkFailure};
 
 /// The longest token believed: OmniLab's are well under a kilobyte; a huge one would be sent
 /// with every booking call.
