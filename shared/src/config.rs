@@ -307,6 +307,22 @@ mod tests {
     }
 
     const SECRET: (&str, &str) = ("OMNILAB_SECRET_ID", "omnilab/uat");
+    const HOST: (&str, &str) = ("OMNILAB_API_HOST", "https://acme.example.com");
+
+    /// The least a function needs (a host and a secret), and `var` set to `value`.
+    fn with(var: &str, value: &str) -> Result<Config, ConfigError> {
+        config(&[HOST, SECRET, (var, value)])
+    }
+
+    /// Each of `values` is refused, naming `var`.
+    fn assert_refused(var: &str, values: &[&str]) {
+        for value in values {
+            match with(var, value) {
+                Err(ConfigError::Invalid { var: named, .. }) => assert_eq!(named, var, "{value}"),
+                other => panic!("{var}={value}: {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn builds_the_host_from_tenant_and_environment() {
@@ -328,76 +344,31 @@ mod tests {
 
     #[test]
     fn the_token_table_is_optional_and_must_be_a_table_name() {
-        let base = [("OMNILAB_API_HOST", "https://acme.example.com"), SECRET];
-        assert_eq!(config(&base).unwrap().omnilab.token_table, None);
-        let with = |name| {
-            let mut vars = base.to_vec();
-            vars.push(("OMNILAB_TOKEN_TABLE", name));
-            config(&vars)
-        };
-        assert_eq!(
-            with("bookings-prod-OmniLabTokenTable-1A2B3C")
-                .unwrap()
-                .omnilab
-                .token_table
-                .as_deref(),
-            Some("bookings-prod-OmniLabTokenTable-1A2B3C")
+        assert_eq!(config(&[HOST, SECRET]).unwrap().omnilab.token_table, None);
+        let table = "bookings-prod-OmniLabTokenTable-1A2B3C";
+        let named = with("OMNILAB_TOKEN_TABLE", table).unwrap();
+        assert_eq!(named.omnilab.token_table.as_deref(), Some(table));
+        let too_long = "t".repeat(256);
+        assert_refused(
+            "OMNILAB_TOKEN_TABLE",
+            &[
+                "ab",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/t",
+                "a b c",
+                &too_long,
+            ],
         );
-        for bad in [
-            "ab",
-            "arn:aws:dynamodb:eu-west-1:123456789012:table/t",
-            "a b c",
-            &"t".repeat(256),
-        ] {
-            assert!(
-                matches!(
-                    with(bad),
-                    Err(ConfigError::Invalid {
-                        var: "OMNILAB_TOKEN_TABLE",
-                        ..
-                    })
-                ),
-                "{bad}"
-            );
-        }
     }
 
     #[test]
     fn metrics_go_to_a_namespace_of_our_own() {
-        let base = [("OMNILAB_API_HOST", "https://acme.example.com"), SECRET];
-        assert_eq!(
-            config(&base)
-                .unwrap()
-                .metrics
-                .map(|m| m.namespace)
-                .as_deref(),
-            Some("OmniLabBookings")
-        );
-        let with = |namespace| {
-            let mut vars = base.to_vec();
-            vars.push(("METRICS_NAMESPACE", namespace));
-            config(&vars)
-        };
-        assert_eq!(
-            with("Brand/Bookings-prod")
-                .unwrap()
-                .metrics
-                .map(|m| m.namespace)
-                .as_deref(),
-            Some("Brand/Bookings-prod")
-        );
-        for bad in ["AWS/Lambda", "a b", &"n".repeat(256)] {
-            assert!(
-                matches!(
-                    with(bad),
-                    Err(ConfigError::Invalid {
-                        var: "METRICS_NAMESPACE",
-                        ..
-                    })
-                ),
-                "{bad}"
-            );
-        }
+        let namespace = |config: Config| config.metrics.map(|m| m.namespace);
+        let default = config(&[HOST, SECRET]).unwrap();
+        assert_eq!(namespace(default).as_deref(), Some("OmniLabBookings"));
+        let named = with("METRICS_NAMESPACE", "Brand/Bookings-prod").unwrap();
+        assert_eq!(namespace(named).as_deref(), Some("Brand/Bookings-prod"));
+        let too_long = "n".repeat(256);
+        assert_refused("METRICS_NAMESPACE", &["AWS/Lambda", "a b", &too_long]);
     }
 
     #[test]
@@ -478,41 +449,21 @@ mod tests {
                 var: "OMNILAB_SECRET_ID"
             }
         );
-        assert!(matches!(
-            config(&[
-                ("OMNILAB_API_HOST", "https://a.example"),
-                SECRET,
-                ("OMNILAB_TIMEOUT_MS", "0")
-            ]),
-            Err(ConfigError::Invalid {
-                var: "OMNILAB_TIMEOUT_MS",
-                ..
-            })
-        ));
-        for age in ["999", "86400001", "15m"] {
-            assert!(matches!(
-                config(&[
-                    ("OMNILAB_API_HOST", "https://a.example"),
-                    SECRET,
-                    ("OMNILAB_CREDENTIALS_MAX_AGE_MS", age)
-                ]),
-                Err(ConfigError::Invalid {
-                    var: "OMNILAB_CREDENTIALS_MAX_AGE_MS",
-                    ..
-                })
-            ));
-        }
+        assert_refused("OMNILAB_TIMEOUT_MS", &["0", "29001", "5s"]);
+        assert_refused(
+            "OMNILAB_CREDENTIALS_MAX_AGE_MS",
+            &["999", "86400001", "15m"],
+        );
     }
 
     #[test]
     fn credentials_are_checked_against_the_secret_every_quarter_hour_unless_told() {
-        let host = ("OMNILAB_API_HOST", "https://a.example");
-        let default = config(&[host, SECRET]).unwrap();
+        let default = config(&[HOST, SECRET]).unwrap();
         assert_eq!(
             default.omnilab.credentials_max_age,
             Duration::from_secs(900)
         );
-        let told = config(&[host, SECRET, ("OMNILAB_CREDENTIALS_MAX_AGE_MS", "60000")]).unwrap();
+        let told = with("OMNILAB_CREDENTIALS_MAX_AGE_MS", "60000").unwrap();
         assert_eq!(told.omnilab.credentials_max_age, Duration::from_secs(60));
     }
 
