@@ -17,8 +17,8 @@ impl AwsConfig {
             .get_or_init(|| async {
                 let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
                 // Lambda hands the role's credentials over in environment variables. Taking them
-                // from there skips building the default chain's providers, ~5 ms of a cold start
-                // (docs/performance.md); without them, the default chain decides as usual.
+                // from there skips building the default chain's providers, a measurable part of a
+                // cold start (docs/performance.md); without them, the default chain decides as usual.
                 if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
                     loader = loader.credentials_provider(
                         aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
@@ -37,11 +37,10 @@ impl AwsConfig {
 /// Amazon Trust Services' (compiled in, from Mozilla's program) instead of the system's CA store.
 ///
 /// Why not the system store: the SDK reads and parses it when the client is first built, on
-/// the cold-start path: on this machine 3.0 of the 5.0 ms of CPU a start-up cost (`perf stat` of
-/// the release binary). Why not all of Mozilla's roots, as OmniLab's client trusts: the SDK
+/// the cold-start path, where it was most of a start-up's CPU (docs/performance.md). Why not all of Mozilla's roots, as OmniLab's client trusts: the SDK
 /// takes them only as PEM and parses the whole store again for every connector it builds (one
-/// when each client is validated, one per distinct timeout setting), and Mozilla's 118 roots
-/// made that a sixth of a cold start's CPU (docs/performance.md). The SDK only ever calls AWS service
+/// when each client is validated, one per distinct timeout setting), and all of Mozilla's
+/// roots made that a large share of a cold start's CPU (docs/performance.md). The SDK only ever calls AWS service
 /// endpoints (Secrets Manager, DynamoDB, their FIPS and VPC endpoints alike), whose
 /// certificates Amazon Trust Services issues, so trusting no one else also narrows whom these
 /// calls trust. `None` (the SDK's default client) only if the roots were refused, which a test
@@ -76,7 +75,7 @@ const AWS_ROOT_NAMES: [&[u8]; 5] = [
 /// length followed by those bytes, so `Amazon Root CA 1` is not found in a `... CA 10`. A
 /// root's issuer is its own name, and comes within the first few hundred bytes (after the
 /// version, serial number and signature algorithm): looking only there keeps this a pass over
-/// ~30 KB rather than all ~170 KB of roots. A test checks exactly five of Mozilla's match.
+/// the first part of each root rather than all of them. A test checks exactly five of Mozilla's match.
 fn is_aws_root(certificate: &[u8]) -> bool {
     const UTF8_STRING: u8 = 0x0c;
     const PRINTABLE_STRING: u8 = 0x13;

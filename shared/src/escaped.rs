@@ -9,7 +9,7 @@
 //!
 //! The first way was serde_json with a formatter that escaped serde_json's own escapes once
 //! more (docs/performance.md, "One escape instead of two"); then a serde `Serializer` of our
-//! own. Both spent most of a warm page's rendering on keys: a 50-booking page has ~1,100 of
+//! own. Both spent most of a warm page's rendering on keys: a page has a thousand or so of
 //! them, each looked through for characters to escape and copied by a `memcpy` call, when they
 //! are our own field names, known when the code is compiled. Written by hand, a key is a copy
 //! of a few bytes of known length. Values (OmniLab's strings) are checked eight bytes at a time

@@ -6,8 +6,8 @@
 //!
 //! A page's strings are read in place from OmniLab's answer, which the caller keeps while it
 //! uses the page: `Cow` borrows a string that has no escapes and owns only one that does.
-//! Copied into a `String` each, a 50-booking page's ~500 strings were ~500 allocations and
-//! frees per request; borrowed, they are none (what that saved a warm page: docs/performance.md).
+//! Copied into a `String` each, every string of a page was an allocation and a free per
+//! request; borrowed, they are none (what that saved a warm page: docs/performance.md).
 //! The paths that gather several pages make them outlive their answers with
 //! [`BookingPage::into_owned`], as before.
 

@@ -3,7 +3,7 @@
 //! `RUST_LOG`, a level or directives such as `bookings=debug`, else INFO).
 //!
 //! The same contract as lambda_runtime's default subscriber, with `Targets` directives instead
-//! of an `EnvFilter`: the filter's regex engine was about 0.35 MB of every binary
+//! of an `EnvFilter`: the filter's regex engine made every binary markedly larger
 //! (docs/performance.md).
 //!
 //! Only our own events follow any level below INFO, and the Lambda runtime's go down to DEBUG

@@ -199,7 +199,7 @@ impl Transport {
     ///
     /// The roots come as whole certificates (webpki-root-certs), the form the AWS SDK's trust
     /// store needs too (`aws.rs`): one copy in the binary rather than that and webpki-roots'
-    /// trust anchors (~70 KB). Taking the anchors out of them is a parse of each, a fraction of
+    /// trust anchors as well. Taking the anchors out of them is a parse of each, a fraction of
     /// a millisecond once per container.
     fn tls_config(&self) -> Result<rustls::ClientConfig, rustls::Error> {
         let mut roots = rustls::RootCertStore::empty();

@@ -15,8 +15,7 @@ pub const MAX_BODY_BYTES: usize = 6_291_456 - 16 * 1024;
 #[error("the answer would be {0} bytes in the Lambda response, over {MAX_BODY_BYTES}")]
 pub struct TooLarge(pub usize);
 
-/// About what one booking takes in the answer, escaped (a 50-booking page of the sandbox's is
-/// ~40 KB). Sizing the buffer up front spares the doublings and copies of a growing one; a wrong
+/// About what one booking of the sandbox's demo data takes in the answer, escaped. Sizing the buffer up front spares the doublings and copies of a growing one; a wrong
 /// guess costs only what it would have cost anyway.
 const BYTES_PER_BOOKING: usize = 896;
 

@@ -48,7 +48,7 @@ pub struct BookingView<'a> {
 /// public key is part of the key.
 ///
 /// It borrows from the bookings it groups, which the answer shows anyway: copying each
-/// booking's id and strings again was ~60 allocations a page for nothing.
+/// booking's id and strings again was an allocation each for nothing.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct BookingGroup<'a> {
     pub interaction_public_key: &'a str,

@@ -28,8 +28,8 @@ impl Zones {
 /// A zone, and the last two stretches of time between its transitions that a page's instants
 /// fell in.
 ///
-/// Why: working out a zone's offset at an instant (its rules for that year) was ~60 K
-/// instructions of a warm 50-booking page, while a page's bookings mostly fall between the
+/// Why: working out a zone's offset at an instant (its rules for that year) was done again for
+/// every booking of a warm page (what doing it less saved: docs/performance.md), while a page's bookings mostly fall between the
 /// same two transitions, or either side of one (two stretches: summer and winter time).
 pub(super) struct Zone {
     zone: TimeZone,
