@@ -626,7 +626,8 @@ async fn compare(dirs: &[PathBuf]) {
             ms(median_of(start[i].clone())),
             ms(median_of(first[i].clone())),
             ms(median_of(sum[i].clone())),
-            // A warm page is ~0.3 ms: to the microsecond, or the rounding is a few per cent.
+            // A warm page takes a fraction of a millisecond: to the microsecond, or the rounding
+            // is a visible share of it.
             median_of(warm[i].clone()).as_secs_f64() * 1000.0,
             writes[i][writes[i].len() / 2]
         );
@@ -830,8 +831,8 @@ async fn first_request_with_a_shared_token(
 }
 
 /// DynamoDB Local is a JVM that scripts/bench.sh has only just started: its first requests run
-/// interpreted, several milliseconds slower than later ones (measured: a new container's first
-/// request went from 11 ms to 7 ms over six runs of 41 against the same emulator). Each new
+/// interpreted, several milliseconds slower than later ones (a new container's first request
+/// was measurably slower in the first runs against a freshly started emulator). Each new
 /// container opens a new connection, so the warm-up does too: 300 clients of their own, each
 /// with its own HTTP connection, 10 `GetItem`s each. DynamoDB itself has no such warm-up.
 async fn warm_up(table: &TokenTable) {
