@@ -20,9 +20,11 @@ And that docs/deploy.md's parameter table (the first table after its `### Parame
 has one row per parameter of template.yaml, no other, each with the template's default (`–` for
 none, `empty` for "").
 
-And in the comments of the repository's own source files (Rust, shell, Python, TOML, YAML and
-JavaScript, as git lists them): every such path exists, and no comment cites an issue number
-(a tracker's number means nothing to a reader: a comment says the reason).
+And in the comments of the repository's own source files (Rust, shell, Python, TOML, YAML,
+JavaScript and HTML, as git lists them): every such path exists, and no comment cites an issue
+number (a tracker's number means nothing to a reader: a comment says the reason). A comment is
+what the language's lexer would take for one: whole-line or after code, `//`, `/* */`, `#` or
+`<!-- -->`, never a `//` or `#` inside a string (or a shell heredoc's text).
 
 It prints what it checked and each problem as `file:line: problem`, and exits 1 if there is one.
 Standard library only; the workspace comes from `cargo metadata --no-deps` (or, without cargo,
@@ -31,12 +33,15 @@ from the Cargo.toml files). Run by scripts/test.sh, --quick included (it takes w
 
 from __future__ import annotations
 
+import bisect
+import io
 import json
 import re
 import shlex
 import subprocess
 import sys
 import tempfile
+import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -338,35 +343,176 @@ def check_code(doc: Doc, ws: Workspace, root: Path, report: Report) -> None:
                 report.problem(where, number, f"`{path}`: no such file or directory in the repository")
 
 
-SOURCE_SUFFIXES = {".rs", ".sh", ".py", ".toml", ".yaml", ".yml", ".js"}
+SOURCE_SUFFIXES = {".rs", ".sh", ".py", ".toml", ".yaml", ".yml", ".js", ".mjs", ".html"}
 ISSUE_NUMBER = re.compile(r"\bissues? \d+", re.IGNORECASE)
-# The comment part of a line: after `//` in Rust and JavaScript (not in `://`), after `#` where
-# a line starts with it elsewhere (shell, Python, TOML, YAML).
-SLASH_COMMENT = re.compile(r"(?<![:/])//+!?\s?(.*)$")
-HASH_COMMENT = re.compile(r"^\s*#+!?\s?(.*)$")
 
 
 def source_files(root: Path) -> list[Path]:
     """The repository's own source files: as git lists them, else (the self-test) by walking."""
-    try:
-        listed = subprocess.run(["git", "-C", str(root), "ls-files"], capture_output=True,
-                                text=True, check=True).stdout.split()
-        paths = [root / p for p in listed]
-    except (OSError, subprocess.CalledProcessError):
-        paths = [p for p in root.rglob("*") if p.is_file()]
     skip = {"node_modules", "target", ".venv", "vendor"}
-    return [p for p in paths if p.suffix in SOURCE_SUFFIXES
+    return [p for p in tracked_files(root) if p.suffix in SOURCE_SUFFIXES
             and not skip.intersection(p.relative_to(root).parts) and p.is_file()]
 
 
-def comments(path: Path) -> list[tuple[int, str]]:
-    pattern = SLASH_COMMENT if path.suffix in {".rs", ".js"} else HASH_COMMENT
+def tracked_files(root: Path) -> list[Path]:
+    """Every file git tracks, else (the self-test, no git) every file under root."""
+    try:
+        listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True,
+                                text=True, check=True).stdout.split("\0")
+        return [root / p for p in listed if p]
+    except (OSError, subprocess.CalledProcessError):
+        return [p for p in root.rglob("*") if p.is_file()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Comments, as each language's lexer sees them: a `//` or `#` inside a string is no comment,
+# and a comment after code on the same line is one.
+
+# What can start a comment or a string in Rust and JavaScript (a raw string's `#`s in group 1).
+RUST_TOKEN = re.compile(r"//|/\*|(?<!\w)b?r(#*)\"|\"|'")
+JS_TOKEN = re.compile(r"//|/\*|[\"'`]")
+CHAR_LITERAL = re.compile(r"'(?:\\(?:x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]{1,6}\}|.)|[^\\'\n])'")
+# A string's rest, its closing quote included, by the quote that opened it.
+STRING_REST = {q: re.compile(r"(?:\\.|[^%s\\])*%s" % (q, q), re.DOTALL) for q in "\"'`"}
+HTML_COMMENT = re.compile(r"<!--(.*?)-->", re.DOTALL)
+
+
+@dataclass
+class Lexed:
+    """A source file split into its comments and its code (strings and comments blanked)."""
+    comments: list[tuple[int, str]]  # (line, text of the comment on that line)
+    code: str
+
+
+def line_starts(text: str) -> list[int]:
+    """The offset at which each line of text starts."""
+    return [0] + [m.end() for m in re.finditer(r"\n", text)]
+
+
+def comment_lines(text: str, start: int, end: int, starts: list[int]) -> list[tuple[int, str]]:
+    """The comment text[start:end], one (line, text) per line it spans, its markers dropped
+    (`//`, `///`, `//!`, `/*`, `*/`, a leading `*`)."""
+    first = bisect.bisect_right(starts, start)
+    out = []
+    for offset, piece in enumerate(text[start:end].split("\n")):
+        piece = re.sub(r"^\s*(?://+!?|/\*+!?|\*(?!/))?", "", piece)
+        piece = re.sub(r"\*+/\s*$", "", piece)
+        out.append((first + offset, piece.strip()))
+    return out
+
+
+def c_like_lexed(text: str, rust: bool) -> Lexed:
+    """Rust's or JavaScript's `//` and `/* */` comments (nested in Rust), skipping strings: Rust's
+    "…", r#"…"# and char literals (a lone `'` is a lifetime), JavaScript's "…", '…' and `…`."""
+    starts = line_starts(text)
+    found: list[tuple[int, str]] = []
+    code = list(text)
+    pos = 0
+    token = RUST_TOKEN if rust else JS_TOKEN
+    while m := token.search(text, pos):
+        kind = m.group(0)
+        if kind == "//":
+            end = text.find("\n", m.start())
+            end = len(text) if end < 0 else end
+        elif kind == "/*":
+            end = block_comment_end(text, m.start(), nested=rust)
+        elif rust and kind.endswith('"') and "r" in kind:
+            close = text.find('"' + m.group(1), m.end())
+            end = len(text) if close < 0 else close + 1 + len(m.group(1))
+        elif rust and kind == "'":
+            char = CHAR_LITERAL.match(text, m.start())
+            end = char.end() if char else m.end()
+        else:
+            rest = STRING_REST[kind[-1]].match(text, m.end())
+            end = rest.end() if rest else len(text)
+        if kind in ("//", "/*"):
+            found.extend(comment_lines(text, m.start(), end, starts))
+        for i in range(m.start(), end):
+            if code[i] != "\n":
+                code[i] = " "
+        pos = max(end, m.end())
+    return Lexed(found, "".join(code))
+
+
+def block_comment_end(text: str, start: int, nested: bool) -> int:
+    """Where the block comment opened at start ends: after its `*/` (Rust's nest)."""
+    depth, pos = 0, start
+    while True:
+        m = re.compile(r"/\*|\*/").search(text, pos)
+        if not m:
+            return len(text)
+        depth += 1 if m.group(0) == "/*" else -1
+        pos = m.end()
+        if depth == 0 or not nested:
+            return pos
+
+
+def python_comments(text: str) -> list[tuple[int, str]]:
+    """Python's comments as its own tokenizer finds them (not a `#` inside a string)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return hash_comments(text, "yaml")
+    return [(t.start[0], t.string.lstrip("#!").strip()) for t in tokens if t.type == tokenize.COMMENT]
+
+
+HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_]\w*)\1")
+
+
+def hash_comments(text: str, language: str) -> list[tuple[int, str]]:
+    """`#` comments, whole-line or after code, outside quotes, in language: "shell" (`#` starts a
+    comment only at a word's start, `\\` escapes; in a heredoc, only a whole line's `#`, the
+    embedded script's; a quote left open goes on to the next line), "toml" (anywhere outside a string, which may span lines) or "yaml" (after
+    white space; quotes end with their line)."""
+    shell = language == "shell"
+    word_start, across_lines = language != "toml", language != "yaml"
     found = []
-    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-        m = pattern.search(line)
-        if m:
-            found.append((number, m.group(1)))
+    quote, heredoc = None, None
+    for number, line in enumerate(text.splitlines(), 1):
+        if heredoc:
+            if line.strip() == heredoc:
+                heredoc = None
+            elif line.lstrip().startswith("#"):
+                found.append((number, line.lstrip().lstrip("#!").strip()))  # the embedded script's
+            continue
+        if not across_lines:
+            quote = None
+        i, code_end = 0, len(line)
+        while i < len(line):
+            c = line[i]
+            if quote:
+                if c == "\\" and quote == '"':
+                    i += 1
+                elif c == quote:
+                    quote = None
+            elif c == "\\" and shell:
+                i += 1
+            elif c in "\"'":
+                quote = c
+            elif c == "#" and (not word_start or i == 0 or line[i - 1] in " \t;&|("):
+                found.append((number, line[i:].lstrip("#!").strip()))
+                code_end = i
+                break
+            i += 1
+        doc = HEREDOC.search(line[:code_end]) if shell and not quote else None
+        if doc:
+            heredoc = doc.group(2)
     return found
+
+
+def lexed(path: Path) -> Lexed:
+    """path's comments (and, for Rust, its code), by its language."""
+    text = path.read_text(errors="replace")
+    if path.suffix in (".rs", ".js", ".mjs"):
+        return c_like_lexed(text, rust=path.suffix == ".rs")
+    if path.suffix == ".py":
+        return Lexed(python_comments(text), text)
+    if path.suffix == ".html":
+        starts = line_starts(text)
+        found = [c for m in HTML_COMMENT.finditer(text) for c in comment_lines(text, m.start(1), m.end(1), starts)]
+        return Lexed(found, text)
+    language = {".sh": "shell", ".toml": "toml"}.get(path.suffix, "yaml")
+    return Lexed(hash_comments(text, language), text)
 
 
 def check_comments(root: Path, report: Report) -> None:
@@ -374,7 +520,7 @@ def check_comments(root: Path, report: Report) -> None:
     for path in source_files(root):
         where = path.relative_to(root).as_posix()
         report.sources += 1
-        for number, text in comments(path):
+        for number, text in lexed(path).comments:
             if ISSUE_NUMBER.search(text):
                 report.problem(where, number, "a comment cites an issue number: say the reason instead")
             for m in PATH_IN_CODE.finditer(text):
@@ -507,7 +653,8 @@ SELF_TEST_PLANTED = {
     "README.md": {11: "--test template", 12: "-p nosuch", 13: "scripts/missing.sh", 16: "--bin nope",
                   17: "leaves the repository"},
     "docs/guide.md": {5: "#the-two-command", 6: "../scripts/gone.sh"},
-    "scripts/tool.rs": {2: "issue number", 3: "scripts/old.rs"},
+    "scripts/tool.rs": {2: "issue number", 3: "scripts/old.rs", 6: "scripts/gone-too.sh"},
+    "app/Cargo.toml": {2: "scripts/build.sh"},
     "docs/deploy.md": {3: "`Topic` of template.yaml is missing", 8: "`Retention`: default `7`",
                        9: "`Gone` is not a parameter"},
 }
@@ -552,7 +699,30 @@ SELF_TEST_SOURCE = """\
 // Reads scripts/run.sh (fine), see https://example.com/docs/x (a URL: fine).
 // Why: issue 12 says so (PLANTED).
 let x = 1; // moved from scripts/old.rs (PLANTED: gone)
+let url = "https://example.com//scripts/in-a-string.rs"; /* a string is no comment: fine */
+/* and a block comment
+   names scripts/gone-too.sh (PLANTED) */
 """
+
+SELF_TEST_MANIFEST = """\
+[package]
+name = "app"  # built by scripts/build.sh (PLANTED: a trailing comment's path, gone)
+description = "a # in a string, then scripts/not-a-comment.sh: fine"
+"""
+
+SELF_TEST_SCRIPT = """\
+#!/usr/bin/env bash
+echo "${#}" "$# scripts/not-a-comment.sh"  # runs scripts/run.sh (fine)
+cat <<'END'
+not a comment: scripts/heredoc.sh
+END
+"""
+
+# The self-test repository's other files, by path.
+SELF_TEST_OTHER_FILES = {
+    "app/Cargo.toml": SELF_TEST_MANIFEST,
+    "scripts/run.sh": SELF_TEST_SCRIPT,
+}
 
 
 def self_test() -> int:
@@ -567,7 +737,9 @@ def self_test() -> int:
         root = Path(tmp).resolve() / "repo"
         (root / "docs").mkdir(parents=True)
         (root / "scripts").mkdir()
-        (root / "scripts/run.sh").write_text("")
+        for path, text in SELF_TEST_OTHER_FILES.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(text)
         (root / ".gitignore").write_text("/target\n/tests/out\n")
         (root / "README.md").write_text(SELF_TEST_README)
         (root / "docs/guide.md").write_text(SELF_TEST_GUIDE)
@@ -588,7 +760,7 @@ def self_test() -> int:
         return 1
     print(f"check-docs self-test: caught all {len(SELF_TEST_EXPECTED)} planted problems "
           f"(broken links and anchors, a wrong --test, -p and --bin, a missing script, an issue "
-          f"number and a stale path in comments, a template parameter missing from docs/deploy.md's table, "
+          f"number and stale paths in comments (a trailing one, a block comment's, a Cargo.toml's), a template parameter missing from docs/deploy.md's table, "
           f"a wrong default and a row of no parameter), no false alarm")
     return 0
 
