@@ -14,15 +14,20 @@ What it checks, in every one of those files:
   workspace package; `--test`, `--bin` and `--example` name a target of that package (of the
   default members without `-p`, of any member with `--workspace`);
 - every path in code under the repository's own top-level directories (`scripts/…`, `tests/…`,
-  `shared/…`, ...) exists, unless it is under a git-ignored directory (made at run time).
+  `shared/…`, ...) exists, unless it is under a git-ignored directory (made at run time);
+- every other file named in code with a source-like extension (.rs, .toml, .yaml, .yml, .sh, .py,
+  .js, .mjs, .md, .json, .html): a relative path (`omnilab/auth/fleet.rs`) resolves from the root,
+  the doc's folder, or a workspace crate or its src/; a bare name (`fleet.rs`) is the name of a
+  tracked file.
 
 And that docs/deploy.md's parameter table (the first table after its `### Parameters` heading)
 has one row per parameter of template.yaml, no other, each with the template's default (`–` for
 none, `empty` for "").
 
 And in the comments of the repository's own source files (Rust, shell, Python, TOML, YAML,
-JavaScript and HTML, as git lists them): every such path exists, and no comment cites an issue
-number (a tracker's number means nothing to a reader: a comment says the reason). A comment is
+JavaScript and HTML, as git lists them): every such path exists (a relative one from the root,
+the file's folder, its crate or the crate's src/; a bare name is a tracked file's), and no comment
+cites an issue number (a tracker's number means nothing to a reader: a comment says the reason). A comment is
 what the language's lexer would take for one: whole-line or after code, `//`, `/* */`, `#` or
 `<!-- -->`, never a `//` or `#` inside a string (or a shell heredoc's text).
 
@@ -36,6 +41,7 @@ from __future__ import annotations
 import bisect
 import io
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -66,6 +72,7 @@ CARGO = re.compile(r"(?<![\w/.-])cargo\s+")
 class Package:
     name: str
     targets: dict[str, set[str]] = field(default_factory=dict)  # kind ("bin", "test", ...) -> names
+    directory: Path | None = None
 
 
 @dataclass
@@ -84,6 +91,7 @@ class Report:
     paths: int = 0
     sources: int = 0
     comment_paths: int = 0
+    file_names: int = 0
     parameters: int = 0
 
     def problem(self, where: str, line: int, what: str) -> None:
@@ -106,7 +114,7 @@ def workspace(root: Path) -> Workspace:
     packages = {}
     by_id = {}
     for pkg in meta["packages"]:
-        p = Package(pkg["name"])
+        p = Package(pkg["name"], directory=Path(pkg["manifest_path"]).parent)
         for target in pkg["targets"]:
             for kind in target["kind"]:
                 kind = "lib" if kind in ("lib", "rlib", "cdylib", "staticlib", "dylib", "proc-macro") else kind
@@ -127,8 +135,8 @@ def workspace_from_manifests(root: Path) -> Workspace:
     for member in top["members"]:
         manifest = tomllib.loads((root / member / "Cargo.toml").read_text())
         pkg = manifest["package"]
-        p = Package(pkg["name"])
         base = root / member
+        p = Package(pkg["name"], directory=base)
         if (base / "src/main.rs").exists():
             p.targets.setdefault("bin", set()).add(p.name)
         if "lib" in manifest or (base / "src/lib.rs").exists():
@@ -325,10 +333,16 @@ def ignored_dirs(root: Path) -> list[str]:
             if line.strip().startswith("/")]
 
 
-def check_code(doc: Doc, ws: Workspace, root: Path, report: Report) -> None:
+def check_code(doc: Doc, ws: Workspace, repo: Repo, report: Report) -> None:
+    """A doc's code: its cargo commands, and the paths and file names in it."""
+    root = repo.root
     where = doc.path.relative_to(root).as_posix()
-    generated = ignored_dirs(root)
-    for number, text in code_snippets(doc):
+    generated = repo.generated
+    bases = doc_bases(doc.path, repo)
+    snippets = code_snippets(doc)
+    made = names_made_at_run_time([text for _, text in snippets])
+    for number, text in snippets:
+        check_file_mentions(text, where, number, bases, made, repo, report)
         for m in CARGO.finditer(text):
             check_cargo(shell_words(text[m.end():]), ws, where, number, report)
         for m in PATH_IN_CODE.finditer(text):
@@ -515,12 +529,17 @@ def lexed(path: Path) -> Lexed:
     return Lexed(hash_comments(text, language), text)
 
 
-def check_comments(root: Path, report: Report) -> None:
-    generated = ignored_dirs(root)
+def check_comments(repo: Repo, report: Report) -> None:
+    """Source files' comments: no issue number, and the paths and file names in them."""
+    root, generated = repo.root, repo.generated
     for path in source_files(root):
         where = path.relative_to(root).as_posix()
         report.sources += 1
-        for number, text in lexed(path).comments:
+        bases = source_bases(path, root)
+        found = lexed(path).comments
+        made = names_made_at_run_time([text for _, text in found])
+        for number, text in found:
+            check_file_mentions(text, where, number, bases, made, repo, report)
             if ISSUE_NUMBER.search(text):
                 report.problem(where, number, "a comment cites an issue number: say the reason instead")
             for m in PATH_IN_CODE.finditer(text):
@@ -533,6 +552,135 @@ def check_comments(root: Path, report: Report) -> None:
                 report.comment_paths += 1
                 if not (root / found).exists():
                     report.problem(where, number, f"`{found}` in a comment: no such file or directory in the repository")
+
+
+# ---------------------------------------------------------------------------------------------
+# Files named in comments and in docs' code: relative paths and bare names
+
+SOURCE_EXTENSIONS = ("rs", "toml", "yaml", "yml", "sh", "py", "js", "mjs", "md", "json", "html")
+# A file named by a relative path or alone, ending in one of those extensions: never the tail of
+# a longer path, a URL or a word, nor a method call (`.json(`), nor a name that goes on (`.rs.bak`).
+FILE_MENTION = re.compile(
+    r"(?<![\w./~$@%%:\\-])((?:[\w.-]+/)*[\w-][\w.-]*\.(?:%s))(?![\w/(-]|\.\w)" % "|".join(SOURCE_EXTENSIONS))
+
+
+@dataclass
+class Repo:
+    """What the file-name checks need to know about the repository, gathered once."""
+    root: Path
+    generated: list[str]        # root-relative directories made at run time (.gitignore's `/x`)
+    names: set[str]             # the name of every tracked file
+    folders: set[str]           # the name of every folder of a tracked file
+    crates: list[Path]          # every workspace member's directory
+
+
+def repo_facts(root: Path, ws: Workspace) -> Repo:
+    """The repository's generated directories, tracked files' names and crates' src/."""
+    tracked = [p.relative_to(root) for p in tracked_files(root)]
+    names = {p.name for p in tracked}
+    folders = {folder for p in tracked for folder in p.parts[:-1]}
+    crates = [p.directory for p in ws.packages.values() if p.directory]
+    return Repo(root, ignored_dirs(root), names, folders, crates)
+
+
+def enclosing_crate(path: Path, root: Path) -> Path:
+    """The directory of the nearest Cargo.toml above path (the root's, for files of no crate)."""
+    for folder in path.parents:
+        if (folder / "Cargo.toml").exists() or folder == root:
+            return folder
+    return root
+
+
+@dataclass
+class Bases:
+    """Where a relative path may start, and how to say so in a report."""
+    paths: list[Path]
+    said: str
+
+
+def source_bases(path: Path, root: Path) -> Bases:
+    """Where a relative path in a source file's comment may start: the repository's root, the
+    file's own directory, its crate's directory and that crate's src/."""
+    crate = enclosing_crate(path, root)
+    names = sorted({f"{d.relative_to(root).as_posix()}/" for d in (path.parent, crate, crate / "src")
+                    if d != root})
+    return Bases([root, path.parent, crate, crate / "src"], ", ".join(["the root", *names]))
+
+
+def doc_bases(doc: Path, repo: Repo) -> Bases:
+    """Where a relative path in a doc's code may start: the root, the doc's own directory, or any
+    workspace crate's directory or src/ (`omnilab/auth/fleet.rs` is shared/src/omnilab/auth/fleet.rs,
+    docs/layout.md's `src/lib.rs` in the dev-server/ row is dev-server/src/lib.rs)."""
+    here = doc.parent.relative_to(repo.root).as_posix()
+    said = "the root, " + (f"{here}/, " if here != "." else "") + "a workspace crate or its src/"
+    crates = [base for crate in repo.crates for base in (crate, crate / "src")]
+    return Bases([repo.root, doc.parent, *crates], said)
+
+
+# A file the text makes or feeds at run time (`cat > x.json`, `< x.json`, "writes x.json").
+MADE_AT_RUN_TIME = re.compile(r"(?:[<>]|\b(?:writes|creates|saves))\s+`?([\w.-]+)")
+# A file named as another project's: "lambda_runtime's `runtime.rs`".
+POSSESSIVE = re.compile(r"\w's\s*`?$")
+# How JavaScript projects are named (Node.js, Vue.js): our own .js files are lower case.
+PRODUCT_NAME = re.compile(r"[A-Z][A-Za-z]*\.js")
+
+
+def names_made_at_run_time(texts: list[str]) -> set[str]:
+    """The names of the files a doc's or a source file's texts make or feed at run time: theirs
+    to mention anywhere in that file (`rm candidate.json` after `cat > candidate.json`)."""
+    return {m.group(1) for text in texts for m in MADE_AT_RUN_TIME.finditer(text)}
+
+
+def is_foreign_path(mention: str, repo: Repo) -> bool:
+    """Whether the relative path is another project's or the web's: its first folder (past `./`
+    and `../`) is no folder of this repository (`samcli/commands/…`, a URL's `monitoring/…`), or
+    one of its folders has a dot inside its name (`docs.rs/…`, `github.com/…`: a host name)."""
+    folders = [f for f in mention.split("/")[:-1] if f not in (".", "..")]
+    if any("." in f[1:] for f in folders):
+        return True
+    return bool(folders) and folders[0] not in repo.folders
+
+
+def check_file_mentions(text: str, where: str, number: int, bases: Bases, made: set[str],
+                        repo: Repo, report: Report) -> None:
+    """Each file named in text with a source-like extension: a relative path must resolve from
+    one of bases (`omnilab/auth/fleet.rs`, `../src/aws.rs`), a bare name (`fleet.rs`) must be
+    some tracked file's name. Not checked: paths from a top-level directory (`shared/…`, which
+    PATH_IN_CODE checks from the root), another project's paths and files (is_foreign_path,
+    POSSESSIVE, PRODUCT_NAME) and the files made at run time (made)."""
+    for m in FILE_MENTION.finditer(text):
+        mention = m.group(1)
+        if POSSESSIVE.search(text[:m.start()]) or mention in made:
+            continue
+        if "/" not in mention:
+            check_bare_name(mention, where, number, repo, report)
+        elif mention.split("/")[0] not in REPO_DIRS and not is_foreign_path(mention, repo):
+            check_relative_path(mention, where, number, bases, repo, report)
+
+
+def check_bare_name(name: str, where: str, number: int, repo: Repo, report: Report) -> None:
+    """`fleet.rs` alone: some tracked file must have that name."""
+    if PRODUCT_NAME.fullmatch(name):
+        return
+    report.file_names += 1
+    if name not in repo.names:
+        report.problem(where, number, f"`{name}`: no file of that name in the repository")
+
+
+def check_relative_path(mention: str, where: str, number: int, bases: Bases, repo: Repo,
+                        report: Report) -> None:
+    """`omnilab/auth/fleet.rs`: a file or directory from one of bases (a path into a generated
+    directory, or one that only leaves the repository, is not checked)."""
+    inside = []
+    for base in bases.paths:
+        target = Path(os.path.normpath(base / mention))
+        if target.is_relative_to(repo.root):
+            inside.append(target.relative_to(repo.root).as_posix())
+    if not inside or any(t == g or t.startswith(g + "/") for t in inside for g in repo.generated):
+        return
+    report.comment_paths += 1
+    if not any((repo.root / t).exists() for t in inside):
+        report.problem(where, number, f"`{mention}`: no such file relative to {bases.said}")
 
 
 TEMPLATE_PARAMETER = re.compile(r"^  ([A-Za-z0-9]+):\s*$")
@@ -592,12 +740,13 @@ def check_parameters(root: Path, report: Report) -> None:
 
 def check(root: Path, files: list[Path], ws: Workspace) -> Report:
     report = Report()
+    repo = repo_facts(root, ws)
     docs = {f.resolve(): parse(f.resolve()) for f in files}
     for doc in docs.values():
         report.files += 1
         check_links(doc, docs, root, report)
-        check_code(doc, ws, root, report)
-    check_comments(root, report)
+        check_code(doc, ws, repo, report)
+    check_comments(repo, report)
     check_parameters(root, report)
     return report
 
@@ -646,15 +795,22 @@ Back to [the README](../README.md#the-two-commands); [a typo](../README.md#the-t
 # a comment, not a heading
 cargo test --workspace --test e2e
 ```
+
+From a crate's src/: `omnilab/auth/fleet.rs`, a crate's `src/lib.rs`, alone `fleet.rs` (fine);
+`omnilab/sdk.rs` (PLANTED: moved),
+`sdk.rs` (PLANTED: no such file).
 """
 
 # The planted problems, by file: line, and a text the report of it must contain.
 SELF_TEST_PLANTED = {
     "README.md": {11: "--test template", 12: "-p nosuch", 13: "scripts/missing.sh", 16: "--bin nope",
                   17: "leaves the repository"},
-    "docs/guide.md": {5: "#the-two-command", 6: "../scripts/gone.sh"},
+    "docs/guide.md": {5: "#the-two-command", 6: "../scripts/gone.sh", 18: "`omnilab/sdk.rs`: no such file",
+                      19: "`sdk.rs`: no file of that name"},
     "scripts/tool.rs": {2: "issue number", 3: "scripts/old.rs", 6: "scripts/gone-too.sh"},
-    "app/Cargo.toml": {2: "scripts/build.sh"},
+    "shared/Cargo.toml": {2: "scripts/build.sh", 4: "`omnilab/sdk.rs`: no such file"},
+    "shared/src/lib.rs": {3: "`omnilab/sdk.rs`: no such file", 4: "`sdk.rs`: no file of that name"},
+    "shared/src/omnilab/auth/fleet.rs": {1: "`../sdk.rs`: no such file"},
     "docs/deploy.md": {3: "`Topic` of template.yaml is missing", 8: "`Retention`: default `7`",
                        9: "`Gone` is not a parameter"},
 }
@@ -706,8 +862,25 @@ let url = "https://example.com//scripts/in-a-string.rs"; /* a string is no comme
 
 SELF_TEST_MANIFEST = """\
 [package]
-name = "app"  # built by scripts/build.sh (PLANTED: a trailing comment's path, gone)
+name = "bookings"  # built by scripts/build.sh (PLANTED: a trailing comment's path, gone)
 description = "a # in a string, then scripts/not-a-comment.sh: fine"
+# The crate's roots (omnilab/auth/fleet.rs, fine: from src/) and SDK (omnilab/sdk.rs, PLANTED: moved)
+"""
+
+# The crate `bookings`: its files, some comments in them (a path may start at the root, the
+# file's folder, the crate or its src/), and the items they declare.
+SELF_TEST_LIB = """\
+//! From src/: omnilab/auth/fleet.rs; from the crate: src/lib.rs, Cargo.toml; alone: fleet.rs (fine).
+pub mod omnilab;
+let x = 1; // the SDK: omnilab/sdk.rs (PLANTED: a trailing comment's stale relative path)
+// see sdk.rs (PLANTED: no file of that name)
+// lambda_runtime's `runtime.rs`, Node.js, samcli/commands/deploy.py, docs.rs/x/y.rs: theirs (fine)
+// reads `< candidate.json`, then removes candidate.json: made at run time (fine)
+"""
+
+SELF_TEST_FLEET = """\
+// Next to ../mod.rs and mod.rs, from its folder (fine); not next to ../sdk.rs (PLANTED)
+pub struct Calls;
 """
 
 SELF_TEST_SCRIPT = """\
@@ -720,7 +893,11 @@ END
 
 # The self-test repository's other files, by path.
 SELF_TEST_OTHER_FILES = {
-    "app/Cargo.toml": SELF_TEST_MANIFEST,
+    "shared/Cargo.toml": SELF_TEST_MANIFEST,
+    "shared/src/lib.rs": SELF_TEST_LIB,
+    "shared/src/omnilab/mod.rs": "pub mod auth;\n",
+    "shared/src/omnilab/auth/mod.rs": "pub mod fleet;\n",
+    "shared/src/omnilab/auth/fleet.rs": SELF_TEST_FLEET,
     "scripts/run.sh": SELF_TEST_SCRIPT,
 }
 
@@ -735,6 +912,7 @@ def self_test() -> int:
     )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp).resolve() / "repo"
+        ws.packages["bookings"] = Package("bookings", {"lib": {"bookings"}}, directory=root / "shared")
         (root / "docs").mkdir(parents=True)
         (root / "scripts").mkdir()
         for path, text in SELF_TEST_OTHER_FILES.items():
@@ -760,8 +938,10 @@ def self_test() -> int:
         return 1
     print(f"check-docs self-test: caught all {len(SELF_TEST_EXPECTED)} planted problems "
           f"(broken links and anchors, a wrong --test, -p and --bin, a missing script, an issue "
-          f"number and stale paths in comments (a trailing one, a block comment's, a Cargo.toml's), a template parameter missing from docs/deploy.md's table, "
-          f"a wrong default and a row of no parameter), no false alarm")
+          f"number and stale paths in comments (a trailing one, a block comment's, a Cargo.toml's), "
+          f"stale relative paths and bare names of no file in comments and docs' code, a template "
+          f"parameter missing from docs/deploy.md's table, a wrong default and a row of no parameter), "
+          f"no false alarm")
     return 0
 
 
@@ -777,6 +957,7 @@ def main(argv: list[str]) -> int:
     print(f"check-docs: {report.files} files ({names}): {report.links} relative links "
           f"({report.anchors} with an anchor), {report.commands} cargo commands, {report.paths} paths in code; "
           f"{report.sources} source files' comments, {report.comment_paths} paths in them; "
+          f"{report.file_names} bare file names; "
           f"{report.parameters} template parameters in docs/deploy.md's table")
     def position(problem: str) -> tuple[str, int]:
         file, line, _ = problem.split(":", 2)
