@@ -18,7 +18,11 @@ What it checks, in every one of those files:
 - every other file named in code with a source-like extension (.rs, .toml, .yaml, .yml, .sh, .py,
   .js, .mjs, .md, .json, .html): a relative path (`omnilab/auth/fleet.rs`) resolves from the root,
   the doc's folder, or a workspace crate or its src/; a bare name (`fleet.rs`) is the name of a
-  tracked file.
+  tracked file;
+- every Rust item path in inline code (`view::render`, `bookings::aws::aws_roots_pem`) whose first
+  segment is `bookings::`, the sandbox's `sandbox::` or a module of theirs resolves: each module
+  segment to a file or folder of the crate's src/, then an item the module's file declares or
+  re-exports. Never in prose; never a path of std's or another crate's, nor a type's (`Route::List`).
 
 And that docs/deploy.md's parameter table (the first table after its `### Parameters` heading)
 has one row per parameter of template.yaml, no other, each with the template's default (`–` for
@@ -27,7 +31,9 @@ none, `empty` for "").
 And in the comments of the repository's own source files (Rust, shell, Python, TOML, YAML,
 JavaScript and HTML, as git lists them): every such path exists (a relative one from the root,
 the file's folder, its crate or the crate's src/; a bare name is a tracked file's), and no comment
-cites an issue number (a tracker's number means nothing to a reader: a comment says the reason). A comment is
+cites an issue number (a tracker's number means nothing to a reader: a comment says the reason).
+The Rust item paths in a comment's code spans and intra-doc links (`[view::render]`) resolve too,
+and in a library's own files `crate::`, `self::` and `super::` from the file's module. A comment is
 what the language's lexer would take for one: whole-line or after code, `//`, `/* */`, `#` or
 `<!-- -->`, never a `//` or `#` inside a string (or a shell heredoc's text).
 
@@ -92,6 +98,7 @@ class Report:
     sources: int = 0
     comment_paths: int = 0
     file_names: int = 0
+    item_paths: int = 0
     parameters: int = 0
 
     def problem(self, where: str, line: int, what: str) -> None:
@@ -357,6 +364,14 @@ def check_code(doc: Doc, ws: Workspace, repo: Repo, report: Report) -> None:
                 report.problem(where, number, f"`{path}`: no such file or directory in the repository")
 
 
+def check_doc_item_paths(doc: Doc, repo: Repo, report: Report) -> None:
+    """The Rust item paths in a doc's inline code (`view::render`) resolve."""
+    where = doc.path.relative_to(repo.root).as_posix()
+    for number, line in doc.prose:
+        for item_path in rust_paths(line, intra_doc_links=False):
+            check_item_path(item_path, where, number, None, repo.root, repo.items, report)
+
+
 SOURCE_SUFFIXES = {".rs", ".sh", ".py", ".toml", ".yaml", ".yml", ".js", ".mjs", ".html"}
 ISSUE_NUMBER = re.compile(r"\bissues? \d+", re.IGNORECASE)
 
@@ -540,6 +555,8 @@ def check_comments(repo: Repo, report: Report) -> None:
         made = names_made_at_run_time([text for _, text in found])
         for number, text in found:
             check_file_mentions(text, where, number, bases, made, repo, report)
+            for item_path in rust_paths(text, intra_doc_links=path.suffix == ".rs"):
+                check_item_path(item_path, where, number, path, root, repo.items, report)
             if ISSUE_NUMBER.search(text):
                 report.problem(where, number, "a comment cites an issue number: say the reason instead")
             for m in PATH_IN_CODE.finditer(text):
@@ -572,6 +589,7 @@ class Repo:
     names: set[str]             # the name of every tracked file
     folders: set[str]           # the name of every folder of a tracked file
     crates: list[Path]          # every workspace member's directory
+    items: RustItems            # for the item paths' check
 
 
 def repo_facts(root: Path, ws: Workspace) -> Repo:
@@ -580,7 +598,7 @@ def repo_facts(root: Path, ws: Workspace) -> Repo:
     names = {p.name for p in tracked}
     folders = {folder for p in tracked for folder in p.parts[:-1]}
     crates = [p.directory for p in ws.packages.values() if p.directory]
-    return Repo(root, ignored_dirs(root), names, folders, crates)
+    return Repo(root, ignored_dirs(root), names, folders, crates, rust_items(root, ws))
 
 
 def enclosing_crate(path: Path, root: Path) -> Path:
@@ -683,6 +701,208 @@ def check_relative_path(mention: str, where: str, number: int, bases: Bases, rep
         report.problem(where, number, f"`{mention}`: no such file relative to {bases.said}")
 
 
+# ---------------------------------------------------------------------------------------------
+# Rust item paths in code spans and intra-doc links: `view::render`, `bookings::aws::aws_roots_pem`
+
+# The library crates whose items docs and comments name, by package.
+ITEM_CRATES = ("bookings", "omnilab-sandbox")
+RUST_PATH = re.compile(r"(?<![\w:])(?:[A-Za-z_]\w*::)+[A-Za-z_]\w*")
+# An intra-doc link in a Rust comment: `[view::render]`, `[text](crate::view::render)`, `[x]: path`.
+INTRA_DOC_LINK = re.compile(r"\[([^\]`]+)\](?!\()|\]\(([^)\s]+)\)|^\s*\[[^\]]+\]:\s*(\S+)")
+ITEM_DECLARATION = re.compile(
+    r"\b(?:(?:const|async|unsafe|extern\s+\"[^\"]*\")\s+)*"
+    r"(?:struct|enum|trait|fn|const|static|type|mod|union)\s+(?:mut\s+)?(?:r#)?([A-Za-z_]\w*)")
+MACRO_DECLARATION = re.compile(r"\bmacro_rules!\s*([A-Za-z_]\w*)")
+REEXPORT = re.compile(r"\bpub(?:\([^)]*\))?\s+use\s+([^;]+);")
+# std's modules: `error::Error`, `io::Result`, `time::Duration` may be std's, never checked.
+STD_MODULES = {
+    "alloc", "any", "arch", "array", "ascii", "backtrace", "borrow", "boxed", "cell", "char", "clone",
+    "cmp", "collections", "convert", "default", "env", "error", "f32", "f64", "ffi", "fmt", "fs",
+    "future", "hash", "hint", "io", "iter", "marker", "mem", "net", "num", "ops", "option", "os",
+    "panic", "path", "pin", "prelude", "primitive", "process", "ptr", "rc", "result", "slice", "str",
+    "string", "sync", "task", "thread", "time", "vec", "std", "core"}
+
+
+@dataclass
+class RustLibrary:
+    """One library crate's modules, as its files under src/ lay them out."""
+    name: str                              # as paths start with it: `bookings`, `sandbox`
+    src: Path
+    modules: dict[tuple[str, ...], Path]   # ("omnilab", "auth") -> shared/src/omnilab/auth/mod.rs
+
+
+@dataclass
+class RustItems:
+    """What the item-path check needs, gathered once."""
+    libraries: list[RustLibrary]
+    external: set[str]                     # dependencies' crate names: their paths are not ours
+    rust_files: list[Path]                 # every tracked .rs file
+    declared: dict[Path, set[str] | None] = field(default_factory=dict)  # a cache of item_names
+    own: dict[Path, set[str]] = field(default_factory=dict)             # a cache of own_modules
+
+
+def rust_library(name: str, src: Path) -> RustLibrary:
+    """The modules of the library whose lib.rs is in src: `x.rs` and `x/mod.rs` are module x
+    (src/bin/ and main.rs are binaries, not modules)."""
+    modules: dict[tuple[str, ...], Path] = {(): src / "lib.rs"}
+    for f in sorted(src.rglob("*.rs")):
+        parts = f.relative_to(src).with_suffix("").parts
+        if parts[0] == "bin" or parts in (("lib",), ("main",)):
+            continue
+        modules[parts[:-1] if parts[-1] == "mod" else parts] = f
+    return RustLibrary(name, src, modules)
+
+
+def dependency_names(root: Path, ws: Workspace) -> set[str]:
+    """The crate names the workspace's manifests depend on (`lambda_http`, `aws_config`, ...)."""
+    names = set()
+    manifests = [root / "Cargo.toml"] + [p.directory / "Cargo.toml" for p in ws.packages.values() if p.directory]
+    for manifest in manifests:
+        if not manifest.exists():
+            continue
+        section = ""
+        for line in manifest.read_text().splitlines():
+            header = re.match(r"^\s*\[([^\]]+)\]", line)
+            if header:
+                section = header.group(1)
+                table = re.match(r"(?:.*\.)?(?:dev-|build-)?dependencies\.([\w-]+)$", section)
+                if table:
+                    names.add(table.group(1).replace("-", "_"))
+            elif re.search(r"(?:^|\.)(?:dev-|build-)?dependencies$", section):
+                key = re.match(r"^\s*([\w-]+)\s*[.=]", line)
+                if key:
+                    names.add(key.group(1).replace("-", "_"))
+    return names
+
+
+def rust_items(root: Path, ws: Workspace) -> RustItems:
+    """The library crates of ITEM_CRATES in the workspace, the dependencies, the Rust files."""
+    libraries = []
+    for package in ITEM_CRATES:
+        p = ws.packages.get(package)
+        if p and p.directory and (p.directory / "src/lib.rs").exists():
+            name = next(iter(p.targets.get("lib", ())), package.replace("-", "_"))
+            libraries.append(rust_library(name, p.directory / "src"))
+    rust_files = [p for p in tracked_files(root) if p.suffix == ".rs"]
+    return RustItems(libraries, dependency_names(root, ws), rust_files)
+
+
+def item_names(path: Path, items: RustItems) -> set[str] | None:
+    """The names a module's file declares (struct, enum, trait, fn, const, static, type, mod,
+    union, macro_rules!) or re-exports (`pub use`), in its code, not its comments; None when it
+    re-exports a glob (`pub use x::*`): any name may be there."""
+    if path not in items.declared:
+        code = lexed(path).code
+        names = {m.group(1) for m in ITEM_DECLARATION.finditer(code)}
+        names |= {m.group(1) for m in MACRO_DECLARATION.finditer(code)}
+        for m in REEXPORT.finditer(code):
+            names |= set(re.findall(r"[A-Za-z_]\w*", m.group(1)))
+        glob = any("*" in m.group(1) for m in REEXPORT.finditer(code))
+        items.declared[path] = None if glob else names
+    return items.declared[path]
+
+
+def own_modules(crate: Path, items: RustItems) -> set[str]:
+    """The names a crate outside ITEM_CRATES may give its own modules: its .rs files' and
+    folders' names (tests/support/tls.rs makes a tests comment's `tls::…` its own, not sandbox's)."""
+    if crate not in items.own:
+        names = set()
+        for f in items.rust_files:
+            if f.is_relative_to(crate):
+                names.add(f.stem)
+                names.update(f.relative_to(crate).parts[:-1])
+        items.own[crate] = names
+    return items.own[crate]
+
+
+def module_of(path: Path | None, items: RustItems) -> tuple[RustLibrary, tuple[str, ...]] | None:
+    """The library and module a file under a library's src/ is, or None."""
+    for library in items.libraries:
+        for module, file in library.modules.items():
+            if file == path:
+                return library, module
+    return None
+
+
+def item_path_starts(segments: list[str], path: Path | None, root: Path,
+                     items: RustItems) -> list[tuple[RustLibrary, tuple[str, ...], int]]:
+    """Where an item path may start: (library, module, index of the next segment), one per
+    reading; none when the path is not ours (another crate's, std's, a type's `Route::List`)."""
+    first = segments[0]
+    for library in items.libraries:
+        if first == library.name:
+            return [(library, (), 1)]
+    if first in ("crate", "self", "super"):
+        return relative_item_path_start(segments, path, items)
+    if first in items.external or first in STD_MODULES:
+        return []
+    if path is not None:
+        crate = enclosing_crate(path, root)
+        if crate != root and all(crate != lib.src.parent for lib in items.libraries) \
+                and first in own_modules(crate, items):
+            return []
+    return [(library, module, 1) for library in items.libraries
+            for module in library.modules if module and module[-1] == first]
+
+
+def relative_item_path_start(segments: list[str], path: Path | None,
+                             items: RustItems) -> list[tuple[RustLibrary, tuple[str, ...], int]]:
+    """`crate::…`, `self::…`, `super::…` in a file of a library's src/ (elsewhere: not checked)."""
+    found = module_of(path, items)
+    if found is None:
+        return []
+    library, module = found
+    if segments[0] == "crate":
+        return [(library, (), 1)]
+    i = 1 if segments[0] == "self" else 0
+    while i < len(segments) and segments[i] == "super":
+        module, i = module[:-1], i + 1
+    return [(library, module, i)]
+
+
+def unresolved(library: RustLibrary, module: tuple[str, ...], rest: list[str], root: Path,
+               items: RustItems) -> str | None:
+    """What in rest does not resolve from module: each segment a submodule, until one that the
+    module's file declares (what follows that, a variant or a method, is not checked)."""
+    for segment in rest:
+        if module + (segment,) in library.modules:
+            module = module + (segment,)
+            continue
+        file = library.modules[module]
+        names = item_names(file, items)
+        if names is None or segment in names:
+            return None
+        return f"no item `{segment}` in {file.relative_to(root).as_posix()}"
+    return None
+
+
+def check_item_path(item_path: str, where: str, number: int, path: Path | None, root: Path,
+                    items: RustItems, report: Report) -> None:
+    """An item path of one of our library crates must resolve in one of its readings."""
+    segments = item_path.split("::")
+    starts = item_path_starts(segments, path, root, items)
+    if not starts:
+        return
+    report.item_paths += 1
+    misses = []
+    for library, module, i in starts:
+        miss = unresolved(library, module, segments[i:], root, items)
+        if miss is None:
+            return
+        misses.append(miss)
+    report.problem(where, number, f"`{item_path}`: {'; '.join(misses)}")
+
+
+def rust_paths(text: str, intra_doc_links: bool) -> list[str]:
+    """The Rust paths (`a::b::C`) in text's code spans and, in a Rust comment, its intra-doc
+    links; never in prose."""
+    pieces = [m.group(2) for m in INLINE_CODE.finditer(text)]
+    if intra_doc_links:
+        links = INTRA_DOC_LINK.finditer(without_code_spans(text))
+        pieces += [group for m in links for group in m.groups() if group]
+    return [m.group(0) for piece in pieces for m in RUST_PATH.finditer(piece)]
+
+
 TEMPLATE_PARAMETER = re.compile(r"^  ([A-Za-z0-9]+):\s*$")
 TEMPLATE_DEFAULT = re.compile(r"^    Default:\s*(.*?)\s*$")
 
@@ -746,6 +966,7 @@ def check(root: Path, files: list[Path], ws: Workspace) -> Report:
         report.files += 1
         check_links(doc, docs, root, report)
         check_code(doc, ws, repo, report)
+        check_doc_item_paths(doc, repo, report)
     check_comments(repo, report)
     check_parameters(root, report)
     return report
@@ -799,23 +1020,29 @@ cargo test --workspace --test e2e
 From a crate's src/: `omnilab/auth/fleet.rs`, a crate's `src/lib.rs`, alone `fleet.rs` (fine);
 `omnilab/sdk.rs` (PLANTED: moved),
 `sdk.rs` (PLANTED: no such file).
+Items: `view::Nested`, `bookings::omnilab::Calls` (fine), `omnilab::Settings` (PLANTED: no such item).
 """
 
-# The planted problems, by file: line, and a text the report of it must contain.
+# The planted problems, by file: line, and a text the report of it must contain (a tuple of
+# texts for a line with more than one).
 SELF_TEST_PLANTED = {
     "README.md": {11: "--test template", 12: "-p nosuch", 13: "scripts/missing.sh", 16: "--bin nope",
                   17: "leaves the repository"},
     "docs/guide.md": {5: "#the-two-command", 6: "../scripts/gone.sh", 18: "`omnilab/sdk.rs`: no such file",
-                      19: "`sdk.rs`: no file of that name"},
+                      19: "`sdk.rs`: no file of that name", 20: "`omnilab::Settings`: no item `Settings`"},
     "scripts/tool.rs": {2: "issue number", 3: "scripts/old.rs", 6: "scripts/gone-too.sh"},
     "shared/Cargo.toml": {2: "scripts/build.sh", 4: "`omnilab/sdk.rs`: no such file"},
-    "shared/src/lib.rs": {3: "`omnilab/sdk.rs`: no such file", 4: "`sdk.rs`: no file of that name"},
-    "shared/src/omnilab/auth/fleet.rs": {1: "`../sdk.rs`: no such file"},
+    "shared/src/lib.rs": {3: "`omnilab/sdk.rs`: no such file", 4: "`sdk.rs`: no file of that name",
+                          10: "`view::Pieces`: no item `Pieces` in shared/src/view/mod.rs",
+                          11: ("`view::Gone`: no item `Gone`", "`fleet::Gone`: no item `Gone`")},
+    "shared/src/omnilab/auth/fleet.rs": {1: "`../sdk.rs`: no such file",
+                                         3: "`super::Calls`: no item `Calls` in shared/src/omnilab/auth/mod.rs"},
     "docs/deploy.md": {3: "`Topic` of template.yaml is missing", 8: "`Retention`: default `7`",
                        9: "`Gone` is not a parameter"},
 }
 SELF_TEST_EXPECTED = [(file, line, needle) for file, lines in SELF_TEST_PLANTED.items()
-                      for line, needle in lines.items()]
+                      for line, needles in lines.items()
+                      for needle in (needles if isinstance(needles, tuple) else (needles,))]
 
 
 def reports(problem: str, file: str, line: int, needle: str) -> bool:
@@ -876,11 +1103,22 @@ let x = 1; // the SDK: omnilab/sdk.rs (PLANTED: a trailing comment's stale relat
 // see sdk.rs (PLANTED: no file of that name)
 // lambda_runtime's `runtime.rs`, Node.js, samcli/commands/deploy.py, docs.rs/x/y.rs: theirs (fine)
 // reads `< candidate.json`, then removes candidate.json: made at run time (fine)
+pub mod view;
+/// Fine: [`view::Nested`], [crate::view::Nested], `omnilab::Calls` (a re-export), `fleet::Calls`,
+/// `bookings::omnilab::auth::fleet::Calls::new`, `std::io::Error`, `error::Error`, `Route::List`.
+/// A writer like [`view::Pieces`] (PLANTED: gone; a comment of view/ names it, no declaration).
+/// See [view::Gone] (PLANTED: an intra-doc link's) and `fleet::Gone` (PLANTED); view::Gone in prose is not checked.
+"""
+
+SELF_TEST_VIEW = """\
+// The struct Pieces we had: gone.
+pub(crate) struct Nested<'a>(&'a str);
 """
 
 SELF_TEST_FLEET = """\
 // Next to ../mod.rs and mod.rs, from its folder (fine); not next to ../sdk.rs (PLANTED)
 pub struct Calls;
+// `super::fleet::Calls`, `self::Calls` (fine), `super::Calls` (PLANTED: the auth module has none)
 """
 
 SELF_TEST_SCRIPT = """\
@@ -895,7 +1133,12 @@ END
 SELF_TEST_OTHER_FILES = {
     "shared/Cargo.toml": SELF_TEST_MANIFEST,
     "shared/src/lib.rs": SELF_TEST_LIB,
-    "shared/src/omnilab/mod.rs": "pub mod auth;\n",
+    "shared/src/omnilab/mod.rs": "pub mod auth;\npub mod error;\npub use auth::fleet::Calls;\n",
+    "shared/src/view/mod.rs": SELF_TEST_VIEW,
+    "shared/src/omnilab/error.rs": "pub struct Shape;\n",
+    "tests/Cargo.toml": "[package]\nname = \"app-tests\"\n",
+    "tests/support/view.rs": "pub struct Harness;\n",
+    "tests/e2e/main.rs": "// `view::Harness`: the tests crate's own module view (fine)\n",
     "shared/src/omnilab/auth/mod.rs": "pub mod fleet;\n",
     "shared/src/omnilab/auth/fleet.rs": SELF_TEST_FLEET,
     "scripts/run.sh": SELF_TEST_SCRIPT,
@@ -939,7 +1182,8 @@ def self_test() -> int:
     print(f"check-docs self-test: caught all {len(SELF_TEST_EXPECTED)} planted problems "
           f"(broken links and anchors, a wrong --test, -p and --bin, a missing script, an issue "
           f"number and stale paths in comments (a trailing one, a block comment's, a Cargo.toml's), "
-          f"stale relative paths and bare names of no file in comments and docs' code, a template "
+          f"stale relative paths and bare names of no file in comments and docs' code, stale Rust "
+          f"item paths in code spans and intra-doc links, a template "
           f"parameter missing from docs/deploy.md's table, a wrong default and a row of no parameter), "
           f"no false alarm")
     return 0
@@ -957,7 +1201,7 @@ def main(argv: list[str]) -> int:
     print(f"check-docs: {report.files} files ({names}): {report.links} relative links "
           f"({report.anchors} with an anchor), {report.commands} cargo commands, {report.paths} paths in code; "
           f"{report.sources} source files' comments, {report.comment_paths} paths in them; "
-          f"{report.file_names} bare file names; "
+          f"{report.file_names} bare file names, {report.item_paths} Rust item paths; "
           f"{report.parameters} template parameters in docs/deploy.md's table")
     def position(problem: str) -> tuple[str, int]:
         file, line, _ = problem.split(":", 2)
@@ -968,8 +1212,9 @@ def main(argv: list[str]) -> int:
     if report.problems:
         print(f"check-docs: {len(report.problems)} problems", file=sys.stderr)
         return 1
-    print("check-docs: every link, anchor, cargo package and target, and path resolves; "
-          "no comment cites an issue number; every template parameter is in the table, with its default")
+    print("check-docs: every link, anchor, cargo package and target, path, file name and Rust item "
+          "path resolves; no comment cites an issue number; every template parameter is in the table, "
+          "with its default")
     return 0
 
 
