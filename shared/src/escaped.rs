@@ -19,7 +19,7 @@
 
 /// An answer's JSON text escaped as the contents of a JSON string, as a [`Writer`] writes it.
 ///
-/// The runtime loop sends it as it is (`lambda::Envelope`): lambda_runtime would otherwise escape
+/// The runtime loop sends it as it is (`lambda::envelope::Envelope`): lambda_runtime would otherwise escape
 /// the whole answer again to send it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Escaped(String);
