@@ -266,7 +266,12 @@ impl Authenticator {
                             tracing::warn!(%error, "the access token could not be refreshed; the current one serves until it expires");
                         }
                         state.current = Some(token.clone());
-                        state.check_at.get_or_insert(now + self.credentials_max_age);
+                        // A check that found another client is tried again after a pause, not
+                        // by every request while its replacement keeps failing.
+                        state.check_at = Some(match state.check_at {
+                            None => now + self.credentials_max_age,
+                            Some(at) => at.max(now + credentials::REREAD_INTERVAL),
+                        });
                         Ok(token)
                     }
                     None => Err(error),
