@@ -18,6 +18,22 @@ pub struct Received {
     pub query: Vec<(String, String)>,
 }
 
+impl Received {
+    /// The values the query gave `name`, in order.
+    pub fn values(&self, name: &str) -> Vec<&str> {
+        values_of(&self.query, name)
+    }
+}
+
+/// The values `pairs` give `name`, in order: a parameter may repeat.
+fn values_of<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
 /// A change to the sandbox's data, made while a client pages through it.
 type DataChange = Box<dyn FnOnce(&mut SandboxData) + Send>;
 
@@ -123,13 +139,7 @@ struct FetchQuery {
 impl FetchQuery {
     /// On failure, the error code OmniLab would answer 400 with.
     fn parse(pairs: &[(String, String)]) -> Result<Self, &'static str> {
-        let values = |name: &str| -> Vec<&str> {
-            pairs
-                .iter()
-                .filter(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-                .collect()
-        };
+        let values = |name: &str| values_of(pairs, name);
         let one = |name: &str| -> Result<Option<String>, &'static str> {
             match values(name).as_slice() {
                 [] => Ok(None),

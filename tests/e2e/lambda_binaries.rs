@@ -341,9 +341,12 @@ async fn a_claim_other_than_sub_is_warned_about_at_start() {
         .sandbox
         .received()
         .iter()
-        .flat_map(|r| r.query.iter())
-        .filter(|(k, _)| k == "external_id")
-        .map(|(_, v)| v.clone())
+        .flat_map(|r| {
+            r.values("external_id")
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
         .collect();
     assert_eq!(asked, [DEMO_CUSTOMER], "{asked:?}");
     let without = runtime

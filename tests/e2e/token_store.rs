@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use bookings_tests::dynamodb::{self, TokenTable};
 use bookings_tests::faulty_dynamodb::{Fault, FaultyDynamoDb};
 use bookings_tests::runtime_api::{Function, Launch, RuntimeApi};
-use bookings_tests::{DEMO_CUSTOMER, World, secrets};
+use bookings_tests::{DEMO_CUSTOMER, World, emf, secrets};
 use futures_util::future::join_all;
 use sandbox::gateway::Event;
 use sandbox::{ClientCredentials, Endpoint, Fault as OmniLabFault, Sandbox, booking_uuid};
@@ -108,6 +108,17 @@ async fn all_at_once(fleet: &[Container]) -> Vec<u16> {
             .map(|(i, c)| c.invoke(event_for(i))),
     )
     .await
+}
+
+/// What each EMF request document of `container` counted in `metric`, in order.
+fn counted(container: &Container, metric: &str) -> Vec<u64> {
+    container
+        .logs()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(emf::is_document)
+        .filter_map(|document| document.get(metric).and_then(Value::as_u64))
+        .collect()
 }
 
 fn exchanges(sandbox: &Sandbox) -> u64 {
@@ -974,22 +985,6 @@ async fn a_token_usable_when_the_request_arrived_serves_it_whatever_the_refresh_
 
 // ---- The table slow or refusing at refresh time: bounded, counted, named, healed ----
 
-/// What each EMF request document of `container` counted in `metric`, in order.
-fn counted(container: &Container, metric: &str) -> Vec<u64> {
-    container
-        .logs()
-        .iter()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line.get("_aws").is_some() && line.get(metric).is_some())
-        .filter_map(|document| document[metric].as_u64())
-        .collect()
-}
-
-/// The `TokenTableFailures` each EMF request document of `container` counted, in order.
-fn table_failures(container: &Container) -> Vec<u64> {
-    counted(container, "TokenTableFailures")
-}
-
 fn warnings(container: &Container, containing: &str) -> usize {
     container
         .logs()
@@ -1043,7 +1038,7 @@ async fn a_slow_table_at_refresh_time_is_named_counted_and_left_aside() {
     assert_eq!(exchanges(&world.sandbox), 2);
 
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(table_failures(&container), [0, 1, 0]);
+    assert_eq!(counted(&container, "TokenTableFailures"), [0, 1, 0]);
     assert_eq!(
         warnings(&container, "the shared token table could not be used"),
         1
@@ -1103,8 +1098,11 @@ async fn a_table_that_refuses_writes_is_counted_and_left_aside() {
     );
 
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let counted: u64 = fleet.iter().flat_map(table_failures).sum();
-    assert!((1..=4).contains(&counted), "{counted} refusals counted");
+    let refusals: u64 = fleet
+        .iter()
+        .flat_map(|c| counted(c, "TokenTableFailures"))
+        .sum();
+    assert!((1..=4).contains(&refusals), "{refusals} refusals counted");
 }
 
 /// An item near DynamoDB's 400 KB limit (an attribute of someone else's): a lease that adds to
