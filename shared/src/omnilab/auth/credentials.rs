@@ -63,11 +63,11 @@ pub(crate) struct ClientFingerprint(u64);
 impl ClientFingerprint {
     /// 16 lower-case hex digits, as the table holds it.
     pub(crate) fn parse(text: &str) -> Option<Self> {
-        let well_formed =
-            text.len() == 16 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        well_formed
-            .then(|| u64::from_str_radix(text, 16).ok().map(Self))
-            .flatten()
+        // from_str_radix alone would take upper case and a leading `+`: not what we write.
+        if text.len() != 16 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
+        u64::from_str_radix(text, 16).ok().map(Self)
     }
 
     pub(crate) fn to_hex(self) -> String {
